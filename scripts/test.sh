@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Set up, then run every check CI runs: ruff, mypy, the test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+.venv/bin/ruff check src tests bench
+.venv/bin/mypy
+.venv/bin/pytest -q "$@"

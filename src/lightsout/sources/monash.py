@@ -1,0 +1,340 @@
+"""Reader of the Monash University IP Observatory's open data (sodalabsio/shared_data).
+
+Five layouts, told apart by their header (columns as described in the data's README):
+
+* ``regional``: connectivity index 0..100 per region (``iso,id_1,name_1,...``), optionally per
+  county (``id_2,name_2``); ``time_e`` is *local* wall-clock time written as an epoch "for
+  Kepler.gl", so it is converted to UTC with the country's time zone (IANA tz database).
+* ``county_utc``: Hurricane Laura, connectivity 0..10 per US county in UTC; rescaled x10 to the
+  0..100 index every other Monash file uses.
+* ``latency``: 3-hourly latency index per region, local time with a per-row ``timezone_offset``.
+* ``raw_rtt``: raw per-address replies (hashed address, ISP, local time GMT+6.5 per the README,
+  RTT). Turned into hourly ``responsive_addresses`` (distinct addresses replying) and
+  ``median_rtt_ms`` per county, region and ISP.
+
+Aggregates: a region's index is the unweighted mean of its counties' (the files give no address
+counts to weight by); a country's is the mean of its regions' and is produced only when the file
+covers at least half of the country's ISO 3166-2 subdivisions, so that a few counties of a large
+country (Laura: 4 of 57 US subdivisions) never pose as a national signal.
+"""
+
+from __future__ import annotations
+
+import csv
+import statistics
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pycountry
+
+from lightsout.attribution.entities import make_country, make_county, make_isp_network, make_region
+from lightsout.attribution.places import country_alpha2
+from lightsout.errors import InputError
+from lightsout.model import Entity, EntityKind, SignalKind, SignalPoint, Skip
+from lightsout.sources import Parsed, Progress, no_progress
+
+SOURCE = "monash"
+
+# Time zone of sources whose README says only "local time". Only single-zone countries.
+COUNTRY_TZ = {"IR": "Asia/Tehran", "VE": "America/Caracas", "MM": "Asia/Yangon"}
+# mmr-2021-04-09_Bago.csv README: "local time (GMT +6.5h)".
+RAW_RTT_UTC_OFFSET = timedelta(hours=6, minutes=30)
+
+LAYOUTS: dict[str, tuple[str, ...]] = {
+    "regional_county": ("iso", "id_1", "name_1", "id_2", "name_2", "time_e", "connectivity"),
+    "regional": ("iso", "id_1", "name_1", "time_e", "connectivity"),
+    "county_utc": ("time_e_utc", "connectivity", "iso", "name_1", "name_2"),
+    "latency": ("country_iso_three_char_code", "adm1_name", "timezone_offset", "time_local", "latency_indx"),
+    "raw_rtt": ("ip_hash", "iso", "name_1", "name_2", "isp_name", "time_local_str", "rtt"),
+}
+
+
+class RowError(ValueError):
+    """A row that cannot be used; the message is the skip reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Value:
+    """One parsed row: the most detailed entity it describes and its value."""
+
+    lineage: tuple[Entity, ...]  # the entity the row describes first, then its parents
+    bin_start: datetime
+    value: float
+
+    @property
+    def entity(self) -> Entity:
+        return self.lineage[0]
+
+
+def detect_layout(header: list[str]) -> str | None:
+    columns = set(header)
+    for layout, needed in LAYOUTS.items():
+        if set(needed) <= columns:
+            return layout
+    return None
+
+
+def read_monash(path: Path, progress: Progress = no_progress) -> Parsed:
+    total = path.stat().st_size
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise InputError(str(path), "line 1", "empty file") from None
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise InputError(str(path), "line 1", f"not a CSV text file ({exc})") from None
+        layout = detect_layout([h.strip() for h in header])
+        if layout is None:
+            raise InputError(
+                str(path),
+                "line 1",
+                f"unknown columns {','.join(header[:8])}: not a Monash IP Observatory layout",
+            )
+        parsed = Parsed(format=f"monash-{layout}")
+        rows = _iter_rows(path, reader, [h.strip() for h in header], parsed, progress, total)
+        if layout == "raw_rtt":
+            _raw_rtt(rows, parsed, str(path))
+        else:
+            _indexed(layout, rows, parsed, str(path))
+    if parsed.records_read == 0:
+        raise InputError(str(path), "line 2", "no data rows after the header")
+    if not parsed.points:
+        raise InputError(str(path), "line 2", f"no usable row: {len(parsed.skipped)} rows skipped")
+    return parsed
+
+
+def _iter_rows(
+    path: Path,
+    reader: Iterator[list[str]],
+    header: list[str],
+    parsed: Parsed,
+    progress: Progress,
+    total: int,
+) -> Iterator[tuple[int, dict[str, str]]]:
+    line = 1
+    done = 0
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except (UnicodeDecodeError, csv.Error) as exc:
+            line += 1
+            parsed.skipped.append(Skip(str(path), f"line {line}", f"unreadable row: {exc}"))
+            continue
+        line += 1
+        done += sum(len(c) + 1 for c in row)
+        if line % 2000 == 0:
+            progress(min(done, total), total)
+        if not row:
+            continue
+        parsed.records_read += 1
+        if len(row) != len(header):
+            parsed.skipped.append(
+                Skip(str(path), f"line {line}", f"{len(row)} fields, header has {len(header)}")
+            )
+            continue
+        yield line, dict(zip(header, row, strict=True))
+    progress(total, total)
+
+
+def _country(iso: str) -> str:
+    alpha2 = country_alpha2(iso)
+    if alpha2 is None:
+        raise RowError(f"unknown country code {iso!r}")
+    return alpha2
+
+
+def _number(text: str, column: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise RowError(f"{column} is not a number: {text!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise RowError(f"{column} is not a finite number: {text!r}")
+    return value
+
+
+def _local_epoch_to_utc(text: str, alpha2: str) -> datetime:
+    zone = COUNTRY_TZ.get(alpha2)
+    if zone is None:
+        raise RowError(f"no single time zone known for {alpha2}; cannot convert local time")
+    wall = datetime.fromtimestamp(int(_number(text, "time_e")), UTC).replace(tzinfo=None)
+    return wall.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
+
+
+def _parse_indexed(layout: str, row: dict[str, str]) -> tuple[_Value, int]:
+    """Returns the value and its bin size in seconds."""
+    if layout in ("regional", "regional_county"):
+        alpha2 = _country(row["iso"])
+        region = make_region(alpha2, row["name_1"].strip())
+        lineage: tuple[Entity, ...] = (region, make_country(alpha2))
+        if layout == "regional_county":
+            lineage = (make_county(region, row["name_2"].strip()), *lineage)
+        value = _number(row["connectivity"], "connectivity")
+        return _Value(lineage, _local_epoch_to_utc(row["time_e"], alpha2), value), 3600
+    if layout == "county_utc":
+        alpha2 = _country(row["iso"])
+        region = make_region(alpha2, row["name_1"].strip())
+        county = make_county(region, row["name_2"].strip())
+        when = datetime.fromtimestamp(int(_number(row["time_e_utc"], "time_e_utc")), UTC)
+        return _Value(
+            (county, region, make_country(alpha2)), when, _number(row["connectivity"], "connectivity") * 10.0
+        ), 3600
+    # latency: local time minus the row's own offset
+    alpha2 = _country(row["country_iso_three_char_code"])
+    region = make_region(alpha2, row["adm1_name"].strip())
+    offset = timedelta(hours=_number(row["timezone_offset"], "timezone_offset"))
+    try:
+        local = datetime.strptime(row["time_local"].strip(), "%d-%b-%Y %H:%M:%S")
+    except ValueError:
+        raise RowError(f"time_local is not a date: {row['time_local']!r}") from None
+    return _Value(
+        (region, make_country(alpha2)),
+        (local - offset).replace(tzinfo=UTC),
+        _number(row["latency_indx"], "latency_indx"),
+    ), 10800
+
+
+def _indexed(layout: str, rows: Iterator[tuple[int, dict[str, str]]], parsed: Parsed, path: str) -> None:
+    signal = SignalKind.LATENCY_INDEX if layout == "latency" else SignalKind.CONNECTIVITY_INDEX
+    leaf: dict[tuple[str, datetime], float] = {}
+    entities: dict[str, Entity] = {}
+    bin_s = 3600
+    for line, row in rows:
+        try:
+            value, bin_s = _parse_indexed(layout, row)
+        except RowError as exc:
+            parsed.skipped.append(Skip(path, f"line {line}", str(exc)))
+            continue
+        key = (value.entity.entity_id, value.bin_start)
+        if key in leaf:
+            parsed.skipped.append(Skip(path, f"line {line}", "duplicate of an earlier row"))
+            continue
+        leaf[key] = value.value
+        for entity in value.lineage:
+            entities[entity.entity_id] = entity
+    for (entity_id, when), level in leaf.items():
+        parsed.points.append(SignalPoint(entity_id, signal, SOURCE, when, bin_s, level))
+    _aggregate_upwards(leaf, entities, signal, bin_s, parsed)
+
+
+def _aggregate_upwards(
+    leaf: dict[tuple[str, datetime], float],
+    entities: dict[str, Entity],
+    signal: SignalKind,
+    bin_s: int,
+    parsed: Parsed,
+) -> None:
+    """Mean of children per bin: counties -> regions -> countries (see module docstring)."""
+    level = dict(leaf)
+    known = dict(entities)
+    while True:
+        groups: dict[tuple[str, datetime], list[float]] = defaultdict(list)
+        for (entity_id, when), value in level.items():
+            parent = known[entity_id].parent_id
+            if parent is not None:
+                groups[(parent, when)].append(value)
+        if not groups:
+            break
+        parents = {parent_id: known[parent_id] for parent_id, _ in groups}
+        if any(p.kind == EntityKind.COUNTRY for p in parents.values()):
+            parents, groups = _enough_regions(parents, groups, known, parsed)
+        level = {}
+        for (parent_id, when), values in groups.items():
+            mean = statistics.fmean(values)
+            level[(parent_id, when)] = mean
+            parsed.points.append(SignalPoint(parent_id, signal, SOURCE, when, bin_s, mean, len(values)))
+    parsed.entities.extend(known.values())
+
+
+def _enough_regions(
+    parents: dict[str, Entity],
+    groups: dict[tuple[str, datetime], list[float]],
+    known: dict[str, Entity],
+    parsed: Parsed,
+) -> tuple[dict[str, Entity], dict[tuple[str, datetime], list[float]]]:
+    keep: dict[str, Entity] = {}
+    for parent_id, country in parents.items():
+        alpha2 = country.code
+        regions = {e.entity_id for e in known.values() if e.parent_id == parent_id}
+        iso_count = len(
+            [s for s in pycountry.subdivisions.get(country_code=alpha2) or [] if not s.parent_code]
+        )
+        if iso_count and len(regions) * 2 < iso_count:
+            parsed.notes.append(
+                f"no national series for {alpha2}: the file covers {len(regions)} of its "
+                f"{iso_count} first-level subdivisions"
+            )
+            continue
+        keep[parent_id] = country
+    return keep, {k: v for k, v in groups.items() if k[0] in keep}
+
+
+def _raw_rtt(rows: Iterator[tuple[int, dict[str, str]]], parsed: Parsed, path: str) -> None:
+    """Hourly distinct responsive addresses and median RTT, per county, region, country and ISP."""
+    replies: dict[tuple[str, datetime], dict[str, float]] = defaultdict(dict)
+    entities: dict[str, Entity] = {}
+    first: datetime | None = None
+    last: datetime | None = None
+    for line, row in rows:
+        try:
+            alpha2 = _country(row["iso"])
+            region = make_region(alpha2, row["name_1"].strip())
+            county = make_county(region, row["name_2"].strip())
+            isp = make_isp_network(alpha2, row["isp_name"])
+            rtt = _number(row["rtt"], "rtt")
+            try:
+                local = datetime.strptime(row["time_local_str"].strip()[:19], "%Y-%m-%d %H:%M:%S")
+            except ValueError:
+                raise RowError(f"time_local_str is not a date: {row['time_local_str']!r}") from None
+        except RowError as exc:
+            parsed.skipped.append(Skip(path, f"line {line}", str(exc)))
+            continue
+        # Hourly bins on the source's local hours, so they match its time_local_hr.
+        local_hour = local.replace(minute=0, second=0, microsecond=0)
+        bin_start = (local_hour - RAW_RTT_UTC_OFFSET).replace(tzinfo=UTC)
+        first = bin_start if first is None or bin_start < first else first
+        last = bin_start if last is None or bin_start > last else last
+        country = make_country(alpha2)
+        for entity in (county, region, country, isp):
+            entities[entity.entity_id] = entity
+            replies[(entity.entity_id, bin_start)][row["ip_hash"]] = rtt
+    parsed.entities.extend(entities.values())
+    if first is None or last is None:
+        return
+    # The file is the observatory's full record of replies over its span: an hour with no reply
+    # inside that span is 0 responsive addresses (a measured silence), not missing data.
+    hours = int((last - first).total_seconds() // 3600) + 1
+    for entity_id in entities:
+        for h in range(hours):
+            bin_start = first + timedelta(hours=h)
+            got = replies.get((entity_id, bin_start), {})
+            parsed.points.append(
+                SignalPoint(
+                    entity_id,
+                    SignalKind.RESPONSIVE_ADDRESSES,
+                    SOURCE,
+                    bin_start,
+                    3600,
+                    float(len(got)),
+                    len(got),
+                )
+            )
+            if got:
+                parsed.points.append(
+                    SignalPoint(
+                        entity_id,
+                        SignalKind.MEDIAN_RTT_MS,
+                        SOURCE,
+                        bin_start,
+                        3600,
+                        statistics.median(got.values()),
+                        len(got),
+                    )
+                )

@@ -1,0 +1,76 @@
+"""The store interface. Callers depend on this, never on a backend."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from lightsout.model import (
+    Entity,
+    EntityKind,
+    OoniMeasurement,
+    SeriesKey,
+    SeriesSummary,
+    SignalPoint,
+    SourceFile,
+)
+
+
+@dataclass(slots=True)
+class IngestBatch:
+    """Everything one input file contributes; written in one transaction with its :class:`SourceFile`."""
+
+    source: SourceFile
+    entities: list[Entity] = field(default_factory=list)
+    points: list[SignalPoint] = field(default_factory=list)
+    measurements: list[OoniMeasurement] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class TimeSeries:
+    """A stored series as arrays: ``times_s`` are UTC epoch seconds of bin starts, sorted."""
+
+    key: SeriesKey
+    times_s: npt.NDArray[np.int64]
+    values: npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class MeasurementFilter:
+    country: str | None = None
+    asn: int | None = None
+    test_name: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 1000
+
+
+class Store(Protocol):
+    """What every backend offers. One writer at a time; reads may run beside it."""
+
+    def has_source(self, sha256: str) -> bool: ...
+
+    def write_batch(self, batch: IngestBatch) -> None:
+        """Write a file's data atomically: all of it with its source record, or nothing."""
+
+    def sources(self) -> list[SourceFile]: ...
+
+    def entities(
+        self, kind: EntityKind | None = None, country: str | None = None, parent_id: str | None = None
+    ) -> list[Entity]: ...
+
+    def entity(self, entity_id: str) -> Entity | None: ...
+
+    def series(self, entity_id: str | None = None, country: str | None = None) -> list[SeriesSummary]: ...
+
+    def points(
+        self, key: SeriesKey, since: datetime | None = None, until: datetime | None = None
+    ) -> TimeSeries: ...
+
+    def measurements(self, query: MeasurementFilter) -> list[OoniMeasurement]: ...
+
+    def close(self) -> None: ...

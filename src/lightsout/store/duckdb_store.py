@@ -1,0 +1,197 @@
+"""The default backend: an embedded DuckDB file.
+
+One write connection; every query uses parameters, never SQL assembled from values.
+DuckDB locks the file for one writing process; within a process, readers use cursors.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from lightsout.errors import UserError
+from lightsout.model import (
+    Entity,
+    EntityKind,
+    OoniMeasurement,
+    SeriesKey,
+    SeriesSummary,
+    SignalKind,
+    SignalPoint,
+    SourceFile,
+)
+from lightsout.store.base import IngestBatch, MeasurementFilter, TimeSeries
+from lightsout.store.schema import column_names, create_table_sql
+
+SCHEMA_VERSION = 1
+
+_TABLES: list[tuple[str, type, tuple[str, ...]]] = [
+    ("sources", SourceFile, ("sha256",)),
+    ("entities", Entity, ("entity_id",)),
+    ("points", SignalPoint, ("entity_id", "signal", "source", "bin_s", "bin_start")),
+    ("ooni_measurements", OoniMeasurement, ("measurement_id",)),
+]
+
+
+def _arrow_table(cls: type, rows: list[Any]) -> pa.Table:
+    names = column_names(cls)
+    columns: dict[str, list[Any]] = {name: [] for name in names}
+    for row in rows:
+        for name in names:
+            value = getattr(row, name)
+            columns[name].append(value.value if isinstance(value, enum.Enum) else value)
+    return pa.table(columns)
+
+
+class DuckDBStore:
+    def __init__(self, path: Path, read_only: bool = False) -> None:
+        self.path = path
+        if path.is_dir():
+            raise UserError(f"{path}: is a directory, expected a DuckDB file")
+        if read_only and not path.exists():
+            raise UserError(f"{path}: no store here yet; run `lightsout ingest` first")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._con = duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            raise UserError(f"{path}: cannot open store: {exc}") from None
+        self._con.execute("SET TimeZone = 'UTC'")
+        if not read_only:
+            self._create_schema()
+
+    def _create_schema(self) -> None:
+        for table, cls, key in _TABLES:
+            self._con.execute(create_table_sql(table, cls, key))
+        self._con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+        self._con.execute(
+            "INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT DO NOTHING", [str(SCHEMA_VERSION)]
+        )
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def has_source(self, sha256: str) -> bool:
+        row = self._con.execute("SELECT 1 FROM sources WHERE sha256 = ?", [sha256]).fetchone()
+        return row is not None
+
+    def write_batch(self, batch: IngestBatch) -> None:
+        con = self._con
+        con.begin()
+        try:
+            if batch.entities:
+                con.register("entities_arrow", _arrow_table(Entity, batch.entities))
+                con.execute(
+                    "INSERT INTO entities SELECT * FROM entities_arrow ON CONFLICT (entity_id) DO NOTHING"
+                )
+                con.unregister("entities_arrow")
+            if batch.points:
+                con.register("points_arrow", _arrow_table(SignalPoint, batch.points))
+                # A later file covering the same bins of the same source replaces them.
+                con.execute(
+                    "INSERT INTO points SELECT * FROM points_arrow "
+                    "ON CONFLICT (entity_id, signal, source, bin_s, bin_start) "
+                    "DO UPDATE SET value = excluded.value, samples = excluded.samples"
+                )
+                con.unregister("points_arrow")
+            if batch.measurements:
+                con.register("ooni_arrow", _arrow_table(OoniMeasurement, batch.measurements))
+                con.execute("INSERT INTO ooni_measurements SELECT * FROM ooni_arrow ON CONFLICT DO NOTHING")
+                con.unregister("ooni_arrow")
+            s = batch.source
+            con.execute(
+                "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    s.sha256,
+                    s.path,
+                    s.format,
+                    s.ingested_at,
+                    s.records_read,
+                    s.records_skipped,
+                    s.points_written,
+                ],
+            )
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def sources(self) -> list[SourceFile]:
+        rows = self._con.execute("SELECT * FROM sources ORDER BY ingested_at").fetchall()
+        return [SourceFile(*row) for row in rows]
+
+    def entities(
+        self, kind: EntityKind | None = None, country: str | None = None, parent_id: str | None = None
+    ) -> list[Entity]:
+        rows = self._con.execute(
+            "SELECT * FROM entities WHERE (? IS NULL OR kind = ?) AND (? IS NULL OR country_code = ?) "
+            "AND (? IS NULL OR parent_id = ?) ORDER BY kind, entity_id",
+            [kind, kind, country, country, parent_id, parent_id],
+        ).fetchall()
+        return [_entity(row) for row in rows]
+
+    def entity(self, entity_id: str) -> Entity | None:
+        row = self._con.execute("SELECT * FROM entities WHERE entity_id = ?", [entity_id]).fetchone()
+        return _entity(row) if row else None
+
+    def series(self, entity_id: str | None = None, country: str | None = None) -> list[SeriesSummary]:
+        rows = self._con.execute(
+            "SELECT p.entity_id, p.signal, p.source, p.bin_s, count(*), min(p.bin_start), max(p.bin_start), "
+            "min(p.value), max(p.value) FROM points p JOIN entities e USING (entity_id) "
+            "WHERE (? IS NULL OR p.entity_id = ?) AND (? IS NULL OR e.country_code = ?) "
+            "GROUP BY ALL ORDER BY p.entity_id, p.signal, p.source, p.bin_s",
+            [entity_id, entity_id, country, country],
+        ).fetchall()
+        return [
+            SeriesSummary(SeriesKey(r[0], SignalKind(r[1]), r[2], r[3]), r[4], r[5], r[6], r[7], r[8])
+            for r in rows
+        ]
+
+    def points(
+        self, key: SeriesKey, since: datetime | None = None, until: datetime | None = None
+    ) -> TimeSeries:
+        rows = self._con.execute(
+            "SELECT epoch(bin_start)::BIGINT, value FROM points WHERE entity_id = ? AND signal = ? "
+            "AND source = ? AND bin_s = ? AND (?::TIMESTAMPTZ IS NULL OR bin_start >= ?) "
+            "AND (?::TIMESTAMPTZ IS NULL OR bin_start < ?) ORDER BY bin_start",
+            [key.entity_id, key.signal.value, key.source, key.bin_s, since, since, until, until],
+        ).fetchall()
+        times = np.array([r[0] for r in rows], dtype=np.int64)
+        values = np.array([r[1] for r in rows], dtype=np.float64)
+        return TimeSeries(key, times, values)
+
+    def measurements(self, query: MeasurementFilter) -> list[OoniMeasurement]:
+        rows = self._con.execute(
+            "SELECT * FROM ooni_measurements WHERE (? IS NULL OR probe_cc = ?) "
+            "AND (? IS NULL OR probe_asn = ?) "
+            "AND (? IS NULL OR test_name = ?) AND (?::TIMESTAMPTZ IS NULL OR measurement_start >= ?) "
+            "AND (?::TIMESTAMPTZ IS NULL OR measurement_start < ?) "
+            "ORDER BY measurement_start, measurement_id LIMIT ?",
+            [
+                query.country,
+                query.country,
+                query.asn,
+                query.asn,
+                query.test_name,
+                query.test_name,
+                query.since,
+                query.since,
+                query.until,
+                query.until,
+                query.limit,
+            ],
+        ).fetchall()
+        return [OoniMeasurement(*row) for row in rows]
+
+    def close(self) -> None:
+        self._con.close()
+
+
+def _entity(row: tuple[Any, ...]) -> Entity:
+    return Entity(row[0], EntityKind(row[1]), row[2], row[3], row[4], row[5], row[6])
