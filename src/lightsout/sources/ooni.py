@@ -1,0 +1,409 @@
+"""Reader of OONI measurements (the OONI data format, ooni/spec ``data-formats/df-000-base.md``).
+
+Ingest only: every measurement is kept raw (``raw_json``) with the few fields needed to list it
+(test, probe country and network, start time, input). Judging what a measurement says about
+blocking is a separate stage.
+
+Accepted layouts, told apart by content rather than by file name:
+
+* one measurement as a JSON document, compact or pretty-printed (``report1.json.pretty``);
+* a JSON array of measurements;
+* JSONL: one measurement per line, blank lines ignored (OONI's own ``*.jsonl.gz`` dumps);
+* any of these gzip-compressed (recognised by the gzip magic bytes).
+
+A record is a measurement when it is a JSON object with a string ``test_name`` and a
+``test_keys`` member (both required by the base data format). Test names Lightsout does not know
+are kept. ``test_keys`` is what tells a raw measurement from the look-alikes OONI publishes
+beside them: rows of its fastpath table (``detector_query_*.json``: ``test_name``, ``probe_cc``
+and start time but no ``test_keys`` nor ``probe_asn``), blocking fingerprints
+(``fingerprints_*.json``) and the minipipeline's observations and analysis. A file holding only
+such records raises :class:`InputError` ("not an OONI measurement"); in a file that also holds
+measurements each is a :class:`Skip`.
+
+``measurement_id`` is ``measurement_uid`` when the record has one (of the shared real data, only
+three 2017-2019 web_connectivity records do), else the SHA-256 of the record's canonical JSON (keys sorted, no
+spaces, ASCII escapes, ``1.0`` written ``1``), so the same measurement read from a compact and a
+pretty-printed file gets the same id; a repeated id within one file is skipped as a duplicate.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import re
+import zlib
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from lightsout.attribution.entities import make_asn_network, make_country
+from lightsout.attribution.places import country_alpha2
+from lightsout.errors import InputError
+from lightsout.model import Entity, OoniMeasurement, Skip
+from lightsout.sources import Parsed, Progress, no_progress
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_OTHER_MAGIC = {b"BZh": "bzip2", b"\xfd7zXZ": "xz", b"(\xb5/\xfd": "zstd", b"PK\x03\x04": "zip"}
+_STREAM_ERRORS = (OSError, EOFError, zlib.error)  # gzip.BadGzipFile is an OSError
+_PROGRESS_EVERY = 1 << 18  # bytes between progress reports in line mode
+_ASN = re.compile(r"(?:AS)?(\d{1,10})", re.IGNORECASE)
+_MAX_ASN = 2**32 - 1
+# Country codes OONI uses that ISO 3166-1 does not assign: ZZ is "unknown"; XK (Kosovo) is the
+# user-assigned code OONI and MaxMind give Kosovo, so it is kept.
+_UNKNOWN_CC = "ZZ"
+_EXTRA_CC = frozenset({"XK"})
+# Keys of the minipipeline's golden outputs (ooni/probe-cli internal/minipipeline).
+_MINIPIPELINE_KEYS = frozenset({"DNSLookupFailures", "DNSLookupSuccesses", "KnownTCPEndpoints",
+                                "ControlExpectations", "DNSLookupSuccess", "DNSLookupUnexpectedFailure"})
+
+
+class _NotJSON(ValueError):
+    """A value that cannot be parsed; the message is the skip reason, ``where`` the parser's position."""
+
+    def __init__(self, reason: str, where: str = "") -> None:
+        super().__init__(reason)
+        self.where = where
+
+
+def read_ooni(path: Path, progress: Progress = no_progress) -> Parsed:
+    """Read the OONI measurements of one file (see the module docstring for the layouts)."""
+    name = str(path)
+    if not path.exists():
+        raise InputError(name, "", "no such file")
+    if path.is_dir():
+        raise InputError(name, "", "is a directory; give the files inside it")
+    total = path.stat().st_size
+    if total == 0:
+        raise InputError(name, "byte 0", "empty file")
+    with path.open("rb") as raw:
+        head = raw.read(8)
+        raw.seek(0)
+        for magic, kind in _OTHER_MAGIC.items():
+            if head.startswith(magic):
+                raise InputError(name, "byte 0", f"{kind}-compressed; decompress it first (gzip is read)")
+        compressed = head.startswith(_GZIP_MAGIC)
+        stream: io.BufferedIOBase = gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw
+        reader = _Reader(name, compressed)
+        reader.read(stream, raw, total, progress)
+    progress(total, total)
+    return reader.finish()
+
+
+@dataclass(slots=True)
+class _Reader:
+    path: str
+    compressed: bool
+    parsed: Parsed = field(default_factory=lambda: Parsed(format="ooni-json"))
+    seen: set[str] = field(default_factory=set)  # measurement ids kept so far
+    asn_countries: dict[int, set[str]] = field(default_factory=dict)
+    asn_names: dict[int, Counter[str]] = field(default_factory=dict)  # probe_network_name seen per ASN
+    countries: set[str] = field(default_factory=set)
+    skip_reasons: Counter[str] = field(default_factory=Counter)  # of records that are not measurements
+    first_skip: Skip | None = None
+    no_cc: int = 0
+    no_asn: int = 0
+    no_start: int = 0
+
+    # -- layouts -------------------------------------------------------------------------------
+
+    def read(self, stream: io.BufferedIOBase, raw: io.BufferedIOBase, total: int, progress: Progress) -> None:
+        """Decide between one JSON document and JSONL from the first non-blank line."""
+        line_no = 0
+        first = b""
+        try:
+            for line in stream:
+                line_no += 1
+                if line.strip():
+                    first = line
+                    break
+        except _STREAM_ERRORS as exc:
+            raise InputError(self.path, f"line {line_no + 1}", self._unreadable(exc)) from None
+        if not first:
+            raise InputError(self.path, "line 1", "empty file (only blank lines)")
+        try:
+            _loads(first)
+        except _NotJSON:
+            # Not a complete value on its own line: a pretty-printed document, or JSONL whose
+            # first line is damaged. Try the document first.
+            self._read_document(stream, first, line_no)
+        else:
+            self._read_lines(_chain(first, line_no, stream), raw, total, progress)
+
+    def _read_document(self, stream: io.BufferedIOBase, first: bytes, first_line: int) -> None:
+        try:
+            rest = stream.read()
+        except _STREAM_ERRORS as exc:
+            raise InputError(self.path, f"line {first_line}", self._unreadable(exc)) from None
+        blob = b"\n" * (first_line - 1) + first + rest
+        try:
+            value = _loads(blob)
+        except _NotJSON as exc:
+            # JSONL with a damaged line keeps what the other lines hold; anything else is not JSON.
+            self._read_lines(_chain(first, first_line, iter(rest.splitlines(keepends=True))))
+            if self.parsed.measurements:
+                return
+            raise InputError(self.path, exc.where or f"line {first_line}", str(exc)) from None
+        self._set_format("json")
+        if isinstance(value, list):
+            for index, item in enumerate(value, start=1):
+                self._record(item, f"record {index}")
+        else:
+            self._record(value, "record 1")
+
+    def _read_lines(
+        self, lines: Iterator[tuple[int, bytes]], raw: io.BufferedIOBase | None = None, total: int = 0,
+        progress: Progress = no_progress,
+    ) -> None:
+        line_no = 0
+        reported = 0
+        values = 0
+        try:
+            for line_no, line in lines:
+                if not line.strip():
+                    continue
+                values += 1
+                position = f"line {line_no}"
+                try:
+                    value = _loads(line.rstrip())
+                except _NotJSON as exc:
+                    self.parsed.records_read += 1
+                    self._skip(position, str(exc))
+                    continue
+                if isinstance(value, list):  # a whole array on one line
+                    for index, item in enumerate(value, start=1):
+                        self._record(item, f"{position}, record {index}")
+                else:
+                    self._record(value, position)
+                if raw is not None:
+                    done = raw.tell()
+                    if done - reported >= _PROGRESS_EVERY:
+                        progress(min(done, total), total)
+                        reported = done
+        except _STREAM_ERRORS as exc:
+            # A truncated or corrupt gzip stream: what came before is good; say where it stopped.
+            self.parsed.records_read += 1
+            self._skip(f"line {line_no + 1}", f"{self._unreadable(exc)}; the rest of the file is lost")
+        self._set_format("json" if values == 1 else "jsonl")  # one line: a compact JSON document
+
+    def _unreadable(self, exc: BaseException) -> str:
+        return f"damaged gzip stream ({exc})" if self.compressed else f"cannot read ({exc})"
+
+    def _set_format(self, kind: str) -> None:
+        self.parsed.format = f"ooni-{kind}" + ("-gzip" if self.compressed else "")
+
+    # -- records -------------------------------------------------------------------------------
+
+    def _record(self, value: object, position: str) -> None:
+        self.parsed.records_read += 1
+        reason = _not_a_measurement(value)
+        if reason is not None or not isinstance(value, dict):
+            self._skip(position, reason or "not an object")
+            return
+        measurement = _measurement(value)
+        if measurement.measurement_id in self.seen:
+            self.parsed.skipped.append(
+                Skip(self.path, position, "duplicate measurement (same id as an earlier record)")
+            )
+            return
+        self.seen.add(measurement.measurement_id)
+        self.parsed.measurements.append(measurement)
+        if measurement.probe_cc is None:
+            self.no_cc += 1
+        else:
+            self.countries.add(measurement.probe_cc)
+        if measurement.probe_asn is None:
+            self.no_asn += 1
+        else:
+            ccs = self.asn_countries.setdefault(measurement.probe_asn, set())
+            if measurement.probe_cc is not None:
+                ccs.add(measurement.probe_cc)
+            network = value.get("probe_network_name")
+            if isinstance(network, str) and network.strip():
+                self.asn_names.setdefault(measurement.probe_asn, Counter())[" ".join(network.split())] += 1
+        if measurement.measurement_start is None:
+            self.no_start += 1
+
+    def _skip(self, position: str, reason: str) -> None:
+        skip = Skip(self.path, position, reason)
+        self.parsed.skipped.append(skip)
+        self.skip_reasons[reason] += 1
+        if self.first_skip is None:
+            self.first_skip = skip
+
+    # -- result --------------------------------------------------------------------------------
+
+    def finish(self) -> Parsed:
+        parsed = self.parsed
+        if not parsed.measurements:
+            first = self.first_skip
+            if first is None:  # e.g. an empty JSON array
+                raise InputError(self.path, "record 1", "not an OONI measurement: no records in the file")
+            reason, count = self.skip_reasons.most_common(1)[0]
+            records = "1 record" if parsed.records_read == 1 else f"{parsed.records_read} records"
+            raise InputError(
+                self.path, first.position,
+                f"not an OONI measurement: {records}, none a measurement ({count} x {reason})",
+            )
+        entities: list[Entity] = [make_country(cc) for cc in sorted(self.countries)]
+        for asn in sorted(self.asn_countries):
+            ccs = self.asn_countries[asn]
+            # A network seen in several countries belongs to none of them (see Entity).
+            names = self.asn_names.get(asn)
+            entities.append(make_asn_network(
+                asn, next(iter(ccs)) if len(ccs) == 1 else None, names.most_common(1)[0][0] if names else None
+            ))
+        parsed.entities = entities
+        tests = Counter(m.test_name for m in parsed.measurements)
+        parsed.notes.append(
+            "measurements by test: " + ", ".join(f"{name} {n}" for name, n in sorted(tests.items()))
+        )
+        for count, what in ((self.no_cc, "no known probe_cc"), (self.no_asn, "no probe_asn"),
+                            (self.no_start, "no readable measurement_start_time")):
+            if count:
+                parsed.notes.append(f"{count} measurement(s) with {what}")
+        return parsed
+
+
+def _chain(first: bytes, first_line: int, rest: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
+    """Number the lines again, from the first non-blank one already read."""
+    yield first_line, first
+    yield from enumerate(rest, start=first_line + 1)
+
+
+def _reject_constant(name: str) -> Any:
+    raise _NotJSON(f"not valid JSON: {name} is not a JSON value")
+
+
+def _loads(data: bytes) -> Any:
+    """Parse JSON (UTF-8, BOM allowed); NaN and Infinity are refused, as JSON does."""
+    try:
+        return json.loads(data, parse_constant=_reject_constant)
+    except _NotJSON:
+        raise
+    except json.JSONDecodeError as exc:
+        raise _NotJSON(f"not valid JSON: {exc.msg}", f"line {exc.lineno} column {exc.colno}") from None
+    except UnicodeDecodeError:
+        raise _NotJSON("not valid JSON: not UTF-8 text") from None
+    except RecursionError:
+        raise _NotJSON("not valid JSON: nested too deeply") from None
+    except ValueError as exc:
+        raise _NotJSON(f"not valid JSON: {exc}") from None
+
+
+def _not_a_measurement(value: object) -> str | None:
+    """Why a JSON value is not an OONI measurement, or None when it is one."""
+    if not isinstance(value, dict):
+        kind = {list: "array", str: "string", bool: "boolean", int: "number", float: "number"}.get(
+            type(value), "null"
+        )
+        return f"a JSON {kind}, not an object"
+    if "test_name" not in value:
+        if {"pattern", "location_found"} <= value.keys():
+            return "a blocking fingerprint, not a measurement"
+        if _MINIPIPELINE_KEYS & value.keys():
+            return "minipipeline observations or analysis, not a measurement"
+        return "no test_name: not an OONI measurement"
+    if not isinstance(value["test_name"], str) or not value["test_name"].strip():
+        return "test_name is not a non-empty string"
+    if "test_keys" not in value:
+        return "no test_keys: a summary row (e.g. OONI API or fastpath table), not a raw measurement"
+    return None
+
+
+def _measurement(record: dict[str, Any]) -> OoniMeasurement:
+    uid = record.get("measurement_uid")
+    measurement_id = uid.strip() if isinstance(uid, str) and uid.strip() else _record_sha256(record)
+    version = record.get("test_version")
+    if isinstance(version, bool) or not isinstance(version, str | int | float):
+        version = None
+    return OoniMeasurement(
+        measurement_id=measurement_id,
+        test_name=record["test_name"],
+        test_version=None if version is None else str(version),
+        probe_cc=probe_cc(record.get("probe_cc")),
+        probe_asn=probe_asn(record.get("probe_asn")),
+        measurement_start=measurement_start(record.get("measurement_start_time")),
+        input=_input(record.get("input")),
+        raw_json=_compact(record),
+    )
+
+
+def _record_sha256(record: dict[str, Any]) -> str:
+    canonical = json.dumps(_canonical(record), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+
+
+def _canonical(value: Any) -> Any:
+    """The value with numbers compared as JSON numbers: 1.0 is written 1 (as RFC 8785 does).
+
+    OONI's pretty-printed copies (``report1.json.pretty``) write ``1.0`` as ``1``.
+    """
+    if isinstance(value, dict):
+        return {key: _canonical(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_canonical(item) for item in value]
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return value
+
+
+def _compact(value: Any) -> str:
+    """Compact JSON, UTF-8 where it can be; ASCII escapes when the value holds lone surrogates."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=True)
+    return text
+
+
+def probe_cc(value: object) -> str | None:
+    """ISO 3166-1 alpha-2 (upper case) of the probe, None for OONI's 'ZZ' and anything unknown."""
+    if not isinstance(value, str):
+        return None
+    code = value.strip().upper()
+    if len(code) != 2 or code == _UNKNOWN_CC:
+        return None
+    if code in _EXTRA_CC or country_alpha2(code) == code:
+        return code
+    return None
+
+
+def probe_asn(value: object) -> int | None:
+    """AS number from 'AS1234' (or 1234); None for OONI's 'AS0' (unknown) and anything invalid."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and (match := _ASN.fullmatch(value.strip())):
+        number = int(match.group(1))
+    else:
+        return None
+    return number if 0 < number <= _MAX_ASN else None
+
+
+def measurement_start(value: object) -> datetime | None:
+    """measurement_start_time ('YYYY-MM-DD HH:MM:SS', UTC per the data format) as aware UTC."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    try:
+        return datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+    except ValueError:
+        pass
+    try:  # ISO 8601 variants ('2023-01-01T00:00:00Z') written by other tools
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _input(value: object) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return _compact(value)
