@@ -148,3 +148,100 @@ class SeriesSummary:
     last: datetime
     min_value: float
     max_value: float
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One bin of one series that the detector judged out of the ordinary."""
+
+    entity_id: str
+    signal: SignalKind
+    source: str
+    bin_s: int
+    bin_start: datetime
+    value: float
+    baseline: float
+    ratio: float  # value / baseline
+    level: int  # 1 warning, 2 critical (lightsout.detect.policy.AlertLevel)
+
+
+class Scope(enum.StrEnum):
+    NATIONAL = "national"
+    REGIONAL = "regional"
+    NETWORK = "network"
+
+
+class EventKind(enum.StrEnum):
+    OUTAGE = "outage"  # a signal of reachability fell
+    DEGRADATION = "degradation"  # only latency-type signals departed
+
+
+@dataclass(frozen=True, slots=True)
+class SignalEvidence:
+    """How one signal saw an event."""
+
+    signal: SignalKind
+    source: str
+    bin_s: int
+    alerted_bins: int
+    mean_ratio: float
+    min_ratio: float
+    first_alert: datetime
+    last_alert: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Affected:
+    """A sub-entity (region, county, network) inside an event, with its own depth and timing."""
+
+    entity_id: str
+    name: str
+    start: datetime
+    end: datetime
+    min_ratio: float
+
+
+@dataclass(frozen=True, slots=True)
+class Occurrence:
+    start: datetime
+    end: datetime
+    min_ratio: float
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """The local-time pattern of a recurring event."""
+
+    time_zone: str
+    start_local: str  # "01:00"
+    end_local: str  # "09:00"
+    days: int  # how many daily occurrences
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Alerts of one entity fused over time and signals; sub-entity events folded into it.
+
+    ``start`` is the start of the first alerted bin: the outage began within ``start_uncertainty_s``
+    before it. ``end`` is the end of the last alerted bin (None while it goes on at the end of the
+    data); it ended within ``end_uncertainty_s`` after it.
+    """
+
+    event_id: str
+    kind: EventKind
+    entity_id: str
+    entity_name: str
+    country_code: str | None
+    scope: Scope
+    start: datetime
+    start_uncertainty_s: int
+    end: datetime | None
+    end_uncertainty_s: int
+    mean_level_pct: float  # level as % of ordinary, averaged over the event
+    min_level_pct: float
+    confidence: float  # 0..1, see docs/detection.md
+    evidence: tuple[SignalEvidence, ...]
+    affected: tuple[Affected, ...]
+    affected_of: int  # how many sub-entities with data the entity has
+    occurrences: tuple[Occurrence, ...] = ()
+    schedule: Schedule | None = None

@@ -10,7 +10,8 @@ Five layouts, told apart by their header (columns as described in the data's REA
 * ``latency``: 3-hourly latency index per region, local time with a per-row ``timezone_offset``.
 * ``raw_rtt``: raw per-address replies (hashed address, ISP, local time GMT+6.5 per the README,
   RTT). Turned into hourly ``responsive_addresses`` (distinct addresses replying) and
-  ``median_rtt_ms`` per county, region and ISP.
+  ``median_rtt_ms`` per county, region and ISP (never per country: one city's replies are
+  not a national signal).
 
 Aggregates: a region's index is the unweighted mean of its counties' (the files give no address
 counts to weight by); a country's is the mean of its regions' and is produced only when the file
@@ -301,17 +302,21 @@ def _raw_rtt(rows: Iterator[tuple[int, dict[str, str]]], parsed: Parsed, path: s
         bin_start = (local_hour - RAW_RTT_UTC_OFFSET).replace(tzinfo=UTC)
         first = bin_start if first is None or bin_start < first else first
         last = bin_start if last is None or bin_start > last else last
-        country = make_country(alpha2)
-        for entity in (county, region, country, isp):
+        for entity in (county, region, isp):
             entities[entity.entity_id] = entity
             replies[(entity.entity_id, bin_start)][row["ip_hash"]] = rtt
+    # Raw replies from a few places never make a national series (see the module docstring).
+    for alpha2 in sorted({e.country_code for e in entities.values() if e.country_code}):
+        entities[f"country/{alpha2}"] = make_country(alpha2)
     parsed.entities.extend(entities.values())
     if first is None or last is None:
         return
     # The file is the observatory's full record of replies over its span: an hour with no reply
     # inside that span is 0 responsive addresses (a measured silence), not missing data.
     hours = int((last - first).total_seconds() // 3600) + 1
-    for entity_id in entities:
+    for entity_id, entity in entities.items():
+        if entity.kind == EntityKind.COUNTRY:
+            continue
         for h in range(hours):
             bin_start = first + timedelta(hours=h)
             got = replies.get((entity_id, bin_start), {})

@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from lightsout.model import (
+    Alert,
     Entity,
     EntityKind,
     OoniMeasurement,
@@ -72,5 +73,18 @@ class Store(Protocol):
     ) -> TimeSeries: ...
 
     def measurements(self, query: MeasurementFilter) -> list[OoniMeasurement]: ...
+
+    def replace_alerts(
+        self, keys: list[SeriesKey], since: datetime | None, until: datetime | None, alerts: list[Alert]
+    ) -> None:
+        """Delete the alerts of ``keys`` in ``[since, until)`` and write ``alerts``, atomically."""
+
+    def add_alerts(self, alerts: list[Alert]) -> None: ...
+
+    def alerts(self, since: datetime | None = None, until: datetime | None = None) -> list[Alert]: ...
+
+    def save_detector_state(self, group_id: str, payload: bytes) -> None: ...
+
+    def load_detector_state(self, group_id: str) -> bytes | None: ...
 
     def close(self) -> None: ...

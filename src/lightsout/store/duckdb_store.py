@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from lightsout.errors import UserError
 from lightsout.model import (
+    Alert,
     Entity,
     EntityKind,
     OoniMeasurement,
@@ -36,6 +37,7 @@ _TABLES: list[tuple[str, type, tuple[str, ...]]] = [
     ("entities", Entity, ("entity_id",)),
     ("points", SignalPoint, ("entity_id", "signal", "source", "bin_s", "bin_start")),
     ("ooni_measurements", OoniMeasurement, ("measurement_id",)),
+    ("alerts", Alert, ("entity_id", "signal", "source", "bin_s", "bin_start")),
 ]
 
 
@@ -69,6 +71,10 @@ class DuckDBStore:
         for table, cls, key in _TABLES:
             self._con.execute(create_table_sql(table, cls, key))
         self._con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+        self._con.execute(
+            "CREATE TABLE IF NOT EXISTS detector_state (group_id VARCHAR PRIMARY KEY, payload BLOB NOT NULL, "
+            "saved_at TIMESTAMPTZ NOT NULL)"
+        )
         self._con.execute(
             "INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT DO NOTHING", [str(SCHEMA_VERSION)]
         )
@@ -119,6 +125,68 @@ class DuckDBStore:
         except BaseException:
             con.rollback()
             raise
+
+    def replace_alerts(
+        self, keys: list[SeriesKey], since: datetime | None, until: datetime | None, alerts: list[Alert]
+    ) -> None:
+        con = self._con
+        con.begin()
+        try:
+            for key in keys:
+                con.execute(
+                    "DELETE FROM alerts WHERE entity_id = ? AND signal = ? AND source = ? AND bin_s = ? "
+                    "AND (?::TIMESTAMPTZ IS NULL OR bin_start >= ?) "
+                    "AND (?::TIMESTAMPTZ IS NULL OR bin_start < ?)",
+                    [key.entity_id, key.signal.value, key.source, key.bin_s, since, since, until, until],
+                )
+            self._insert_alerts(alerts)
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
+
+    def add_alerts(self, alerts: list[Alert]) -> None:
+        self._con.begin()
+        try:
+            self._insert_alerts(alerts)
+            self._con.commit()
+        except BaseException:
+            self._con.rollback()
+            raise
+
+    def _insert_alerts(self, alerts: list[Alert]) -> None:
+        if not alerts:
+            return
+        self._con.register("alerts_arrow", _arrow_table(Alert, alerts))
+        self._con.execute(
+            "INSERT INTO alerts SELECT * FROM alerts_arrow "
+            "ON CONFLICT (entity_id, signal, source, bin_s, bin_start) "
+            "DO UPDATE SET value = excluded.value, baseline = excluded.baseline, ratio = excluded.ratio, "
+            "level = excluded.level"
+        )
+        self._con.unregister("alerts_arrow")
+
+    def alerts(self, since: datetime | None = None, until: datetime | None = None) -> list[Alert]:
+        rows = self._con.execute(
+            "SELECT * FROM alerts WHERE (?::TIMESTAMPTZ IS NULL OR bin_start >= ?) "
+            "AND (?::TIMESTAMPTZ IS NULL OR bin_start < ?) "
+            "ORDER BY entity_id, signal, source, bin_s, bin_start",
+            [since, since, until, until],
+        ).fetchall()
+        return [Alert(r[0], SignalKind(r[1]), *r[2:]) for r in rows]
+
+    def save_detector_state(self, group_id: str, payload: bytes) -> None:
+        self._con.execute(
+            "INSERT INTO detector_state VALUES (?, ?, now()) ON CONFLICT (group_id) DO UPDATE SET "
+            "payload = excluded.payload, saved_at = excluded.saved_at",
+            [group_id, payload],
+        )
+
+    def load_detector_state(self, group_id: str) -> bytes | None:
+        row = self._con.execute(
+            "SELECT payload FROM detector_state WHERE group_id = ?", [group_id]
+        ).fetchone()
+        return bytes(row[0]) if row else None
 
     # -- reading ---------------------------------------------------------------------------------
 

@@ -1,0 +1,345 @@
+"""Alerts -> events: merged over time and signals, folded along the place hierarchy, and
+recurring cuts recognised as one event with a local-time schedule.
+
+1. **Spans** — an entity's alerted bins, of every signal, become spans; alerts less than
+   ``merge_gap_bins`` bins apart belong to the same span (ioda-api merges per-signal alerts of an
+   entity into events the same way, keeping each signal's evidence).
+2. **Folding** — a span of a country absorbs the overlapping spans of its regions, counties and
+   networks; a region's span absorbs its counties'. They are listed as *affected* rather than
+   repeated (prometheus/alertmanager's inhibit rules: an alert that is logically part of a bigger
+   one is muted by it). County spans that no region span absorbs are clustered per region, so
+   a storm that takes out a dozen counties is one regional event listing them.
+3. **Recurrence** — an entity's events shorter than a day that start and end at about the same
+   local time on at least ``min_occurrences`` different days, no more than ``max_gap_days``
+   apart, become one recurring event whose schedule is the median local start and end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from lightsout.attribution.timezones import country_zone
+from lightsout.detect.policy import POLICIES, AlertLevel
+from lightsout.model import (
+    Affected,
+    Alert,
+    Entity,
+    EntityKind,
+    Event,
+    EventKind,
+    Occurrence,
+    Schedule,
+    Scope,
+    SignalEvidence,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EventParams:
+    merge_gap_bins: int = 2  # alerts at most this many bins apart are one span
+    min_occurrences: int = 3  # daily cuts needed to call a pattern recurring
+    time_of_day_tolerance_min: int = 90  # how far an occurrence may start/end from the pattern
+    max_gap_days: int = 7  # longest pause between two occurrences of one pattern
+    min_warning_bins: int = 6  # an event that never reached CRITICAL must last this many bins
+
+
+@dataclass(slots=True)
+class _Span:
+    entity: Entity
+    start: datetime
+    end: datetime  # end of the last alerted bin
+    bin_s: int
+    alerts: list[Alert] = field(default_factory=list)
+    affected: list[Affected] = field(default_factory=list)
+    absorbed: bool = False
+
+    def overlaps(self, other: _Span) -> bool:
+        return self.start < other.end and other.start < self.end
+
+
+def _spans_of(entity: Entity, alerts: list[Alert], params: EventParams) -> list[_Span]:
+    alerts = sorted(alerts, key=lambda a: a.bin_start)
+    spans: list[_Span] = []
+    for alert in alerts:
+        bin_end = alert.bin_start + timedelta(seconds=alert.bin_s)
+        gap = timedelta(seconds=alert.bin_s * params.merge_gap_bins)
+        if spans and alert.bin_start <= spans[-1].end + gap:
+            spans[-1].end = max(spans[-1].end, bin_end)
+            spans[-1].bin_s = max(spans[-1].bin_s, alert.bin_s)
+        else:
+            spans.append(_Span(entity, alert.bin_start, bin_end, alert.bin_s))
+        spans[-1].alerts.append(alert)
+    return spans
+
+
+def _significant(span: _Span, params: EventParams) -> bool:
+    """CRITICAL at least once, or WARNING for ``min_warning_bins`` distinct bins."""
+    if any(a.level >= AlertLevel.CRITICAL for a in span.alerts):
+        return True
+    return len({a.bin_start for a in span.alerts}) >= params.min_warning_bins
+
+
+def _ancestors(entity: Entity, entities: dict[str, Entity]) -> list[str]:
+    chain = []
+    parent = entity.parent_id
+    while parent is not None and parent in entities and parent not in chain:
+        chain.append(parent)
+        parent = entities[parent].parent_id
+    return chain
+
+
+def _min_ratio(span: _Span) -> float:
+    outage = [a.ratio for a in span.alerts if POLICIES[a.signal].outage]
+    return min(outage or [a.ratio for a in span.alerts])
+
+
+def make_events(
+    alerts: list[Alert],
+    entities: dict[str, Entity],
+    data_end: dict[str, datetime] | None = None,
+    params: EventParams | None = None,
+) -> list[Event]:
+    """Fuse alerts into events. ``data_end``: per entity, the end of its last stored bin (to tell
+    an event still going on at the end of the data from one that ended)."""
+    params = params or EventParams()
+    by_entity: dict[str, list[Alert]] = defaultdict(list)
+    for alert in alerts:
+        if alert.entity_id in entities:
+            by_entity[alert.entity_id].append(alert)
+    spans = [s for eid, group in by_entity.items() for s in _spans_of(entities[eid], group, params)]
+    _fold(spans, entities)
+    _cluster_counties(spans, entities)
+    children_with_data = _children_with_data(by_entity, entities)
+    events = [
+        _event(s, entities, children_with_data, data_end or {})
+        for s in spans
+        if not s.absorbed and _significant(s, params)
+    ]
+    events = _recurring(events, params)
+    return sorted(events, key=lambda e: (e.start, e.entity_id))
+
+
+_RANK = {EntityKind.COUNTRY: 0, EntityKind.REGION: 1, EntityKind.NETWORK: 2, EntityKind.COUNTY: 2}
+
+
+def _fold(spans: list[_Span], entities: dict[str, Entity]) -> None:
+    by_entity: dict[str, list[_Span]] = defaultdict(list)
+    for span in spans:
+        by_entity[span.entity.entity_id].append(span)
+    for span in sorted(spans, key=lambda s: -_RANK[s.entity.kind]):
+        for ancestor in _ancestors(span.entity, entities):
+            host = next((h for h in by_entity.get(ancestor, []) if h.overlaps(span)), None)
+            if host is not None:
+                span.absorbed = True
+                host.affected.extend(span.affected)
+                host.affected.append(
+                    Affected(span.entity.entity_id, span.entity.name, span.start, span.end, _min_ratio(span))
+                )
+                span.affected = []
+                break
+
+
+def _cluster_counties(spans: list[_Span], entities: dict[str, Entity]) -> None:
+    """Overlapping county spans of one region, that no region span took, become one regional span."""
+    by_region: dict[str, list[_Span]] = defaultdict(list)
+    for span in spans:
+        if not span.absorbed and span.entity.kind == EntityKind.COUNTY and span.entity.parent_id in entities:
+            by_region[str(span.entity.parent_id)].append(span)
+    for region_id, county_spans in by_region.items():
+        county_spans.sort(key=lambda s: s.start)
+        cluster: _Span | None = None
+        for span in county_spans:
+            if cluster is None or span.start >= cluster.end:
+                cluster = _Span(entities[region_id], span.start, span.end, span.bin_s)
+                spans.append(cluster)
+            cluster.end = max(cluster.end, span.end)
+            cluster.alerts.extend(span.alerts)
+            cluster.affected.append(
+                Affected(span.entity.entity_id, span.entity.name, span.start, span.end, _min_ratio(span))
+            )
+            span.absorbed = True
+
+
+def _children_with_data(by_entity: dict[str, list[Alert]], entities: dict[str, Entity]) -> dict[str, int]:
+    counts: dict[str, int] = defaultdict(int)
+    for entity in entities.values():
+        if entity.parent_id is not None:
+            counts[entity.parent_id] += 1
+    return counts
+
+
+_SCOPE = {
+    EntityKind.COUNTRY: Scope.NATIONAL,
+    EntityKind.REGION: Scope.REGIONAL,
+    EntityKind.COUNTY: Scope.REGIONAL,
+    EntityKind.NETWORK: Scope.NETWORK,
+}
+
+
+def _evidence(span: _Span) -> tuple[SignalEvidence, ...]:
+    groups: dict[tuple[str, str, int], list[Alert]] = defaultdict(list)
+    for alert in span.alerts:
+        groups[(alert.signal.value, alert.source, alert.bin_s)].append(alert)
+    evidence = []
+    for group in groups.values():
+        ratios = [a.ratio for a in group]
+        evidence.append(
+            SignalEvidence(
+                group[0].signal,
+                group[0].source,
+                group[0].bin_s,
+                len(group),
+                statistics.fmean(ratios),
+                min(ratios),
+                min(a.bin_start for a in group),
+                max(a.bin_start for a in group),
+            )
+        )
+    return tuple(sorted(evidence, key=lambda e: e.signal.value))
+
+
+def confidence(evidence: tuple[SignalEvidence, ...], affected: int, affected_of: int) -> float:
+    """A score in [0, 1], not a probability (docs/detection.md):
+    depth x persistence x breadth, where depth = 1 - mean level of the strongest outage signal,
+    persistence = min(1, alerted bins / 6), breadth = 0.5 + 0.5 x (share of sub-entities affected)
+    when the entity has sub-entities with data, else 1."""
+    outage = [e for e in evidence if POLICIES[e.signal].outage] or list(evidence)
+    best = min(outage, key=lambda e: e.mean_ratio)
+    ratio = best.mean_ratio if POLICIES[best.signal].outage else 1.0 / max(best.mean_ratio, 1e-9)
+    depth = max(0.0, min(1.0, 1.0 - ratio))
+    persistence = min(1.0, best.alerted_bins / 6.0)
+    breadth = 0.5 + 0.5 * min(1.0, affected / affected_of) if affected_of else 1.0
+    return round(depth * persistence * breadth, 3)
+
+
+def _event(
+    span: _Span, entities: dict[str, Entity], children: dict[str, int], data_end: dict[str, datetime]
+) -> Event:
+    evidence = _evidence(span)
+    outage = [a for a in span.alerts if POLICIES[a.signal].outage]
+    kind = EventKind.OUTAGE if outage else EventKind.DEGRADATION
+    primary = outage or span.alerts
+    # Depth from the entity's own strongest signal (or its affected sub-entities when clustered).
+    mean_pct = 100.0 * statistics.fmean(a.ratio for a in primary)
+    min_pct = 100.0 * min(a.ratio for a in primary)
+    if kind == EventKind.DEGRADATION:
+        mean_pct, min_pct = (
+            100.0 * statistics.fmean(a.ratio for a in primary),
+            100.0 * max(a.ratio for a in primary),
+        )
+    entity = span.entity
+    affected = tuple(
+        sorted({a.entity_id: a for a in span.affected}.values(), key=lambda a: (a.start, a.entity_id))
+    )
+    ongoing = entity.entity_id in data_end and span.end >= data_end[entity.entity_id]
+    digest = hashlib.sha256(f"{entity.entity_id}|{span.start.isoformat()}|{kind}".encode()).hexdigest()[:12]
+    affected_of = children.get(entity.entity_id, 0)
+    affected_direct = len(
+        {a.entity_id for a in affected if entities.get(a.entity_id, entity).parent_id == entity.entity_id}
+    )
+    return Event(
+        event_id=f"ev-{digest}",
+        kind=kind,
+        entity_id=entity.entity_id,
+        entity_name=entity.name,
+        country_code=entity.country_code,
+        scope=_SCOPE[entity.kind],
+        start=span.start,
+        start_uncertainty_s=span.bin_s,
+        end=None if ongoing else span.end,
+        end_uncertainty_s=span.bin_s,
+        mean_level_pct=round(mean_pct, 1),
+        min_level_pct=round(min_pct, 1),
+        confidence=confidence(evidence, affected_direct, affected_of),
+        evidence=evidence,
+        affected=affected,
+        affected_of=affected_of,
+    )
+
+
+def _local_minutes(moment: datetime, zone: ZoneInfo) -> int:
+    local = moment.astimezone(zone)
+    return local.hour * 60 + local.minute
+
+
+def _circular_gap(a: int, b: int) -> int:
+    d = abs(a - b) % 1440
+    return min(d, 1440 - d)
+
+
+def _recurring(events: list[Event], params: EventParams) -> list[Event]:
+    by_entity: dict[str, list[Event]] = defaultdict(list)
+    for event in events:
+        by_entity[event.entity_id].append(event)
+    result: list[Event] = []
+    for entity_events in by_entity.values():
+        short = [e for e in entity_events if e.end is not None and e.end - e.start < timedelta(days=1)]
+        rest = [e for e in entity_events if e not in short]
+        zone_name = country_zone(entity_events[0].country_code)
+        zone = ZoneInfo(zone_name)
+        for pattern in _patterns(sorted(short, key=lambda e: e.start), zone, params):
+            if len({p.start.astimezone(zone).date() for p in pattern}) >= params.min_occurrences:
+                result.append(_merge_pattern(pattern, zone_name, zone))
+            else:
+                rest.extend(pattern)
+        result.extend(rest)
+    return result
+
+
+def _patterns(events: list[Event], zone: ZoneInfo, params: EventParams) -> list[list[Event]]:
+    """Greedy clustering of events by local start and end time of day."""
+    patterns: list[list[Event]] = []
+    tol = params.time_of_day_tolerance_min
+    for event in events:
+        start, end = _local_minutes(event.start, zone), _local_minutes(event.end or event.start, zone)
+        for pattern in patterns:
+            last = pattern[-1]
+            ref_start = int(statistics.median(_local_minutes(p.start, zone) for p in pattern))
+            ref_end = int(statistics.median(_local_minutes(p.end or p.start, zone) for p in pattern))
+            if (
+                _circular_gap(start, ref_start) <= tol
+                and _circular_gap(end, ref_end) <= tol
+                and event.start - (last.end or last.start) <= timedelta(days=params.max_gap_days)
+            ):
+                pattern.append(event)
+                break
+        else:
+            patterns.append([event])
+    return patterns
+
+
+def _merge_pattern(pattern: list[Event], zone_name: str, zone: ZoneInfo) -> Event:
+    first, last = pattern[0], pattern[-1]
+    start_min = int(statistics.median(_local_minutes(p.start, zone) for p in pattern))
+    end_min = int(statistics.median(_local_minutes(p.end or p.start, zone) for p in pattern))
+    affected: dict[str, Affected] = {}
+    for p in pattern:
+        for a in p.affected:
+            affected.setdefault(a.entity_id, a)
+    occurrences = tuple(Occurrence(p.start, p.end or p.start, p.min_level_pct / 100.0) for p in pattern)
+    weights = [(p.end or p.start) - p.start for p in pattern]
+    total = sum(w.total_seconds() for w in weights) or 1.0
+    mean_pct = (
+        sum(p.mean_level_pct * w.total_seconds() for p, w in zip(pattern, weights, strict=True)) / total
+    )
+    return replace(
+        first,
+        event_id=first.event_id.replace("ev-", "rec-"),
+        end=last.end,
+        mean_level_pct=round(mean_pct, 1),
+        min_level_pct=min(p.min_level_pct for p in pattern),
+        confidence=round(statistics.fmean(p.confidence for p in pattern), 3),
+        affected=tuple(sorted(affected.values(), key=lambda a: a.entity_id)),
+        occurrences=occurrences,
+        schedule=Schedule(
+            zone_name,
+            f"{start_min // 60:02d}:{start_min % 60:02d}",
+            f"{end_min // 60:02d}:{end_min % 60:02d}",
+            len(pattern),
+        ),
+    )

@@ -1,0 +1,66 @@
+"""Per-signal alert policy: which direction is bad, and how far from ordinary is an alert.
+
+The same defaults apply to every data set; nothing here is tuned to one file. The reasoning for
+each number is in ``docs/detection.md``.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from lightsout.model import SignalKind
+
+
+class Direction(enum.StrEnum):
+    DROP = "drop"  # an outage lowers the signal (connectivity, responsive addresses, routed space)
+    RISE = "rise"  # a degradation raises it (latency)
+
+
+class AlertLevel(enum.IntEnum):
+    NORMAL = 0
+    WARNING = 1
+    CRITICAL = 2
+
+
+@dataclass(frozen=True, slots=True)
+class SignalPolicy:
+    """Thresholds on ``ratio = value / baseline``.
+
+    * DROP signals alert when ``ratio <= warning`` (WARNING) or ``<= critical`` (CRITICAL);
+      RISE signals when ``ratio >= warning`` / ``>= critical``.
+    * ``min_z``: the departure must also exceed ``min_z`` robust standard deviations of the
+      baseline sample (1.4826 x MAD), so a noisy series does not alert on ordinary noise.
+    * ``counts``: values are counts (Poisson-like): the noise scale is at least sqrt(baseline).
+    * ``min_scale_fraction``: the noise scale is at least this share of the baseline, so a
+      perfectly flat history (MAD = 0) does not make every wiggle significant.
+    * ``outage``: whether an alert of this signal is evidence of an outage (else a degradation).
+    """
+
+    direction: Direction
+    warning: float
+    critical: float
+    min_z: float = 3.0
+    counts: bool = False
+    min_scale_fraction: float = 0.05
+    outage: bool = True
+
+
+POLICIES: dict[SignalKind, SignalPolicy] = {
+    # Indices and counts of reachable hosts: IODA's active-probing alert fires below 80% of its
+    # moving median; we keep 0.8 as WARNING and call CRITICAL below half the ordinary level.
+    SignalKind.CONNECTIVITY_INDEX: SignalPolicy(Direction.DROP, warning=0.8, critical=0.5),
+    SignalKind.RESPONSIVE_ADDRESSES: SignalPolicy(Direction.DROP, warning=0.8, critical=0.5, counts=True),
+    # Routed space changes little from hour to hour: IODA's BGP alert fires at 99% of the median; we
+    # use 95% / 80% because a single collector's view is noisier than IODA's union of collectors.
+    SignalKind.BGP_PREFIXES: SignalPolicy(
+        Direction.DROP, warning=0.95, critical=0.8, min_scale_fraction=0.01
+    ),
+    SignalKind.BGP_SLASH24S: SignalPolicy(
+        Direction.DROP, warning=0.95, critical=0.8, min_scale_fraction=0.01
+    ),
+    # Latency: an unreachable address has no latency at all, so latency alone never shows an outage;
+    # it rising by half (WARNING) or doubling (CRITICAL) is a degradation.
+    SignalKind.LATENCY_INDEX: SignalPolicy(Direction.RISE, warning=1.5, critical=2.0, outage=False),
+    SignalKind.MEDIAN_RTT_MS: SignalPolicy(Direction.RISE, warning=1.5, critical=2.0, outage=False),
+}
