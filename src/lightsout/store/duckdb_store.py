@@ -66,6 +66,11 @@ class DuckDBStore:
         self._con.execute("SET TimeZone = 'UTC'")
         if not read_only:
             self._create_schema()
+        elif not self._con.execute(
+            "SELECT 1 FROM information_schema.tables WHERE table_name = 'sources'"
+        ).fetchone():
+            self._con.close()
+            raise UserError(f"{path}: no store here yet; run `lightsout ingest` first")
 
     def _create_schema(self) -> None:
         for table, cls, key in _TABLES:
