@@ -16,7 +16,7 @@ from rich.table import Table
 
 from lightsout.errors import UserError
 from lightsout.ingest import InputFormat, ingest_file
-from lightsout.model import Entity, EntityKind, SeriesKey, SeriesSummary, SignalKind
+from lightsout.model import Entity, EntityKind, Event, Scope, SeriesKey, SeriesSummary, SignalKind
 from lightsout.report.describe import describe, sparkline
 from lightsout.store import MeasurementFilter, Store, TimeSeries, open_store
 
@@ -356,6 +356,165 @@ def measurements(
         )
     console.print(table)
     console.print(f"{len(rows)} measurements")
+
+
+@cli.command()
+@click.option(
+    "--since", default=None, help="Judge bins from this time (ISO 8601, UTC); earlier data warms up."
+)
+@click.option("--until", default=None, help="Judge bins before this time.")
+@_db_option
+def detect(since: str | None, until: str | None, db: Path | None) -> None:
+    """Judge every stored signal over a time range (batch) and store its alerts."""
+    from lightsout.detect.run import detect_batch
+
+    start, end = _time(since), _time(until)
+    store = _open(db, read_only=False)
+    try:
+        summary = detect_batch(store, start, end)
+    finally:
+        store.close()
+    console.print(
+        f"judged {summary.series:,} series ({summary.points:,} points over {summary.bins:,} bins): "
+        f"{summary.alerts:,} alerted bins; `lightsout events` lists the events"
+    )
+    if summary.insufficient_history:
+        console.print(
+            f"  {len(summary.insufficient_history)} series too short for a baseline (no alert possible): "
+            + ", ".join(summary.insufficient_history[:5])
+            + (" ..." if len(summary.insufficient_history) > 5 else ""),
+            highlight=False,
+        )
+
+
+@cli.command()
+@click.option(
+    "--inbox",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Directory to ingest new files from before each round.",
+)
+@click.option("--interval", type=click.FloatRange(0.1), default=60.0, help="Seconds between rounds.")
+@click.option("--once", is_flag=True, help="Run one round and exit.")
+@_db_option
+def watch(inbox: Path | None, interval: float, once: bool, db: Path | None) -> None:
+    """Online detection: judge each new bin as it arrives, resuming from the state in the store."""
+    import time
+
+    from lightsout.detect.run import detect_online
+    from lightsout.detect.service import list_events
+
+    store = _open(db, read_only=False)
+    try:
+        seen = {e.event_id for e in list_events(store)}
+        while True:
+            if inbox is not None:
+                for path in sorted(p for p in inbox.iterdir() if p.is_file()):
+                    try:
+                        report = ingest_file(store, path)
+                    except UserError as exc:
+                        err_console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+                        continue
+                    if not report.already_ingested:
+                        console.print(f"ingested {path.name}: {report.points_written:,} points")
+            summary = detect_online(store)
+            events = list_events(store)
+            for event in events:
+                if event.event_id not in seen:
+                    console.print(f"new event: {_event_line(event)}", highlight=False)
+            seen |= {e.event_id for e in events}
+            console.print(f"round: {summary.bins:,} new bins, {summary.alerts:,} alerted", style="dim")
+            if once:
+                break
+            time.sleep(interval)
+    finally:
+        store.close()
+
+
+def _event_line(event: Event) -> str:
+    end = f"{event.end:%Y-%m-%d %H:%M}" if event.end else "ongoing"
+    return (
+        f"{event.scope.value} {event.kind.value} in {event.entity_name} ({event.entity_id}) "
+        f"{event.start:%Y-%m-%d %H:%M} - {end} UTC, level {event.mean_level_pct:.0f}% of ordinary "
+        f"(lowest {event.min_level_pct:.0f}%)"
+    )
+
+
+@cli.command()
+@click.option("--country", default=None, help="ISO 3166-1 code.")
+@click.option("--scope", type=click.Choice([s.value for s in Scope]), default=None)
+@click.option("--since", default=None, help="Events going on at or after this time (ISO 8601).")
+@click.option("--until", default=None, help="Events that started before this time.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table")
+@_db_option
+def events(
+    country: str | None, scope: str | None, since: str | None, until: str | None, fmt: str, db: Path | None
+) -> None:
+    """List outage events: scope, start/end, depth, signals, affected sub-entities, confidence."""
+    from lightsout.detect.service import EventFilter, list_events
+
+    query = EventFilter(_country(country), Scope(scope) if scope else None, _time(since), _time(until))
+    store = _open(db)
+    try:
+        rows = list_events(store, query)
+    finally:
+        store.close()
+    _print_events(rows, fmt)
+
+
+def _print_events(rows: list[Event], fmt: str) -> None:
+    if fmt == "json":
+        import json
+
+        from lightsout.report.serialize import to_jsonable
+
+        click.echo(json.dumps(to_jsonable(rows), indent=2, ensure_ascii=False))
+        return
+    if fmt == "csv":
+        import csv
+
+        from lightsout.report.serialize import EVENT_CSV_COLUMNS, event_csv_row
+
+        writer = csv.writer(sys.stdout)
+        writer.writerow(EVENT_CSV_COLUMNS)
+        for event in rows:
+            writer.writerow(event_csv_row(event))
+        return
+    table = Table(
+        "start (UTC)",
+        "end (UTC)",
+        "scope",
+        "entity",
+        "kind",
+        "level",
+        "lowest",
+        "signals",
+        "affected",
+        "conf.",
+        "recurring",
+    )
+    for e in rows:
+        signals = ", ".join(f"{v.signal.value}:{v.alerted_bins}" for v in e.evidence)
+        recurring = (
+            f"{e.schedule.start_local}-{e.schedule.end_local} {e.schedule.time_zone} x{e.schedule.days}"
+            if e.schedule
+            else ""
+        )
+        table.add_row(
+            f"{e.start:%Y-%m-%d %H:%M} ±{e.start_uncertainty_s // 60}m",
+            f"{e.end:%Y-%m-%d %H:%M}" if e.end else "ongoing",
+            e.scope.value,
+            f"{e.entity_name} ({e.entity_id})",
+            e.kind.value,
+            f"{e.mean_level_pct:.0f}%",
+            f"{e.min_level_pct:.0f}%",
+            signals,
+            f"{e.affected_children}/{e.affected_of}" if e.affected_of else str(len(e.affected)),
+            f"{e.confidence:.2f}",
+            recurring,
+        )
+    console.print(table)
+    console.print(f"{len(rows)} events")
 
 
 def main() -> None:

@@ -241,7 +241,8 @@ class Event:
     min_level_pct: float
     confidence: float  # 0..1, see docs/detection.md
     evidence: tuple[SignalEvidence, ...]
-    affected: tuple[Affected, ...]
-    affected_of: int  # how many sub-entities with data the entity has
+    affected: tuple[Affected, ...]  # every sub-entity inside the event, at any depth
+    affected_children: int  # how many of the entity's direct sub-entities are affected
+    affected_of: int  # how many direct sub-entities the entity has in the store
     occurrences: tuple[Occurrence, ...] = ()
     schedule: Schedule | None = None

@@ -258,6 +258,7 @@ def _event(
         confidence=confidence(evidence, affected_direct, affected_of),
         evidence=evidence,
         affected=affected,
+        affected_children=affected_direct,
         affected_of=affected_of,
     )
 
@@ -335,6 +336,7 @@ def _merge_pattern(pattern: list[Event], zone_name: str, zone: ZoneInfo) -> Even
         min_level_pct=min(p.min_level_pct for p in pattern),
         confidence=round(statistics.fmean(p.confidence for p in pattern), 3),
         affected=tuple(sorted(affected.values(), key=lambda a: a.entity_id)),
+        affected_children=max(p.affected_children for p in pattern),
         occurrences=occurrences,
         schedule=Schedule(
             zone_name,

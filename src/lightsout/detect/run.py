@@ -94,9 +94,9 @@ class _GroupRun:
                 self._alert(
                     int(j),
                     result.time_s,
-                    float(result.values[i]),
-                    float(result.baselines[i]),
-                    int(result.levels[i]),
+                    float(result.values[j]),
+                    float(result.baselines[j]),
+                    int(result.levels[j]),
                 )
             )
 

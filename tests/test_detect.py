@@ -1,0 +1,237 @@
+"""Detection: named scenarios on synthetic timelines, and batch == online on real data."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lightsout.attribution.entities import make_country, make_region
+from lightsout.detect.run import detect_batch, detect_online
+from lightsout.detect.service import EventFilter, list_events
+from lightsout.ingest import ingest_file
+from lightsout.model import Entity, EventKind, Scope, SignalKind, SignalPoint, SourceFile
+from lightsout.store import IngestBatch, Store
+
+T0 = datetime(2024, 3, 4, tzinfo=UTC)  # a Monday
+HOUR = 3600
+MONASH = "monash-ip-observatory"
+
+
+def daily(hours: int, level: float = 100.0, swing: float = 10.0) -> np.ndarray:
+    """An ordinary hourly signal with a daily rhythm (peak in the afternoon), deterministic noise."""
+    t = np.arange(hours)
+    rng = np.random.default_rng(7)
+    return level - swing * np.cos(2 * math.pi * (t % 24) / 24) + rng.normal(0, 1.5, hours)
+
+
+def put(
+    store: Store,
+    name: str,
+    entities: list[Entity],
+    series: dict[str, np.ndarray],
+    signal: SignalKind = SignalKind.CONNECTIVITY_INDEX,
+) -> None:
+    """Write series (NaN = no data) as if ingested from a file called ``name``."""
+    points = [
+        SignalPoint(eid, signal, "test", T0 + timedelta(hours=int(i)), HOUR, float(v))
+        for eid, values in series.items()
+        for i, v in enumerate(values)
+        if not np.isnan(v)
+    ]
+    source = SourceFile(name, name, "test", datetime.now(UTC), len(points), 0, len(points))
+    store.write_batch(IngestBatch(source, entities, points))
+
+
+IR = make_country("IR")
+TEHRAN, FARS = make_region("IR", "Tehran"), make_region("IR", "Fars")
+
+
+def test_scenario_national_shutdown_groups_its_regions(store: Store) -> None:
+    hours = 24 * 8
+    cut = slice(24 * 6 + 18, hours)  # day 6, 18:00 UTC until the end of the data
+    regions = {r.entity_id: daily(hours) for r in (TEHRAN, FARS)}
+    for values in regions.values():
+        values[cut] = 4.0
+    national = (regions[TEHRAN.entity_id] + regions[FARS.entity_id]) / 2
+    put(store, "a", [IR, TEHRAN, FARS], {IR.entity_id: national, **regions})
+    detect_batch(store)
+    events = list_events(store)
+    assert len(events) == 1, events
+    event = events[0]
+    assert event.scope == Scope.NATIONAL and event.entity_id == "country/IR"
+    assert event.start == T0 + timedelta(hours=24 * 6 + 18)
+    assert event.end is None  # still going on where the data ends
+    assert {a.entity_id for a in event.affected} == {TEHRAN.entity_id, FARS.entity_id}
+    assert event.affected_children == event.affected_of == 2
+    assert event.min_level_pct < 6
+    assert event.confidence > 0.9
+
+
+def test_scenario_gap_is_no_data_not_an_outage(store: Store) -> None:
+    values = daily(24 * 8)
+    values[24 * 5 : 24 * 6] = np.nan  # the observatory lost a day of its own data
+    put(store, "a", [IR], {IR.entity_id: values})
+    summary = detect_batch(store)
+    assert summary.alerts == 0
+    assert list_events(store) == []
+
+
+def test_scenario_short_dip_and_noise_raise_nothing(store: Store) -> None:
+    values = daily(24 * 8)
+    values[24 * 5 + 3] = 10.0  # one bad bin: below the detector's two-bin resolution
+    values[24 * 6 : 24 * 6 + 3] *= 0.9  # an ordinary wobble
+    put(store, "a", [IR], {IR.entity_id: values})
+    detect_batch(store)
+    assert list_events(store) == []
+
+
+def test_scenario_too_short_for_a_baseline(store: Store) -> None:
+    values = daily(30)
+    values[26:] = 0.0  # a drop, but only 26 hours of history: no baseline yet
+    put(store, "a", [IR], {IR.entity_id: values})
+    summary = detect_batch(store)
+    assert summary.insufficient_history == ["country/IR"]
+    assert summary.alerts == 0
+
+
+def test_scenario_ended_outage_has_end_and_depth(store: Store) -> None:
+    values = daily(24 * 8)
+    values[24 * 5 + 10 : 24 * 5 + 16] = values[24 * 5 + 10 : 24 * 5 + 16] * 0.3  # six hours at 30%
+    put(store, "a", [IR], {IR.entity_id: values})
+    detect_batch(store)
+    (event,) = list_events(store)
+    assert event.start == T0 + timedelta(hours=24 * 5 + 10)
+    assert event.end == T0 + timedelta(hours=24 * 5 + 16)
+    assert 25 < event.mean_level_pct < 35
+    assert event.start_uncertainty_s == event.end_uncertainty_s == HOUR
+
+
+def test_scenario_nightly_curfew_is_one_recurring_event(store: Store) -> None:
+    # Myanmar's zone is UTC+06:30: a cut 01:00-09:00 local is 18:30-02:30 UTC; on an hourly UTC
+    # grid the cut covers 19:00-02:00 UTC (bins entirely inside it).
+    mm = make_country("MM")
+    hours = 24 * 14
+    values = daily(hours, level=60, swing=5)
+    for day in range(4, 14):
+        values[24 * day + 19 - 24 : 24 * day + 2] = 0.0
+    put(store, "a", [mm], {mm.entity_id: values}, SignalKind.RESPONSIVE_ADDRESSES)
+    detect_batch(store)
+    events = list_events(store)
+    assert len(events) == 1, [(e.start, e.end) for e in events]
+    schedule = events[0].schedule
+    assert schedule is not None and schedule.time_zone == "Asia/Yangon"
+    assert (schedule.start_local, schedule.end_local) == ("01:30", "08:30")
+    assert schedule.days == len(events[0].occurrences) == 10
+
+
+def test_scenario_latency_rise_is_a_degradation_not_an_outage(store: Store) -> None:
+    values = daily(24 * 8, swing=2)
+    values[24 * 6 : 24 * 6 + 8] = 250.0
+    put(store, "a", [IR], {IR.entity_id: values}, SignalKind.LATENCY_INDEX)
+    detect_batch(store)
+    (event,) = list_events(store)
+    assert event.kind == EventKind.DEGRADATION
+
+
+def _alerts(store: Store) -> list[tuple[str, str, datetime, int]]:
+    return [(a.entity_id, a.signal.value, a.bin_start, a.level) for a in store.alerts()]
+
+
+def test_batch_and_online_agree_on_real_data(shared_data: Path, tmp_path: Path) -> None:
+    from lightsout.store import open_store
+
+    files = [
+        shared_data / MONASH / "irn-2019-11-11_gif.csv",
+        shared_data / MONASH / "mmr-2021-04-09_Bago.csv",
+    ]
+    batch = open_store(tmp_path / "batch.duckdb")
+    for path in files:
+        ingest_file(batch, path)
+    detect_batch(batch)
+    expected = _alerts(batch)
+    expected_events = [(e.entity_id, e.start, e.end, e.schedule) for e in list_events(batch)]
+    batch.close()
+    assert len(expected) > 1000
+
+    # Online: the same points arrive in slices of a few days; the store is closed and reopened
+    # between slices, so the detector state must come back from the store.
+    online_path = tmp_path / "online.duckdb"
+    first = open_store(online_path)
+    for path in files:
+        ingest_file(first, path)
+    first.close()
+    full = open_store(online_path, read_only=True)
+    keys = [s.key for s in full.series()]
+    all_points = {k: full.points(k) for k in keys}
+    entities = full.entities()
+    full.close()
+    staged = tmp_path / "staged.duckdb"
+    times = np.unique(np.concatenate([p.times_s for p in all_points.values()]))
+    cuts = np.linspace(times[0], times[-1] + 1, 9).astype(np.int64)
+    for n, (lo, hi) in enumerate(zip(cuts[:-1], cuts[1:], strict=True)):
+        store = open_store(staged)
+        points = [
+            SignalPoint(
+                k.entity_id, k.signal, k.source, datetime.fromtimestamp(int(t), UTC), k.bin_s, float(v)
+            )
+            for k, series in all_points.items()
+            for t, v in zip(series.times_s, series.values, strict=True)
+            if lo <= t < hi
+        ]
+        source = SourceFile(f"slice{n}", f"slice{n}", "test", datetime.now(UTC), len(points), 0, len(points))
+        store.write_batch(IngestBatch(source, entities, points))
+        detect_online(store)
+        store.close()
+    store = open_store(staged, read_only=True)
+    assert _alerts(store) == expected
+    assert [(e.entity_id, e.start, e.end, e.schedule) for e in list_events(store)] == expected_events
+    store.close()
+
+
+def test_iran_is_one_national_event_with_all_provinces(shared_data: Path, store: Store) -> None:
+    ingest_file(store, shared_data / MONASH / "irn-2019-11-11_gif.csv")
+    detect_batch(store)
+    national = list_events(store, EventFilter(scope=Scope.NATIONAL))
+    assert len(national) == 1
+    event = national[0]
+    assert event.affected_children == event.affected_of == 30
+    assert event.end is None  # the data ends during the shutdown
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "table"])
+def test_events_command_formats(shared_data: Path, tmp_path: Path, fmt: str) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "LIGHTSOUT_DB": str(tmp_path / "db.duckdb")}
+    cli = [sys.executable, "-m", "lightsout.cli"]
+    subprocess.run(
+        [*cli, "ingest", str(shared_data / MONASH / "ven-2019-07-22_gif.csv")],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run([*cli, "detect"], env=env, check=True, capture_output=True)
+    out = subprocess.run(
+        [*cli, "events", "--country", "VE", "--format", fmt],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    if fmt == "json":
+        events = json.loads(out)
+        national = [e for e in events if e["scope"] == "national"]
+        assert len(national) == 1 and national[0]["entity_id"] == "country/VE"
+        assert national[0]["start"].startswith("2019-07-22")
+    elif fmt == "csv":
+        assert out.splitlines()[0].startswith("event_id,kind,scope,entity_id")
+        assert ",national,country/VE," in out
+    else:
+        assert "national" in out and "country/VE" in out and "1 events" in out
