@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -172,7 +173,7 @@ def test_batch_and_online_agree_on_real_data(shared_data: Path, tmp_path: Path) 
     staged = tmp_path / "staged.duckdb"
     times = np.unique(np.concatenate([p.times_s for p in all_points.values()]))
     cuts = np.linspace(times[0], times[-1] + 1, 9).astype(np.int64)
-    for n, (lo, hi) in enumerate(zip(cuts[:-1], cuts[1:], strict=True)):
+    for n, (lo, hi) in enumerate(itertools.pairwise(cuts)):
         store = open_store(staged)
         points = [
             SignalPoint(
