@@ -517,6 +517,77 @@ def _print_events(rows: list[Event], fmt: str) -> None:
     console.print(f"{len(rows)} events")
 
 
+@cli.command()
+@click.option(
+    "--truth",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("tests/ground_truth"),
+    show_default=True,
+    help="Directory of ground-truth case files (*.yaml).",
+)
+@click.option(
+    "--data",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Directory the cases' data_file paths are relative to (default: ../shared/data or $LIGHTSOUT_DATA).",
+)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+def evaluate(truth: Path, data: Path | None, fmt: str) -> None:
+    """Run the detector on each ground-truth case and score it against the published reports."""
+    import os
+
+    from lightsout.detect.evaluate import evaluate_all
+
+    data_dir = data or Path(os.environ.get("LIGHTSOUT_DATA", "../shared/data"))
+    if not truth.is_dir():
+        raise UserError(f"{truth}: no such directory of ground-truth cases")
+    results = evaluate_all(truth, data_dir)
+    if fmt == "json":
+        import json
+
+        from lightsout.report.serialize import to_jsonable
+
+        payload = [{"case": r.case, "passed": r.passed, "checks": to_jsonable(r.checks)} for r in results]
+        click.echo(json.dumps(payload, indent=2))
+        return
+    table = Table(
+        "case",
+        "check",
+        "detected",
+        "onset err (h)",
+        "end err (h)",
+        "lowest / bound (%)",
+        "false alarms",
+        "result",
+        "detail",
+    )
+    for result in results:
+        for c in result.checks:
+            depth = (
+                "-"
+                if c.depth_pct is None
+                else f"{c.depth_pct:g}"
+                + (f" / {c.depth_bound_pct:g}" if c.depth_bound_pct is not None else "")
+            )
+            table.add_row(
+                result.case,
+                c.check,
+                "-" if c.detected is None else ("yes" if c.detected else "no"),
+                "-" if c.onset_error_h is None else f"{c.onset_error_h:+.2f}",
+                "-" if c.end_error_h is None else f"{c.end_error_h:+.2f}",
+                depth,
+                str(c.false_alarms),
+                "[green]pass[/]" if c.passed else "[red]FAIL[/]",
+                c.detail,
+            )
+    console.print(table)
+    checks = [c for r in results for c in r.checks]
+    console.print(
+        f"{sum(c.passed for c in checks)}/{len(checks)} checks passed; "
+        f"{sum(c.false_alarms for c in checks)} false alarms"
+    )
+
+
 def main() -> None:
     try:
         cli.main(standalone_mode=False)

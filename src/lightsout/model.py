@@ -197,7 +197,7 @@ class Affected:
     entity_id: str
     name: str
     start: datetime
-    end: datetime
+    end: datetime | None  # None: still going on where its data ends
     min_ratio: float
 
 

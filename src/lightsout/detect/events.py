@@ -57,6 +57,16 @@ class _Span:
     alerts: list[Alert] = field(default_factory=list)
     affected: list[Affected] = field(default_factory=list)
     absorbed: bool = False
+    ongoing: bool = False  # reaches the end of the entity's data
+
+    def as_affected(self) -> Affected:
+        return Affected(
+            self.entity.entity_id,
+            self.entity.name,
+            self.start,
+            None if self.ongoing else self.end,
+            _min_ratio(self),
+        )
 
     def overlaps(self, other: _Span) -> bool:
         return self.start < other.end and other.start < self.end
@@ -112,6 +122,9 @@ def make_events(
         if alert.entity_id in entities:
             by_entity[alert.entity_id].append(alert)
     spans = [s for eid, group in by_entity.items() for s in _spans_of(entities[eid], group, params)]
+    ends = data_end or {}
+    for span in spans:
+        span.ongoing = span.entity.entity_id in ends and span.end >= ends[span.entity.entity_id]
     _fold(spans, entities)
     _cluster_counties(spans, entities)
     children_with_data = _children_with_data(by_entity, entities)
@@ -137,9 +150,7 @@ def _fold(spans: list[_Span], entities: dict[str, Entity]) -> None:
             if host is not None:
                 span.absorbed = True
                 host.affected.extend(span.affected)
-                host.affected.append(
-                    Affected(span.entity.entity_id, span.entity.name, span.start, span.end, _min_ratio(span))
-                )
+                host.affected.append(span.as_affected())
                 span.affected = []
                 break
 
@@ -158,10 +169,9 @@ def _cluster_counties(spans: list[_Span], entities: dict[str, Entity]) -> None:
                 cluster = _Span(entities[region_id], span.start, span.end, span.bin_s)
                 spans.append(cluster)
             cluster.end = max(cluster.end, span.end)
+            cluster.ongoing = cluster.ongoing or span.ongoing
             cluster.alerts.extend(span.alerts)
-            cluster.affected.append(
-                Affected(span.entity.entity_id, span.entity.name, span.start, span.end, _min_ratio(span))
-            )
+            cluster.affected.append(span.as_affected())
             span.absorbed = True
 
 
@@ -236,7 +246,7 @@ def _event(
     affected = tuple(
         sorted({a.entity_id: a for a in span.affected}.values(), key=lambda a: (a.start, a.entity_id))
     )
-    ongoing = entity.entity_id in data_end and span.end >= data_end[entity.entity_id]
+    ongoing = span.ongoing
     digest = hashlib.sha256(f"{entity.entity_id}|{span.start.isoformat()}|{kind}".encode()).hexdigest()[:12]
     affected_of = children.get(entity.entity_id, 0)
     affected_direct = len(
