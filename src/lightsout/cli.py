@@ -588,6 +588,16 @@ def evaluate(truth: Path, data: Path | None, fmt: str) -> None:
     )
 
 
+def _register_commands() -> None:
+    """Commands that live beside the stage they drive."""
+    from lightsout.api.commands import serve
+
+    cli.add_command(serve)
+
+
+_register_commands()
+
+
 def main() -> None:
     try:
         cli.main(standalone_mode=False)

@@ -1,0 +1,122 @@
+"""The FastAPI application: ``create_app(db_path, token)``.
+
+Routes: :mod:`.routes` (reads), :mod:`.exports` (CSV/Parquet), :mod:`.writes` (ingest). Store
+access: :mod:`.access`. Errors: :mod:`.errors`. docs/api.md describes the whole API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from lightsout.api import exports, routes, writes
+from lightsout.api.access import StoreAccess
+from lightsout.api.errors import install_error_handlers
+from lightsout.api.params import reject_unknown_parameters
+from lightsout.api.state import ApiState
+from lightsout.errors import UserError
+
+PREFIX = "/api/v1"
+MIN_TOKEN_CHARS = 16
+DEFAULT_MAX_UPLOAD_BYTES = 512 * 1024 * 1024
+
+_SECURITY_HEADERS = {
+    # Strings from data files (entity names) only ever leave as JSON or CSV; a browser must not
+    # sniff them into HTML, and nothing here is meant to be framed or to load anything.
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+class SecurityHeaders:
+    """Adds :data:`_SECURITY_HEADERS` to every answer (plain ASGI: streamed exports stay streamed)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in _SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema, with its 422 answers removed: validation errors are 400s here."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            operation.get("responses", {}).pop("422", None)
+    for name in ("HTTPValidationError", "ValidationError"):
+        schema.get("components", {}).get("schemas", {}).pop(name, None)
+    app.openapi_schema = schema
+    return schema
+
+
+def create_app(
+    db_path: Path,
+    token: str | None,
+    *,
+    readers: int = 8,
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+) -> FastAPI:
+    """The API over the store at ``db_path``. With ``token``, POST /api/v1/ingest accepts
+    ``Authorization: Bearer <token>`` and the store is opened for writing (this process then holds
+    DuckDB's write lock); without, writes answer 403 and the store is opened read-only."""
+    token = token or None
+    if token is not None and len(token) < MIN_TOKEN_CHARS:
+        raise UserError(
+            f"token: use at least {MIN_TOKEN_CHARS} characters "
+            "(python -c 'import secrets; print(secrets.token_urlsafe())')"
+        )
+    access = StoreAccess(db_path, writable=token is not None, readers=readers)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            access.close()
+
+    app = FastAPI(
+        title="Lightsout",
+        version=version("lightsout"),
+        description=(
+            "An open observatory for internet shutdowns. Every JSON answer is "
+            '`{"data": ..., "meta": {...}}`; every error is `{"error": {"status", "message", "parameter"}}`. '
+            "Times are UTC. See docs/api.md."
+        ),
+        docs_url=None,  # Swagger UI and ReDoc load from a CDN; /openapi.json is served instead
+        redoc_url=None,
+        lifespan=lifespan,
+        dependencies=[Depends(reject_unknown_parameters)],
+    )
+    app.state.lightsout = ApiState(access=access, token=token, max_upload_bytes=max_upload_bytes)
+    install_error_handlers(app)
+    app.include_router(routes.router, prefix=PREFIX)
+    app.include_router(exports.router, prefix=PREFIX)
+    app.include_router(writes.router, prefix=PREFIX)
+    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET"])
+    app.add_middleware(SecurityHeaders)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,46 @@
+"""``lightsout serve``: the HTTP API (registered in the CLI with ``cli.add_command(serve)``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port (0: any free one)."
+)
+@click.option(
+    "--db",
+    type=click.Path(path_type=Path),
+    default=None,
+    envvar="LIGHTSOUT_DB",
+    help="Store file (default: lightsout.duckdb in the user data directory; env LIGHTSOUT_DB).",
+)
+@click.option(
+    "--token",
+    default=None,
+    envvar="LIGHTSOUT_TOKEN",
+    help="Bearer token that allows POST /api/v1/ingest. Prefer the environment variable LIGHTSOUT_TOKEN "
+    "(other users can read a command line). Without a token, writes are disabled and the store is opened "
+    "read-only.",
+)
+def serve(host: str, port: int, db: Path | None, token: str | None) -> None:
+    """Serve the HTTP API: entities, signals, events, status, exports; ingest with a token.
+
+    OpenAPI schema at /openapi.json; endpoints under /api/v1 (docs/api.md).
+    """
+    import uvicorn
+
+    from lightsout.api.app import create_app
+    from lightsout.store import default_db_path
+
+    app = create_app(db or default_db_path(), token)
+    click.echo(
+        f"serving {db or default_db_path()} on http://{host}:{port}/api/v1 "
+        f"({'writes enabled' if token else 'read-only: no token'})",
+        err=True,
+    )
+    uvicorn.run(app, host=host, port=port, log_level="info")
