@@ -591,8 +591,11 @@ def evaluate(truth: Path, data: Path | None, fmt: str) -> None:
 def _register_commands() -> None:
     """Commands that live beside the stage they drive."""
     from lightsout.api.commands import serve
+    from lightsout.notify.commands import feed, webhooks
+    from lightsout.report.commands import report
 
-    cli.add_command(serve)
+    for command in (serve, report, feed, webhooks):
+        cli.add_command(command)
 
 
 _register_commands()

@@ -24,6 +24,7 @@ from lightsout.api.errors import install_error_handlers
 from lightsout.api.params import reject_unknown_parameters
 from lightsout.api.state import ApiState
 from lightsout.errors import UserError
+from lightsout.web.router import make_router
 
 PREFIX = "/api/v1"
 MIN_TOKEN_CHARS = 16
@@ -116,6 +117,7 @@ def create_app(
     app.include_router(routes.router, prefix=PREFIX)
     app.include_router(exports.router, prefix=PREFIX)
     app.include_router(writes.router, prefix=PREFIX)
+    app.include_router(make_router(access.reading))  # the dashboard, on the same read pool
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET"])
     app.add_middleware(SecurityHeaders)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

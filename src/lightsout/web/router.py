@@ -1,0 +1,263 @@
+"""Server-rendered HTML pages: the country list, an entity, an event; charts as SVG images.
+
+``make_router(open_read_store)`` returns a FastAPI router that an application includes
+(``app.include_router(make_router(...))``, with a ``prefix`` if it likes: every link is built
+with ``url_for``, so it follows). Pages are Jinja2 templates with autoescaping on for every
+value; charts are SVG drawn by matplotlib on the server and shown with ``<img>``, so no script
+runs anywhere (the Content-Security-Policy allows none). The routes never raise: an unknown
+entity or event is an HTML 404 page, a store that cannot be opened an HTML 503 page, so the
+including application's JSON error handlers never see them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import resources
+from typing import Any
+from urllib.parse import quote
+
+import jinja2
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from lightsout.detect.service import list_events
+from lightsout.errors import UserError
+from lightsout.model import Affected, Entity, EntityKind, Event
+from lightsout.notify.atom import make_atom_feed
+from lightsout.report.context import (
+    NormaliseCache,
+    data_end,
+    events_with_own_alerts,
+    find_event,
+    load_entity_context,
+    load_event_context,
+)
+from lightsout.report.event_chart import ChartFormat, entity_chart_spec, event_chart_spec, render_chart
+from lightsout.report.statement import bin_text, make_statement, pct, source_name, unit_words
+from lightsout.store import Store
+from lightsout.web.status import country_statuses
+
+StoreOpener = Callable[[], Store] | Callable[[], AbstractContextManager[Store]]
+
+HTML_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; img-src 'self'; style-src 'self'; base-uri 'none'; form-action 'none'; "
+        "frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+SVG_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "max-age=60",
+}
+
+
+@contextmanager
+def _reading(open_read_store: StoreOpener) -> Iterator[Store]:
+    """The store for one request: closed afterwards, or given back if the opener is a context manager."""
+    opened = open_read_store()
+    if isinstance(opened, AbstractContextManager):
+        with opened as store:
+            yield store
+    else:
+        try:
+            yield opened
+        finally:
+            opened.close()
+
+
+def make_environment() -> jinja2.Environment:
+    """Templates from the package, every value autoescaped, undefined names an error."""
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("lightsout.web", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def _utc(moment: datetime | None, empty: str = "ongoing") -> str:
+    return f"{moment:%Y-%m-%d %H:%M}" if moment is not None else empty
+
+
+def make_router(open_read_store: StoreOpener, normalise_cache: NormaliseCache | None = None) -> APIRouter:
+    """The dashboard's routes. ``open_read_store`` is called once per request: a store it returns is
+    closed when the response is ready; a context manager it returns (a pool's borrow) is exited."""
+    env = make_environment()
+    env.filters["utc"] = _utc
+    env.filters["pct"] = pct
+    env.globals.update(source_name=source_name, bin_text=bin_text)
+    cache = normalise_cache or NormaliseCache()
+    css = resources.files("lightsout.web").joinpath("static/lightsout.css").read_bytes()
+    router = APIRouter(include_in_schema=False)
+
+    def page(request: Request, template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
+        def url(name: str, **params: str) -> str:
+            quoted = {k: quote(v, safe="/") for k, v in params.items()}
+            return request.url_for(name, **quoted).path
+
+        html = env.get_template(template).render(url=url, **values)
+        return HTMLResponse(html, status_code=status_code, headers=HTML_HEADERS)
+
+    def error(request: Request, status_code: int, message: str) -> HTMLResponse:
+        return page(request, "error.html", status_code, code=status_code, message=message)
+
+    def read(request: Request, job: Callable[[Store], Response]) -> Response:
+        try:
+            with _reading(open_read_store) as store:
+                return job(store)
+        except UserError as exc:
+            return error(request, 503, f"The store cannot be read: {exc}")
+
+    @router.get("/lightsout.css", name="web_style")
+    def style() -> Response:
+        return Response(css, media_type="text/css", headers={"Cache-Control": "max-age=3600"})
+
+    @router.get("/", response_class=HTMLResponse, name="web_index")
+    def index(request: Request) -> Response:
+        def job(store: Store) -> Response:
+            events = list_events(store)
+            rows = country_statuses(store.entities(), events, store.series())
+            latest = sorted(events, key=lambda e: e.start, reverse=True)[:50]
+            return page(request, "index.html", countries=rows, events=latest)
+
+        return read(request, job)
+
+    @router.get("/entity/{entity_id:path}", response_class=HTMLResponse, name="web_entity")
+    def entity_page(request: Request, entity_id: str) -> Response:
+        def job(store: Store) -> Response:
+            if store.entity(entity_id) is None:
+                return error(request, 404, f"No entity {entity_id!r} in the store.")
+            context = load_entity_context(store, entity_id, with_series=False)
+            entities = context.entities
+            children = sorted(
+                (e for e in entities.values() if e.parent_id == entity_id),
+                key=lambda e: (_KIND_RANK.get(e.kind, 9), e.name),
+            )
+            ongoing_ids = {a.entity_id for ev in context.events if ev.end is None for a in ev.affected}
+            return page(
+                request,
+                "entity.html",
+                context=context,
+                entity=context.entity,
+                ancestors=_ancestors(context.entity, entities),
+                children=children,
+                ongoing_ids=ongoing_ids,
+                affected=_affected_rows(context.events, entities),
+                kind_label=_kind_label,
+            )
+
+        return read(request, job)
+
+    @router.get("/event/{event_id}", response_class=HTMLResponse, name="web_event")
+    def event_page(request: Request, event_id: str) -> Response:
+        def job(store: Store) -> Response:
+            events = list_events(store)
+            try:
+                event = find_event(events, event_id)
+            except UserError:
+                return error(request, 404, f"No event {event_id!r} in the store.")
+            entities = {e.entity_id: e for e in store.entities()}
+            summaries = store.series(event.entity_id)
+            own = event.event_id in events_with_own_alerts(store, [event])
+            statement = make_statement(event, entities, store.sources(), data_end(summaries), own_alerts=own)
+            return page(
+                request,
+                "event.html",
+                event=event,
+                statement=statement,
+                entity=entities.get(event.entity_id),
+                affected=_affected_rows([event], entities),
+                kind_label=_kind_label,
+            )
+
+        return read(request, job)
+
+    @router.get("/chart/entity/{entity_id:path}.svg", name="web_entity_chart")
+    def entity_chart(request: Request, entity_id: str) -> Response:
+        def job(store: Store) -> Response:
+            if store.entity(entity_id) is None:
+                return error(request, 404, f"No entity {entity_id!r} in the store.")
+            context = load_entity_context(store, entity_id, cache=cache)
+            svg = render_chart(entity_chart_spec(context), ChartFormat.SVG)
+            return Response(svg, media_type="image/svg+xml", headers=SVG_HEADERS)
+
+        return read(request, job)
+
+    @router.get("/chart/event/{event_id}.svg", name="web_event_chart")
+    def event_chart(request: Request, event_id: str) -> Response:
+        def job(store: Store) -> Response:
+            try:
+                context = load_event_context(store, event_id, cache=cache)
+            except UserError:
+                return error(request, 404, f"No event {event_id!r} in the store.")
+            statement = make_statement(
+                context.event,
+                context.entities,
+                context.sources,
+                context.data_end,
+                own_alerts=context.own_alerts,
+            )
+            svg = render_chart(event_chart_spec(context, statement), ChartFormat.SVG)
+            return Response(svg, media_type="image/svg+xml", headers=SVG_HEADERS)
+
+        return read(request, job)
+
+    @router.get("/feed.atom", name="web_feed")
+    def feed(request: Request) -> Response:
+        def job(store: Store) -> Response:
+            base = str(request.url_for("web_index")).rstrip("/")
+            entities = {e.entity_id: e for e in store.entities()}
+            events = list_events(store)
+            body = make_atom_feed(events, base, entities, own_alerts=events_with_own_alerts(store, events))
+            headers = {"X-Content-Type-Options": "nosniff"}
+            return Response(body, media_type="application/atom+xml", headers=headers)
+
+        return read(request, job)
+
+    return router
+
+
+def _ancestors(entity: Entity, entities: dict[str, Entity]) -> list[Entity]:
+    chain: list[Entity] = []
+    parent = entities.get(entity.parent_id) if entity.parent_id else None
+    while parent is not None and parent not in chain:
+        chain.append(parent)
+        parent = entities.get(parent.parent_id) if parent.parent_id else None
+    return list(reversed(chain))
+
+
+def _kind_label(entity: Entity | None, entity_id: str) -> str:
+    if entity is None:
+        return entity_id.split("/", 1)[0]
+    singular, _ = unit_words(entity.kind, [entity])
+    return singular if entity.kind != EntityKind.COUNTRY else "country"
+
+
+_KIND_RANK = {EntityKind.COUNTRY: 0, EntityKind.REGION: 1, EntityKind.COUNTY: 2, EntityKind.NETWORK: 3}
+
+
+@dataclass(frozen=True, slots=True)
+class AffectedRow:
+    affected: Affected  # the deepest of its listings
+    entity: Entity | None
+    event: Event  # the event that listed it at that depth
+
+
+def _affected_rows(events: list[Event], entities: dict[str, Entity]) -> list[AffectedRow]:
+    """Every sub-entity affected in ``events``, once, at its deepest level over them."""
+    rows: dict[str, AffectedRow] = {}
+    for event in events:
+        for a in event.affected:
+            row = rows.get(a.entity_id)
+            if row is None or a.min_ratio < row.affected.min_ratio:
+                rows[a.entity_id] = AffectedRow(a, entities.get(a.entity_id), event)
+    return sorted(
+        rows.values(), key=lambda r: (_KIND_RANK.get(r.entity.kind, 9) if r.entity else 9, r.affected.name)
+    )

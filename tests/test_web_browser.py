@@ -1,0 +1,139 @@
+"""The dashboard in a real browser: Debian's Chromium driven by Playwright, against uvicorn on 127.0.0.1.
+
+Opens Iran's entity page after ingesting and detecting the Monash data, checks that the national
+event is listed, and that the chart is drawn: the image has loaded with a nonzero size, and a
+screenshot of its box holds the series' colour, the event's shading and many non-background pixels.
+"""
+
+from __future__ import annotations
+
+import io
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from PIL import Image
+
+from lightsout.detect.run import detect_batch
+from lightsout.detect.service import list_events
+from lightsout.ingest import ingest_file
+from lightsout.model import Scope
+from lightsout.store import open_store
+from lightsout.web import make_router
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="Debian's chromium is not installed at /usr/bin/chromium (scripts/ci-system-deps.sh installs it)",
+)
+
+
+@pytest.fixture(scope="module")
+def iran_db(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    db = tmp_path_factory.mktemp("iran") / "iran.duckdb"
+    store = open_store(db)
+    try:
+        ingest_file(store, shared_data / "monash-ip-observatory" / "irn-2019-11-11_gif.csv")
+        detect_batch(store)
+    finally:
+        store.close()
+    return db
+
+
+@pytest.fixture(scope="module")
+def server(iran_db: Path) -> Iterator[str]:
+    """uvicorn serving a tiny app with the dashboard router, on a free port of 127.0.0.1."""
+    app = FastAPI()
+    app.include_router(make_router(lambda: open_store(iran_db, read_only=True)))
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning", lifespan="off", ws="none", access_log=False)
+    uv = uvicorn.Server(config)
+    thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if uv.started:
+            break
+        threading.Event().wait(0.05)
+    assert uv.started, "uvicorn did not start"
+    yield f"http://127.0.0.1:{port}"
+    uv.should_exit = True
+    thread.join(timeout=10)
+    sock.close()
+
+
+def test_entity_page_lists_the_event_and_draws_the_chart(server: str, iran_db: Path, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    store = open_store(iran_db, read_only=True)
+    try:
+        national = next(e for e in list_events(store) if e.scope == Scope.NATIONAL)
+    finally:
+        store.close()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 1000})
+            response = page.goto(f"{server}/entity/country/IR", wait_until="networkidle", timeout=60_000)
+            assert response is not None and response.status == 200
+            assert page.title().startswith("Iran")
+            # the event is listed, as ongoing, with a link to its page
+            link = page.locator(f"table.events a.event-link[href='/event/{national.event_id}']")
+            assert link.count() == 1
+            row = page.locator("table.events tr", has=page.locator(f"a[href='/event/{national.event_id}']"))
+            assert "ongoing" in row.inner_text() and "national" in row.inner_text()
+            # the chart has loaded and has a size
+            chart = page.locator("img#entity-chart")
+            page.wait_for_function(
+                "() => { const i = document.getElementById('entity-chart'); "
+                "return i.complete && i.naturalWidth > 0; }",
+                timeout=60_000,
+            )
+            natural = chart.evaluate("i => [i.naturalWidth, i.naturalHeight]")
+            assert natural[0] > 500 and natural[1] > 300
+            box = chart.bounding_box()
+            assert box is not None and box["width"] > 500 and box["height"] > 300
+            page.screenshot(path=str(tmp_path / "entity-page.png"), full_page=True)
+            shot = np.asarray(Image.open(io.BytesIO(chart.screenshot())).convert("RGB")).astype(int)
+            background = shot[2, 2]  # the image's own white margin
+            differs = np.any(np.abs(shot - background) > 24, axis=2).mean()
+            series_colour = np.all(np.abs(shot - [0x1F, 0x4E, 0x79]) < 40, axis=2).sum()
+            shading = np.all(np.abs(shot - [240, 199, 199]) < 16, axis=2).mean()
+            assert differs > 0.05, f"only {differs:.1%} of the chart differs from its background"
+            assert series_colour > 200, "the series line is not drawn"
+            assert shading > 0.05, "the event is not shaded"
+            # the event page from the link: its statement and chart
+            link.click()
+            page.wait_for_load_state("networkidle")
+            assert (
+                page.locator("h1.headline")
+                .inner_text()
+                .startswith(
+                    "Metrics show a nationwide internet shutdown in Iran since 17:30 UTC on 16 November 2019"
+                )
+            )
+            page.wait_for_function(
+                "() => { const i = document.getElementById('event-chart'); "
+                "return i.complete && i.naturalWidth > 0; }",
+                timeout=60_000,
+            )
+            page.screenshot(path=str(tmp_path / "event-page.png"), full_page=True)
+        finally:
+            browser.close()
