@@ -13,6 +13,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from lightsout.errors import UserError
 from lightsout.ingest import InputFormat, ingest_file
@@ -170,7 +171,9 @@ def entities(kind: str | None, country: str | None, db: Path | None) -> None:
         store.close()
     table = Table("entity", "kind", "name", "country", "parent")
     for e in rows:
-        table.add_row(e.entity_id, e.kind.value, e.name, e.country_code or "-", e.parent_id or "-")
+        table.add_row(
+            Text(e.entity_id), e.kind.value, Text(e.name), e.country_code or "-", Text(e.parent_id or "-")
+        )
     console.print(table)
     console.print(f"{len(rows)} entities")
 
@@ -301,11 +304,11 @@ def _print_show(
     for entity, series in rows:
         fall = describe(series)
         if fall is None:
-            table.add_row(entity.entity_id, entity.name, "no data", "-", "-", "-", "-", "-")
+            table.add_row(Text(entity.entity_id), Text(entity.name), "no data", "-", "-", "-", "-", "-")
             continue
         table.add_row(
-            entity.entity_id,
-            entity.name,
+            Text(entity.entity_id),
+            Text(entity.name),
             sparkline(series.values, width=36, top=fall.ordinary),
             f"{fall.ordinary:.3g}",
             _utc(fall.fell_at_s),
@@ -351,7 +354,7 @@ def measurements(
             m.test_version or "-",
             m.probe_cc or "-",
             f"AS{m.probe_asn}" if m.probe_asn else "-",
-            (m.input or "-")[:60],
+            Text((m.input or "-")[:60]),
             m.measurement_id[:24],
         )
     console.print(table)
@@ -451,15 +454,37 @@ def events(
     country: str | None, scope: str | None, since: str | None, until: str | None, fmt: str, db: Path | None
 ) -> None:
     """List outage events: scope, start/end, depth, signals, affected sub-entities, confidence."""
+    from lightsout.apps.aggregate import blocking_events
     from lightsout.detect.service import EventFilter, list_events
 
     query = EventFilter(_country(country), Scope(scope) if scope else None, _time(since), _time(until))
     store = _open(db)
     try:
         rows = list_events(store, query)
+        # App and website blocking beside the outages (network scope: measured per AS).
+        blocked = blocking_events(store, query.country, None, query.since, query.until)
+        if query.scope not in (None, Scope.NETWORK):
+            blocked = []
     finally:
         store.close()
     _print_events(rows, fmt)
+    if blocked and fmt == "table":
+        table = Table(
+            "since (UTC)",
+            "until (UTC)",
+            "country",
+            "network",
+            "target",
+            "method",
+            "measurements",
+            "statement",
+        )
+        for b in blocked:
+            table.add_row(f"{b.start:%Y-%m-%d %H:%M}", f"{b.end:%Y-%m-%d %H:%M}" if b.end else "ongoing",
+                          b.country or "-", f"AS{b.asn}" if b.asn else "-", Text(b.target), b.method.value,
+                          str(b.measurements), Text(b.statement()))  # fmt: skip
+        console.print(table)
+        console.print(f"{len(blocked)} blocking events (`lightsout blocking` for every verdict)")
 
 
 def _print_events(rows: list[Event], fmt: str) -> None:
@@ -504,7 +529,7 @@ def _print_events(rows: list[Event], fmt: str) -> None:
             f"{e.start:%Y-%m-%d %H:%M} ±{e.start_uncertainty_s // 60}m",
             f"{e.end:%Y-%m-%d %H:%M}" if e.end else "ongoing",
             e.scope.value,
-            f"{e.entity_name} ({e.entity_id})",
+            Text(f"{e.entity_name} ({e.entity_id})"),
             e.kind.value,
             f"{e.mean_level_pct:.0f}%",
             f"{e.min_level_pct:.0f}%",
@@ -591,10 +616,11 @@ def evaluate(truth: Path, data: Path | None, fmt: str) -> None:
 def _register_commands() -> None:
     """Commands that live beside the stage they drive."""
     from lightsout.api.commands import serve
+    from lightsout.apps.commands import blocking
     from lightsout.notify.commands import feed, webhooks
     from lightsout.report.commands import report
 
-    for command in (serve, report, feed, webhooks):
+    for command in (serve, report, feed, webhooks, blocking):
         cli.add_command(command)
 
 

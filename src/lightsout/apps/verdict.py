@@ -1,0 +1,69 @@
+"""The verdict on one measurement: was the target accessible, blocked (and how), down, or unknown?
+
+``analyse(measurement)`` reads the measurement into typed observations
+(:mod:`lightsout.apps.observations`) and judges them: Web Connectivity against its control
+(:mod:`lightsout.apps.web`), the messaging apps by their endpoints (:mod:`lightsout.apps.im`).
+It never raises on bad input: a measurement it cannot judge - unknown test or version, no
+``test_keys``, no control, a probe bug - is ``inconclusive`` with the reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from lightsout.apps.finding import Finding, Method, Status, inconclusive
+from lightsout.apps.fingerprints import FingerprintDB, load_fingerprints
+from lightsout.apps.im import APP_NAMES, analyse_app
+from lightsout.apps.observations import Observations, make_observations
+from lightsout.apps.web import analyse_web_connectivity
+from lightsout.model import OoniMeasurement
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    measurement_id: str
+    test_name: str
+    target: str  # the URL tested, or the app's name ("Telegram")
+    status: Status
+    method: Method | None  # set when status is blocked
+    reason: str  # one sentence; may quote untrusted text (already sanitised, still never render as HTML)
+    probe_cc: str | None
+    probe_asn: int | None
+    start: datetime | None
+    fingerprint: str | None = None  # the OONI blockpage fingerprint that confirmed the blocking
+
+
+def analyse(measurement: OoniMeasurement, fingerprints: FingerprintDB | None = None) -> Verdict:
+    """Judge one measurement (see the module docstring)."""
+    return judge(make_observations(measurement), fingerprints)
+
+
+def judge(obs: Observations, fingerprints: FingerprintDB | None = None) -> Verdict:
+    """Judge already-parsed observations."""
+    fps = fingerprints if fingerprints is not None else load_fingerprints()
+    finding: Finding
+    if obs.unsupported is not None:
+        finding = inconclusive(f"not analysed: {obs.unsupported}")
+    elif obs.test_name == "web_connectivity":
+        finding = analyse_web_connectivity(obs, fps)
+    else:
+        finding = analyse_app(obs, fps)
+    return Verdict(
+        measurement_id=obs.measurement_id,
+        test_name=obs.test_name,
+        target=target_of(obs.test_name, obs.input),
+        status=finding.status,
+        method=finding.method,
+        reason=finding.reason,
+        probe_cc=obs.probe_cc,
+        probe_asn=obs.probe_asn,
+        start=obs.start,
+        fingerprint=finding.fingerprint,
+    )
+
+
+def target_of(test_name: str, input_url: str | None) -> str:
+    if test_name in APP_NAMES:
+        return APP_NAMES[test_name]
+    return input_url or test_name
