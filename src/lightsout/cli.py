@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 from rich.console import Console
@@ -15,6 +13,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColum
 from rich.table import Table
 from rich.text import Text
 
+from lightsout.cli_params import db_option, parse_country, parse_time
 from lightsout.errors import UserError
 from lightsout.ingest import InputFormat, ingest_file
 from lightsout.model import Entity, EntityKind, Event, Scope, SeriesKey, SeriesSummary, SignalKind
@@ -24,7 +23,6 @@ from lightsout.store import MeasurementFilter, Store, TimeSeries, open_store
 # Piped output gets a wide page rather than rich's 80-column default.
 console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
-F = TypeVar("F", bound=Callable[..., Any])
 
 SIGNAL_PREFERENCE = [
     SignalKind.CONNECTIVITY_INDEX,
@@ -38,26 +36,6 @@ SIGNAL_PREFERENCE = [
 
 def _advance(bar: Progress, task: TaskID, done: int, total: int) -> None:
     bar.update(task, completed=done, total=total)
-
-
-def _db_option(func: F) -> F:
-    return click.option(
-        "--db",
-        type=click.Path(path_type=Path),
-        default=None,
-        envvar="LIGHTSOUT_DB",
-        help="Store file (default: lightsout.duckdb in the user data directory; env LIGHTSOUT_DB).",
-    )(func)
-
-
-def _time(text: str | None) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise UserError(f"not an ISO 8601 time: {text!r} (e.g. 2019-11-16 or 2019-11-16T12:00)") from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _utc(seconds: int | None) -> str:
@@ -107,7 +85,7 @@ def cli() -> None:
     default="auto",
     help="Input format (default: guessed from the name and the first bytes).",
 )
-@_db_option
+@db_option
 def ingest(paths: tuple[Path, ...], fmt: str, db: Path | None) -> None:
     """Ingest Monash IP Observatory CSVs, BGP MRT files or OONI measurements (JSON/JSONL).
 
@@ -161,12 +139,12 @@ def ingest(paths: tuple[Path, ...], fmt: str, db: Path | None) -> None:
 @cli.command()
 @click.option("--kind", type=click.Choice([k.value for k in EntityKind]), default=None)
 @click.option("--country", default=None, help="ISO 3166-1 code (alpha-2 or alpha-3).")
-@_db_option
+@db_option
 def entities(kind: str | None, country: str | None, db: Path | None) -> None:
     """List stored countries, regions, counties and networks."""
     store = _open(db)
     try:
-        rows = store.entities(EntityKind(kind) if kind else None, _country(country))
+        rows = store.entities(EntityKind(kind) if kind else None, parse_country(country))
     finally:
         store.close()
     table = Table("entity", "kind", "name", "country", "parent")
@@ -178,27 +156,16 @@ def entities(kind: str | None, country: str | None, db: Path | None) -> None:
     console.print(f"{len(rows)} entities")
 
 
-def _country(text: str | None) -> str | None:
-    if text is None:
-        return None
-    from lightsout.attribution.places import country_alpha2
-
-    alpha2 = country_alpha2(text)
-    if alpha2 is None:
-        raise UserError(f"unknown ISO 3166-1 country code {text!r}")
-    return alpha2
-
-
 @cli.command()
 @click.argument("entity", required=False)
 @click.option("--country", default=None, help="Only series of entities in this country.")
-@_db_option
+@db_option
 def signals(entity: str | None, country: str | None, db: Path | None) -> None:
     """List stored signal series: entity, signal, source, bin size, span."""
     store = _open(db)
     try:
         entity_id = resolve_entity(store, entity).entity_id if entity else None
-        rows = store.series(entity_id, _country(country))
+        rows = store.series(entity_id, parse_country(country))
     finally:
         store.close()
     table = Table("entity", "signal", "source", "bin", "points", "first (UTC)", "last (UTC)", "min", "max")
@@ -239,12 +206,12 @@ def _pick(summaries: list[SeriesSummary], signal: SignalKind | None) -> SeriesSu
 @click.option("--since", default=None, help="Start, ISO 8601 (UTC unless an offset is given).")
 @click.option("--until", default=None, help="End (exclusive), ISO 8601.")
 @click.option("--chart", type=click.Path(path_type=Path), default=None, help="Write a PNG or SVG chart here.")
-@_db_option
+@db_option
 def show(
     entity: str, signal: str | None, since: str | None, until: str | None, chart: Path | None, db: Path | None
 ) -> None:
     """Show an entity's signal and, for each region/county/network inside it, where it fell."""
-    start, end = _time(since), _time(until)
+    start, end = parse_time(since), parse_time(until)
     store = _open(db)
     try:
         target = resolve_entity(store, entity)
@@ -329,7 +296,7 @@ def _print_show(
 @click.option("--since", default=None)
 @click.option("--until", default=None)
 @click.option("--limit", type=click.IntRange(1, 100000), default=100)
-@_db_option
+@db_option
 def measurements(
     country: str | None,
     asn: int | None,
@@ -340,7 +307,9 @@ def measurements(
     db: Path | None,
 ) -> None:
     """List stored OONI measurements by country, network, test and time."""
-    query = MeasurementFilter(_country(country), asn, test_name, _time(since), _time(until), limit)
+    query = MeasurementFilter(
+        parse_country(country), asn, test_name, parse_time(since), parse_time(until), limit
+    )
     store = _open(db)
     try:
         rows = store.measurements(query)
@@ -366,12 +335,12 @@ def measurements(
     "--since", default=None, help="Judge bins from this time (ISO 8601, UTC); earlier data warms up."
 )
 @click.option("--until", default=None, help="Judge bins before this time.")
-@_db_option
+@db_option
 def detect(since: str | None, until: str | None, db: Path | None) -> None:
     """Judge every stored signal over a time range (batch) and store its alerts."""
     from lightsout.detect.run import detect_batch
 
-    start, end = _time(since), _time(until)
+    start, end = parse_time(since), parse_time(until)
     store = _open(db, read_only=False)
     try:
         summary = detect_batch(store, start, end)
@@ -399,7 +368,7 @@ def detect(since: str | None, until: str | None, db: Path | None) -> None:
 )
 @click.option("--interval", type=click.FloatRange(0.1), default=60.0, help="Seconds between rounds.")
 @click.option("--once", is_flag=True, help="Run one round and exit.")
-@_db_option
+@db_option
 def watch(inbox: Path | None, interval: float, once: bool, db: Path | None) -> None:
     """Online detection: judge each new bin as it arrives, resuming from the state in the store."""
     import time
@@ -449,7 +418,7 @@ def _event_line(event: Event) -> str:
 @click.option("--since", default=None, help="Events going on at or after this time (ISO 8601).")
 @click.option("--until", default=None, help="Events that started before this time.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table")
-@_db_option
+@db_option
 def events(
     country: str | None, scope: str | None, since: str | None, until: str | None, fmt: str, db: Path | None
 ) -> None:
@@ -457,7 +426,9 @@ def events(
     from lightsout.apps.aggregate import blocking_events
     from lightsout.detect.service import EventFilter, list_events
 
-    query = EventFilter(_country(country), Scope(scope) if scope else None, _time(since), _time(until))
+    query = EventFilter(
+        parse_country(country), Scope(scope) if scope else None, parse_time(since), parse_time(until)
+    )
     store = _open(db)
     try:
         rows = list_events(store, query)

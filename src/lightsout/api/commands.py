@@ -6,19 +6,15 @@ from pathlib import Path
 
 import click
 
+from lightsout.cli_params import db_option
+
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
     "--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port (0: any free one)."
 )
-@click.option(
-    "--db",
-    type=click.Path(path_type=Path),
-    default=None,
-    envvar="LIGHTSOUT_DB",
-    help="Store file (default: lightsout.duckdb in the user data directory; env LIGHTSOUT_DB).",
-)
+@db_option
 @click.option(
     "--token",
     default=None,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from rich.text import Text
 from lightsout.apps.aggregate import BlockingEvent, BlockingSeries, make_events, make_series
 from lightsout.apps.aggregate import iter_verdicts as _iter_verdicts
 from lightsout.apps.finding import Status, clean
-from lightsout.errors import UserError
+from lightsout.cli_params import db_option, parse_country, parse_time
 from lightsout.store import open_store
 
 TEXT_LIMIT = 120  # characters of untrusted text shown in a table cell
@@ -32,25 +32,6 @@ def safe_text(value: str | None, limit: int = TEXT_LIMIT) -> Text:
     return Text("-" if value is None else clean(value, limit))
 
 
-def _country(text: str | None) -> str | None:
-    if text is None:
-        return None
-    from lightsout.attribution.places import country_alpha2
-
-    alpha2 = country_alpha2(text)
-    if alpha2 is None:
-        raise UserError(f"unknown ISO 3166-1 country code {text!r}")
-    return alpha2
-
-
-def _time(text: str | None) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise UserError(f"not an ISO 8601 time: {text!r} (e.g. 2024-02-12 or 2024-02-12T20:00)") from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _when(moment: datetime | None) -> str:
@@ -67,19 +48,13 @@ def _network(asn: int | None) -> str:
 @click.option("--since", default=None, help="Only measurements from this time on (ISO 8601, UTC).")
 @click.option("--until", default=None, help="Only measurements before this time.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@click.option(
-    "--db",
-    type=click.Path(path_type=Path),
-    default=None,
-    envvar="LIGHTSOUT_DB",
-    help="Store file (default: lightsout.duckdb in the user data directory; env LIGHTSOUT_DB).",
-)
+@db_option
 def blocking(
     country: str | None, asn: int | None, since: str | None, until: str | None, fmt: str, db: Path | None
 ) -> None:
     """Judge stored OONI app and website measurements: accessible, blocked (how), down or
     inconclusive, per country, network and target; then the blocking events they make."""
-    cc, start, end = _country(country), _time(since), _time(until)
+    cc, start, end = parse_country(country), parse_time(since), parse_time(until)
     store = open_store(db, read_only=True)
     try:
         verdicts = list(_iter_verdicts(store, cc, asn, start, end))

@@ -9,12 +9,12 @@ from __future__ import annotations
 import secrets
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
+from lightsout.cli_params import db_option, parse_country, parse_time
 from lightsout.detect.service import EventFilter, list_events
 from lightsout.errors import UserError
 from lightsout.notify.atom import make_atom_feed
@@ -25,14 +25,6 @@ from lightsout.store import default_db_path, open_store
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _db_option(func: F) -> F:
-    return click.option(
-        "--db",
-        type=click.Path(path_type=Path),
-        default=None,
-        envvar="LIGHTSOUT_DB",
-        help="Store file (default: lightsout.duckdb in the user data directory; env LIGHTSOUT_DB).",
-    )(func)
 
 
 def _registry_option(func: F) -> F:
@@ -45,25 +37,8 @@ def _registry_option(func: F) -> F:
     )(func)
 
 
-def _since(text: str | None) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise UserError(f"not an ISO 8601 time: {text!r} (e.g. 2019-11-16 or 2019-11-16T12:00)") from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _country(text: str | None) -> str | None:
-    if text is None:
-        return None
-    from lightsout.attribution.places import country_alpha2
-
-    alpha2 = country_alpha2(text)
-    if alpha2 is None:
-        raise UserError(f"unknown ISO 3166-1 country code {text!r}")
-    return alpha2
 
 
 def _open_registry(registry: Path | None, db: Path | None) -> WebhookRegistry:
@@ -88,12 +63,12 @@ def _open_registry(registry: Path | None, db: Path | None) -> WebhookRegistry:
 )
 @click.option("--country", default=None, help="Only events in this country (ISO 3166-1).")
 @click.option("--limit", type=click.IntRange(1, 10_000), default=200, show_default=True)
-@_db_option
+@db_option
 def feed(out: Path, base_url: str, country: str | None, limit: int, db: Path | None) -> None:
     """Write an Atom feed of events (newest first)."""
     store = open_store(db, read_only=True)
     try:
-        events = list_events(store, EventFilter(country=_country(country)))
+        events = list_events(store, EventFilter(country=parse_country(country)))
         entities = {e.entity_id: e for e in store.entities()}
         own = events_with_own_alerts(store, events)
     finally:
@@ -123,7 +98,7 @@ def webhooks() -> None:
     help="Shared secret for the signature (default: a random one, printed once).",
 )
 @_registry_option
-@_db_option
+@db_option
 def add(url: str, secret: str | None, registry: Path | None, db: Path | None) -> None:
     """Add an endpoint: every event not yet delivered to it will be POSTed there."""
     generated = secret is None
@@ -140,7 +115,7 @@ def add(url: str, secret: str | None, registry: Path | None, db: Path | None) ->
 
 @webhooks.command("list")
 @_registry_option
-@_db_option
+@db_option
 def list_(registry: Path | None, db: Path | None) -> None:
     """List endpoints with their deliveries so far (secrets are not shown)."""
     reg = _open_registry(registry, db)
@@ -166,7 +141,7 @@ def list_(registry: Path | None, db: Path | None) -> None:
 @webhooks.command("remove")
 @click.argument("webhook")
 @_registry_option
-@_db_option
+@db_option
 def remove(webhook: str, registry: Path | None, db: Path | None) -> None:
     """Remove an endpoint (by id or URL) with its delivery log."""
     reg = _open_registry(registry, db)
@@ -203,7 +178,7 @@ def remove(webhook: str, registry: Path | None, db: Path | None) -> None:
     help="Seconds to wait for an answer.",
 )
 @_registry_option
-@_db_option
+@db_option
 def deliver(
     since: str | None,
     country: str | None,
@@ -218,7 +193,7 @@ def deliver(
     policy = RetryPolicy(max_attempts, base_delay, 2.0, max(base_delay, max_delay), timeout)
     store = open_store(db, read_only=True)
     try:
-        events = list_events(store, EventFilter(country=_country(country), since=_since(since)))
+        events = list_events(store, EventFilter(country=parse_country(country), since=parse_time(since)))
     finally:
         store.close()
     reg = _open_registry(registry, db)
@@ -243,7 +218,7 @@ def deliver(
 @click.option("--webhook", "webhook_id", type=int, default=None, help="Only this endpoint (id).")
 @click.option("--event", "event_id", default=None, help="Only this event id.")
 @_registry_option
-@_db_option
+@db_option
 def log(webhook_id: int | None, event_id: str | None, registry: Path | None, db: Path | None) -> None:
     """Show the delivery log: every attempt with its time, HTTP status or error, and duration."""
     reg = _open_registry(registry, db)

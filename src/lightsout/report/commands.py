@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from lightsout.cli_params import db_option
 from lightsout.errors import UserError
 from lightsout.report.context import load_event_context
 from lightsout.report.event_chart import ChartFormat, event_chart_spec, render_chart
@@ -29,13 +30,7 @@ from lightsout.store import open_store
 @click.option(
     "--format", "fmt", type=click.Choice([f.value for f in ChartFormat]), default="png", show_default=True
 )
-@click.option(
-    "--db",
-    type=click.Path(path_type=Path),
-    default=None,
-    envvar="LIGHTSOUT_DB",
-    help="Store file (default: lightsout.duckdb in the user data directory; env LIGHTSOUT_DB).",
-)
+@db_option
 def report(event_id: str, out: Path, fmt: str, db: Path | None) -> None:
     """Write a chart and a statement of one event (EVENT_ID, or a unique start of it).
 
