@@ -395,12 +395,32 @@ def watch(inbox: Path | None, interval: float, once: bool, db: Path | None) -> N
                 if event.event_id not in seen:
                     console.print(f"new event: {_event_line(event)}", highlight=False)
             seen |= {e.event_id for e in events}
+            _notify(events, db)
             console.print(f"round: {summary.bins:,} new bins, {summary.alerts:,} alerted", style="dim")
             if once:
                 break
             time.sleep(interval)
     finally:
         store.close()
+
+
+def _notify(events: list[Event], db: Path | None) -> None:
+    """Deliver events no webhook has had yet, when webhooks are configured (`lightsout webhooks`)."""
+    from lightsout.notify.webhooks import WebhookRegistry, default_registry_path, deliver_new_events
+    from lightsout.store import default_db_path
+
+    path = default_registry_path(db or default_db_path())
+    if not path.exists():
+        return
+    registry = WebhookRegistry(path)
+    try:
+        report = deliver_new_events(events, registry)
+    finally:
+        registry.close()
+    if report.delivered or report.failed:
+        console.print(
+            f"webhooks: {len(report.delivered)} delivered, {len(report.failed)} failed", style="dim"
+        )
 
 
 def _event_line(event: Event) -> str:
