@@ -609,9 +609,10 @@ def _register_commands() -> None:
     from lightsout.api.commands import serve
     from lightsout.apps.commands import blocking
     from lightsout.notify.commands import feed, webhooks
+    from lightsout.probe.commands import probe
     from lightsout.report.commands import report
 
-    for command in (serve, report, feed, webhooks, blocking):
+    for command in (serve, report, feed, webhooks, blocking, probe):
         cli.add_command(command)
 
 

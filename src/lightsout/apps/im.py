@@ -91,6 +91,12 @@ def _request_method(obs: Observations, request: HttpObservation) -> Method:
         return Method.DNS
     if failure in TCP_FAILURES:
         return Method.TCP_IP
+    # A request that timed out because no connection to any of the host's addresses was made is
+    # TCP/IP blocking, not TLS interference: look at the connects before the handshakes.
+    addresses = {a for lookup in obs.dns if lookup.hostname == host for a in lookup.addresses}
+    connects = [t for t in obs.tcp if t.ip in addresses]
+    if connects and not any(t.success for t in connects):
+        return Method.TCP_IP
     handshakes = [t for t in obs.tls if t.server_name == host and host is not None]
     if failure.startswith("ssl_") or "certificate" in failure or any(t.failure for t in handshakes):
         return Method.TLS
