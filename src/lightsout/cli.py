@@ -226,7 +226,8 @@ def show(
                 continue
             child_series.append((child, store.points(child_summary.key, start, end)))
         if key is None and not child_series:
-            raise UserError(f"{target.entity_id} has no stored signal; `lightsout signals` lists them")
+            what = f"no {wanted.value} signal" if wanted else "no stored signal"
+            raise UserError(f"{target.entity_id} has {what}; `lightsout signals {target.code}` lists its signals")
         overall = store.points(key, start, end) if key else None
     finally:
         store.close()
