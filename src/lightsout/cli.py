@@ -227,7 +227,8 @@ def show(
             child_series.append((child, store.points(child_summary.key, start, end)))
         if key is None and not child_series:
             what = f"no {wanted.value} signal" if wanted else "no stored signal"
-            raise UserError(f"{target.entity_id} has {what}; `lightsout signals {target.code}` lists its signals")
+            hint = f"`lightsout signals {target.code}` lists its signals"
+            raise UserError(f"{target.entity_id} has {what}; {hint}")
         overall = store.points(key, start, end) if key else None
     finally:
         store.close()
