@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lightsout.attribution.entities import make_country, make_region
+from lightsout.attribution.entities import make_asn_network, make_country, make_region
 from lightsout.detect.run import detect_batch, detect_online
 from lightsout.detect.service import EventFilter, list_events
 from lightsout.ingest import ingest_file
@@ -58,7 +58,8 @@ def test_scenario_national_shutdown_groups_its_regions(store: Store) -> None:
     for values in regions.values():
         values[cut] = 4.0
     national = (regions[TEHRAN.entity_id] + regions[FARS.entity_id]) / 2
-    put(store, "a", [IR, TEHRAN, FARS], {IR.entity_id: national, **regions})
+    network = make_asn_network(12880, "IR")  # a network of the country: another axis, not counted
+    put(store, "a", [IR, TEHRAN, FARS, network], {IR.entity_id: national, **regions})
     detect_batch(store)
     events = list_events(store)
     assert len(events) == 1, events

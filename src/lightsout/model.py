@@ -242,7 +242,7 @@ class Event:
     confidence: float  # 0..1, see docs/detection.md
     evidence: tuple[SignalEvidence, ...]
     affected: tuple[Affected, ...]  # every sub-entity inside the event, at any depth
-    affected_children: int  # how many of the entity's direct sub-entities are affected
-    affected_of: int  # how many direct sub-entities the entity has in the store
+    affected_children: int  # how many of the entity's regions (or a region's counties) are affected
+    affected_of: int  # how many regions (counties) the entity has in the store; networks not counted
     occurrences: tuple[Occurrence, ...] = ()
     schedule: Schedule | None = None

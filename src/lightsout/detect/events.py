@@ -127,12 +127,8 @@ def make_events(
         span.ongoing = span.entity.entity_id in ends and span.end >= ends[span.entity.entity_id]
     _fold(spans, entities)
     _cluster_counties(spans, entities)
-    children_with_data = _children_with_data(by_entity, entities)
-    events = [
-        _event(s, entities, children_with_data, data_end or {})
-        for s in spans
-        if not s.absorbed and _significant(s, params)
-    ]
+    children = _place_children(entities)
+    events = [_event(s, entities, children) for s in spans if not s.absorbed and _significant(s, params)]
     events = _recurring(events, params)
     return sorted(events, key=lambda e: (e.start, e.entity_id))
 
@@ -175,10 +171,12 @@ def _cluster_counties(spans: list[_Span], entities: dict[str, Entity]) -> None:
             span.absorbed = True
 
 
-def _children_with_data(by_entity: dict[str, list[Alert]], entities: dict[str, Entity]) -> dict[str, int]:
+def _place_children(entities: dict[str, Entity]) -> dict[str, int]:
+    """How many regions a country has, and counties a region, in the store. Networks are listed
+    as affected but not counted: they are another axis than places, not a share of a country."""
     counts: dict[str, int] = defaultdict(int)
     for entity in entities.values():
-        if entity.parent_id is not None:
+        if entity.parent_id is not None and entity.kind != EntityKind.NETWORK:
             counts[entity.parent_id] += 1
     return counts
 
@@ -227,9 +225,7 @@ def confidence(evidence: tuple[SignalEvidence, ...], affected: int, affected_of:
     return round(depth * persistence * breadth, 3)
 
 
-def _event(
-    span: _Span, entities: dict[str, Entity], children: dict[str, int], data_end: dict[str, datetime]
-) -> Event:
+def _event(span: _Span, entities: dict[str, Entity], children: dict[str, int]) -> Event:
     evidence = _evidence(span)
     outage = [a for a in span.alerts if POLICIES[a.signal].outage]
     kind = EventKind.OUTAGE if outage else EventKind.DEGRADATION
@@ -250,7 +246,13 @@ def _event(
     digest = hashlib.sha256(f"{entity.entity_id}|{span.start.isoformat()}|{kind}".encode()).hexdigest()[:12]
     affected_of = children.get(entity.entity_id, 0)
     affected_direct = len(
-        {a.entity_id for a in affected if entities.get(a.entity_id, entity).parent_id == entity.entity_id}
+        {
+            a.entity_id
+            for a in affected
+            if (child := entities.get(a.entity_id)) is not None
+            and child.parent_id == entity.entity_id
+            and child.kind != EntityKind.NETWORK
+        }
     )
     return Event(
         event_id=f"ev-{digest}",
