@@ -86,7 +86,13 @@ def ingest_file(
     if store.has_source(digest):
         report.already_ingested = True
         return report
-    parsed = _reader(fmt)(path, progress)
+    if fmt == InputFormat.MRT:
+        from lightsout.sources.mrt import read_mrt
+
+        # BGP update files continue the routing tables of the collector's previous file.
+        parsed = read_mrt(path, progress, load_carry=store.load_carry)
+    else:
+        parsed = _reader(fmt)(path, progress)
     source = SourceFile(
         sha256=digest,
         path=str(path.resolve()),
@@ -96,7 +102,7 @@ def ingest_file(
         records_skipped=len(parsed.skipped),
         points_written=len(parsed.points),
     )
-    store.write_batch(IngestBatch(source, parsed.entities, parsed.points, parsed.measurements))
+    store.write_batch(IngestBatch(source, parsed.entities, parsed.points, parsed.measurements, parsed.carry))
     report.format = parsed.format
     report.records_read = parsed.records_read
     report.points_written = len(parsed.points)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from lightsout.model import Entity, OoniMeasurement, SignalPoint, Skip
 
@@ -19,6 +20,26 @@ Progress = Callable[[int, int], None]
 
 def no_progress(done: int, total: int) -> None:
     """The default progress callback: report nothing."""
+
+
+@dataclass(frozen=True, slots=True)
+class CarryState:
+    """State a reader hands from one file to the next of the same stream (e.g. a BGP collector's
+    routing tables, so that an update file continues the RIB dump before it). Stored with the
+    file's data in one transaction."""
+
+    key: str  # the stream, e.g. "mrt/rrc15"
+    as_of: datetime  # the state holds everything up to this time
+    payload: bytes
+
+
+# What a reader may ask of the store: the last state of a stream, if any.
+LoadCarry = Callable[[str], CarryState | None]
+
+
+def no_carry(key: str) -> CarryState | None:
+    """The default: every file starts from nothing."""
+    return None
 
 
 @dataclass(slots=True)
@@ -32,3 +53,4 @@ class Parsed:
     measurements: list[OoniMeasurement] = field(default_factory=list)
     skipped: list[Skip] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    carry: CarryState | None = None  # state to hand to the next file of the same stream

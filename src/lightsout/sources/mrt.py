@@ -61,6 +61,7 @@ from __future__ import annotations
 
 import bz2
 import ipaddress
+import json
 import re
 import socket
 import struct
@@ -79,12 +80,16 @@ from lightsout.attribution.entities import make_asn_network, make_country
 from lightsout.attribution.geo import GeoLocator, default_locator
 from lightsout.errors import InputError
 from lightsout.model import Entity, SignalKind, SignalPoint, Skip
-from lightsout.sources import Parsed, Progress, no_progress
+from lightsout.sources import CarryState, LoadCarry, Parsed, Progress, no_carry, no_progress
 
 FORMAT = "mrt"
 DEFAULT_SOURCE = "mrt"
 BIN_S = 300
 FULL_FEED_FRACTION = 0.5  # of the largest peer table in the file; see the module docstring
+# An update file continues the stored tables of its collector only if it starts within this
+# long after them: RIPE RIS and RouteViews write update files every 5-15 minutes and RIB dumps
+# every 2-8 hours, so a longer gap means files are missing and the tables would be stale.
+MAX_CARRY_GAP_S = 8 * 3600
 MIN_FULL_FEED_PEERS = 1  # full-feed peers that must see a prefix for it to count as visible
 
 HEADER = struct.Struct(">IHHI")
@@ -229,8 +234,18 @@ class PrefixInfo:
 # -- entry point ---------------------------------------------------------------------------------
 
 
-def read_mrt(path: Path, progress: Progress = no_progress, locator: GeoLocator | None = None) -> Parsed:
-    """Read one MRT file (gzip, bzip2 or plain) into routing-visibility points."""
+def read_mrt(
+    path: Path,
+    progress: Progress = no_progress,
+    locator: GeoLocator | None = None,
+    load_carry: LoadCarry = no_carry,
+) -> Parsed:
+    """Read one MRT file (gzip, bzip2 or plain) into routing-visibility points.
+
+    ``load_carry`` gives the collector's routing tables at the end of its previous file: an update
+    file that starts where that state ends (within ``MAX_CARRY_GAP_S``) continues it, so a RIB dump
+    followed by its update files gives one continuous signal. A file that starts before the state,
+    or long after it, is replayed on its own (and says so in the notes)."""
     name = str(path)
     raw = _read_bytes(path)
     total = len(raw)
@@ -250,8 +265,10 @@ def read_mrt(path: Path, progress: Progress = no_progress, locator: GeoLocator |
 
     with tempfile.TemporaryDirectory(prefix="lightsout-mrt-") as tmp:
         outcome = run_parser(decoded.items, Path(tmp), name, chunk_progress)
-    replay = replay_routes(outcome.routes, locator or default_locator())
     source = collector_name(path)
+    times = [r.timestamp for r in outcome.routes]
+    prior, carry_note = _prior_tables(load_carry(f"mrt/{source}"), min(times, default=None))
+    replay = replay_routes(outcome.routes, locator or default_locator(), prior)
     points = replay.points(source)
 
     parsed = Parsed(format=FORMAT)
@@ -260,8 +277,32 @@ def read_mrt(path: Path, progress: Progress = no_progress, locator: GeoLocator |
     parsed.points = points
     parsed.entities = replay.entities()
     parsed.notes = _notes(framing, decoded.counts, outcome, replay, source, locator or default_locator())
+    if carry_note:
+        parsed.notes.append(carry_note)
+    if replay.final is not None and times:
+        as_of = datetime.fromtimestamp(max(times), UTC)
+        parsed.carry = CarryState(f"mrt/{source}", as_of, replay.final.dump())
     progress(total, total)
     return parsed
+
+
+def _prior_tables(state: CarryState | None, first_s: int | None) -> tuple[RoutingTables | None, str]:
+    """The previous file's tables, if this file continues them."""
+    if state is None or first_s is None:
+        return None, ""
+    as_of_s = int(state.as_of.timestamp())
+    when = f"{state.as_of:%Y-%m-%d %H:%M} UTC"
+    if first_s < as_of_s - BIN_S:
+        return (
+            None,
+            f"replayed on its own: the collector's stored tables end later ({when}) than this file starts",
+        )
+    if first_s - as_of_s > MAX_CARRY_GAP_S:
+        return (
+            None,
+            f"replayed on its own: more than {MAX_CARRY_GAP_S // 3600} h after the stored tables ({when})",
+        )
+    return RoutingTables.load(state.payload), f"continues the collector's tables as of {when}"
 
 
 def _skip_order(skip: Skip) -> tuple[int, int]:
@@ -828,6 +869,26 @@ class _Value:
 
 
 @dataclass(slots=True)
+class RoutingTables:
+    """Every peer's routes (prefix -> origin ASes) and its largest table so far: what a collector's
+    next file continues (``lightsout.sources.CarryState``, key ``mrt/<collector>``)."""
+
+    tables: dict[str, dict[str, Origins]]
+    peaks: dict[str, int]
+
+    def dump(self) -> bytes:
+        payload = {"tables": {p: [[t, list(o)] for t, o in r.items()] for p, r in self.tables.items()},
+                   "peaks": self.peaks}  # fmt: skip
+        return zlib.compress(json.dumps(payload, separators=(",", ":")).encode(), 6)
+
+    @classmethod
+    def load(cls, payload: bytes) -> RoutingTables:
+        data = json.loads(zlib.decompress(payload))
+        tables = {p: {t: tuple(o) for t, o in r} for p, r in data["tables"].items()}
+        return cls(tables, {p: int(n) for p, n in data["peaks"].items()})
+
+
+@dataclass(slots=True)
 class Replay:
     """The visibility counts per bin, after replaying the routes of full-feed peers."""
 
@@ -839,6 +900,7 @@ class Replay:
     countries: set[str] = field(default_factory=set)
     located: int = 0  # prefixes geolocated (those full-feed peers saw)
     unlocated: int = 0  # of which the database knows no country
+    final: RoutingTables | None = None  # every peer's table at the end, for the next file
 
     def points(self, source: str) -> list[SignalPoint]:
         out: list[SignalPoint] = []
@@ -988,28 +1050,43 @@ def _prefix_info(key: tuple[int, int, int]) -> PrefixInfo:
     return PrefixInfo(f"{address}/{length}", address, 0, 0)
 
 
-def replay_routes(routes: list[Route | PeerDown], locator: GeoLocator) -> Replay:
-    """Two passes over the routes: find the full-feed peers, then count what they see per bin."""
+def replay_routes(
+    routes: list[Route | PeerDown], locator: GeoLocator, prior: RoutingTables | None = None
+) -> Replay:
+    """Two passes over the routes: find the full-feed peers, then count what they see per bin.
+
+    ``prior``: the collector's tables at the end of its previous file; the routes continue them."""
     replay = Replay()
     ids_by_text: dict[str, int] = {}
     ids_by_key: dict[tuple[int, int, int], int] = {}
+
+    def prefix_id(text: str) -> int:
+        pid = ids_by_text.get(text)
+        if pid is None:
+            key = parse_prefix(text)
+            pid = ids_by_key.get(key)
+            if pid is None:
+                pid = ids_by_key[key] = len(replay.prefixes)
+                replay.prefixes.append(_prefix_info(key))
+            ids_by_text[text] = pid
+        return pid
+
     # Pass 1: per-peer tables, to find each peer's largest table; prefixes get small integer ids.
     events: list[tuple[int, str, int, Origins | None]] = []  # (time, peer, prefix id or -1, origins)
     tables: dict[str, dict[int, Origins]] = {}
     peaks: dict[str, int] = {}
+    seeded: dict[str, dict[int, Origins]] = {}
+    if prior is not None:
+        for peer, routes_of_peer in prior.tables.items():
+            seeded[peer] = {prefix_id(text): origins for text, origins in routes_of_peer.items()}
+            tables[peer] = dict(seeded[peer])
+        peaks.update(prior.peaks)
     for route in routes:
         if isinstance(route, PeerDown):
             tables.pop(route.peer, None)
             events.append((route.timestamp, route.peer, -1, None))
             continue
-        pid = ids_by_text.get(route.prefix)
-        if pid is None:
-            key = parse_prefix(route.prefix)
-            pid = ids_by_key.get(key)
-            if pid is None:
-                pid = ids_by_key[key] = len(replay.prefixes)
-                replay.prefixes.append(_prefix_info(key))
-            ids_by_text[route.prefix] = pid
+        pid = prefix_id(route.prefix)
         events.append((route.timestamp, route.peer, pid, route.origins))
         table = tables.setdefault(route.peer, {})
         if route.origins is None:
@@ -1023,9 +1100,18 @@ def replay_routes(routes: list[Route | PeerDown], locator: GeoLocator) -> Replay
     full = {peer for peer, peak in peaks.items() if largest and peak >= FULL_FEED_FRACTION * largest}
     replay.full_feed = sorted(full)
 
+    replay.final = RoutingTables(
+        {peer: {replay.prefixes[pid].text: o for pid, o in table.items()} for peer, table in tables.items()},
+        dict(peaks),
+    )
+
     # Pass 2: the full-feed peers' tables, counted per bin.
     counter = _Counter(replay.prefixes, locator)
     tables = {}
+    for peer in full & seeded.keys():
+        tables[peer] = dict(seeded[peer])
+        for seeded_pid, seeded_origins in tables[peer].items():
+            counter.add(seeded_pid, seeded_origins)
     current_bin: int | None = None
     for ts, peer, pid, origins in events:
         bin_start = ts - ts % BIN_S  # a bin with routes from any peer gets a value

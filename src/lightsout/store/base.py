@@ -19,6 +19,7 @@ from lightsout.model import (
     SignalPoint,
     SourceFile,
 )
+from lightsout.sources import CarryState
 
 
 @dataclass(slots=True)
@@ -29,6 +30,7 @@ class IngestBatch:
     entities: list[Entity] = field(default_factory=list)
     points: list[SignalPoint] = field(default_factory=list)
     measurements: list[OoniMeasurement] = field(default_factory=list)
+    carry: CarryState | None = None  # the reader's state after this file, saved with it
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,5 +88,8 @@ class Store(Protocol):
     def save_detector_state(self, group_id: str, payload: bytes) -> None: ...
 
     def load_detector_state(self, group_id: str) -> bytes | None: ...
+
+    def load_carry(self, key: str) -> CarryState | None:
+        """The last saved reader state of a stream (see lightsout.sources.CarryState)."""
 
     def close(self) -> None: ...

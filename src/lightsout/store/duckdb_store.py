@@ -27,6 +27,7 @@ from lightsout.model import (
     SignalPoint,
     SourceFile,
 )
+from lightsout.sources import CarryState
 from lightsout.store.base import IngestBatch, MeasurementFilter, TimeSeries
 from lightsout.store.schema import column_names, create_table_sql
 
@@ -81,6 +82,10 @@ class DuckDBStore:
             "saved_at TIMESTAMPTZ NOT NULL)"
         )
         self._con.execute(
+            "CREATE TABLE IF NOT EXISTS reader_state (key VARCHAR PRIMARY KEY, as_of TIMESTAMPTZ NOT NULL, "
+            "payload BLOB NOT NULL)"
+        )
+        self._con.execute(
             "INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT DO NOTHING", [str(SCHEMA_VERSION)]
         )
 
@@ -113,6 +118,12 @@ class DuckDBStore:
                 con.register("ooni_arrow", _arrow_table(OoniMeasurement, batch.measurements))
                 con.execute("INSERT INTO ooni_measurements SELECT * FROM ooni_arrow ON CONFLICT DO NOTHING")
                 con.unregister("ooni_arrow")
+            if batch.carry is not None:
+                con.execute(
+                    "INSERT INTO reader_state VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
+                    "as_of = excluded.as_of, payload = excluded.payload",
+                    [batch.carry.key, batch.carry.as_of, batch.carry.payload],
+                )
             s = batch.source
             con.execute(
                 "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -186,6 +197,10 @@ class DuckDBStore:
             "payload = excluded.payload, saved_at = excluded.saved_at",
             [group_id, payload],
         )
+
+    def load_carry(self, key: str) -> CarryState | None:
+        row = self._con.execute("SELECT as_of, payload FROM reader_state WHERE key = ?", [key]).fetchone()
+        return CarryState(key, row[0], bytes(row[1])) if row else None
 
     def load_detector_state(self, group_id: str) -> bytes | None:
         row = self._con.execute(
