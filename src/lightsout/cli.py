@@ -440,11 +440,31 @@ def _event_line(event: Event) -> str:
 @click.option("--since", default=None, help="Events going on at or after this time (ISO 8601).")
 @click.option("--until", default=None, help="Events that started before this time.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table")
+@click.option(
+    "--with-blocking",
+    is_flag=True,
+    help="Also app and website blocking events (OONI), for json and csv: json becomes "
+    '{"outages": [...], "blocking": [...]} instead of the list of outages; csv gets the columns '
+    "target, method, asn, test_name, last_blocked, measurements, fingerprint, statement, and one "
+    "row per blocking event with kind=blocking. The table always shows them.",
+)
 @db_option
 def events(
-    country: str | None, scope: str | None, since: str | None, until: str | None, fmt: str, db: Path | None
+    country: str | None,
+    scope: str | None,
+    since: str | None,
+    until: str | None,
+    fmt: str,
+    with_blocking: bool,
+    db: Path | None,
 ) -> None:
-    """List outage events: scope, start/end, depth, signals, affected sub-entities, confidence."""
+    """List outage events: scope, start/end, depth, signals, affected sub-entities, confidence;
+    then app and website blocking events (network scope: measured per AS) with their statements.
+
+    Without --with-blocking, json prints only the list of outage events and csv only their rows.
+    --since/--until/--country select blocking events as they select outages.
+    """
+    from lightsout.api.blocking import select_blocking
     from lightsout.apps.aggregate import blocking_events
     from lightsout.detect.service import EventFilter, list_events
 
@@ -454,14 +474,45 @@ def events(
     store = _open(db)
     try:
         rows = list_events(store, query)
-        # App and website blocking beside the outages (network scope: measured per AS).
-        blocked = blocking_events(store, query.country, None, query.since, query.until)
-        if query.scope not in (None, Scope.NETWORK):
+        blocked = None
+        if fmt == "table" or with_blocking:
+            # Judged from every measurement of the country, then selected like the outages, so an
+            # event keeps its real start and end whatever the window.
             blocked = []
+            if query.scope in (None, Scope.NETWORK):
+                every = blocking_events(store, query.country)
+                blocked = select_blocking(every, query.country, None, query.since, query.until)
     finally:
         store.close()
-    _print_events(rows, fmt)
-    if blocked and fmt == "table":
+    if blocked is None:
+        _print_events(rows, fmt)
+    elif fmt == "json":
+        import json
+
+        from lightsout.api.blocking import blocking_json
+        from lightsout.report.serialize import to_jsonable
+
+        # ASCII-escaped, as `lightsout blocking` prints them: targets and reasons are untrusted.
+        both = {"outages": to_jsonable(rows), "blocking": [blocking_json(b) for b in blocked]}
+        click.echo(json.dumps(both, indent=2, ensure_ascii=True))
+    elif fmt == "csv":
+        import csv
+
+        from lightsout.api.blocking import BLOCKING_CSV_COLUMNS, blocking_csv_row
+        from lightsout.report.serialize import EVENT_CSV_COLUMNS, event_csv_row
+
+        writer = csv.writer(sys.stdout)
+        writer.writerow(EVENT_CSV_COLUMNS + BLOCKING_CSV_COLUMNS)
+        for event in rows:
+            writer.writerow(event_csv_row(event) + [""] * len(BLOCKING_CSV_COLUMNS))
+        for b in blocked:
+            writer.writerow(blocking_csv_row(b, EVENT_CSV_COLUMNS))
+    else:
+        _print_events(rows, fmt)
+        if not blocked:
+            return
+        from lightsout.apps.commands import safe_text
+
         table = Table(
             "since (UTC)",
             "until (UTC)",
@@ -474,8 +525,8 @@ def events(
         )
         for b in blocked:
             table.add_row(f"{b.start:%Y-%m-%d %H:%M}", f"{b.end:%Y-%m-%d %H:%M}" if b.end else "ongoing",
-                          b.country or "-", f"AS{b.asn}" if b.asn else "-", Text(b.target), b.method.value,
-                          str(b.measurements), Text(b.statement()))  # fmt: skip
+                          b.country or "-", f"AS{b.asn}" if b.asn else "-", safe_text(b.target, 60),
+                          b.method.value, str(b.measurements), safe_text(b.statement(), 160))  # fmt: skip
         console.print(table)
         console.print(f"{len(blocked)} blocking events (`lightsout blocking` for every verdict)")
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Generic, TypeVar
 
 from lightsout.api.errors import ApiError
+from lightsout.apps.aggregate import BlockingEvent, blocking_events
 from lightsout.detect.service import list_events
 from lightsout.model import Entity, EntityKind, Event, SeriesSummary
 from lightsout.store import Store, open_store
@@ -52,6 +53,7 @@ class StoreAccess:
         self._entities: _GenerationCache[EntityIndex] = _GenerationCache()
         self._catalogue: _GenerationCache[dict[str, list[SeriesSummary]]] = _GenerationCache()
         self._events: _GenerationCache[list[Event]] = _GenerationCache()
+        self._blocking: _GenerationCache[list[BlockingEvent]] = _GenerationCache()
 
     @contextmanager
     def reading(self) -> Iterator[Store]:
@@ -93,6 +95,11 @@ class StoreAccess:
     def events(self, store: Store) -> list[Event]:
         """Every event, fused from the stored alerts (``list_events``), recomputed only after a write."""
         return self._events.get(self._generation, lambda: list_events(store))
+
+    def blocking(self, store: Store) -> list[BlockingEvent]:
+        """Every app and website blocking event, judged from every stored OONI measurement
+        (``blocking_events``), recomputed only after a write."""
+        return self._blocking.get(self._generation, lambda: blocking_events(store))
 
     def data_end(self, store: Store) -> dict[str, datetime]:
         """Per entity, the end of its latest stored bin."""

@@ -1,4 +1,4 @@
-"""Read endpoints: entities, signals, events, status. Public, GET only."""
+"""Read endpoints: entities, signals, events, app and website blocking, status. Public, GET only."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import numpy.typing as npt
 from fastapi import APIRouter, Depends, Path, Query
 
 from lightsout.api.access import StoreAccess
+from lightsout.api.blocking import BlockingItem, select_blocking
 from lightsout.api.downsample import METHOD, downsample
 from lightsout.api.errors import ApiError
 from lightsout.api.params import TIME_HELP, parse_country, parse_range
@@ -198,6 +199,35 @@ def get_event(
         if event.event_id == event_id:
             return Envelope(data=event, meta=CountMeta(count=1))
     raise ApiError(404, f"no event {event_id!r} (GET /api/v1/events lists them)", "event_id")
+
+
+@router.get("/blocking", summary="App and website blocking events, judged from the stored OONI measurements")
+def get_blocking(
+    access: Access,
+    country: Annotated[
+        str | None, Query(description="Probes' country: ISO 3166-1 alpha-2 or alpha-3 code.", max_length=3)
+    ] = None,
+    asn: Annotated[
+        int | None, Query(ge=1, le=4_294_967_295, description="Probes' network: an AS number, e.g. 9198.")
+    ] = None,
+    since: Annotated[
+        str | None, Query(description="Events going on at or after this time. " + TIME_HELP, max_length=64)
+    ] = None,
+    until: Annotated[
+        str | None, Query(description="Events that started before this time. " + TIME_HELP, max_length=64)
+    ] = None,
+    limit: Limit = 1000,
+    offset: Offset = 0,
+) -> Envelope[list[BlockingItem], ListMeta]:
+    """Consecutive blocked verdicts of one target (a URL or an app) from one network, merged into
+    events, oldest first; the same events as ``lightsout events --with-blocking``."""
+    alpha2 = parse_country(country)
+    start, end = parse_range(since, until)
+    with access.reading() as store:
+        events = access.blocking(store)
+    rows = select_blocking(events, alpha2, asn, start, end)
+    page = [BlockingItem.of(e) for e in rows[offset : offset + limit]]
+    return Envelope(data=page, meta=ListMeta(count=len(page), total=len(rows), limit=limit, offset=offset))
 
 
 def _ongoing_event(event: Event, min_level_pct: float, mean_level_pct: float | None) -> OngoingEvent:

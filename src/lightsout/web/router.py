@@ -11,6 +11,8 @@ including application's JSON error handlers never see them.
 
 from __future__ import annotations
 
+import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -23,6 +25,8 @@ import jinja2
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from lightsout.apps.aggregate import BlockingEvent, blocking_events
+from lightsout.apps.finding import clean
 from lightsout.detect.service import list_events
 from lightsout.errors import UserError
 from lightsout.model import Affected, Entity, EntityKind, Event
@@ -92,8 +96,10 @@ def make_router(open_read_store: StoreOpener, normalise_cache: NormaliseCache | 
     env = make_environment()
     env.filters["utc"] = _utc
     env.filters["pct"] = pct
+    env.filters["clean"] = clean  # measurement text: control and bidi characters replaced, length cut
     env.globals.update(source_name=source_name, bin_text=bin_text)
     cache = normalise_cache or NormaliseCache()
+    blocking = BlockingCache()
     css = resources.files("lightsout.web").joinpath("static/lightsout.css").read_bytes()
     router = APIRouter(include_in_schema=False)
 
@@ -125,7 +131,8 @@ def make_router(open_read_store: StoreOpener, normalise_cache: NormaliseCache | 
             events = list_events(store)
             rows = country_statuses(store.entities(), events, store.series())
             latest = sorted(events, key=lambda e: e.start, reverse=True)[:50]
-            return page(request, "index.html", countries=rows, events=latest)
+            ongoing_blocking = Counter(b.country for b in blocking.get(store) if b.ongoing and b.country)
+            return page(request, "index.html", countries=rows, events=latest, blocking=ongoing_blocking)
 
         return read(request, job)
 
@@ -151,6 +158,7 @@ def make_router(open_read_store: StoreOpener, normalise_cache: NormaliseCache | 
                 ongoing_ids=ongoing_ids,
                 affected=_affected_rows(context.events, entities),
                 kind_label=_kind_label,
+                blocking=_entity_blocking(context.entity, blocking.get(store)),
             )
 
         return read(request, job)
@@ -222,6 +230,45 @@ def make_router(open_read_store: StoreOpener, normalise_cache: NormaliseCache | 
         return read(request, job)
 
     return router
+
+
+class BlockingCache:
+    """Every blocking event of the store, kept between requests.
+
+    Verdicts come from OONI measurements only, and measurements only arrive by an ingest, which
+    adds a row to the store's sources table: (number of files, last ingest time) names one state
+    of the measurements (as for :class:`NormaliseCache`). The key is read before the measurements,
+    so events that may have missed an ingest landing meanwhile carry the older key and are
+    judged again on the next request.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._value: tuple[tuple[int, datetime | None], list[BlockingEvent]] | None = None
+
+    def get(self, store: Store) -> list[BlockingEvent]:
+        sources = store.sources()
+        key = (len(sources), max((s.ingested_at for s in sources), default=None))
+        with self._lock:  # one judgement at a time; the others wait for it
+            if self._value is not None and self._value[0] == key:
+                return self._value[1]
+            events = blocking_events(store)
+            self._value = (key, events)
+            return events
+
+
+def _entity_blocking(entity: Entity, events: list[BlockingEvent]) -> list[BlockingEvent]:
+    """A country's blocking events (by the probes' country) or a network's (by its AS number),
+    ongoing first, then the latest first; none for regions and counties (OONI knows no region)."""
+    if entity.kind == EntityKind.COUNTRY:
+        mine = [e for e in events if e.country is not None and e.country == entity.country_code]
+    elif entity.kind == EntityKind.NETWORK and entity.asn is not None:
+        mine = [e for e in events if e.asn == entity.asn]
+    else:
+        mine = []
+    mine.sort(key=lambda e: e.start, reverse=True)
+    mine.sort(key=lambda e: not e.ongoing)
+    return mine
 
 
 def _ancestors(entity: Entity, entities: dict[str, Entity]) -> list[Entity]:
