@@ -673,8 +673,13 @@ _register_commands()
 
 
 def main() -> None:
+    run(cli)
+
+
+def run(command: click.Command) -> None:
+    """Run a command the way users meet it: a user error is one line and exit status 1."""
     try:
-        cli.main(standalone_mode=False)
+        command.main(standalone_mode=False)
     except UserError as exc:
         err_console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(1)

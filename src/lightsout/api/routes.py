@@ -27,6 +27,7 @@ from lightsout.api.schemas import (
 )
 from lightsout.api.state import store_access
 from lightsout.detect.service import EventFilter
+from lightsout.detect.service import event_matches as service_event_matches
 from lightsout.model import Entity, EntityKind, Event, EventKind, Scope, SignalKind
 
 router = APIRouter(
@@ -139,17 +140,7 @@ def get_signals(
 
 def event_matches(event: Event, query: EventFilter, kind: EventKind | None = None) -> bool:
     """``EventFilter``'s meaning (as in ``list_events``), plus the event kind."""
-    if query.country and event.country_code != query.country:
-        return False
-    if query.scope and event.scope != query.scope:
-        return False
-    if query.entity_id and event.entity_id != query.entity_id:
-        return False
-    if query.since and event.end is not None and event.end <= query.since:
-        return False
-    if query.until and event.start >= query.until:
-        return False
-    return kind is None or event.kind == kind
+    return service_event_matches(event, query) and (kind is None or event.kind == kind)
 
 
 class EventQuery:

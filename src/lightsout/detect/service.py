@@ -31,10 +31,11 @@ def list_events(
         previous = data_end.get(summary.key.entity_id)
         data_end[summary.key.entity_id] = end if previous is None else max(previous, end)
     events = make_events(store.alerts(), entities, data_end, params)
-    return [e for e in events if _matches(e, query)]
+    return [e for e in events if event_matches(e, query)]
 
 
-def _matches(event: Event, query: EventFilter) -> bool:
+def event_matches(event: Event, query: EventFilter) -> bool:
+    """Whether an event passes a filter (what ``list_events`` returns)."""
     if query.country and event.country_code != query.country:
         return False
     if query.scope and event.scope != query.scope:
