@@ -33,6 +33,7 @@ from lightsout.errors import InputError
 from lightsout.model import EntityKind, SignalKind, SignalPoint
 from lightsout.sources import Parsed, mrt
 from lightsout.sources.mrt import PeerDown, Route, collector_name, read_mrt, replay_routes, slash24_union
+from lightsout.sources.mrt import parser as mrt_parser
 
 RIS = Path("mrt") / "ripe-ris"
 RRC15_1600 = RIS / "rrc15" / "2010.02" / "updates.20100227.1600.gz"
@@ -377,7 +378,7 @@ def test_table_dump_v2_chunks_get_the_peer_index(tmp_path: Path, monkeypatch: py
     data += _td2_rib(ts, 2, "8.8.8.0/24", [(1, [65002, 15169])])
     path = tmp_path / "rrc99.bview.20200913.1226"
     path.write_bytes(gzip.compress(data))
-    monkeypatch.setattr(mrt, "CHUNK_RECORDS", 1)  # one RIB record per parser run
+    monkeypatch.setattr(mrt_parser, "CHUNK_RECORDS", 1)  # one RIB record per parser run
     parsed = read_mrt(path)
     assert parsed.skipped == []
     assert "yielded 4 route elements" in _routes_note(parsed)
@@ -440,7 +441,7 @@ def test_record_the_library_stops_at_is_found_and_skipped(
     and stops. Halving the chunk must isolate that record, skip it and keep every other route."""
     data = _rrc15_plain(shared_data)
     bad = _record_offsets(data)[4000]
-    real_parse = mrt._parse_file
+    real_parse = mrt_parser._parse_file
 
     def stopping_parse(file: Path, records: list[mrt.ParserRecord]) -> list[pybgpkit_parser.Elem]:
         elems = real_parse(file, records)
@@ -449,7 +450,7 @@ def test_record_the_library_stops_at_is_found_and_skipped(
             return elems[: sum(r.expected for r in records[: offsets.index(bad)])]
         return elems
 
-    monkeypatch.setattr(mrt, "_parse_file", stopping_parse)
+    monkeypatch.setattr(mrt_parser, "_parse_file", stopping_parse)
     parsed = read_mrt(shared_data / RRC15_1600)
     assert [s.position for s in parsed.skipped] == [f"byte {bad}"]
     assert parsed.skipped[0].reason.startswith("pybgpkit-parser could not read the record (")
