@@ -21,6 +21,22 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+@pytest.fixture(scope="module")
+def iran_db(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store file holding Iran's November 2019 data, judged by the detector (one per module)."""
+    from lightsout.detect.run import detect_batch
+    from lightsout.ingest import ingest_file
+
+    db = tmp_path_factory.mktemp("iran") / "iran.duckdb"
+    store = open_store(db)
+    try:
+        ingest_file(store, shared_data / "monash-ip-observatory" / "irn-2019-11-11_gif.csv")
+        detect_batch(store)
+    finally:
+        store.close()
+    return db
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
     s = open_store(tmp_path / "test.duckdb")

@@ -11,27 +11,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from lightsout.detect.run import detect_batch
 from lightsout.detect.service import list_events
-from lightsout.ingest import ingest_file
 from lightsout.model import Event, Scope
 from lightsout.notify.atom import entry_id, event_updated, make_atom_feed
 from lightsout.notify.commands import feed
 from lightsout.store import Store, open_store
 
 A = "{http://www.w3.org/2005/Atom}"
-
-
-@pytest.fixture(scope="module")
-def iran_db(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    db = tmp_path_factory.mktemp("iran") / "iran.duckdb"
-    store = open_store(db)
-    try:
-        ingest_file(store, shared_data / "monash-ip-observatory" / "irn-2019-11-11_gif.csv")
-        detect_batch(store)
-    finally:
-        store.close()
-    return db
 
 
 @pytest.fixture

@@ -14,10 +14,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from lightsout.detect.run import detect_batch
 from lightsout.detect.service import list_events
 from lightsout.errors import UserError
-from lightsout.ingest import ingest_file
 from lightsout.model import Event
 from lightsout.notify.commands import webhooks
 from lightsout.notify.webhooks import (
@@ -91,18 +89,6 @@ def receiver() -> Iterator[Receiver]:
     server.shutdown()
     server.server_close()
     thread.join(timeout=5)
-
-
-@pytest.fixture(scope="module")
-def iran_db(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    db = tmp_path_factory.mktemp("iran") / "iran.duckdb"
-    store = open_store(db)
-    try:
-        ingest_file(store, shared_data / "monash-ip-observatory" / "irn-2019-11-11_gif.csv")
-        detect_batch(store)
-    finally:
-        store.close()
-    return db
 
 
 @pytest.fixture(scope="module")

@@ -11,10 +11,8 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from lightsout.detect.run import detect_batch
 from lightsout.detect.service import list_events
 from lightsout.errors import UserError
-from lightsout.ingest import ingest_file
 from lightsout.model import Scope, SeriesKey, SignalKind
 from lightsout.report.commands import report
 from lightsout.report.context import NormaliseCache, load_entity_context, load_event_context, normalise
@@ -29,18 +27,6 @@ from lightsout.report.statement import make_statement
 from lightsout.store import Store, TimeSeries, open_store
 
 MONASH = "monash-ip-observatory"
-
-
-@pytest.fixture(scope="module")
-def iran_db(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    db = tmp_path_factory.mktemp("iran") / "iran.duckdb"
-    store = open_store(db)
-    try:
-        ingest_file(store, shared_data / MONASH / "irn-2019-11-11_gif.csv")
-        detect_batch(store)
-    finally:
-        store.close()
-    return db
 
 
 @pytest.fixture

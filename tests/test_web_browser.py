@@ -19,9 +19,7 @@ import uvicorn
 from fastapi import FastAPI
 from PIL import Image
 
-from lightsout.detect.run import detect_batch
 from lightsout.detect.service import list_events
-from lightsout.ingest import ingest_file
 from lightsout.model import Scope
 from lightsout.store import open_store
 from lightsout.web import make_router
@@ -42,18 +40,6 @@ pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(),
     reason="Debian's chromium is not installed at /usr/bin/chromium (scripts/ci-system-deps.sh installs it)",
 )
-
-
-@pytest.fixture(scope="module")
-def iran_db(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    db = tmp_path_factory.mktemp("iran") / "iran.duckdb"
-    store = open_store(db)
-    try:
-        ingest_file(store, shared_data / "monash-ip-observatory" / "irn-2019-11-11_gif.csv")
-        detect_batch(store)
-    finally:
-        store.close()
-    return db
 
 
 @pytest.fixture(scope="module")

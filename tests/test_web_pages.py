@@ -16,7 +16,6 @@ from fastapi.testclient import TestClient
 
 from lightsout.detect.run import detect_batch
 from lightsout.detect.service import list_events
-from lightsout.ingest import ingest_file
 from lightsout.model import Entity, EntityKind, Scope, SignalKind, SignalPoint, SourceFile
 from lightsout.store import IngestBatch, Store, open_store
 from lightsout.web import StoreOpener, make_router
@@ -24,18 +23,6 @@ from lightsout.web import StoreOpener, make_router
 MONASH = "monash-ip-observatory"
 EVIL = "<script>alert('x')</script> & \"Co\""
 ODD_ID = "network/XX-isp-a b?c#d%e"
-
-
-@pytest.fixture(scope="module")
-def iran_db(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    db = tmp_path_factory.mktemp("iran") / "iran.duckdb"
-    store = open_store(db)
-    try:
-        ingest_file(store, shared_data / MONASH / "irn-2019-11-11_gif.csv")
-        detect_batch(store)
-    finally:
-        store.close()
-    return db
 
 
 @pytest.fixture(scope="module")
