@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 
 class EntityKind(enum.StrEnum):
@@ -148,6 +148,11 @@ class SeriesSummary:
     last: datetime
     min_value: float
     max_value: float
+
+    @property
+    def end(self) -> datetime:
+        """The end of the last stored bin."""
+        return self.last + timedelta(seconds=self.key.bin_s)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,13 +17,13 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Generic, TypeVar
 
 from lightsout.api.errors import ApiError
 from lightsout.apps.aggregate import BlockingEvent, blocking_events
-from lightsout.detect.service import list_events
+from lightsout.detect.service import data_ends, list_events
 from lightsout.model import Entity, EntityKind, Event, SeriesSummary
 from lightsout.store import Store, open_store
 
@@ -103,10 +103,7 @@ class StoreAccess:
 
     def data_end(self, store: Store) -> dict[str, datetime]:
         """Per entity, the end of its latest stored bin."""
-        return {
-            entity_id: max(s.last + timedelta(seconds=s.key.bin_s) for s in summaries)
-            for entity_id, summaries in self.catalogue(store).items()
-        }
+        return data_ends(s for summaries in self.catalogue(store).values() for s in summaries)
 
     def close(self) -> None:
         for store in self._opened:

@@ -3,11 +3,12 @@ runs, which write the same alerts, always show the same events."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from lightsout.detect.events import EventParams, make_events
-from lightsout.model import Event, Scope
+from lightsout.model import Event, Scope, SeriesSummary
 from lightsout.store import Store
 
 
@@ -25,13 +26,17 @@ def list_events(
 ) -> list[Event]:
     query = query or EventFilter()
     entities = {e.entity_id: e for e in store.entities()}
-    data_end: dict[str, datetime] = {}
-    for summary in store.series():
-        end = summary.last + timedelta(seconds=summary.key.bin_s)
-        previous = data_end.get(summary.key.entity_id)
-        data_end[summary.key.entity_id] = end if previous is None else max(previous, end)
-    events = make_events(store.alerts(), entities, data_end, params)
+    events = make_events(store.alerts(), entities, data_ends(store.series()), params)
     return [e for e in events if event_matches(e, query)]
+
+
+def data_ends(summaries: Iterable[SeriesSummary]) -> dict[str, datetime]:
+    """Per entity, the end of its latest stored bin (an event reaching it is still going on)."""
+    ends: dict[str, datetime] = {}
+    for summary in summaries:
+        entity_id = summary.key.entity_id
+        ends[entity_id] = max(summary.end, ends.get(entity_id, summary.end))
+    return ends
 
 
 def event_matches(event: Event, query: EventFilter) -> bool:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import numpy as np
 import numpy.typing as npt
@@ -82,7 +82,7 @@ def signal_rank(key: SeriesKey) -> tuple[int, str, int]:
 
 def data_end(summaries: list[SeriesSummary]) -> datetime | None:
     """End of the last stored bin over ``summaries``."""
-    ends = [s.last + timedelta(seconds=s.key.bin_s) for s in summaries]
+    ends = [s.end for s in summaries]
     return max(ends) if ends else None
 
 

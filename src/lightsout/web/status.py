@@ -61,9 +61,8 @@ def country_statuses(
         owner = by_id.get(summary.key.entity_id)
         if owner is None or owner.country_code is None:
             continue
-        series_end = summary.last + timedelta(seconds=summary.key.bin_s)
         code = owner.country_code
-        data_end[code] = max(series_end, data_end.get(code, series_end))
+        data_end[code] = max(summary.end, data_end.get(code, summary.end))
     per_country: dict[str, list[Event]] = defaultdict(list)
     for event in events:
         if event.country_code is not None:
