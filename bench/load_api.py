@@ -94,7 +94,7 @@ def build_store(db: Path) -> None:
 
 
 def start_server(db: Path, port: int) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-c", "from lightsout.api.commands import serve; serve()"]
+    command = [sys.executable, "-c", "from lightsout.cli.serve import serve; serve()"]
     args = ["--host", "127.0.0.1", "--port", str(port), "--db", str(db)]
     env = {**os.environ, "LIGHTSOUT_TOKEN": TOKEN}
     return subprocess.Popen(command + args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

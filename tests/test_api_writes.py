@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from lightsout.api.access import StoreAccess
 from lightsout.api.app import create_app
-from lightsout.api.commands import serve
+from lightsout.cli.serve import serve
 from lightsout.errors import UserError
 from lightsout.ingest import ingest_file
 from lightsout.store import open_store

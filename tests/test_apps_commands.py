@@ -10,7 +10,7 @@ from typing import Any
 import click
 from click.testing import CliRunner
 
-from lightsout.apps.commands import blocking, safe_text
+from lightsout.cli.blocking import blocking, safe_text
 from lightsout.errors import UserError
 from lightsout.ingest import ingest_file
 from lightsout.model import OoniMeasurement, SourceFile

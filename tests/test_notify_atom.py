@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from lightsout.cli.notify import feed
 from lightsout.detect.service import list_events
 from lightsout.model import Event, Scope
 from lightsout.notify.atom import entry_id, event_updated, make_atom_feed
-from lightsout.notify.commands import feed
 from lightsout.store import Store, open_store
 
 A = "{http://www.w3.org/2005/Atom}"

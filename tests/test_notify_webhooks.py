@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from lightsout.cli.notify import webhooks
 from lightsout.detect.service import list_events
 from lightsout.errors import UserError
 from lightsout.model import Event
-from lightsout.notify.commands import webhooks
 from lightsout.notify.webhooks import (
     EVENT_HEADER,
     SIGNATURE_HEADER,

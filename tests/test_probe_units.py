@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from lightsout.cli.probe import probe
 from lightsout.errors import UserError
 from lightsout.ingest import ingest_file
 from lightsout.probe.archival import SCRUBBED, Scrubber, as_measurement
-from lightsout.probe.commands import probe
 from lightsout.probe.config import (
     SIGNAL_URLS,
     TELEGRAM_DATA_CENTRES,

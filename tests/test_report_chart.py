@@ -11,10 +11,10 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+from lightsout.cli.report import report
 from lightsout.detect.service import list_events
 from lightsout.errors import UserError
 from lightsout.model import Scope, SeriesKey, SignalKind
-from lightsout.report.commands import report
 from lightsout.report.context import NormaliseCache, load_entity_context, load_event_context, normalise
 from lightsout.report.event_chart import (
     ChartFormat,

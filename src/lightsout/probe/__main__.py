@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lightsout.cli import run
-from lightsout.probe.commands import probe
+from lightsout.cli.probe import probe
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from lightsout.cli_params import db_option
+from lightsout.cli.params import db_option
 from lightsout.errors import UserError
 from lightsout.report.context import load_event_context
 from lightsout.report.event_chart import ChartFormat, event_chart_spec, render_chart

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from lightsout.cli_params import db_option
+from lightsout.cli.params import db_option
 
 
 @click.command()

@@ -21,7 +21,7 @@ from rich.text import Text
 from lightsout.apps.aggregate import BlockingEvent, BlockingSeries, make_events, make_series
 from lightsout.apps.aggregate import iter_verdicts as _iter_verdicts
 from lightsout.apps.finding import Status, clean
-from lightsout.cli_params import db_option, parse_country, parse_time
+from lightsout.cli.params import db_option, parse_country, parse_time
 from lightsout.store import open_store
 
 TEXT_LIMIT = 120  # characters of untrusted text shown in a table cell

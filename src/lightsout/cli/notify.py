@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import click
 
-from lightsout.cli_params import db_option, parse_country, parse_time
+from lightsout.cli.params import db_option, parse_country, parse_time
 from lightsout.detect.service import EventFilter, list_events
 from lightsout.errors import UserError
 from lightsout.notify.atom import make_atom_feed

@@ -1,0 +1,3 @@
+from lightsout.cli import main
+
+main()

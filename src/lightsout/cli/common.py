@@ -1,0 +1,56 @@
+"""What every command module shares: the consoles, time formatting, the store and entity look-ups."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import Progress, TaskID
+
+from lightsout.errors import UserError
+from lightsout.model import Entity
+from lightsout.store import Store, open_store
+
+# Piped output gets a wide page rather than rich's 80-column default.
+console = Console(width=None if sys.stdout.isatty() else 160)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+
+
+def advance(bar: Progress, task: TaskID, done: int, total: int) -> None:
+    bar.update(task, completed=done, total=total)
+
+
+def utc_text(seconds: int | None) -> str:
+    if seconds is None:
+        return "-"
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def resolve_entity(store: Store, text: str) -> Entity:
+    """Accept ``country/IR``, ``IR``, ``IRN``, ``IR-23``, ``AS12880`` or ``12880``."""
+    candidates = [text]
+    upper = text.strip().upper()
+    if "/" not in text:
+        if upper.startswith("AS") and upper[2:].isdigit():
+            candidates.append(f"network/{upper}")
+        elif upper.isdigit():
+            candidates.append(f"network/AS{upper}")
+        elif len(upper) in (2, 3) and upper.isalpha():
+            from lightsout.attribution.places import country_alpha2
+
+            candidates.append(f"country/{country_alpha2(upper) or upper}")
+        else:
+            candidates += [f"region/{upper}", f"county/{text}", f"network/{text}"]
+    for candidate in candidates:
+        entity = store.entity(candidate)
+        if entity is not None:
+            return entity
+    raise UserError(f"no entity {text!r} in the store; `lightsout entities` lists them")
+
+
+def open_db(db: Path | None, read_only: bool = True) -> Store:
+    return open_store(db, read_only=read_only)
+
+

@@ -1,0 +1,288 @@
+"""Commands that put data in and look at it: ingest, entities, signals, show, measurements."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+
+import click
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from rich.text import Text
+
+from lightsout.cli.common import advance, console, err_console, open_db, resolve_entity, utc_text
+from lightsout.cli.params import db_option, parse_country, parse_time
+from lightsout.errors import UserError
+from lightsout.ingest import InputFormat, ingest_file
+from lightsout.model import Entity, EntityKind, SeriesSummary, SignalKind
+from lightsout.report.describe import describe, sparkline
+from lightsout.store import MeasurementFilter, TimeSeries
+
+SIGNAL_PREFERENCE = [
+    SignalKind.CONNECTIVITY_INDEX,
+    SignalKind.RESPONSIVE_ADDRESSES,
+    SignalKind.LATENCY_INDEX,
+    SignalKind.BGP_SLASH24S,
+    SignalKind.BGP_PREFIXES,
+    SignalKind.MEDIAN_RTT_MS,
+]
+
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice([f.value for f in InputFormat]),
+    default="auto",
+    help="Input format (default: guessed from the name and the first bytes).",
+)
+@db_option
+def ingest(paths: tuple[Path, ...], fmt: str, db: Path | None) -> None:
+    """Ingest Monash IP Observatory CSVs, BGP MRT files or OONI measurements (JSON/JSONL).
+
+    Each file is written atomically; a file already in the store is not written again.
+    """
+    store = open_db(db, read_only=False)
+    failed = 0
+    try:
+        for path in paths:
+            try:
+                with Progress(
+                    TextColumn("[bold]{task.description}"),
+                    BarColumn(),
+                    DownloadColumn(),
+                    TimeRemainingColumn(),
+                    console=err_console,
+                    transient=True,
+                ) as bar:
+                    task = bar.add_task(path.name, total=None)
+                    report = ingest_file(
+                        store,
+                        path,
+                        InputFormat(fmt),
+                        functools.partial(advance, bar, task),
+                    )
+            except UserError as exc:
+                err_console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+                failed += 1
+                continue
+            if report.already_ingested:
+                console.print(f"{path}: already in the store (sha256 {report.sha256[:12]}), nothing added")
+                continue
+            console.print(
+                f"{path}: {report.format}: {report.records_read:,} records read, "
+                f"{report.points_written:,} signal points, {report.measurements_written:,} measurements, "
+                f"{report.entities_written:,} entities; {len(report.skipped):,} skipped",
+                highlight=False,
+                soft_wrap=True,
+            )
+            for reason, count in sorted(report.skip_reasons().items(), key=lambda kv: -kv[1]):
+                first = next(s for s in report.skipped if s.reason == reason)
+                console.print(f"  skipped {count:,}: {reason} (first at {first.position})", highlight=False)
+            for note in report.notes:
+                console.print(f"  note: {note}", highlight=False)
+    finally:
+        store.close()
+    if failed:
+        sys.exit(1)
+
+
+@click.command()
+@click.option("--kind", type=click.Choice([k.value for k in EntityKind]), default=None)
+@click.option("--country", default=None, help="ISO 3166-1 code (alpha-2 or alpha-3).")
+@db_option
+def entities(kind: str | None, country: str | None, db: Path | None) -> None:
+    """List stored countries, regions, counties and networks."""
+    store = open_db(db)
+    try:
+        rows = store.entities(EntityKind(kind) if kind else None, parse_country(country))
+    finally:
+        store.close()
+    table = Table("entity", "kind", "name", "country", "parent")
+    for e in rows:
+        table.add_row(
+            Text(e.entity_id), e.kind.value, Text(e.name), e.country_code or "-", Text(e.parent_id or "-")
+        )
+    console.print(table)
+    console.print(f"{len(rows)} entities")
+
+
+@click.command()
+@click.argument("entity", required=False)
+@click.option("--country", default=None, help="Only series of entities in this country.")
+@db_option
+def signals(entity: str | None, country: str | None, db: Path | None) -> None:
+    """List stored signal series: entity, signal, source, bin size, span."""
+    store = open_db(db)
+    try:
+        entity_id = resolve_entity(store, entity).entity_id if entity else None
+        rows = store.series(entity_id, parse_country(country))
+    finally:
+        store.close()
+    table = Table("entity", "signal", "source", "bin", "points", "first (UTC)", "last (UTC)", "min", "max")
+    for s in rows:
+        table.add_row(
+            s.key.entity_id,
+            s.key.signal.value,
+            s.key.source,
+            f"{s.key.bin_s}s",
+            str(s.points),
+            f"{s.first:%Y-%m-%d %H:%M}",
+            f"{s.last:%Y-%m-%d %H:%M}",
+            f"{s.min_value:g}",
+            f"{s.max_value:g}",
+        )
+    console.print(table)
+    console.print(f"{len(rows)} series")
+
+
+def _pick(summaries: list[SeriesSummary], signal: SignalKind | None) -> SeriesSummary | None:
+    if signal is not None:
+        return next((s for s in summaries if s.key.signal == signal), None)
+    for preferred in SIGNAL_PREFERENCE:
+        for s in summaries:
+            if s.key.signal == preferred:
+                return s
+    return summaries[0] if summaries else None
+
+
+@click.command()
+@click.argument("entity")
+@click.option(
+    "--signal",
+    type=click.Choice([s.value for s in SignalKind]),
+    default=None,
+    help="Which signal (default: the first of connectivity, responsive addresses, latency, BGP).",
+)
+@click.option("--since", default=None, help="Start, ISO 8601 (UTC unless an offset is given).")
+@click.option("--until", default=None, help="End (exclusive), ISO 8601.")
+@click.option("--chart", type=click.Path(path_type=Path), default=None, help="Write a PNG or SVG chart here.")
+@db_option
+def show(
+    entity: str, signal: str | None, since: str | None, until: str | None, chart: Path | None, db: Path | None
+) -> None:
+    """Show an entity's signal and, for each region/county/network inside it, where it fell."""
+    start, end = parse_time(since), parse_time(until)
+    store = open_db(db)
+    try:
+        target = resolve_entity(store, entity)
+        wanted = SignalKind(signal) if signal else None
+        summary = _pick(store.series(target.entity_id), wanted)
+        children = store.entities(parent_id=target.entity_id)
+        child_series: list[tuple[Entity, TimeSeries]] = []
+        key = summary.key if summary else None
+        for child in children:
+            child_summary = _pick(store.series(child.entity_id), key.signal if key else wanted)
+            if child_summary is None:
+                continue
+            child_series.append((child, store.points(child_summary.key, start, end)))
+        if key is None and not child_series:
+            what = f"no {wanted.value} signal" if wanted else "no stored signal"
+            hint = f"`lightsout signals {target.code}` lists its signals"
+            raise UserError(f"{target.entity_id} has {what}; {hint}")
+        overall = store.points(key, start, end) if key else None
+    finally:
+        store.close()
+    _print_show(target, overall, child_series)
+    if chart is not None:
+        from lightsout.report.chart import draw_entity_chart
+
+        if chart.suffix.lower() not in (".png", ".svg"):
+            raise UserError(f"{chart}: chart must end in .png or .svg")
+        child_series.sort(key=lambda cs: (_fell(cs[1]) or 2**62, cs[0].name))
+        signal_name = (overall.key.signal if overall else child_series[0][1].key.signal).value
+        draw_entity_chart(
+            chart,
+            target,
+            overall,
+            child_series,
+            f"{target.name} ({target.entity_id}): {signal_name.replace('_', ' ')}",
+        )
+        console.print(f"chart written to {chart}")
+
+
+def _fell(series: TimeSeries) -> int | None:
+    fall = describe(series)
+    return fall.fell_at_s if fall else None
+
+
+def _print_show(
+    target: Entity, overall: TimeSeries | None, children: list[tuple[Entity, TimeSeries]]
+) -> None:
+    rows: list[tuple[Entity, TimeSeries]] = ([(target, overall)] if overall is not None else []) + children
+    if not rows:
+        return
+    key = rows[0][1].key
+    console.print(
+        f"[bold]{target.name}[/] ({target.entity_id}) - {key.signal.value}, source {key.source}, "
+        f"bins of {key.bin_s} s, times in UTC"
+    )
+    console.print("ordinary = upper quartile of the window; fell = first bin below half of it", style="dim")
+    table = Table(
+        "entity", "name", "series (window)", "ordinary", "fell (UTC)", "lowest", "lowest at (UTC)", "latest"
+    )
+    for entity, series in rows:
+        fall = describe(series)
+        if fall is None:
+            table.add_row(Text(entity.entity_id), Text(entity.name), "no data", "-", "-", "-", "-", "-")
+            continue
+        table.add_row(
+            Text(entity.entity_id),
+            Text(entity.name),
+            sparkline(series.values, width=36, top=fall.ordinary),
+            f"{fall.ordinary:.3g}",
+            utc_text(fall.fell_at_s),
+            f"{fall.minimum:.3g} ({fall.minimum_pct:.0f}%)",
+            utc_text(fall.minimum_at_s),
+            f"{fall.latest:.3g} ({fall.latest_pct:.0f}%)",
+        )
+    console.print(table)
+    fell = [e for e, s in children if _fell(s) is not None]
+    if children:
+        console.print(f"{len(fell)} of {len(children)} sub-entities fell below half their ordinary level")
+
+
+@click.command()
+@click.option("--country", default=None)
+@click.option("--asn", type=int, default=None)
+@click.option("--test", "test_name", default=None, help="OONI test name, e.g. web_connectivity.")
+@click.option("--since", default=None)
+@click.option("--until", default=None)
+@click.option("--limit", type=click.IntRange(1, 100000), default=100)
+@db_option
+def measurements(
+    country: str | None,
+    asn: int | None,
+    test_name: str | None,
+    since: str | None,
+    until: str | None,
+    limit: int,
+    db: Path | None,
+) -> None:
+    """List stored OONI measurements by country, network, test and time."""
+    query = MeasurementFilter(
+        parse_country(country), asn, test_name, parse_time(since), parse_time(until), limit
+    )
+    store = open_db(db)
+    try:
+        rows = store.measurements(query)
+    finally:
+        store.close()
+    table = Table("start (UTC)", "test", "version", "country", "network", "input", "id")
+    for m in rows:
+        table.add_row(
+            f"{m.measurement_start:%Y-%m-%d %H:%M:%S}" if m.measurement_start else "-",
+            m.test_name,
+            m.test_version or "-",
+            m.probe_cc or "-",
+            f"AS{m.probe_asn}" if m.probe_asn else "-",
+            Text((m.input or "-")[:60]),
+            m.measurement_id[:24],
+        )
+    console.print(table)
+    console.print(f"{len(rows)} measurements")
+
+

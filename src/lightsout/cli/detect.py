@@ -1,0 +1,342 @@
+"""Commands that judge and score: detect, watch, events, evaluate."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.table import Table
+from rich.text import Text
+
+from lightsout.cli.common import console, err_console, open_db
+from lightsout.cli.params import db_option, parse_country, parse_time
+from lightsout.errors import UserError
+from lightsout.ingest import ingest_file
+from lightsout.model import Event, Scope
+
+
+@click.command()
+@click.option(
+    "--since", default=None, help="Judge bins from this time (ISO 8601, UTC); earlier data warms up."
+)
+@click.option("--until", default=None, help="Judge bins before this time.")
+@db_option
+def detect(since: str | None, until: str | None, db: Path | None) -> None:
+    """Judge every stored signal over a time range (batch) and store its alerts."""
+    from lightsout.detect.run import detect_batch
+
+    start, end = parse_time(since), parse_time(until)
+    store = open_db(db, read_only=False)
+    try:
+        summary = detect_batch(store, start, end)
+    finally:
+        store.close()
+    console.print(
+        f"judged {summary.series:,} series ({summary.points:,} points over {summary.bins:,} bins): "
+        f"{summary.alerts:,} alerted bins; `lightsout events` lists the events"
+    )
+    if summary.insufficient_history:
+        console.print(
+            f"  {len(summary.insufficient_history)} series too short for a baseline (no alert possible): "
+            + ", ".join(summary.insufficient_history[:5])
+            + (" ..." if len(summary.insufficient_history) > 5 else ""),
+            highlight=False,
+        )
+
+
+@click.command()
+@click.option(
+    "--inbox",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Directory to ingest new files from before each round.",
+)
+@click.option("--interval", type=click.FloatRange(0.1), default=60.0, help="Seconds between rounds.")
+@click.option("--once", is_flag=True, help="Run one round and exit.")
+@db_option
+def watch(inbox: Path | None, interval: float, once: bool, db: Path | None) -> None:
+    """Online detection: judge each new bin as it arrives, resuming from the state in the store."""
+    import time
+
+    from lightsout.detect.run import detect_online
+    from lightsout.detect.service import list_events
+
+    store = open_db(db, read_only=False)
+    try:
+        seen = {e.event_id for e in list_events(store)}
+        while True:
+            if inbox is not None:
+                for path in sorted(p for p in inbox.iterdir() if p.is_file()):
+                    try:
+                        report = ingest_file(store, path)
+                    except UserError as exc:
+                        err_console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+                        continue
+                    if not report.already_ingested:
+                        console.print(f"ingested {path.name}: {report.points_written:,} points")
+            summary = detect_online(store)
+            events = list_events(store)
+            for event in events:
+                if event.event_id not in seen:
+                    console.print(f"new event: {_event_line(event)}", highlight=False)
+            seen |= {e.event_id for e in events}
+            _notify(events, db)
+            console.print(f"round: {summary.bins:,} new bins, {summary.alerts:,} alerted", style="dim")
+            if once:
+                break
+            time.sleep(interval)
+    finally:
+        store.close()
+
+
+def _notify(events: list[Event], db: Path | None) -> None:
+    """Deliver events no webhook has had yet, when webhooks are configured (`lightsout webhooks`)."""
+    from lightsout.notify.webhooks import WebhookRegistry, default_registry_path, deliver_new_events
+    from lightsout.store import default_db_path
+
+    path = default_registry_path(db or default_db_path())
+    if not path.exists():
+        return
+    registry = WebhookRegistry(path)
+    try:
+        report = deliver_new_events(events, registry)
+    finally:
+        registry.close()
+    if report.delivered or report.failed:
+        console.print(
+            f"webhooks: {len(report.delivered)} delivered, {len(report.failed)} failed", style="dim"
+        )
+
+
+def _event_line(event: Event) -> str:
+    end = f"{event.end:%Y-%m-%d %H:%M}" if event.end else "ongoing"
+    return (
+        f"{event.scope.value} {event.kind.value} in {event.entity_name} ({event.entity_id}) "
+        f"{event.start:%Y-%m-%d %H:%M} - {end} UTC, level {event.mean_level_pct:.0f}% of ordinary "
+        f"(lowest {event.min_level_pct:.0f}%)"
+    )
+
+
+@click.command()
+@click.option("--country", default=None, help="ISO 3166-1 code.")
+@click.option("--scope", type=click.Choice([s.value for s in Scope]), default=None)
+@click.option("--since", default=None, help="Events going on at or after this time (ISO 8601).")
+@click.option("--until", default=None, help="Events that started before this time.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table")
+@click.option(
+    "--with-blocking",
+    is_flag=True,
+    help="Also app and website blocking events (OONI), for json and csv: json becomes "
+    '{"outages": [...], "blocking": [...]} instead of the list of outages; csv gets the columns '
+    "target, method, asn, test_name, last_blocked, measurements, fingerprint, statement, and one "
+    "row per blocking event with kind=blocking. The table always shows them.",
+)
+@db_option
+def events(
+    country: str | None,
+    scope: str | None,
+    since: str | None,
+    until: str | None,
+    fmt: str,
+    with_blocking: bool,
+    db: Path | None,
+) -> None:
+    """List outage events: scope, start/end, depth, signals, affected sub-entities, confidence;
+    then app and website blocking events (network scope: measured per AS) with their statements.
+
+    Without --with-blocking, json prints only the list of outage events and csv only their rows.
+    --since/--until/--country select blocking events as they select outages.
+    """
+    from lightsout.api.blocking import select_blocking
+    from lightsout.apps.aggregate import blocking_events
+    from lightsout.detect.service import EventFilter, list_events
+
+    query = EventFilter(
+        parse_country(country), Scope(scope) if scope else None, parse_time(since), parse_time(until)
+    )
+    store = open_db(db)
+    try:
+        rows = list_events(store, query)
+        blocked = None
+        if fmt == "table" or with_blocking:
+            # Judged from every measurement of the country, then selected like the outages, so an
+            # event keeps its real start and end whatever the window.
+            blocked = []
+            if query.scope in (None, Scope.NETWORK):
+                every = blocking_events(store, query.country)
+                blocked = select_blocking(every, query.country, None, query.since, query.until)
+    finally:
+        store.close()
+    if blocked is None:
+        _print_events(rows, fmt)
+    elif fmt == "json":
+        import json
+
+        from lightsout.api.blocking import blocking_json
+        from lightsout.report.serialize import to_jsonable
+
+        # ASCII-escaped, as `lightsout blocking` prints them: targets and reasons are untrusted.
+        both = {"outages": to_jsonable(rows), "blocking": [blocking_json(b) for b in blocked]}
+        click.echo(json.dumps(both, indent=2, ensure_ascii=True))
+    elif fmt == "csv":
+        import csv
+
+        from lightsout.api.blocking import BLOCKING_CSV_COLUMNS, blocking_csv_row
+        from lightsout.report.serialize import EVENT_CSV_COLUMNS, event_csv_row
+
+        writer = csv.writer(sys.stdout)
+        writer.writerow(EVENT_CSV_COLUMNS + BLOCKING_CSV_COLUMNS)
+        for event in rows:
+            writer.writerow(event_csv_row(event) + [""] * len(BLOCKING_CSV_COLUMNS))
+        for b in blocked:
+            writer.writerow(blocking_csv_row(b, EVENT_CSV_COLUMNS))
+    else:
+        _print_events(rows, fmt)
+        if not blocked:
+            return
+        from lightsout.cli.blocking import safe_text
+
+        table = Table(
+            "since (UTC)",
+            "until (UTC)",
+            "country",
+            "network",
+            "target",
+            "method",
+            "measurements",
+            "statement",
+        )
+        for b in blocked:
+            table.add_row(f"{b.start:%Y-%m-%d %H:%M}", f"{b.end:%Y-%m-%d %H:%M}" if b.end else "ongoing",
+                          b.country or "-", f"AS{b.asn}" if b.asn else "-", safe_text(b.target, 60),
+                          b.method.value, str(b.measurements), safe_text(b.statement(), 160))  # fmt: skip
+        console.print(table)
+        console.print(f"{len(blocked)} blocking events (`lightsout blocking` for every verdict)")
+
+
+def _print_events(rows: list[Event], fmt: str) -> None:
+    if fmt == "json":
+        import json
+
+        from lightsout.report.serialize import to_jsonable
+
+        click.echo(json.dumps(to_jsonable(rows), indent=2, ensure_ascii=False))
+        return
+    if fmt == "csv":
+        import csv
+
+        from lightsout.report.serialize import EVENT_CSV_COLUMNS, event_csv_row
+
+        writer = csv.writer(sys.stdout)
+        writer.writerow(EVENT_CSV_COLUMNS)
+        for event in rows:
+            writer.writerow(event_csv_row(event))
+        return
+    table = Table(
+        "start (UTC)",
+        "end (UTC)",
+        "scope",
+        "entity",
+        "kind",
+        "level",
+        "lowest",
+        "signals",
+        "affected",
+        "conf.",
+        "recurring",
+    )
+    for e in rows:
+        signals = ", ".join(f"{v.signal.value}:{v.alerted_bins}" for v in e.evidence)
+        recurring = (
+            f"{e.schedule.start_local}-{e.schedule.end_local} {e.schedule.time_zone} x{e.schedule.days}"
+            if e.schedule
+            else ""
+        )
+        table.add_row(
+            f"{e.start:%Y-%m-%d %H:%M} ±{e.start_uncertainty_s // 60}m",
+            f"{e.end:%Y-%m-%d %H:%M}" if e.end else "ongoing",
+            e.scope.value,
+            Text(f"{e.entity_name} ({e.entity_id})"),
+            e.kind.value,
+            f"{e.mean_level_pct:.0f}%",
+            f"{e.min_level_pct:.0f}%",
+            signals,
+            f"{e.affected_children}/{e.affected_of}" if e.affected_of else str(len(e.affected)),
+            f"{e.confidence:.2f}",
+            recurring,
+        )
+    console.print(table)
+    console.print(f"{len(rows)} events")
+
+
+@click.command()
+@click.option(
+    "--truth",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("tests/ground_truth"),
+    show_default=True,
+    help="Directory of ground-truth case files (*.yaml).",
+)
+@click.option(
+    "--data",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Directory the cases' data_file paths are relative to (default: ../shared/data or $LIGHTSOUT_DATA).",
+)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+def evaluate(truth: Path, data: Path | None, fmt: str) -> None:
+    """Run the detector on each ground-truth case and score it against the published reports."""
+    import os
+
+    from lightsout.detect.evaluate import evaluate_all
+
+    data_dir = data or Path(os.environ.get("LIGHTSOUT_DATA", "../shared/data"))
+    if not truth.is_dir():
+        raise UserError(f"{truth}: no such directory of ground-truth cases")
+    results = evaluate_all(truth, data_dir)
+    if fmt == "json":
+        import json
+
+        from lightsout.report.serialize import to_jsonable
+
+        payload = [{"case": r.case, "passed": r.passed, "checks": to_jsonable(r.checks)} for r in results]
+        click.echo(json.dumps(payload, indent=2))
+        return
+    table = Table(
+        "case",
+        "check",
+        "detected",
+        "onset err (h)",
+        "end err (h)",
+        "lowest / bound (%)",
+        "false alarms",
+        "result",
+        "detail",
+    )
+    for result in results:
+        for c in result.checks:
+            depth = (
+                "-"
+                if c.depth_pct is None
+                else f"{c.depth_pct:g}"
+                + (f" / {c.depth_bound_pct:g}" if c.depth_bound_pct is not None else "")
+            )
+            table.add_row(
+                result.case,
+                c.check,
+                "-" if c.detected is None else ("yes" if c.detected else "no"),
+                "-" if c.onset_error_h is None else f"{c.onset_error_h:+.2f}",
+                "-" if c.end_error_h is None else f"{c.end_error_h:+.2f}",
+                depth,
+                str(c.false_alarms),
+                "[green]pass[/]" if c.passed else "[red]FAIL[/]",
+                c.detail,
+            )
+    console.print(table)
+    checks = [c for r in results for c in r.checks]
+    console.print(
+        f"{sum(c.passed for c in checks)}/{len(checks)} checks passed; "
+        f"{sum(c.false_alarms for c in checks)} false alarms"
+    )
+
