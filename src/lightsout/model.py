@@ -32,6 +32,10 @@ class SignalKind(enum.StrEnum):
     MEDIAN_RTT_MS = "median_rtt_ms"  # median round-trip time of answering addresses
     BGP_PREFIXES = "bgp_prefixes"  # prefixes visible from full-feed peers
     BGP_SLASH24S = "bgp_slash24s"  # routed IPv4 space, in /24 units, from full-feed peers
+    PROBING_UP_SLASH24S = "probing_up_slash24s"  # /24s answering active probes (IODA ping-slash24, ours)
+    TELESCOPE_UNIQUE_SOURCES = "telescope_unique_sources"  # source IPs seen by a darknet (IODA merit-nt)
+    GOOGLE_TRAFFIC = "google_traffic"  # Google Transparency Report traffic, raw units (IODA gtr)
+    GOOGLE_TRAFFIC_NORMALISED = "google_traffic_normalised"  # the same, normalised (IODA gtr-norm)
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +210,26 @@ class Affected:
     min_ratio: float
 
 
+class FusionPattern(enum.StrEnum):
+    """How an entity's signals agreed about an event (``detect.events``, docs/detection.md)."""
+
+    ROUTES_WITHDRAWN = "routes_withdrawn"  # BGP saw it: the address space left the routing table
+    # BGP had data and stayed up while reachability signals fell: traffic blocked or dropped with
+    # the routes still announced (Kazakhstan, January 2022).
+    ROUTES_UP_HOSTS_DOWN = "routes_up_hosts_down"
+    NO_ROUTING_DATA = "no_routing_data"  # reachability fell; no BGP signal of the entity to tell
+
+
+@dataclass(frozen=True, slots=True)
+class QuietSignal:
+    """A signal of the entity that had data during an event and raised no alert: it did not see it."""
+
+    signal: SignalKind
+    source: str
+    bin_s: int
+    points: int  # bins with data inside the event
+
+
 @dataclass(frozen=True, slots=True)
 class Occurrence:
     start: datetime
@@ -251,3 +275,9 @@ class Event:
     affected_of: int  # how many regions (counties) the entity has in the store; networks not counted
     occurrences: tuple[Occurrence, ...] = ()
     schedule: Schedule | None = None
+    # Fusion: the signals with data during the event that did not see it (``evidence`` lists those
+    # that did), what their agreement means, and the factors of ``confidence``, in words.
+    signals_not_seen: tuple[QuietSignal, ...] = ()
+    pattern: FusionPattern | None = None
+    confidence_reasons: tuple[str, ...] = ()
+    history_days: float | None = None  # days of data before the event the baseline could use

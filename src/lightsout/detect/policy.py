@@ -59,6 +59,21 @@ POLICIES: dict[SignalKind, SignalPolicy] = {
     SignalKind.BGP_SLASH24S: SignalPolicy(
         Direction.DROP, warning=0.95, critical=0.8, min_scale_fraction=0.01
     ),
+    # Active probing (IODA's ping-slash24, our prober): /24 blocks answering. IODA alerts below 80%
+    # (warning) and 50% (critical) of a 7-day moving median.
+    SignalKind.PROBING_UP_SLASH24S: SignalPolicy(Direction.DROP, warning=0.8, critical=0.5, counts=True),
+    # Telescope (IODA's merit-nt): unique sources of unsolicited traffic, a noisy count; IODA alerts
+    # only below 25% / 10% of a 7-day moving median.
+    SignalKind.TELESCOPE_UNIQUE_SOURCES: SignalPolicy(
+        Direction.DROP, warning=0.25, critical=0.1, counts=True, min_scale_fraction=0.1
+    ),
+    # Google's traffic to the country (Transparency Report, via IODA): a smooth daily curve.
+    SignalKind.GOOGLE_TRAFFIC: SignalPolicy(
+        Direction.DROP, warning=0.5, critical=0.25, min_scale_fraction=0.1
+    ),
+    SignalKind.GOOGLE_TRAFFIC_NORMALISED: SignalPolicy(
+        Direction.DROP, warning=0.5, critical=0.25, min_scale_fraction=0.1
+    ),
     # Latency: an unreachable address has no latency at all, so latency alone never shows an outage;
     # it rising by half (WARNING) or doubling (CRITICAL) is a degradation.
     SignalKind.LATENCY_INDEX: SignalPolicy(Direction.RISE, warning=1.5, critical=2.0, outage=False),
