@@ -36,6 +36,10 @@ class SignalKind(enum.StrEnum):
     TELESCOPE_UNIQUE_SOURCES = "telescope_unique_sources"  # source IPs seen by a darknet (IODA merit-nt)
     GOOGLE_TRAFFIC = "google_traffic"  # Google Transparency Report traffic, raw units (IODA gtr)
     GOOGLE_TRAFFIC_NORMALISED = "google_traffic_normalised"  # the same, normalised (IODA gtr-norm)
+    # Lightsout's own probing (lightsout.sources.probing) also counts, per round:
+    PROBING_JUDGED_SLASH24S = "probing_judged_slash24s"  # /24 blocks with a decisive belief
+    PROBING_PROBES_SENT = "probing_probes_sent"  # ICMP echo requests sent
+    PROBING_PROBES_ANSWERED = "probing_probes_answered"  # echo replies received in time
 
 
 @dataclass(frozen=True, slots=True)

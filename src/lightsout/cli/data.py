@@ -22,6 +22,7 @@ from lightsout.store import MeasurementFilter, TimeSeries
 SIGNAL_PREFERENCE = [
     SignalKind.CONNECTIVITY_INDEX,
     SignalKind.RESPONSIVE_ADDRESSES,
+    SignalKind.PROBING_UP_SLASH24S,
     SignalKind.LATENCY_INDEX,
     SignalKind.BGP_SLASH24S,
     SignalKind.BGP_PREFIXES,

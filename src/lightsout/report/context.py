@@ -33,6 +33,7 @@ IntArray = npt.NDArray[np.int64]
 SIGNAL_ORDER = [
     SignalKind.CONNECTIVITY_INDEX,
     SignalKind.RESPONSIVE_ADDRESSES,
+    SignalKind.PROBING_UP_SLASH24S,
     SignalKind.BGP_SLASH24S,
     SignalKind.BGP_PREFIXES,
     SignalKind.LATENCY_INDEX,

@@ -39,6 +39,7 @@ SIGNAL_NOUNS: dict[SignalKind, str] = {
     SignalKind.RESPONSIVE_ADDRESSES: "reachable addresses",
     SignalKind.BGP_PREFIXES: "announced prefixes",
     SignalKind.BGP_SLASH24S: "routed address space",
+    SignalKind.PROBING_UP_SLASH24S: "address blocks answering our probes",
     SignalKind.LATENCY_INDEX: "latency",
     SignalKind.MEDIAN_RTT_MS: "round-trip time",
 }
@@ -46,6 +47,7 @@ SIGNAL_NOUNS: dict[SignalKind, str] = {
 SOURCE_NAMES = {
     "monash": "Monash IP Observatory",
     "ooni": "OONI",
+    "probing": "Lightsout active probing",
 }
 
 
@@ -75,6 +77,8 @@ def source_name(source: str) -> str:
         return f"RIPE RIS {source}"
     if source.startswith("route-views"):
         return f"RouteViews {source}"
+    if source.startswith("probing-"):
+        return f"Lightsout active probing from {source.removeprefix('probing-')}"
     return source
 
 
