@@ -1,0 +1,51 @@
+"""Start-up: commands that draw nothing import none of the heavy libraries (lazy command registry)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import click
+import pytest
+
+from lightsout.cli import COMMANDS, HELP_LINES, cli
+
+HEAVY = ("matplotlib", "fastapi", "duckdb", "numpy", "pyarrow", "geolite2", "pybgpkit_parser", "rich")
+
+PROBE = """
+import sys
+from lightsout.cli import main
+sys.argv = ["lightsout", *{args!r}]
+try:
+    main()
+except SystemExit:
+    pass
+import json
+heavy = {heavy!r}
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in heavy)), file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("args", [["--version"], ["--help"]])
+def test_start_up_imports_no_heavy_module(args: list[str]) -> None:
+    code = PROBE.format(args=args, heavy=HEAVY)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    loaded = json.loads(proc.stderr.strip().splitlines()[-1])
+    assert loaded == [], f"lightsout {' '.join(args)} imported {loaded}"
+    if args == ["--version"]:
+        assert "version" in proc.stdout
+    else:
+        for name in COMMANDS:
+            assert name in proc.stdout
+
+
+def test_registry_lists_every_command_with_its_own_help() -> None:
+    ctx = click.Context(cli)
+    assert HELP_LINES.keys() == COMMANDS.keys()
+    for name, (module, attr) in COMMANDS.items():
+        command = cli.get_command(ctx, name)
+        assert command is not None and command.name == name, (module, attr)
+        assert HELP_LINES[name] == command.get_short_help_str(limit=78), name
