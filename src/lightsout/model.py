@@ -285,3 +285,50 @@ class Event:
     pattern: FusionPattern | None = None
     confidence_reasons: tuple[str, ...] = ()
     history_days: float | None = None  # days of data before the event the baseline could use
+
+
+class HealthState(enum.StrEnum):
+    """How a live source is doing. Any state but OK is a gap in *our* data, never an outage."""
+
+    PENDING = "pending"  # configured, not tried yet
+    OK = "ok"  # last round succeeded and its data is fresh
+    LATE = "late"  # rounds succeed but the newest data is older than the source's expected lag
+    FAILING = "failing"  # the last round failed (HTTP 5xx, network, truncated or unreadable answers)
+    RATE_LIMITED = "rate-limited"  # the source answered HTTP 429; waiting for its Retry-After
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """Where one stream of a live source stands: stored in the same transaction as the data it
+    produced, so a killed service resumes exactly after the last stored item.
+
+    ``cursor`` is the connector's own JSON text (opaque to the store and the runner).
+    """
+
+    source: str  # the configured source name, e.g. "ooni"
+    stream: str  # one cursor of the source, e.g. "follow" or "backfill/2026-06-01/2026-06-15"
+    cursor: str
+    data_until: datetime | None  # data up to this time has been discovered
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SourceHealth:
+    """The state of one live source as the service last saw it (``lightsout sources``)."""
+
+    source: str
+    state: HealthState
+    checked_at: datetime | None  # the last attempt
+    last_success: datetime | None  # the last round that ended without error
+    last_data: datetime | None  # the newest data time stored from this source
+    last_error: str | None  # one line
+    next_attempt: datetime | None
+    failures: int = 0  # consecutive failed rounds
+    clock_skew_s: float | None = None  # the source's Date header minus our clock, when it sent one
+
+    def lag(self, now: datetime) -> timedelta | None:
+        """How far the newest stored data is behind ``now`` (never negative: a source whose clock
+        runs ahead is not 'early')."""
+        if self.last_data is None:
+            return None
+        return max(now - self.last_data, timedelta(0))

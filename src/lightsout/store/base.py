@@ -11,6 +11,7 @@ import numpy.typing as npt
 
 from lightsout.model import (
     Alert,
+    Checkpoint,
     Entity,
     EntityKind,
     OoniMeasurement,
@@ -18,6 +19,7 @@ from lightsout.model import (
     SeriesSummary,
     SignalPoint,
     SourceFile,
+    SourceHealth,
 )
 from lightsout.sources import CarryState
 
@@ -31,6 +33,7 @@ class IngestBatch:
     points: list[SignalPoint] = field(default_factory=list)
     measurements: list[OoniMeasurement] = field(default_factory=list)
     carry: CarryState | None = None  # the reader's state after this file, saved with it
+    checkpoint: Checkpoint | None = None  # a live source's cursor after this item, saved with it
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,5 +94,18 @@ class Store(Protocol):
 
     def load_carry(self, key: str) -> CarryState | None:
         """The last saved reader state of a stream (see lightsout.sources.CarryState)."""
+
+    # -- live sources (lightsout.sources.connector) ---------------------------------------------
+
+    def load_checkpoint(self, source: str, stream: str) -> Checkpoint | None: ...
+
+    def save_checkpoint(self, checkpoint: Checkpoint) -> None:
+        """Store a cursor on its own (a round that found nothing new still moves on)."""
+
+    def save_health(self, health: SourceHealth) -> None:
+        """Replace the health record of ``health.source``."""
+
+    def source_health(self) -> list[SourceHealth]:
+        """Every stored health record, by source name."""
 
     def close(self) -> None: ...

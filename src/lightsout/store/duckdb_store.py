@@ -18,14 +18,17 @@ import pyarrow as pa
 from lightsout.errors import UserError
 from lightsout.model import (
     Alert,
+    Checkpoint,
     Entity,
     EntityKind,
+    HealthState,
     OoniMeasurement,
     SeriesKey,
     SeriesSummary,
     SignalKind,
     SignalPoint,
     SourceFile,
+    SourceHealth,
 )
 from lightsout.sources import CarryState
 from lightsout.store.base import IngestBatch, MeasurementFilter, TimeSeries
@@ -39,6 +42,8 @@ _TABLES: list[tuple[str, type, tuple[str, ...]]] = [
     ("points", SignalPoint, ("entity_id", "signal", "source", "bin_s", "bin_start")),
     ("ooni_measurements", OoniMeasurement, ("measurement_id",)),
     ("alerts", Alert, ("entity_id", "signal", "source", "bin_s", "bin_start")),
+    ("checkpoints", Checkpoint, ("source", "stream")),
+    ("source_health", SourceHealth, ("source",)),
 ]
 
 
@@ -124,6 +129,8 @@ class DuckDBStore:
                     "as_of = excluded.as_of, payload = excluded.payload",
                     [batch.carry.key, batch.carry.as_of, batch.carry.payload],
                 )
+            if batch.checkpoint is not None:
+                self._upsert_checkpoint(batch.checkpoint)
             s = batch.source
             con.execute(
                 "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -201,6 +208,49 @@ class DuckDBStore:
     def load_carry(self, key: str) -> CarryState | None:
         row = self._con.execute("SELECT as_of, payload FROM reader_state WHERE key = ?", [key]).fetchone()
         return CarryState(key, row[0], bytes(row[1])) if row else None
+
+    def load_checkpoint(self, source: str, stream: str) -> Checkpoint | None:
+        try:
+            row = self._con.execute(
+                "SELECT * FROM checkpoints WHERE source = ? AND stream = ?", [source, stream]
+            ).fetchone()
+        except duckdb.CatalogException:  # a store written before live sources, opened read-only
+            return None
+        return Checkpoint(*row) if row else None
+
+    def save_checkpoint(self, checkpoint: Checkpoint) -> None:
+        self._upsert_checkpoint(checkpoint)
+
+    def _upsert_checkpoint(self, c: Checkpoint) -> None:
+        self._con.execute(
+            "INSERT INTO checkpoints VALUES (?, ?, ?, ?, ?) ON CONFLICT (source, stream) DO UPDATE SET "
+            "cursor = excluded.cursor, data_until = excluded.data_until, updated_at = excluded.updated_at",
+            [c.source, c.stream, c.cursor, c.data_until, c.updated_at],
+        )
+
+    def save_health(self, health: SourceHealth) -> None:
+        h = health
+        self._con.execute(
+            "INSERT OR REPLACE INTO source_health VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                h.source,
+                h.state.value,
+                h.checked_at,
+                h.last_success,
+                h.last_data,
+                h.last_error,
+                h.next_attempt,
+                h.failures,
+                h.clock_skew_s,
+            ],
+        )
+
+    def source_health(self) -> list[SourceHealth]:
+        try:
+            rows = self._con.execute("SELECT * FROM source_health ORDER BY source").fetchall()
+        except duckdb.CatalogException:  # a store written before live sources, opened read-only
+            return []
+        return [SourceHealth(r[0], HealthState(r[1]), *r[2:]) for r in rows]
 
     def load_detector_state(self, group_id: str) -> bytes | None:
         row = self._con.execute(

@@ -1,0 +1,256 @@
+"""The runner of the connector contract (:mod:`lightsout.sources.connector`): one round of one
+source, and the health that follows from it. Used by ``lightsout run`` (every source on its
+schedule) and ``lightsout backfill`` (one window, with a progress bar).
+
+The store is reached through a *writer*: a function that runs a job on the write store. In the
+service that is the API's :meth:`lightsout.api.access.StoreAccess.write` (one writer, behind a
+lock, in the process that also serves); on the command line it is ``direct_writer(store)``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, TypeVar
+
+from lightsout.errors import InputError
+from lightsout.model import Checkpoint, HealthState, SourceFile, SourceHealth
+from lightsout.sources import Parsed
+from lightsout.sources.connector import (
+    Backoff,
+    BadPayload,
+    Connector,
+    Fetched,
+    RateLimited,
+    SourceError,
+    Window,
+    WorkItem,
+    ledger_digest,
+)
+from lightsout.store import IngestBatch, Store
+
+if TYPE_CHECKING:
+    import httpx
+
+T = TypeVar("T")
+Writer = Callable[[Callable[[Store], T]], T]
+
+
+def direct_writer(store: Store) -> Callable[[Callable[[Store], object]], object]:
+    """A writer for a store this process opened itself."""
+
+    def write(job: Callable[[Store], object]) -> object:
+        return job(store)
+
+    return write
+
+
+@dataclass(slots=True)
+class RoundResult:
+    """What one round did. ``error`` set: the round stopped there (everything before it is stored)."""
+
+    source: str
+    stream: str
+    items_stored: int = 0
+    items_known: int = 0  # discovered but already in the ledger: not fetched again
+    unreadable: int = 0  # fetched, never readable (stored in the ledger so never fetched again)
+    measurements: int = 0
+    points: int = 0
+    retries: int = 0
+    last_data: datetime | None = None  # newest data time stored in this round
+    error: str | None = None
+    retry_after_s: float | None = None  # set when the round ended rate-limited
+    stopped: bool = False  # the stop event was set
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def rate_limited(self) -> bool:
+        return self.retry_after_s is not None
+
+
+@dataclass(frozen=True, slots=True)
+class RoundLimits:
+    """Retries of one item inside a round; past them the round ends and the source backs off."""
+
+    attempts: int = 4
+    max_wait_s: float = 60.0  # a longer Retry-After ends the round (the service waits it out)
+    backoff_base_s: float = 1.0
+    max_items: int | None = None  # stop after this many stored items (the round resumes next time)
+
+
+# Called with (item, stored items so far) after every item, for progress bars.
+ItemProgress = Callable[[WorkItem, "RoundResult"], None]
+
+
+def run_round(
+    connector: Connector,
+    client: httpx.Client,
+    write: Writer[object],
+    window: Window,
+    *,
+    limits: RoundLimits | None = None,
+    stop: threading.Event | None = None,
+    progress: ItemProgress | None = None,
+) -> RoundResult:
+    """Discover, fetch, parse and store items of ``window`` until discovery ends, an error persists,
+    ``limits.max_items`` is reached or ``stop`` is set. Each item is one transaction with its
+    checkpoint and ledger row."""
+    limits = limits or RoundLimits()
+    stop = stop or threading.Event()
+    result = RoundResult(connector.name, window.stream)
+    checkpoint = _call(write, lambda s: s.load_checkpoint(connector.name, window.stream))
+    last: Checkpoint | None = checkpoint  # where the stream stands
+    saved: Checkpoint | None = checkpoint  # what the store holds
+    try:
+        for item in connector.discover(client, checkpoint, window):
+            if stop.is_set():
+                result.stopped = True
+                break
+            digest = ledger_digest(connector.name, item.key)
+            if _call(write, lambda s, d=digest: s.has_source(d)):  # type: ignore[misc]
+                result.items_known += 1
+                last = item.checkpoint
+                continue
+            answer = _fetch(connector, client, item, limits, stop, result)
+            if answer is None:
+                result.stopped = True
+                break
+            _store(connector, write, item, digest, answer, result)
+            last = saved = item.checkpoint
+            if progress is not None:
+                progress(item, result)
+            if limits.max_items is not None and result.items_stored >= limits.max_items:
+                break
+        else:
+            idle = connector.idle_checkpoint(last, window, datetime.now(UTC))
+            if idle is not None:
+                last = idle
+    except RateLimited as exc:
+        result.error = str(exc)
+        result.retry_after_s = exc.retry_after_s if exc.retry_after_s is not None else 0.0
+    except SourceError as exc:
+        result.error = str(exc)
+    except BadPayload as exc:  # a listing that can never be read: the source changed its format
+        result.error = str(exc)
+    if last is not None and last is not saved:  # known items or an idle round: still move on
+        final = last
+        _call(write, lambda s: s.save_checkpoint(final))
+    return result
+
+
+def _call(write: Writer[object], job: Callable[[Store], T]) -> T:
+    return write(job)  # type: ignore[return-value]
+
+
+def _fetch(
+    connector: Connector,
+    client: httpx.Client,
+    item: WorkItem,
+    limits: RoundLimits,
+    stop: threading.Event,
+    result: RoundResult,
+) -> Fetched | None:
+    """Fetch one item with bounded, jittered retries; None if ``stop`` was set while waiting."""
+    backoff = Backoff(base_s=limits.backoff_base_s, cap_s=limits.max_wait_s)
+    for attempt in range(1, limits.attempts + 1):
+        try:
+            return connector.fetch(client, item)
+        except RateLimited as exc:
+            if attempt == limits.attempts or (exc.retry_after_s or 0.0) > limits.max_wait_s:
+                raise
+            delay = backoff.next_delay(exc.retry_after_s)
+        except SourceError:
+            if attempt == limits.attempts:
+                raise
+            delay = backoff.next_delay()
+        result.retries += 1
+        if stop.wait(delay):
+            return None
+    raise AssertionError("unreachable")
+
+
+def _store(
+    connector: Connector,
+    write: Writer[object],
+    item: WorkItem,
+    digest: str,
+    answer: Fetched,
+    result: RoundResult,
+) -> None:
+    try:
+        parsed = connector.parse(answer)
+    except (BadPayload, InputError) as exc:
+        # Never readable: keep it in the ledger (no data) so it is not fetched again, and say so.
+        parsed = Parsed(format=connector.format, records_read=1)
+        result.unreadable += 1
+        result.notes.append(f"{item.label or item.key}: {exc}")
+    source = SourceFile(
+        sha256=digest,
+        path=f"{item.url}#{item.key}",
+        format=parsed.format if parsed.format else connector.format,
+        ingested_at=datetime.now(UTC),
+        records_read=parsed.records_read,
+        records_skipped=len(parsed.skipped) + (1 if not parsed.records_read else 0),
+        points_written=len(parsed.points),
+    )
+    batch = IngestBatch(
+        source, parsed.entities, parsed.points, parsed.measurements, parsed.carry, checkpoint=item.checkpoint
+    )
+    _call(write, lambda s: s.write_batch(batch))
+    result.items_stored += 1
+    result.measurements += len(parsed.measurements)
+    result.points += len(parsed.points)
+    if item.data_time is not None and (result.last_data is None or item.data_time > result.last_data):
+        result.last_data = item.data_time
+
+
+# -- health --------------------------------------------------------------------------------------
+
+
+def health_after(
+    previous: SourceHealth | None,
+    result: RoundResult,
+    now: datetime,
+    interval: timedelta,
+    late_after: timedelta,
+    backoff: Backoff,
+    server_date_skew_s: float | None = None,
+) -> SourceHealth:
+    """The source's health after a round, and when to try it next.
+
+    A failed round backs off (jittered, bounded; at least the source's Retry-After); a good round
+    resets the backoff and comes back after ``interval``. A good round whose newest data is older
+    than ``late_after`` is LATE: the source answers but has nothing new (a gap, not an outage).
+    """
+    base = previous or SourceHealth(result.source, HealthState.PENDING, None, None, None, None, None)
+    last_data = base.last_data
+    if result.last_data is not None and (last_data is None or result.last_data > last_data):
+        last_data = result.last_data
+    skew = server_date_skew_s if server_date_skew_s is not None else base.clock_skew_s
+    if result.error is not None:
+        delay = backoff.next_delay(result.retry_after_s)
+        state = HealthState.RATE_LIMITED if result.rate_limited else HealthState.FAILING
+        return replace(
+            base,
+            state=state,
+            checked_at=now,
+            last_data=last_data,
+            last_error=result.error,
+            next_attempt=now + timedelta(seconds=delay),
+            failures=base.failures + 1,
+            clock_skew_s=skew,
+        )
+    backoff.reset()
+    late = last_data is None or now - last_data > late_after
+    return replace(
+        base,
+        state=HealthState.LATE if late else HealthState.OK,
+        checked_at=now,
+        last_success=now,
+        last_data=last_data,
+        next_attempt=now + interval,
+        failures=0,
+        clock_skew_s=skew,
+    )
