@@ -237,3 +237,36 @@ def test_events_command_formats(shared_data: Path, tmp_path: Path, fmt: str) -> 
         assert ",national,country/VE," in out
     else:
         assert "national" in out and "country/VE" in out and "1 events" in out
+
+
+def test_region_lows_are_the_deepest_of_their_runs(shared_data: Path, store: Store) -> None:
+    """Issue 11.1: a region with several alert runs inside the national event reports its deepest
+    level and its first onset, recomputed here from the stored alerts (Anzoátegui, VE-B: 6% from
+    22 Jul 23:00, not the later, shallower run's 80% from 23 Jul 23:00)."""
+    ingest_file(store, shared_data / MONASH / "ven-2019-07-22_gif.csv")
+    detect_batch(store)
+    (national,) = list_events(store, EventFilter(country="VE", scope=Scope.NATIONAL))
+    assert len(national.affected) == len({a.entity_id for a in national.affected})
+    assert national.end is not None
+    alerts = store.alerts()
+    checked = 0
+    for row in national.affected:
+        runs: list[list[float | datetime]] = []  # [start, end, lowest ratio]
+        for a in sorted((a for a in alerts if a.entity_id == row.entity_id), key=lambda a: a.bin_start):
+            end = a.bin_start + timedelta(seconds=a.bin_s)
+            if runs and a.bin_start <= runs[-1][1] + timedelta(seconds=2 * a.bin_s):  # type: ignore[operator]
+                runs[-1][1] = end
+                runs[-1][2] = min(runs[-1][2], a.ratio)  # type: ignore[type-var]
+            else:
+                runs.append([a.bin_start, end, a.ratio])
+        inside = [r for r in runs if r[0] < national.end and national.start < r[1]]  # type: ignore[operator]
+        assert inside, row.entity_id
+        assert row.start == inside[0][0], row.entity_id
+        assert row.min_ratio == pytest.approx(min(r[2] for r in inside)), row.entity_id  # type: ignore[type-var]
+        checked += 1
+    anzoategui = next(a for a in national.affected if a.entity_id == "region/VE-B")
+    deepest = min((a for a in alerts if a.entity_id == "region/VE-B"), key=lambda a: a.ratio)
+    assert deepest.bin_start == datetime(2019, 7, 22, 23, tzinfo=UTC)
+    assert anzoategui.min_ratio == pytest.approx(deepest.ratio) and anzoategui.min_ratio < 0.1
+    assert anzoategui.start <= deepest.bin_start
+    assert checked >= 10

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import statistics
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -225,6 +226,22 @@ def confidence(evidence: tuple[SignalEvidence, ...], affected: int, affected_of:
     return round(depth * persistence * breadth, 3)
 
 
+def merge_affected(rows: Iterable[Affected]) -> tuple[Affected, ...]:
+    """One row per sub-entity: a region with several alert runs inside one event is affected from
+    its first run's start to its last run's end, at the lowest level of any run (not the last run's)."""
+    merged: dict[str, Affected] = {}
+    for row in rows:
+        seen = merged.get(row.entity_id)
+        if seen is None:
+            merged[row.entity_id] = row
+            continue
+        end = None if seen.end is None or row.end is None else max(seen.end, row.end)
+        merged[row.entity_id] = Affected(
+            row.entity_id, row.name, min(seen.start, row.start), end, min(seen.min_ratio, row.min_ratio)
+        )
+    return tuple(sorted(merged.values(), key=lambda a: (a.start, a.entity_id)))
+
+
 def _event(span: _Span, entities: dict[str, Entity], children: dict[str, int]) -> Event:
     evidence = _evidence(span)
     outage = [a for a in span.alerts if POLICIES[a.signal].outage]
@@ -239,9 +256,7 @@ def _event(span: _Span, entities: dict[str, Entity], children: dict[str, int]) -
             100.0 * max(a.ratio for a in primary),
         )
     entity = span.entity
-    affected = tuple(
-        sorted({a.entity_id: a for a in span.affected}.values(), key=lambda a: (a.start, a.entity_id))
-    )
+    affected = merge_affected(span.affected)
     ongoing = span.ongoing
     digest = hashlib.sha256(f"{entity.entity_id}|{span.start.isoformat()}|{kind}".encode()).hexdigest()[:12]
     affected_of = children.get(entity.entity_id, 0)
@@ -330,10 +345,7 @@ def _merge_pattern(pattern: list[Event], zone_name: str, zone: ZoneInfo) -> Even
     first, last = pattern[0], pattern[-1]
     start_min = int(statistics.median(_local_minutes(p.start, zone) for p in pattern))
     end_min = int(statistics.median(_local_minutes(p.end or p.start, zone) for p in pattern))
-    affected: dict[str, Affected] = {}
-    for p in pattern:
-        for a in p.affected:
-            affected.setdefault(a.entity_id, a)
+    affected = merge_affected(a for p in pattern for a in p.affected)
     occurrences = tuple(Occurrence(p.start, p.end or p.start, p.min_level_pct / 100.0) for p in pattern)
     weights = [(p.end or p.start) - p.start for p in pattern]
     total = sum(w.total_seconds() for w in weights) or 1.0
@@ -347,7 +359,7 @@ def _merge_pattern(pattern: list[Event], zone_name: str, zone: ZoneInfo) -> Even
         mean_level_pct=round(mean_pct, 1),
         min_level_pct=min(p.min_level_pct for p in pattern),
         confidence=round(statistics.fmean(p.confidence for p in pattern), 3),
-        affected=tuple(sorted(affected.values(), key=lambda a: a.entity_id)),
+        affected=tuple(sorted(affected, key=lambda a: a.entity_id)),
         affected_children=max(p.affected_children for p in pattern),
         occurrences=occurrences,
         schedule=Schedule(
