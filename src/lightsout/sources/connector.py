@@ -12,7 +12,8 @@ A connector knows one public API (OONI, IODA, Cloudflare Radar, ...); the runner
    runner retries them with :class:`Backoff`.
 3. **parse** ``(fetched) -> Parsed``: the typed records (points, measurements, entities) of one item,
    with the existing file readers where one exists. Raise :class:`BadPayload` for an answer that can
-   never be read (the runner records it and moves on: it is not retried).
+   never be read (the runner records it and moves on: it is not retried), :class:`NotYet` for one
+   the source cannot serve yet (not recorded: a later discovery may offer it again).
 4. **checkpoint**: the runner writes the item's records, its ``sources`` row (the *ledger*: the
    SHA-256 of ``"<source>:<item key>"``, so an item is fetched and stored once, ever) and
    ``item.checkpoint`` in ONE transaction (:class:`lightsout.store.IngestBatch`). A kill at any
@@ -118,6 +119,11 @@ class RateLimited(SourceError):
 
 class BadPayload(Exception):
     """An answer that will never be readable (wrong format, HTTP 4xx other than 429): not retried."""
+
+
+class NotYet(Exception):
+    """The source lists the item but cannot serve it yet (e.g. an OONI measurement whose raw body is
+    not uploaded yet): nothing is stored, the item stays out of the ledger, a later round may get it."""
 
 
 # -- HTTP ----------------------------------------------------------------------------------------

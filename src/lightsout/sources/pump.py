@@ -10,7 +10,7 @@ lock, in the process that also serves); on the command line it is ``direct_write
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, TypeVar
@@ -23,6 +23,7 @@ from lightsout.sources.connector import (
     BadPayload,
     Connector,
     Fetched,
+    NotYet,
     RateLimited,
     SourceError,
     Window,
@@ -56,6 +57,7 @@ class RoundResult:
     items_stored: int = 0
     items_known: int = 0  # discovered but already in the ledger: not fetched again
     unreadable: int = 0  # fetched, never readable (stored in the ledger so never fetched again)
+    not_yet: int = 0  # listed but not served yet (not in the ledger: a later round may get them)
     measurements: int = 0
     points: int = 0
     retries: int = 0
@@ -101,32 +103,24 @@ def run_round(
     stop = stop or threading.Event()
     result = RoundResult(connector.name, window.stream)
     checkpoint = _call(write, lambda s: s.load_checkpoint(connector.name, window.stream))
-    last: Checkpoint | None = checkpoint  # where the stream stands
-    saved: Checkpoint | None = checkpoint  # what the store holds
+    state = _Cursor(checkpoint, checkpoint)
+    backoff = Backoff(base_s=limits.backoff_base_s, cap_s=limits.max_wait_s)
     try:
-        for item in connector.discover(client, checkpoint, window):
-            if stop.is_set():
-                result.stopped = True
+        for attempt in range(1, limits.attempts + 1):
+            try:
+                _pass(connector, client, write, window, limits, stop, progress, result, state)
                 break
-            digest = ledger_digest(connector.name, item.key)
-            if _call(write, lambda s, d=digest: s.has_source(d)):  # type: ignore[misc]
-                result.items_known += 1
-                last = item.checkpoint
-                continue
-            answer = _fetch(connector, client, item, limits, stop, result)
-            if answer is None:
-                result.stopped = True
-                break
-            _store(connector, write, item, digest, answer, result)
-            last = saved = item.checkpoint
-            if progress is not None:
-                progress(item, result)
-            if limits.max_items is not None and result.items_stored >= limits.max_items:
-                break
-        else:
-            idle = connector.idle_checkpoint(last, window, datetime.now(UTC))
-            if idle is not None:
-                last = idle
+            except _DiscoveryFailed as failed:
+                # A listing failed: discovery starts again from where the stream stands (the ledger
+                # skips what is stored), after a jittered wait, a few times.
+                cause = failed.cause
+                wait = cause.retry_after_s if isinstance(cause, RateLimited) else None
+                if attempt == limits.attempts or (wait or 0.0) > limits.max_wait_s:
+                    raise cause from None
+                result.retries += 1
+                if stop.wait(backoff.next_delay(wait)):
+                    result.stopped = True
+                    break
     except RateLimited as exc:
         result.error = str(exc)
         result.retry_after_s = exc.retry_after_s if exc.retry_after_s is not None else 0.0
@@ -134,10 +128,73 @@ def run_round(
         result.error = str(exc)
     except BadPayload as exc:  # a listing that can never be read: the source changed its format
         result.error = str(exc)
-    if last is not None and last is not saved:  # known items or an idle round: still move on
-        final = last
+    if state.last is not None and state.last is not state.saved:  # known items, idle: still move on
+        final = state.last
         _call(write, lambda s: s.save_checkpoint(final))
     return result
+
+
+@dataclass(slots=True)
+class _Cursor:
+    last: Checkpoint | None  # where the stream stands
+    saved: Checkpoint | None  # what the store holds
+
+
+class _DiscoveryFailed(Exception):
+    def __init__(self, cause: SourceError) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+def _discovered(
+    connector: Connector, client: httpx.Client, checkpoint: Checkpoint | None, window: Window
+) -> Iterator[WorkItem]:
+    """The connector's items; a failure of discovery itself (not of a fetch) is told apart."""
+    items = iter(connector.discover(client, checkpoint, window))
+    while True:
+        try:
+            item = next(items)
+        except StopIteration:
+            return
+        except SourceError as exc:
+            raise _DiscoveryFailed(exc) from exc
+        yield item
+
+
+def _pass(
+    connector: Connector,
+    client: httpx.Client,
+    write: Writer[object],
+    window: Window,
+    limits: RoundLimits,
+    stop: threading.Event,
+    progress: ItemProgress | None,
+    result: RoundResult,
+    state: _Cursor,
+) -> None:
+    for item in _discovered(connector, client, state.last, window):
+        if stop.is_set():
+            result.stopped = True
+            return
+        digest = ledger_digest(connector.name, item.key)
+        if _call(write, lambda s, d=digest: s.has_source(d)):  # type: ignore[misc]
+            result.items_known += 1
+            state.last = item.checkpoint
+            continue
+        answer = _fetch(connector, client, item, limits, stop, result)
+        if answer is None:
+            result.stopped = True
+            return
+        if _store(connector, write, item, digest, answer, result):
+            state.saved = item.checkpoint
+        state.last = item.checkpoint
+        if progress is not None:
+            progress(item, result)
+        if limits.max_items is not None and result.items_stored >= limits.max_items:
+            return
+    idle = connector.idle_checkpoint(state.last, window, datetime.now(UTC))
+    if idle is not None:
+        state.last = idle
 
 
 def _call(write: Writer[object], job: Callable[[Store], T]) -> T:
@@ -178,9 +235,14 @@ def _store(
     digest: str,
     answer: Fetched,
     result: RoundResult,
-) -> None:
+) -> bool:
+    """Parse and store one item with its checkpoint; False when the source cannot serve it yet."""
     try:
         parsed = connector.parse(answer)
+    except NotYet as exc:
+        result.not_yet += 1
+        result.notes.append(f"{item.label or item.key}: {exc}")
+        return False
     except (BadPayload, InputError) as exc:
         # Never readable: keep it in the ledger (no data) so it is not fetched again, and say so.
         parsed = Parsed(format=connector.format, records_read=1)
@@ -204,6 +266,7 @@ def _store(
     result.points += len(parsed.points)
     if item.data_time is not None and (result.last_data is None or item.data_time > result.last_data):
         result.last_data = item.data_time
+    return True
 
 
 # -- health --------------------------------------------------------------------------------------
