@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import importlib
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,12 +23,16 @@ from lightsout.store import IngestBatch, Store
 
 class InputFormat(enum.StrEnum):
     AUTO = "auto"
+    IODA = "ioda"
     MONASH = "monash"
     MRT = "mrt"
     OONI = "ooni"
 
 
 _MAGIC = {b"\x1f\x8b": "gzip", b"BZ": "bzip2"}
+# IODA API v2 envelopes (``type`` is the first member of every response) and the dashboard export.
+_IODA_JSON = re.compile(rb'^\s*\{\s*"type"\s*:\s*"(signals|outages\.events)"')
+_IODA_CSV = re.compile(rb'^(\xef\xbb\xbf)?"?Time \(UTC\)"?,')
 
 
 def sha256_of(path: Path) -> str:
@@ -50,6 +55,10 @@ def check_input_file(path: Path) -> None:
 
 def guess_format(path: Path) -> InputFormat:
     name = path.name.lower()
+    with path.open("rb") as handle:
+        start = handle.read(256)
+    if _IODA_JSON.match(start) or _IODA_CSV.match(start):
+        return InputFormat.IODA
     if name.endswith(".csv"):
         return InputFormat.MONASH
     if name.endswith((".json", ".jsonl", ".json.gz", ".jsonl.gz", ".pretty")):
@@ -65,7 +74,7 @@ def guess_format(path: Path) -> InputFormat:
     stripped = head.lstrip()
     if stripped[:1] in (b"{", b"["):
         return InputFormat.OONI
-    raise InputError(str(path), "byte 0", "cannot tell the format; pass --format monash|mrt|ooni")
+    raise InputError(str(path), "byte 0", "cannot tell the format; pass --format ioda|monash|mrt|ooni")
 
 
 def _reader(fmt: InputFormat) -> Callable[[Path, Progress], Parsed]:
@@ -76,8 +85,14 @@ def _reader(fmt: InputFormat) -> Callable[[Path, Progress], Parsed]:
 
 
 def ingest_file(
-    store: Store, path: Path, fmt: InputFormat = InputFormat.AUTO, progress: Progress = no_progress
+    store: Store,
+    path: Path,
+    fmt: InputFormat = InputFormat.AUTO,
+    progress: Progress = no_progress,
+    entity: str | None = None,
 ) -> IngestReport:
+    """Ingest one file. ``entity`` names the entity of a file that does not say it (an IODA
+    dashboard export renamed by the user)."""
     check_input_file(path)
     if fmt == InputFormat.AUTO:
         fmt = guess_format(path)
@@ -91,6 +106,10 @@ def ingest_file(
 
         # BGP update files continue the routing tables of the collector's previous file.
         parsed = read_mrt(path, progress, load_carry=store.load_carry)
+    elif fmt == InputFormat.IODA:
+        from lightsout.sources.ioda import read_ioda
+
+        parsed = read_ioda(path, progress, entity=entity)
     else:
         parsed = _reader(fmt)(path, progress)
     source = SourceFile(

@@ -40,6 +40,7 @@ class SignalKind(enum.StrEnum):
     PROBING_JUDGED_SLASH24S = "probing_judged_slash24s"  # /24 blocks with a decisive belief
     PROBING_PROBES_SENT = "probing_probes_sent"  # ICMP echo requests sent
     PROBING_PROBES_ANSWERED = "probing_probes_answered"  # echo replies received in time
+    MOZILLA_CITIES = "mozilla_cities"  # cities seen in Mozilla's telemetry (IODA dashboard export)
 
 
 @dataclass(frozen=True, slots=True)

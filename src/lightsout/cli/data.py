@@ -30,7 +30,6 @@ SIGNAL_PREFERENCE = [
 ]
 
 
-
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
@@ -40,9 +39,15 @@ SIGNAL_PREFERENCE = [
     default="auto",
     help="Input format (default: guessed from the name and the first bytes).",
 )
+@click.option(
+    "--entity",
+    default=None,
+    help="Entity of an IODA dashboard CSV export whose file name does not say it (IR, AS12880, IR-23).",
+)
 @db_option
-def ingest(paths: tuple[Path, ...], fmt: str, db: Path | None) -> None:
-    """Ingest Monash IP Observatory CSVs, BGP MRT files or OONI measurements (JSON/JSONL).
+def ingest(paths: tuple[Path, ...], fmt: str, entity: str | None, db: Path | None) -> None:
+    """Ingest Monash IP Observatory CSVs, BGP MRT files, OONI measurements (JSON/JSONL), IODA
+    signals/raw responses (JSON) or IODA dashboard CSV exports.
 
     Each file is written atomically; a file already in the store is not written again.
     """
@@ -65,6 +70,7 @@ def ingest(paths: tuple[Path, ...], fmt: str, db: Path | None) -> None:
                         path,
                         InputFormat(fmt),
                         functools.partial(advance, bar, task),
+                        entity=entity,
                     )
             except UserError as exc:
                 err_console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
@@ -285,5 +291,3 @@ def measurements(
         )
     console.print(table)
     console.print(f"{len(rows)} measurements")
-
-
