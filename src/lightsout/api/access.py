@@ -18,20 +18,19 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Generic, TypeVar
 
 from lightsout.api.errors import ApiError
 from lightsout.apps.aggregate import BlockingEvent, blocking_events
 from lightsout.detect.service import data_ends, list_events
 from lightsout.model import Entity, EntityKind, Event, SeriesSummary
-from lightsout.store import Store, open_store
+from lightsout.store import Store, StoreLocation, open_store
 
 T = TypeVar("T")
 
 
 class StoreAccess:
-    def __init__(self, path: Path, writable: bool, readers: int = 8, wait_s: float = 30.0) -> None:
+    def __init__(self, path: StoreLocation, writable: bool, readers: int = 8, wait_s: float = 30.0) -> None:
         self.path = path
         self.writable = writable
         self._wait_s = wait_s

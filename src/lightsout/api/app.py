@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
-from pathlib import Path
 from typing import Any
 
 from fastapi import Depends, FastAPI
@@ -24,6 +23,7 @@ from lightsout.api.errors import install_error_handlers
 from lightsout.api.params import reject_unknown_parameters
 from lightsout.api.state import ApiState
 from lightsout.errors import UserError
+from lightsout.store import StoreLocation
 from lightsout.web.router import make_router
 
 PREFIX = "/api/v1"
@@ -75,7 +75,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
 
 
 def create_app(
-    db_path: Path,
+    db_path: StoreLocation,
     token: str | None,
     *,
     readers: int = 8,

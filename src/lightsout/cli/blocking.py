@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import sys
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import click
@@ -22,7 +21,7 @@ from lightsout.apps.aggregate import BlockingEvent, BlockingSeries, make_events,
 from lightsout.apps.aggregate import iter_verdicts as _iter_verdicts
 from lightsout.apps.finding import Status, clean
 from lightsout.cli.params import db_option, parse_country, parse_time
-from lightsout.store import open_store
+from lightsout.store import StoreLocation, open_store
 
 TEXT_LIMIT = 120  # characters of untrusted text shown in a table cell
 
@@ -50,7 +49,12 @@ def _network(asn: int | None) -> str:
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @db_option
 def blocking(
-    country: str | None, asn: int | None, since: str | None, until: str | None, fmt: str, db: Path | None
+    country: str | None,
+    asn: int | None,
+    since: str | None,
+    until: str | None,
+    fmt: str,
+    db: StoreLocation | None,
 ) -> None:
     """Judge stored OONI app and website measurements: accessible, blocked (how), down or
     inconclusive, per country, network and target; then the blocking events they make."""

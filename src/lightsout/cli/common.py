@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
 
 from rich.console import Console
 from rich.progress import Progress, TaskID
 
 from lightsout.errors import UserError
 from lightsout.model import Entity
-from lightsout.store import Store, open_store
+from lightsout.store import Store, StoreLocation, open_store
 
 # Piped output gets a wide page rather than rich's 80-column default.
 console = Console(width=None if sys.stdout.isatty() else 160)
@@ -50,7 +49,7 @@ def resolve_entity(store: Store, text: str) -> Entity:
     raise UserError(f"no entity {text!r} in the store; `lightsout entities` lists them")
 
 
-def open_db(db: Path | None, read_only: bool = True) -> Store:
+def open_db(db: StoreLocation | None, read_only: bool = True) -> Store:
     return open_store(db, read_only=read_only)
 
 

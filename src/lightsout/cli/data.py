@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
@@ -18,6 +19,9 @@ from lightsout.ingest import InputFormat, ingest_file
 from lightsout.model import Entity, EntityKind, SeriesSummary, SignalKind
 from lightsout.report.describe import describe, sparkline
 from lightsout.store import MeasurementFilter, TimeSeries
+
+if TYPE_CHECKING:
+    from lightsout.store import StoreLocation
 
 SIGNAL_PREFERENCE = [
     SignalKind.CONNECTIVITY_INDEX,
@@ -45,7 +49,7 @@ SIGNAL_PREFERENCE = [
     help="Entity of an IODA dashboard CSV export whose file name does not say it (IR, AS12880, IR-23).",
 )
 @db_option
-def ingest(paths: tuple[Path, ...], fmt: str, entity: str | None, db: Path | None) -> None:
+def ingest(paths: tuple[Path, ...], fmt: str, entity: str | None, db: StoreLocation | None) -> None:
     """Ingest Monash IP Observatory CSVs, BGP MRT files, OONI measurements (JSON/JSONL), IODA
     signals/raw responses (JSON) or IODA dashboard CSV exports.
 
@@ -101,7 +105,7 @@ def ingest(paths: tuple[Path, ...], fmt: str, entity: str | None, db: Path | Non
 @click.option("--kind", type=click.Choice([k.value for k in EntityKind]), default=None)
 @click.option("--country", default=None, help="ISO 3166-1 code (alpha-2 or alpha-3).")
 @db_option
-def entities(kind: str | None, country: str | None, db: Path | None) -> None:
+def entities(kind: str | None, country: str | None, db: StoreLocation | None) -> None:
     """List stored countries, regions, counties and networks."""
     store = open_db(db)
     try:
@@ -121,7 +125,7 @@ def entities(kind: str | None, country: str | None, db: Path | None) -> None:
 @click.argument("entity", required=False)
 @click.option("--country", default=None, help="Only series of entities in this country.")
 @db_option
-def signals(entity: str | None, country: str | None, db: Path | None) -> None:
+def signals(entity: str | None, country: str | None, db: StoreLocation | None) -> None:
     """List stored signal series: entity, signal, source, bin size, span."""
     store = open_db(db)
     try:
@@ -169,7 +173,12 @@ def _pick(summaries: list[SeriesSummary], signal: SignalKind | None) -> SeriesSu
 @click.option("--chart", type=click.Path(path_type=Path), default=None, help="Write a PNG or SVG chart here.")
 @db_option
 def show(
-    entity: str, signal: str | None, since: str | None, until: str | None, chart: Path | None, db: Path | None
+    entity: str,
+    signal: str | None,
+    since: str | None,
+    until: str | None,
+    chart: Path | None,
+    db: StoreLocation | None,
 ) -> None:
     """Show an entity's signal and, for each region/county/network inside it, where it fell."""
     start, end = parse_time(since), parse_time(until)
@@ -267,7 +276,7 @@ def measurements(
     since: str | None,
     until: str | None,
     limit: int,
-    db: Path | None,
+    db: StoreLocation | None,
 ) -> None:
     """List stored OONI measurements by country, network, test and time."""
     query = MeasurementFilter(

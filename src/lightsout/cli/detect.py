@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.table import Table
@@ -15,6 +16,9 @@ from lightsout.errors import UserError
 from lightsout.ingest import ingest_file
 from lightsout.model import Event, Scope
 
+if TYPE_CHECKING:
+    from lightsout.store import StoreLocation
+
 
 @click.command()
 @click.option(
@@ -22,7 +26,7 @@ from lightsout.model import Event, Scope
 )
 @click.option("--until", default=None, help="Judge bins before this time.")
 @db_option
-def detect(since: str | None, until: str | None, db: Path | None) -> None:
+def detect(since: str | None, until: str | None, db: StoreLocation | None) -> None:
     """Judge every stored signal over a time range (batch) and store its alerts."""
     from lightsout.detect.run import detect_batch
 
@@ -55,7 +59,7 @@ def detect(since: str | None, until: str | None, db: Path | None) -> None:
 @click.option("--interval", type=click.FloatRange(0.1), default=60.0, help="Seconds between rounds.")
 @click.option("--once", is_flag=True, help="Run one round and exit.")
 @db_option
-def watch(inbox: Path | None, interval: float, once: bool, db: Path | None) -> None:
+def watch(inbox: Path | None, interval: float, once: bool, db: StoreLocation | None) -> None:
     """Online detection: judge each new bin as it arrives, resuming from the state in the store."""
     import time
 
@@ -90,12 +94,12 @@ def watch(inbox: Path | None, interval: float, once: bool, db: Path | None) -> N
         store.close()
 
 
-def _notify(events: list[Event], db: Path | None) -> None:
+def _notify(events: list[Event], db: StoreLocation | None) -> None:
     """Deliver events no webhook has had yet, when webhooks are configured (`lightsout webhooks`)."""
     from lightsout.notify.webhooks import WebhookRegistry, default_registry_path, deliver_new_events
-    from lightsout.store import default_db_path
+    from lightsout.store import default_location, sidecar_base
 
-    path = default_registry_path(db or default_db_path())
+    path = default_registry_path(sidecar_base(db or default_location()))
     if not path.exists():
         return
     registry = WebhookRegistry(path)
@@ -140,7 +144,7 @@ def events(
     until: str | None,
     fmt: str,
     with_blocking: bool,
-    db: Path | None,
+    db: StoreLocation | None,
 ) -> None:
     """List outage events: scope, start/end, depth, signals, affected sub-entities, confidence;
     then app and website blocking events (network scope: measured per AS) with their statements.

@@ -20,7 +20,7 @@ from lightsout.errors import UserError
 from lightsout.notify.atom import make_atom_feed
 from lightsout.notify.webhooks import RetryPolicy, WebhookRegistry, default_registry_path, deliver_new_events
 from lightsout.report.context import events_with_own_alerts
-from lightsout.store import default_db_path, open_store
+from lightsout.store import StoreLocation, default_location, open_store, sidecar_base
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -41,8 +41,8 @@ def _registry_option(func: F) -> F:
 
 
 
-def _open_registry(registry: Path | None, db: Path | None) -> WebhookRegistry:
-    return WebhookRegistry(registry or default_registry_path(db or default_db_path()))
+def _open_registry(registry: Path | None, db: StoreLocation | None) -> WebhookRegistry:
+    return WebhookRegistry(registry or default_registry_path(sidecar_base(db or default_location())))
 
 
 @click.command()
@@ -64,7 +64,7 @@ def _open_registry(registry: Path | None, db: Path | None) -> WebhookRegistry:
 @click.option("--country", default=None, help="Only events in this country (ISO 3166-1).")
 @click.option("--limit", type=click.IntRange(1, 10_000), default=200, show_default=True)
 @db_option
-def feed(out: Path, base_url: str, country: str | None, limit: int, db: Path | None) -> None:
+def feed(out: Path, base_url: str, country: str | None, limit: int, db: StoreLocation | None) -> None:
     """Write an Atom feed of events (newest first)."""
     store = open_store(db, read_only=True)
     try:
@@ -99,7 +99,7 @@ def webhooks() -> None:
 )
 @_registry_option
 @db_option
-def add(url: str, secret: str | None, registry: Path | None, db: Path | None) -> None:
+def add(url: str, secret: str | None, registry: Path | None, db: StoreLocation | None) -> None:
     """Add an endpoint: every event not yet delivered to it will be POSTed there."""
     generated = secret is None
     secret = secret or secrets.token_hex(32)
@@ -116,7 +116,7 @@ def add(url: str, secret: str | None, registry: Path | None, db: Path | None) ->
 @webhooks.command("list")
 @_registry_option
 @db_option
-def list_(registry: Path | None, db: Path | None) -> None:
+def list_(registry: Path | None, db: StoreLocation | None) -> None:
     """List endpoints with their deliveries so far (secrets are not shown)."""
     reg = _open_registry(registry, db)
     try:
@@ -142,7 +142,7 @@ def list_(registry: Path | None, db: Path | None) -> None:
 @click.argument("webhook")
 @_registry_option
 @db_option
-def remove(webhook: str, registry: Path | None, db: Path | None) -> None:
+def remove(webhook: str, registry: Path | None, db: StoreLocation | None) -> None:
     """Remove an endpoint (by id or URL) with its delivery log."""
     reg = _open_registry(registry, db)
     try:
@@ -187,7 +187,7 @@ def deliver(
     max_delay: float,
     timeout: float,
     registry: Path | None,
-    db: Path | None,
+    db: StoreLocation | None,
 ) -> None:
     """POST every event not yet delivered to each endpoint; exit status 1 if any delivery failed."""
     policy = RetryPolicy(max_attempts, base_delay, 2.0, max(base_delay, max_delay), timeout)
@@ -219,7 +219,9 @@ def deliver(
 @click.option("--event", "event_id", default=None, help="Only this event id.")
 @_registry_option
 @db_option
-def log(webhook_id: int | None, event_id: str | None, registry: Path | None, db: Path | None) -> None:
+def log(
+    webhook_id: int | None, event_id: str | None, registry: Path | None, db: StoreLocation | None
+) -> None:
     """Show the delivery log: every attempt with its time, HTTP status or error, and duration."""
     reg = _open_registry(registry, db)
     try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -14,14 +13,28 @@ from lightsout.errors import UserError
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _store_location(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    """A DuckDB file path or a ``clickhouse://host:port/database`` URL, as a StoreLocation."""
+    if value is None:
+        return None
+    from lightsout.store.location import parse_location
+
+    try:
+        return parse_location(value)
+    except UserError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from None
+
+
 def db_option(func: F) -> F:
-    """``--db FILE`` (env ``LIGHTSOUT_DB``): the store file."""
+    """``--db FILE|URL`` (env ``LIGHTSOUT_DB``): the store, a DuckDB file or a ClickHouse database."""
     return click.option(
         "--db",
-        type=click.Path(path_type=Path),
+        metavar="FILE|URL",
         default=None,
+        callback=_store_location,
         envvar="LIGHTSOUT_DB",
-        help="Store file (default: lightsout.duckdb in the user data directory; env LIGHTSOUT_DB).",
+        help="Store: a DuckDB file (default: lightsout.duckdb in the user data directory) or "
+        "clickhouse://host:port/database; env LIGHTSOUT_DB.",
     )(func)
 
 

@@ -9,6 +9,7 @@ reason) is cleaned of control characters and never read as markup.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -16,6 +17,9 @@ from lightsout.errors import UserError
 from lightsout.probe.archival import JsonObject, as_measurement
 from lightsout.probe.config import load_config, parse_endpoint
 from lightsout.probe.runner import default_out, parse_apps, read_urls, run_probe
+
+if TYPE_CHECKING:
+    from lightsout.store import StoreLocation
 
 
 def _describe(measurement: JsonObject) -> str:
@@ -74,7 +78,7 @@ def probe(
     config_file: Path | None,
     resolver: str | None,
     no_store: bool,
-    db: Path | None,
+    db: StoreLocation | None,
 ) -> None:
     """Test websites (Web Connectivity) and apps (WhatsApp, Telegram, Signal) from this network.
 

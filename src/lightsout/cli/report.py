@@ -15,7 +15,7 @@ from lightsout.errors import UserError
 from lightsout.report.context import load_event_context
 from lightsout.report.event_chart import ChartFormat, event_chart_spec, render_chart
 from lightsout.report.statement import make_statement
-from lightsout.store import open_store
+from lightsout.store import StoreLocation, open_store
 
 
 @click.command()
@@ -31,7 +31,7 @@ from lightsout.store import open_store
     "--format", "fmt", type=click.Choice([f.value for f in ChartFormat]), default="png", show_default=True
 )
 @db_option
-def report(event_id: str, out: Path, fmt: str, db: Path | None) -> None:
+def report(event_id: str, out: Path, fmt: str, db: StoreLocation | None) -> None:
     """Write a chart and a statement of one event (EVENT_ID, or a unique start of it).
 
     The chart shows the entity's signals as % of their ordinary level on one timeline, the event

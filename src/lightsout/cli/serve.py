@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from lightsout.cli.params import db_option
+
+if TYPE_CHECKING:
+    from lightsout.store import StoreLocation
 
 
 @click.command()
@@ -23,7 +26,7 @@ from lightsout.cli.params import db_option
     "(other users can read a command line). Without a token, writes are disabled and the store is opened "
     "read-only.",
 )
-def serve(host: str, port: int, db: Path | None, token: str | None) -> None:
+def serve(host: str, port: int, db: StoreLocation | None, token: str | None) -> None:
     """Serve the HTTP API: entities, signals, events, status, exports; ingest with a token.
 
     OpenAPI schema at /openapi.json; endpoints under /api/v1 (docs/api.md).
@@ -31,11 +34,12 @@ def serve(host: str, port: int, db: Path | None, token: str | None) -> None:
     import uvicorn
 
     from lightsout.api.app import create_app
-    from lightsout.store import default_db_path
+    from lightsout.store import default_location
 
-    app = create_app(db or default_db_path(), token)
+    location = db or default_location()
+    app = create_app(location, token)
     click.echo(
-        f"serving {db or default_db_path()} on http://{host}:{port}/api/v1 "
+        f"serving {location} on http://{host}:{port}/api/v1 "
         f"({'writes enabled' if token else 'read-only: no token'})",
         err=True,
     )

@@ -61,7 +61,8 @@ class Store(Protocol):
     def has_source(self, sha256: str) -> bool: ...
 
     def write_batch(self, batch: IngestBatch) -> None:
-        """Write a file's data atomically: all of it with its source record, or nothing."""
+        """Write a file's data atomically: all of it with its source record, or nothing. A file
+        whose source record (same SHA-256) is already stored adds nothing."""
 
     def sources(self) -> list[SourceFile]: ...
 

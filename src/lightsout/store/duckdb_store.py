@@ -104,6 +104,9 @@ class DuckDBStore:
         con = self._con
         con.begin()
         try:
+            if con.execute("SELECT 1 FROM sources WHERE sha256 = ?", [batch.source.sha256]).fetchone():
+                con.rollback()  # already ingested: adds nothing
+                return
             if batch.entities:
                 con.register("entities_arrow", _arrow_table(Entity, batch.entities))
                 con.execute(

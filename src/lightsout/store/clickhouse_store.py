@@ -1,0 +1,646 @@
+"""The ClickHouse backend: the same :class:`~lightsout.store.base.Store` over a ClickHouse server.
+
+Chosen by ``--db clickhouse://host:port/database`` (or ``LIGHTSOUT_DB``). Speaks the native
+protocol through clickhouse-driver. The SQL is kept to what both Debian's clickhouse-server 18.16
+and current ClickHouse accept (tests/test_store.py runs the whole store suite on a server and on
+chdb, an in-process current ClickHouse). Hence: no DateTime64 (times are Int64 microseconds since
+the epoch, UTC), no LowCardinality, no lightweight DELETE, no transactions.
+
+How the DuckDB semantics are kept without transactions (docs/design.md, "ClickHouse backend"):
+
+- **Generations.** Every write (one file's batch, one alert replacement, one detector state) takes a
+  new generation number ``gen`` and writes all of its rows tagged with it. The last statement of the
+  write inserts one row into ``commits``: that single-row insert publishes the generation. Every read
+  sees only rows whose ``gen`` is in ``commits``, so a reader sees a file's data whole or not at all,
+  and a write killed half-way leaves rows no reader ever sees (they stay on disk, invisible).
+- **Dedup.** Tables are ReplacingMergeTree(gen) on the DuckDB primary key, so merges keep one row
+  per key. Merges happen whenever the server likes, so reads never rely on them (nor on FINAL, which
+  would pick an unpublished newer row before the visibility filter): they group by the key over
+  published rows and take ``argMax(row, gen)`` where DuckDB does ``ON CONFLICT DO UPDATE`` (points,
+  alerts, reader state, detector state) and ``argMin(row, gen)`` where it does ``DO NOTHING``
+  (entities, OONI measurements, sources).
+- **Deletes** (``replace_alerts``) are tombstones: rows with ``deleted = 1`` in the replacing
+  generation, published with it.
+- **Idempotent ingest.** ``write_batch`` of a file whose SHA-256 is already published adds nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import itertools
+import threading
+import time
+import types
+import typing
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import numpy as np
+
+from lightsout.errors import UserError
+from lightsout.model import (
+    Alert,
+    Checkpoint,
+    Entity,
+    EntityKind,
+    HealthState,
+    OoniMeasurement,
+    SeriesKey,
+    SeriesSummary,
+    SignalKind,
+    SignalPoint,
+    SourceFile,
+    SourceHealth,
+)
+from lightsout.sources import CarryState
+from lightsout.store.base import IngestBatch, MeasurementFilter, TimeSeries
+from lightsout.store.location import ClickHouseLocation
+
+SCHEMA_VERSION = 1
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MIN_US = -(2**62)
+_MAX_US = 2**62
+_PUBLISHED = "gen IN (SELECT gen FROM commits)"
+
+
+class Connection(Protocol):
+    """What the store needs of a ClickHouse connection: statements with their values already
+    inlined as literals (:func:`bind`), and columnar inserts."""
+
+    def query(self, sql: str, *, binary: bool = False) -> list[tuple[Any, ...]]: ...
+
+    def insert(self, table: str, columns: Sequence[str], data: Sequence[Sequence[Any]]) -> None:
+        """Insert rows given column by column (``data[i]`` holds ``columns[i]``), in one block."""
+
+    def close(self) -> None: ...
+
+
+class DriverConnection:
+    """A connection through clickhouse-driver (native protocol)."""
+
+    def __init__(self, location: ClickHouseLocation, database: str | None) -> None:
+        import logging
+
+        from clickhouse_driver import Client
+
+        # The driver logs each failed connect with a traceback; the store reports it in one line.
+        logging.getLogger("clickhouse_driver").addHandler(logging.NullHandler())
+        logging.getLogger("clickhouse_driver").propagate = False
+        self._client = Client(
+            host=location.host,
+            port=location.port,
+            database=database or "default",
+            user=location.user,
+            password=location.password,
+            connect_timeout=5,
+            settings={"use_client_time_zone": False},
+        )
+
+    def query(self, sql: str, *, binary: bool = False) -> list[tuple[Any, ...]]:
+        settings = {"strings_as_bytes": True} if binary else None
+        rows: list[tuple[Any, ...]] = self._client.execute(sql, settings=settings)
+        return rows
+
+    def insert(self, table: str, columns: Sequence[str], data: Sequence[Sequence[Any]]) -> None:
+        if not data or not data[0]:
+            return
+        binary = any(isinstance(column[0], bytes) for column in data if column)
+        settings = {"strings_as_bytes": True} if binary else None
+        if binary:  # then every String column goes as bytes
+            data = [[v.encode() if isinstance(v, str) else v for v in column] for column in data]
+        self._client.execute(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES", data, columnar=True, settings=settings
+        )
+
+    def close(self) -> None:
+        self._client.disconnect()
+
+
+# -- literals and the schema ---------------------------------------------------------------------
+
+
+def micros(moment: datetime) -> int:
+    """A timezone-aware time as integer microseconds since the epoch (exact)."""
+    if moment.tzinfo is None:
+        raise ValueError(f"naive datetime {moment!r}: the store keeps UTC times only")
+    return (moment - EPOCH) // timedelta(microseconds=1)
+
+
+def from_micros(value: int) -> datetime:
+    return EPOCH + timedelta(microseconds=value)
+
+
+_ESCAPES = {
+    "\\": "\\\\",
+    "'": "\\'",
+    "\n": "\\n",
+    "\t": "\\t",
+    "\r": "\\r",
+    "\0": "\\0",
+    "\b": "\\b",
+    "\f": "\\f",
+}
+
+
+def literal(value: Any) -> str:
+    """A value as a ClickHouse SQL literal (strings escaped; bytes byte by byte)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, enum.Enum):
+        value = value.value
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            return {"nan": "nan", "inf": "inf", "-inf": "-inf"}[repr(value)]
+        return repr(value)
+    if isinstance(value, str):
+        return "'" + "".join(_ESCAPES.get(c, c) for c in value) + "'"
+    if isinstance(value, bytes):
+        return "'" + "".join(f"\\x{b:02x}" for b in value) + "'"
+    if isinstance(value, datetime):
+        return str(micros(value))
+    if isinstance(value, tuple | list | set | frozenset):
+        items = list(value)
+        if not items:
+            raise ValueError("an empty collection has no SQL literal")
+        return "(" + ", ".join(literal(v) for v in items) + ")"
+    raise TypeError(f"no ClickHouse literal for {type(value).__name__}")
+
+
+def bind(sql: str, **params: Any) -> str:
+    """``sql`` with each ``{name}`` replaced by the literal of ``params[name]``."""
+    return sql.format(**{name: literal(value) for name, value in params.items()})
+
+
+_CH_TYPES: dict[Any, str] = {str: "String", int: "Int64", float: "Float64", bool: "UInt8", datetime: "Int64"}
+
+
+def _ch_type(annotation: Any) -> str:
+    nullable = False
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        nullable = len(args) < len(typing.get_args(annotation))
+        annotation = args[0]
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        name = "String"
+    else:
+        name = _CH_TYPES[annotation]
+    return f"Nullable({name})" if nullable else name
+
+
+def create_table_sql(
+    table: str, cls: type, key: tuple[str, ...], extra: str = "", partition: str = "tuple()"
+) -> str:
+    """``CREATE TABLE IF NOT EXISTS`` for a dataclass: its fields, then ``gen`` (and ``extra``)."""
+    hints = typing.get_type_hints(cls)
+    columns = [f"{f.name} {_ch_type(hints[f.name])}" for f in dataclasses.fields(cls)]
+    columns.append("gen UInt64")
+    if extra:
+        columns.append(extra)
+    return (
+        f"CREATE TABLE IF NOT EXISTS {table} (" + ", ".join(columns) + ") "
+        f"ENGINE = ReplacingMergeTree(gen) PARTITION BY {partition} ORDER BY ({', '.join(key)})"
+    )
+
+
+_POINT_KEY = ("entity_id", "signal", "source", "bin_s", "bin_start")
+# Months of bin_start: a query for one series reads the parts of the months it asks for.
+_POINTS_PARTITION = "toYYYYMM(toDateTime(intDiv(bin_start, 1000000), 'UTC'))"
+
+SCHEMA: list[str] = [
+    "CREATE TABLE IF NOT EXISTS commits (gen UInt64, kind String, committed_at Int64) "
+    "ENGINE = MergeTree PARTITION BY tuple() ORDER BY gen",
+    "CREATE TABLE IF NOT EXISTS meta (key String, value String, gen UInt64) "
+    "ENGINE = ReplacingMergeTree(gen) PARTITION BY tuple() ORDER BY key",
+    create_table_sql("sources", SourceFile, ("sha256",)),
+    create_table_sql("entities", Entity, ("entity_id",)),
+    create_table_sql("points", SignalPoint, _POINT_KEY, partition=_POINTS_PARTITION),
+    create_table_sql("ooni_measurements", OoniMeasurement, ("measurement_id",)),
+    create_table_sql("alerts", Alert, _POINT_KEY, extra="deleted UInt8"),
+    create_table_sql("checkpoints", Checkpoint, ("source", "stream")),
+    create_table_sql("source_health", SourceHealth, ("source",)),
+    "CREATE TABLE IF NOT EXISTS reader_state (key String, as_of Int64, payload String, gen UInt64) "
+    "ENGINE = ReplacingMergeTree(gen) PARTITION BY tuple() ORDER BY key",
+    "CREATE TABLE IF NOT EXISTS detector_state (group_id String, payload String, saved_at Int64, "
+    "gen UInt64) ENGINE = ReplacingMergeTree(gen) PARTITION BY tuple() ORDER BY group_id",
+]
+
+
+def _fields(cls: type) -> list[str]:
+    return [f.name for f in dataclasses.fields(cls)]
+
+
+def _columns(cls: type, rows: Sequence[Any], gen: int) -> list[list[Any]]:
+    """Rows of a dataclass as columns ready to insert: enums as values, times as microseconds."""
+    data: list[list[Any]] = []
+    for name in _fields(cls):
+        column = [getattr(row, name) for row in rows]
+        sample = next((v for v in column if v is not None), None)
+        if isinstance(sample, enum.Enum):
+            column = [v.value if v is not None else None for v in column]
+        elif isinstance(sample, datetime):
+            cache: dict[datetime, int] = {}
+            column = [None if v is None else cache.get(v) or cache.setdefault(v, micros(v)) for v in column]
+        data.append(column)
+    data.append([gen] * len(rows))
+    return data
+
+
+class _Generations:
+    """Generation numbers: increasing in this process, and across processes as their clocks are
+    (nanoseconds since the epoch), so a later write wins a tie on a key."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last = 0
+
+    def next(self) -> int:
+        with self._lock:
+            self._last = max(self._last + 1, time.time_ns())
+            return self._last
+
+
+_GENERATIONS = _Generations()
+
+
+class ClickHouseStore:
+    def __init__(
+        self, location: ClickHouseLocation, read_only: bool = False, connection: Connection | None = None
+    ) -> None:
+        self.location = location
+        self.read_only = read_only
+        db = location.database
+        try:
+            if connection is None:
+                # The database may not exist yet: connect to the default one to create it.
+                connection = DriverConnection(location, None if not read_only else db)
+                if read_only:
+                    connection.query("SELECT 1")
+                else:
+                    connection.query(f"CREATE DATABASE IF NOT EXISTS {db}")
+                    connection.close()
+                    connection = DriverConnection(location, db)
+            self._con = connection
+            if not read_only:
+                self._create_schema()
+            elif not self._con.query(
+                bind("SELECT 1 FROM system.tables WHERE database = {db} AND name = 'commits'", db=db)
+            ):
+                raise UserError(f"{location}: no store here yet; run `lightsout ingest` first")
+        except UserError:
+            raise
+        except Exception as exc:
+            if read_only and getattr(exc, "code", None) == 81:  # UNKNOWN_DATABASE
+                raise UserError(f"{location}: no store here yet; run `lightsout ingest` first") from None
+            if type(exc).__module__.startswith("clickhouse_driver"):
+                raise UserError(f"{location}: cannot open store: {_first_line(exc)}") from None
+            raise
+
+    def _create_schema(self) -> None:
+        for statement in SCHEMA:
+            self._con.query(statement)
+        if not self._con.query("SELECT 1 FROM meta WHERE key = 'schema_version'"):
+            self._con.insert(
+                "meta", ("key", "value", "gen"), [["schema_version"], [str(SCHEMA_VERSION)], [0]]
+            )
+
+    def _commit(self, gen: int, kind: str) -> None:
+        """Publish generation ``gen``: one single-row insert, the last step of every write."""
+        self._con.insert(
+            "commits", ("gen", "kind", "committed_at"), [[gen], [kind], [micros(datetime.now(UTC))]]
+        )
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def has_source(self, sha256: str) -> bool:
+        return bool(
+            self._con.query(
+                bind(f"SELECT 1 FROM sources WHERE sha256 = {{s}} AND {_PUBLISHED} LIMIT 1", s=sha256)
+            )
+        )
+
+    def write_batch(self, batch: IngestBatch) -> None:
+        if self.has_source(batch.source.sha256):
+            return  # already ingested: adds nothing
+        gen = _GENERATIONS.next()
+        con = self._con
+        if batch.entities:
+            con.insert("entities", [*_fields(Entity), "gen"], _columns(Entity, batch.entities, gen))
+        for chunk in _chunks(batch.points, 1_000_000):
+            con.insert("points", [*_fields(SignalPoint), "gen"], _columns(SignalPoint, chunk, gen))
+        for chunk in _chunks(batch.measurements, 100_000):
+            con.insert(
+                "ooni_measurements", [*_fields(OoniMeasurement), "gen"], _columns(OoniMeasurement, chunk, gen)
+            )
+        if batch.carry is not None:
+            carry = batch.carry
+            con.insert(
+                "reader_state",
+                ("key", "as_of", "payload", "gen"),
+                [[carry.key], [micros(carry.as_of)], [bytes(carry.payload)], [gen]],
+            )
+        if batch.checkpoint is not None:
+            con.insert(
+                "checkpoints", [*_fields(Checkpoint), "gen"], _columns(Checkpoint, [batch.checkpoint], gen)
+            )
+        con.insert("sources", [*_fields(SourceFile), "gen"], _columns(SourceFile, [batch.source], gen))
+        self._commit(gen, "file")
+
+    def replace_alerts(
+        self, keys: list[SeriesKey], since: datetime | None, until: datetime | None, alerts: list[Alert]
+    ) -> None:
+        gen = _GENERATIONS.next()
+        new = {(a.entity_id, a.signal.value, a.source, a.bin_s, micros(a.bin_start)) for a in alerts}
+        tombstones: list[Alert] = []
+        for key in keys:
+            for alert in self._alerts(since, until, key):
+                ident = (
+                    alert.entity_id,
+                    alert.signal.value,
+                    alert.source,
+                    alert.bin_s,
+                    micros(alert.bin_start),
+                )
+                if ident not in new:
+                    tombstones.append(alert)
+        self._insert_alerts(alerts, gen, deleted=False)
+        self._insert_alerts(tombstones, gen, deleted=True)
+        self._commit(gen, "alerts")
+
+    def add_alerts(self, alerts: list[Alert]) -> None:
+        if not alerts:
+            return
+        gen = _GENERATIONS.next()
+        self._insert_alerts(alerts, gen, deleted=False)
+        self._commit(gen, "alerts")
+
+    def _insert_alerts(self, alerts: list[Alert], gen: int, deleted: bool) -> None:
+        for chunk in _chunks(alerts, 500_000):
+            data = _columns(Alert, chunk, gen)
+            data.append([1 if deleted else 0] * len(chunk))
+            self._con.insert("alerts", [*_fields(Alert), "gen", "deleted"], data)
+
+    def alerts(self, since: datetime | None = None, until: datetime | None = None) -> list[Alert]:
+        return self._alerts(since, until)
+
+    def _alerts(
+        self, since: datetime | None, until: datetime | None, key: SeriesKey | None = None
+    ) -> list[Alert]:
+        where = ""
+        if key is not None:
+            where = bind(
+                "AND entity_id = {e} AND signal = {s} AND source = {src} AND bin_s = {b} ",
+                e=key.entity_id,
+                s=key.signal,
+                src=key.source,
+                b=key.bin_s,
+            )
+        rows = self._con.query(
+            "SELECT entity_id, signal, source, bin_s, bin_start, tupleElement(r, 1), tupleElement(r, 2), "
+            "tupleElement(r, 3), tupleElement(r, 4) FROM ("
+            "SELECT entity_id, signal, source, bin_s, bin_start, "
+            "argMax(tuple(value, baseline, ratio, level, deleted), gen) AS r FROM alerts "
+            + bind(
+                f"WHERE {_PUBLISHED} AND bin_start >= {{since}} AND bin_start < {{until}} ",
+                since=_since(since),
+                until=_until(until),
+            )
+            + where
+            + "GROUP BY entity_id, signal, source, bin_s, bin_start) WHERE tupleElement(r, 5) = 0 "
+            "ORDER BY entity_id, signal, source, bin_s, bin_start"
+        )
+        return [
+            Alert(r[0], SignalKind(r[1]), r[2], r[3], from_micros(r[4]), r[5], r[6], r[7], r[8]) for r in rows
+        ]
+
+    def save_detector_state(self, group_id: str, payload: bytes) -> None:
+        gen = _GENERATIONS.next()
+        self._con.insert(
+            "detector_state",
+            ("group_id", "payload", "saved_at", "gen"),
+            [[group_id], [bytes(payload)], [micros(datetime.now(UTC))], [gen]],
+        )
+        self._commit(gen, "detector_state")
+
+    def load_detector_state(self, group_id: str) -> bytes | None:
+        rows = self._con.query(
+            bind(
+                f"SELECT argMax(payload, gen) FROM detector_state WHERE group_id = {{g}} AND {_PUBLISHED} "
+                "GROUP BY group_id",
+                g=group_id,
+            ),
+            binary=True,
+        )
+        return bytes(rows[0][0]) if rows else None
+
+    def load_carry(self, key: str) -> CarryState | None:
+        rows = self._con.query(
+            bind(
+                "SELECT tupleElement(r, 1), tupleElement(r, 2) FROM "
+                "(SELECT argMax(tuple(as_of, payload), gen) "
+                f"AS r FROM reader_state WHERE key = {{k}} AND {_PUBLISHED} GROUP BY key)",
+                k=key,
+            ),
+            binary=True,
+        )
+        return CarryState(key, from_micros(rows[0][0]), bytes(rows[0][1])) if rows else None
+
+    # -- live sources ----------------------------------------------------------------------------
+
+    def load_checkpoint(self, source: str, stream: str) -> Checkpoint | None:
+        rows = self._latest(
+            Checkpoint, ("source", "stream"), bind("source = {s} AND stream = {t}", s=source, t=stream)
+        )
+        if not rows:
+            return None
+        r = rows[0]
+        return Checkpoint(r[0], r[1], r[2], _time(r[3]), from_micros(r[4]))
+
+    def save_checkpoint(self, checkpoint: Checkpoint) -> None:
+        gen = _GENERATIONS.next()
+        self._con.insert(
+            "checkpoints", [*_fields(Checkpoint), "gen"], _columns(Checkpoint, [checkpoint], gen)
+        )
+        self._commit(gen, "checkpoint")
+
+    def save_health(self, health: SourceHealth) -> None:
+        gen = _GENERATIONS.next()
+        self._con.insert(
+            "source_health", [*_fields(SourceHealth), "gen"], _columns(SourceHealth, [health], gen)
+        )
+        self._commit(gen, "health")
+
+    def source_health(self) -> list[SourceHealth]:
+        rows = self._latest(SourceHealth, ("source",))
+        return [
+            SourceHealth(
+                r[0], HealthState(r[1]), _time(r[2]), _time(r[3]), _time(r[4]), r[5], _time(r[6]), r[7], r[8]
+            )
+            for r in rows
+        ]
+
+    def _latest(self, cls: type, key: tuple[str, ...], where: str = "") -> list[tuple[Any, ...]]:
+        """The newest published row of each key of a table, fields in the dataclass' order."""
+        rest = [name for name in _fields(cls) if name not in key]
+        row = ", ".join(f"tupleElement(r, {i + 1})" for i in range(len(rest)))
+        rows = self._con.query(
+            f"SELECT {', '.join(key)}, {row} FROM (SELECT {', '.join(key)}, "
+            f"argMax(tuple({', '.join(rest)}), gen) AS r FROM {_table_of(cls)} WHERE {_PUBLISHED} "
+            + (f"AND {where} " if where else "")
+            + f"GROUP BY {', '.join(key)}) ORDER BY {', '.join(key)}"
+        )
+        order = [*key, *rest]
+        return [tuple(r[order.index(name)] for name in _fields(cls)) for r in rows]
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def sources(self) -> list[SourceFile]:
+        rows = self._con.query(
+            "SELECT sha256, tupleElement(r, 1), tupleElement(r, 2), tupleElement(r, 3), tupleElement(r, 4), "
+            "tupleElement(r, 5), tupleElement(r, 6) FROM (SELECT sha256, argMin(tuple(path, format, "
+            "ingested_at, records_read, records_skipped, points_written), gen) AS r FROM sources "
+            f"WHERE {_PUBLISHED} GROUP BY sha256) ORDER BY tupleElement(r, 3), sha256"
+        )
+        return [SourceFile(r[0], r[1], r[2], from_micros(r[3]), r[4], r[5], r[6]) for r in rows]
+
+    _ENTITIES = (
+        "SELECT entity_id, tupleElement(r, 1) AS kind, tupleElement(r, 2), tupleElement(r, 3), "
+        "tupleElement(r, 4) AS country_code, tupleElement(r, 5) AS parent_id, tupleElement(r, 6) FROM "
+        "(SELECT entity_id, argMin(tuple(kind, code, name, country_code, parent_id, asn), gen) AS r "
+        f"FROM entities WHERE {_PUBLISHED} {{where}} GROUP BY entity_id)"
+    )
+
+    def entities(
+        self, kind: EntityKind | None = None, country: str | None = None, parent_id: str | None = None
+    ) -> list[Entity]:
+        conditions = []
+        if kind is not None:
+            conditions.append(bind("kind = {v}", v=kind))
+        if country is not None:
+            conditions.append(bind("country_code = {v}", v=country))
+        if parent_id is not None:
+            conditions.append(bind("parent_id = {v}", v=parent_id))
+        sql = self._ENTITIES.format(where="")
+        if conditions:
+            sql = f"SELECT * FROM ({sql}) WHERE " + " AND ".join(conditions)
+        rows = self._con.query(sql + " ORDER BY kind, entity_id")
+        return [_entity(row) for row in rows]
+
+    def entity(self, entity_id: str) -> Entity | None:
+        rows = self._con.query(self._ENTITIES.format(where=bind("AND entity_id = {e}", e=entity_id)))
+        return _entity(rows[0]) if rows else None
+
+    def series(self, entity_id: str | None = None, country: str | None = None) -> list[SeriesSummary]:
+        # Only points of known entities, as DuckDB's join with entities.
+        known = self._ENTITIES.format(where=bind("AND entity_id = {e}", e=entity_id) if entity_id else "")
+        if country is not None:
+            known = f"SELECT entity_id FROM ({known}) WHERE " + bind("country_code = {c}", c=country)
+        else:
+            known = f"SELECT entity_id FROM ({known})"
+        own = bind("AND entity_id = {e}", e=entity_id) if entity_id is not None else ""
+        rows = self._con.query(
+            "SELECT entity_id, signal, source, bin_s, count(), min(bin_start), max(bin_start), "
+            "min(v), max(v) "
+            "FROM (SELECT entity_id, signal, source, bin_s, bin_start, argMax(value, gen) AS v FROM points "
+            f"WHERE {_PUBLISHED} {own} AND entity_id IN ({known}) "
+            "GROUP BY entity_id, signal, source, bin_s, bin_start) "
+            "GROUP BY entity_id, signal, source, bin_s ORDER BY entity_id, signal, source, bin_s"
+        )
+        return [
+            SeriesSummary(
+                SeriesKey(r[0], SignalKind(r[1]), r[2], r[3]),
+                r[4],
+                from_micros(r[5]),
+                from_micros(r[6]),
+                r[7],
+                r[8],
+            )
+            for r in rows
+        ]
+
+    def points(
+        self, key: SeriesKey, since: datetime | None = None, until: datetime | None = None
+    ) -> TimeSeries:
+        rows = self._con.query(
+            bind(
+                "SELECT bin_start, argMax(value, gen) FROM points WHERE entity_id = {e} AND signal = {s} "
+                "AND source = {src} AND bin_s = {b} AND bin_start >= {since} AND bin_start < {until} "
+                f"AND {_PUBLISHED} GROUP BY bin_start ORDER BY bin_start",
+                e=key.entity_id,
+                s=key.signal,
+                src=key.source,
+                b=key.bin_s,
+                since=_since(since),
+                until=_until(until),
+            )
+        )
+        times = np.fromiter((r[0] // 1_000_000 for r in rows), dtype=np.int64, count=len(rows))
+        values = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
+        return TimeSeries(key, times, values)
+
+    def measurements(self, query: MeasurementFilter) -> list[OoniMeasurement]:
+        conditions = [
+            bind("start >= {since} AND start < {until}", since=_since(query.since), until=_until(query.until))
+            if query.since is not None or query.until is not None
+            else "1"
+        ]
+        if query.country is not None:
+            conditions.append(bind("probe_cc = {v}", v=query.country))
+        if query.asn is not None:
+            conditions.append(bind("probe_asn = {v}", v=query.asn))
+        if query.test_name is not None:
+            conditions.append(bind("test_name = {v}", v=query.test_name))
+        rows = self._con.query(
+            "SELECT measurement_id, tupleElement(r, 1) AS test_name, tupleElement(r, 2), "
+            "tupleElement(r, 3) AS probe_cc, tupleElement(r, 4) AS probe_asn, tupleElement(r, 5) AS start, "
+            "tupleElement(r, 6), tupleElement(r, 7) FROM (SELECT measurement_id, argMin(tuple(test_name, "
+            "test_version, probe_cc, probe_asn, measurement_start, input, raw_json), gen) AS r "
+            f"FROM ooni_measurements WHERE {_PUBLISHED} GROUP BY measurement_id) "
+            f"WHERE {' AND '.join(conditions)} ORDER BY start, measurement_id LIMIT {int(query.limit)}"
+        )
+        return [
+            OoniMeasurement(
+                r[0], r[1], r[2], r[3], r[4], None if r[5] is None else from_micros(r[5]), r[6], r[7]
+            )
+            for r in rows
+        ]
+
+    def close(self) -> None:
+        self._con.close()
+
+
+def _table_of(cls: type) -> str:
+    return {Checkpoint: "checkpoints", SourceHealth: "source_health"}[cls]
+
+
+def _time(value: int | None) -> datetime | None:
+    return None if value is None else from_micros(value)
+
+
+def _since(moment: datetime | None) -> int:
+    return _MIN_US if moment is None else micros(moment)
+
+
+def _until(moment: datetime | None) -> int:
+    return _MAX_US if moment is None else micros(moment)
+
+
+def _chunks(rows: list[Any], size: int) -> Iterable[list[Any]]:
+    iterator = iter(rows)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
+
+
+def _entity(row: Sequence[Any]) -> Entity:
+    return Entity(row[0], EntityKind(row[1]), row[2], row[3], row[4], row[5], row[6])
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "message", "") or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
