@@ -54,6 +54,8 @@ from lightsout.sources.connector import (
 if TYPE_CHECKING:
     import httpx
 
+    from lightsout.service.config import ServiceConfig, SourceConfig
+
 DEFAULT_BASE_URL = "https://api.ooni.org"
 TESTS = ("web_connectivity", "whatsapp", "telegram", "signal", "facebook_messenger")
 MAX_SLICE_DAYS = 180  # the API's own cap on since..until
@@ -208,3 +210,31 @@ def _json(data: bytes) -> Any:
         return json.loads(data)
     except ValueError as exc:
         raise BadPayload(f"not JSON: {exc}") from None
+
+
+def from_config(source: SourceConfig, service: ServiceConfig) -> OoniApiConnector:
+    """``[sources.NAME] kind = "ooni-api"``: countries (default: ``watch.countries``), tests,
+    base_url, page_size, slice_days, lookback."""
+    from lightsout.service.config import ConfigError
+
+    countries = tuple(c.upper() for c in source.strings("countries", service.countries))
+    if not countries:
+        raise ConfigError(source.config_path, source.key("countries"),
+                          "no countries: set them here or in [watch] countries")
+    tests = source.strings("tests", TESTS)
+    slice_days = source.option("slice_days", int, 7)
+    if not 1 <= slice_days <= MAX_SLICE_DAYS:
+        message = f"expected 1..{MAX_SLICE_DAYS} (the OONI API refuses longer spans), got {slice_days}"
+        raise ConfigError(source.config_path, source.key("slice_days"), message)
+    page_size = source.option("page_size", int, 100)
+    if not 1 <= page_size <= 1000:
+        raise ConfigError(source.config_path, source.key("page_size"), f"expected 1..1000, got {page_size}")
+    settings = OoniApiSettings(
+        countries=countries,
+        tests=tests,
+        base_url=source.option("base_url", str, DEFAULT_BASE_URL),
+        page_size=page_size,
+        slice_days=slice_days,
+        lookback=source.duration("lookback", "1d"),
+    )
+    return OoniApiConnector(source.name, settings)
