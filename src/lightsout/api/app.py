@@ -17,7 +17,7 @@ from fastapi.openapi.utils import get_openapi
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from lightsout.api import exports, routes, writes
+from lightsout.api import exports, routes, sources, writes
 from lightsout.api.access import StoreAccess
 from lightsout.api.errors import install_error_handlers
 from lightsout.api.params import reject_unknown_parameters
@@ -80,24 +80,32 @@ def create_app(
     *,
     readers: int = 8,
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    access: StoreAccess | None = None,
 ) -> FastAPI:
     """The API over the store at ``db_path``. With ``token``, POST /api/v1/ingest accepts
     ``Authorization: Bearer <token>`` and the store is opened for writing (this process then holds
-    DuckDB's write lock); without, writes answer 403 and the store is opened read-only."""
+    DuckDB's write lock); without, writes answer 403 and the store is opened read-only.
+
+    ``access``: the store access of a process that already holds the writer (``lightsout run``):
+    the API reads through its pool and writes through its lock; the caller closes it."""
     token = token or None
     if token is not None and len(token) < MIN_TOKEN_CHARS:
         raise UserError(
             f"token: use at least {MIN_TOKEN_CHARS} characters "
             "(python -c 'import secrets; print(secrets.token_urlsafe())')"
         )
-    access = StoreAccess(db_path, writable=token is not None, readers=readers)
+    owned = access is None
+    if access is None:
+        access = StoreAccess(db_path, writable=token is not None, readers=readers)
+    store_access = access
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
             yield
         finally:
-            access.close()
+            if owned:
+                store_access.close()
 
     app = FastAPI(
         title="Lightsout",
@@ -117,6 +125,7 @@ def create_app(
     app.include_router(routes.router, prefix=PREFIX)
     app.include_router(exports.router, prefix=PREFIX)
     app.include_router(writes.router, prefix=PREFIX)
+    app.include_router(sources.router, prefix=PREFIX)
     app.include_router(make_router(access.reading))  # the dashboard, on the same read pool
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET"])
     app.add_middleware(SecurityHeaders)

@@ -35,6 +35,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "webhooks": ("notify", "webhooks"),
     "blocking": ("blocking", "blocking"),
     "probe": ("probe", "probe"),
+    "run": ("service", "run"),
+    "sources": ("service", "sources"),
+    "backfill": ("service", "backfill"),
 }
 
 # name -> the command's short help (``get_short_help_str(78)``), shown by ``lightsout --help``
@@ -55,6 +58,9 @@ HELP_LINES: dict[str, str] = {
     "webhooks": "Configure webhook endpoints and deliver new events to them (signed,...",
     "blocking": "Judge stored OONI app and website measurements: accessible, blocked (how),...",
     "probe": "Test websites (Web Connectivity) and apps (WhatsApp, Telegram, Signal) from...",
+    "run": "Follow the live sources, judge every new bin, deliver webhooks, and serve...",
+    "sources": "Every configured live source: state, last data time, lag, last error, next...",
+    "backfill": "Fetch a past window of one source (e.g. two weeks for a baseline), with a...",
 }
 
 

@@ -68,7 +68,9 @@ class DuckDBStore:
         try:
             self._con = duckdb.connect(str(path), read_only=read_only)
         except duckdb.IOException as exc:
-            raise UserError(f"{path}: cannot open store: {exc}") from None
+            from lightsout.service.holder import held_message
+
+            raise UserError(held_message(path) or f"{path}: cannot open store: {exc}") from None
         self._con.execute("SET TimeZone = 'UTC'")
         if not read_only:
             self._create_schema()

@@ -1,0 +1,64 @@
+"""GET /api/v1/sources: every live source's health, and whether Lightsout's own view is current
+(:mod:`lightsout.service.freshness`). A source that is late, failing or rate-limited is a gap in
+Lightsout's data, never an outage."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+
+from lightsout.api.access import StoreAccess
+from lightsout.api.schemas import CountMeta, Envelope, ErrorEnvelope
+from lightsout.api.state import store_access
+from lightsout.model import HealthState
+from lightsout.service.freshness import ViewState, freshness
+
+router = APIRouter(responses={503: {"model": ErrorEnvelope, "description": "Every store connection busy"}})
+
+
+class SourceItem(BaseModel):
+    source: str
+    state: HealthState = Field(description="ok, late, failing, rate-limited or pending.")
+    last_data: datetime | None = Field(description="The newest data time stored from this source.")
+    lag_s: float | None = Field(description="Seconds from last_data to now (never negative).")
+    checked_at: datetime | None
+    last_success: datetime | None
+    last_error: str | None
+    next_attempt: datetime | None
+    failures: int = Field(description="Consecutive failed rounds.")
+    clock_skew_s: float | None = Field(description="The source's clock minus ours, when it says.")
+
+
+class SourcesView(BaseModel):
+    state: ViewState = Field(description="live, partial, stale, offline (every source failing) or files.")
+    message: str
+    newest_data: datetime | None
+    sources: list[SourceItem]
+
+
+@router.get("/sources", summary="Live sources: health, lag, last error, next attempt; is our view current")
+def get_sources(access: Annotated[StoreAccess, Depends(store_access)]) -> Envelope[SourcesView, CountMeta]:
+    with access.reading() as store:
+        health = store.source_health()
+    now = datetime.now(UTC)
+    view = freshness(health, now)
+    items = [
+        SourceItem(
+            source=h.source,
+            state=h.state,
+            last_data=h.last_data,
+            lag_s=lag.total_seconds() if (lag := h.lag(now)) is not None else None,
+            checked_at=h.checked_at,
+            last_success=h.last_success,
+            last_error=h.last_error,
+            next_attempt=h.next_attempt,
+            failures=h.failures,
+            clock_skew_s=h.clock_skew_s,
+        )
+        for h in health
+    ]
+    data = SourcesView(state=view.state, message=view.message, newest_data=view.newest_data, sources=items)
+    return Envelope(data=data, meta=CountMeta(count=len(items)))

@@ -1,0 +1,208 @@
+"""``lightsout run``: one process that follows the live sources, judges every new bin, delivers
+webhooks, and serves the API, the dashboard and the Atom feed, all at once.
+
+One process owns the store (docs/design.md, "The service"): the API's
+:class:`lightsout.api.access.StoreAccess` holds DuckDB's only write connection behind a lock and a
+pool of read connections of the same in-process database. Each source thread writes one item per
+transaction through that lock (data + ledger row + checkpoint); the judge thread runs
+:func:`lightsout.detect.run.detect_online` through it; API and dashboard requests read from the
+pool and see consistent snapshots (DuckDB MVCC), never blocked by a write.
+
+Threads: uvicorn in the main thread (it handles SIGTERM/SIGINT: stop accepting, finish requests),
+one thread per source (rounds on its schedule, backing off on failures), one judge thread (woken
+by new data, or every ``detect.every``). On stop every thread ends between two transactions; a
+SIGKILL at any moment loses nothing stored and the restart resumes from the checkpoints.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+
+from lightsout.errors import UserError
+from lightsout.model import Event, HealthState, SourceHealth
+from lightsout.service.config import CONNECTOR_KINDS, ServiceConfig, SourceConfig, first_round_start
+from lightsout.sources.connector import Backoff, Connector, Window, new_client
+from lightsout.sources.pump import RoundLimits, RoundResult, health_after, run_round
+from lightsout.store import Store
+
+if TYPE_CHECKING:
+    from lightsout.api.access import StoreAccess
+
+ROUND_ITEMS = 200  # items per round before health is saved and the judge runs (a long catch-up resumes)
+
+
+def build_connector(source: SourceConfig, config: ServiceConfig) -> Connector:
+    module_name, function = CONNECTOR_KINDS[source.kind].split(":")
+    factory: Callable[[SourceConfig, ServiceConfig], Connector] = getattr(
+        importlib.import_module(module_name), function
+    )
+    return factory(source, config)
+
+
+def load_health(store: Store, name: str) -> SourceHealth | None:
+    return next((h for h in store.source_health() if h.source == name), None)
+
+
+@dataclass
+class Service:
+    config: ServiceConfig
+    console: Console = field(default_factory=lambda: Console(stderr=True))
+    stop: threading.Event = field(default_factory=threading.Event)
+    new_data: threading.Event = field(default_factory=threading.Event)
+    url: str | None = None
+
+    def run(self) -> None:
+        import uvicorn
+
+        from lightsout.api.access import StoreAccess
+        from lightsout.api.app import create_app
+        from lightsout.service.holder import held_message, remove_holder, write_holder
+
+        config = self.config
+        held = held_message(config.store)
+        if held is not None:
+            raise UserError(held)
+        connectors = {name: build_connector(s, config) for name, s in config.sources.items()}
+        token = config.api_token()
+        access = StoreAccess(config.store, writable=True, readers=4)
+        threads: list[threading.Thread] = []
+        try:
+            app = create_app(config.store, token, access=access)
+            server = uvicorn.Server(
+                uvicorn.Config(app, host=config.host, port=config.port, log_level="warning", access_log=False)
+            )
+            for name, connector in connectors.items():
+                threads.append(threading.Thread(
+                    target=self._follow, args=(access, config.sources[name], connector), name=f"source-{name}"
+                ))
+            threads.append(threading.Thread(target=self._judge, args=(access,), name="judge"))
+            started_at = datetime.now(UTC).isoformat(timespec="seconds")
+
+            def announce() -> None:
+                while not server.started and not self.stop.is_set():
+                    self.stop.wait(0.05)
+                if server.started:
+                    port = server.servers[0].sockets[0].getsockname()[1] if server.servers else config.port
+                    self.url = f"http://{config.host}:{port}"
+                    write_holder(config.store, self.url, started_at)
+                    names = ", ".join(connectors) or "none"
+                    self.console.print(
+                        f"lightsout run: serving {self.url} (API /api/v1, dashboard /, feed /feed.atom); "
+                        f"store {config.store}; sources: {names}",
+                        highlight=False,
+                    )
+                    for thread in threads:
+                        thread.start()
+
+            announcer = threading.Thread(target=announce, name="announce", daemon=True)
+            announcer.start()
+            server.run()  # blocks until SIGTERM / SIGINT
+        finally:
+            self.stop.set()
+            self.new_data.set()
+            for thread in threads:
+                if thread.is_alive():
+                    thread.join(timeout=30)
+            access.close()
+            remove_holder(config.store)
+            self.console.print("lightsout run: stopped", highlight=False)
+
+    # -- threads ---------------------------------------------------------------------------------
+
+    def _follow(self, access: StoreAccess, source: SourceConfig, connector: Connector) -> None:
+        every_s = source.every.total_seconds()
+        backoff = Backoff(base_s=min(30.0, every_s), cap_s=max(every_s, 1800.0))
+        health = access.write(lambda s: load_health(s, source.name))
+        if health is None:
+            now = datetime.now(UTC)
+            health = SourceHealth(source.name, HealthState.PENDING, None, None, None, None, now)
+            pending = health
+            access.write(lambda s: s.save_health(pending))
+        window = Window("follow", first_round_start(source))
+        with new_client(timeout_s=20.0) as client:
+            while not self.stop.is_set():
+                if health.next_attempt is not None:
+                    wait = (health.next_attempt - datetime.now(UTC)).total_seconds()
+                    if wait > 0 and self.stop.wait(wait):
+                        break
+                try:
+                    result = run_round(
+                        connector, client, access.write, window,
+                        limits=RoundLimits(max_items=ROUND_ITEMS), stop=self.stop,
+                    )
+                except Exception as exc:  # a connector bug must not stop the service: a failing source
+                    result = RoundResult(source.name, window.stream, error=f"{type(exc).__name__}: {exc}")
+                now = datetime.now(UTC)
+                health = health_after(health, result, now, source.every, source.late_after, backoff)
+                if result.error is None and result.items_stored >= ROUND_ITEMS:
+                    health = _replace_next(health, now)  # more to catch up: go on at once
+                access.write(lambda s, h=health: s.save_health(h))  # type: ignore[misc]
+                self._log(result, health)
+                if result.items_stored:
+                    self.new_data.set()
+
+    def _judge(self, access: StoreAccess) -> None:
+        from lightsout.detect.run import detect_online
+        from lightsout.detect.service import list_events
+
+        seen: set[str] | None = None
+        every = self.config.detect_every.total_seconds()
+        while not self.stop.is_set():
+            try:
+                summary = access.write(detect_online)
+                events = access.write(list_events)
+            except Exception as exc:  # keep serving; say it
+                self.console.print(f"judge: {type(exc).__name__}: {exc}", highlight=False)
+            else:
+                if seen is not None:
+                    for event in events:
+                        if event.event_id not in seen:
+                            self.console.print(f"new event: {event.entity_id} {event.kind.value} "
+                                               f"from {event.start:%Y-%m-%d %H:%M} UTC", highlight=False)
+                seen = {e.event_id for e in events}
+                if summary.bins:
+                    self.console.print(f"judge: {summary.bins:,} new bins, {summary.alerts:,} alerted",
+                                       highlight=False)
+                self._notify(events)
+            self.new_data.wait(every)
+            self.new_data.clear()
+
+    def _notify(self, events: list[Event]) -> None:
+        from lightsout.notify.webhooks import WebhookRegistry, default_registry_path, deliver_new_events
+
+        path = default_registry_path(self.config.store)
+        if not path.exists() or not events:
+            return
+        registry = WebhookRegistry(path)
+        try:
+            report = deliver_new_events(events, registry)
+        finally:
+            registry.close()
+        if report.delivered or report.failed:
+            self.console.print(f"webhooks: {len(report.delivered)} delivered, {len(report.failed)} failed",
+                               highlight=False)
+
+    def _log(self, result: RoundResult, health: SourceHealth) -> None:
+        parts = [f"{result.items_stored} stored"]
+        if result.items_known:
+            parts.append(f"{result.items_known} already stored")
+        if result.not_yet:
+            parts.append(f"{result.not_yet} not yet available")
+        if result.unreadable:
+            parts.append(f"{result.unreadable} unreadable")
+        if result.error:
+            parts.append(f"error: {result.error}")
+        when = f"{health.next_attempt:%H:%M:%S}" if health.next_attempt else "-"
+        self.console.print(f"{result.source}: {health.state.value}: {', '.join(parts)}; next {when} UTC",
+                           highlight=False)
+
+
+def _replace_next(health: SourceHealth, now: datetime) -> SourceHealth:
+    return replace(health, next_attempt=now)
