@@ -16,7 +16,12 @@ from lightsout.api.state import store_access
 from lightsout.model import HealthState
 from lightsout.service.freshness import ViewState, freshness
 
-router = APIRouter(responses={503: {"model": ErrorEnvelope, "description": "Every store connection busy"}})
+router = APIRouter(
+    responses={
+        400: {"model": ErrorEnvelope, "description": "A bad parameter"},
+        503: {"model": ErrorEnvelope, "description": "Every store connection busy"},
+    }
+)
 
 
 class SourceItem(BaseModel):
