@@ -20,7 +20,8 @@ import pytest
 from lightsout.errors import InputError
 from lightsout.ingest import InputFormat, guess_format, ingest_file
 from lightsout.model import EntityKind, SeriesKey, SignalKind
-from lightsout.sources.ioda import SOURCE_NORMALIZED, read_ioda
+from lightsout.sources.ioda import read_ioda
+from lightsout.sources.ioda_csv import SOURCE_NORMALIZED
 from lightsout.store import Store
 
 IRAQ = "ioda/iraq-2023-08-exams/signals-raw-country-IQ-2023-08-20_2023-08-30.json"

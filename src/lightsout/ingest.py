@@ -121,12 +121,22 @@ def ingest_file(
         records_skipped=len(parsed.skipped),
         points_written=len(parsed.points),
     )
-    store.write_batch(IngestBatch(source, parsed.entities, parsed.points, parsed.measurements, parsed.carry))
+    store.write_batch(
+        IngestBatch(
+            source,
+            parsed.entities,
+            parsed.points,
+            parsed.measurements,
+            parsed.carry,
+            external_events=parsed.external_events,
+        )
+    )
     report.format = parsed.format
     report.records_read = parsed.records_read
     report.points_written = len(parsed.points)
     report.measurements_written = len(parsed.measurements)
     report.entities_written = len(parsed.entities)
+    report.external_events_written = len(parsed.external_events)
     report.skipped = parsed.skipped
     report.notes = parsed.notes
     return report

@@ -126,6 +126,7 @@ class IngestReport:
     points_written: int = 0
     measurements_written: int = 0
     entities_written: int = 0
+    external_events_written: int = 0  # other observatories' outages (IODA, Cloudflare Radar)
     skipped: list[Skip] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -333,3 +334,29 @@ class SourceHealth:
         if self.last_data is None:
             return None
         return max(now - self.last_data, timedelta(0))
+
+
+@dataclass(frozen=True, slots=True)
+class ExternalEvent:
+    """An outage another observatory reported (IODA's ``outages/events``, Cloudflare Radar's outage
+    annotations). Shown beside Lightsout's own :class:`Event`, never mixed into them: it is what that
+    source says, not what Lightsout measured.
+
+    ``event_id`` is stable across fetches (``ioda:<entity>:<datasource>:<method>:<start>``,
+    ``cloudflare-radar:<annotation id>:<entity>``), so a later answer updates the same event (an
+    ongoing one gets its end).
+    """
+
+    event_id: str
+    source: str  # "ioda", "cloudflare-radar"
+    entity_id: str | None  # the Lightsout entity, when the source's place maps to one
+    entity_name: str
+    country_code: str | None
+    scope: Scope | None
+    start_time: datetime
+    end_time: datetime | None  # None: ongoing, as the source last said
+    cause: str | None  # e.g. Cloudflare's POWER_OUTAGE; IODA gives none
+    description: str | None
+    link: str | None  # the source's page or the report it links to
+    datasource: str | None  # the source's signal (IODA's bgp, ping-slash24, ...), when it names one
+    score: float | None = None  # IODA's event score (its own scale)

@@ -86,7 +86,13 @@ def ingest(paths: tuple[Path, ...], fmt: str, entity: str | None, db: StoreLocat
             console.print(
                 f"{path}: {report.format}: {report.records_read:,} records read, "
                 f"{report.points_written:,} signal points, {report.measurements_written:,} measurements, "
-                f"{report.entities_written:,} entities; {len(report.skipped):,} skipped",
+                f"{report.entities_written:,} entities"
+                + (
+                    f", {report.external_events_written:,} external events"
+                    if report.external_events_written
+                    else ""
+                )
+                + f"; {len(report.skipped):,} skipped",
                 highlight=False,
                 soft_wrap=True,
             )

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from lightsout.model import Entity, OoniMeasurement, SignalPoint, Skip
+from lightsout.model import Entity, ExternalEvent, OoniMeasurement, SignalPoint, Skip
 
 # Called with (units done, units total) as a reader makes progress; units are bytes of input.
 Progress = Callable[[int, int], None]
@@ -54,3 +54,4 @@ class Parsed:
     skipped: list[Skip] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     carry: CarryState | None = None  # state to hand to the next file of the same stream
+    external_events: list[ExternalEvent] = field(default_factory=list)  # other observatories' outages

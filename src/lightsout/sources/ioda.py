@@ -1,5 +1,5 @@
 """Reader of IODA's data (Internet Outage Detection and Analysis, Georgia Tech): saved API v2
-``signals/raw`` responses and the dashboard's CSV export.
+``signals/raw`` and ``outages/events`` responses, and (via ``ioda_csv``) the dashboard's CSV export.
 
 Formats (``../shared/data/api-samples/ioda/README.md``; ioda-api and ioda-ui sources):
 
@@ -8,30 +8,24 @@ Formats (``../shared/data/api-samples/ioda/README.md``; ioda-api and ioda-ui sou
   nativeStep, values}``, value *i* at ``from + i*step``. ``step > nativeStep`` means the server
   averaged ``step / nativeStep`` native bins into one. ``null`` is a bin IODA has no data for: a
   gap, never a zero, so it is not stored.
-* The dashboard's "Download CSV" (ioda-ui ``handleCSVDownload``: Highcharts ``getCSV``) writes
-  ``"Time (UTC)"`` then one column per signal, one row per time any series has a point, empty
-  cells where a series has none. The file is named ``ioda-<entity name>-<YY-MM-DD-HH-mm of
-  from>-<normalized|raw>.csv`` (lower case, spaces as ``-``). In a *normalized* export each value
-  is ``100 * value / max(series over the exported window)`` (ioda-ui ``normalize``), so it is kept
-  apart as source ``ioda-normalized``: a percentage of one window's maximum must never be mixed
-  with raw counts or with another window's percentages' scale.
+* The dashboard's CSV export is read by :mod:`lightsout.sources.ioda_csv` (``read_ioda`` hands it
+  over).
+* ``outages/events`` (``type: "outages.events"``), in IODA's ``ioda`` format (entity objects) or
+  its default ``codf`` format (``location: "country/TN"``, ``start``, ``duration``), becomes
+  :class:`ExternalEvent` records: IODA's judgement, kept beside Lightsout's events, never in them.
 
 Datasources map to Lightsout's signal kinds (source ``ioda``): ``bgp`` -> visible /24s,
 ``ping-slash24`` -> /24s up by active probing, ``merit-nt`` -> telescope unique source IPs,
-``gtr`` / ``gtr-norm`` -> Google traffic (raw / normalised), the CSV's Mozilla column -> cities
-seen by Mozilla's telemetry. Entities: countries by ISO 3166-1 alpha-2 (IODA's code), regions by
-ISO 3166-2 matched from IODA's region name within the country its ``fqid`` names (IODA's numeric
-region ids are Natural Earth's, not ISO's), ASes as ``network/AS<n>``.
+``gtr`` / ``gtr-norm`` -> Google traffic (raw / normalised). Entities: countries by ISO 3166-1
+alpha-2 (IODA's code), regions by ISO 3166-2 matched from IODA's region name within the country
+its ``fqid`` names (IODA's numeric region ids are Natural Earth's, not ISO's), ASes as
+``network/AS<n>``.
 """
 
 from __future__ import annotations
 
-import csv
-import functools
-import itertools
 import json
 import re
-from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,13 +34,12 @@ from typing import Any
 import pycountry
 
 from lightsout.attribution.entities import make_asn_network, make_country
-from lightsout.attribution.places import country_alpha2, fold, region_code
+from lightsout.attribution.places import country_alpha2, region_code
 from lightsout.errors import InputError
 from lightsout.model import Entity, EntityKind, SignalKind, SignalPoint, Skip
 from lightsout.sources import Parsed, Progress, no_progress
 
 SOURCE = "ioda"
-SOURCE_NORMALIZED = "ioda-normalized"  # dashboard CSV export in "normalized" mode: % of window max
 
 DATASOURCES: dict[str, SignalKind] = {
     "bgp": SignalKind.BGP_SLASH24S,
@@ -56,21 +49,6 @@ DATASOURCES: dict[str, SignalKind] = {
     "gtr-norm": SignalKind.GOOGLE_TRAFFIC_NORMALISED,
 }
 
-TIME_COLUMN = "Time (UTC)"
-# The dashboard's legend titles (ioda-ui SIGNAL_CHART_LABEL; Google series as "Google (<subtype>)").
-CSV_COLUMNS: dict[str, SignalKind] = {
-    "Google (Search)": SignalKind.GOOGLE_TRAFFIC,
-    "Telescope (# Unique Source IPs)": SignalKind.TELESCOPE_UNIQUE_SOURCES,
-    "BGP (#Visible /24s)": SignalKind.BGP_SLASH24S,
-    "Active Probing (#/24s Up)": SignalKind.PROBING_UP_SLASH24S,
-    "Mozilla (City Count)": SignalKind.MOZILLA_CITIES,
-}
-
-_EXPORT_NAME = re.compile(
-    r"^ioda-(?P<entity>.+)-(?P<from>\d{2}-\d{2}-\d{2}-\d{2}-\d{2})-(?P<mode>normalized|raw)"
-    r"(?:\s*\(\d+\))?\.csv$",
-    re.IGNORECASE,
-)
 # Words IODA's (Natural Earth's) region names carry that ISO 3166-2 names do not.
 _REGION_SUFFIXES = re.compile(
     r"\s+(district|governorate|province|region|department|prefecture|county|municipality|"
@@ -162,34 +140,6 @@ def parse_entity_option(text: str) -> Entity:
     return make_country(country)
 
 
-@functools.cache
-def _countries_by_folded_name() -> dict[str, set[str]]:
-    table: dict[str, set[str]] = {}
-    for country in pycountry.countries:
-        for attr in ("name", "common_name", "official_name"):
-            value = getattr(country, attr, None)
-            if value:
-                table.setdefault(fold(str(value)), set()).add(str(country.alpha_2))
-    return table
-
-
-def entity_from_export_name(name_part: str) -> Entity | None:
-    """The entity of a dashboard export from its file name's entity part, or None if unsure.
-
-    ``iran-(islamic-republic-of)`` -> Iran; ``as9500-(vodafone-transit-as)`` -> AS9500.
-    """
-    as_match = re.match(r"^as(\d+)(?:\b|-|$)", name_part, re.IGNORECASE)
-    if as_match:
-        return make_asn_network(int(as_match.group(1)))
-    spaced = name_part.replace("-", " ")
-    table = _countries_by_folded_name()
-    for candidate in (spaced, re.sub(r"\(.*?\)", " ", spaced)):
-        found = table.get(fold(candidate), set())
-        if len(found) == 1:
-            return make_country(next(iter(found)))
-    return None
-
-
 # -- signals/raw ---------------------------------------------------------------------------------
 
 
@@ -201,7 +151,12 @@ def read_ioda(path: Path, progress: Progress = no_progress, entity: str | None =
     total = path.stat().st_size
     with path.open("rb") as handle:
         head = handle.read(64).lstrip()
-    parsed = _read_json(path) if head[:1] in (b"{", b"[") else _read_csv(path, entity)
+    if head[:1] in (b"{", b"["):
+        parsed = _read_json(path)
+    else:
+        from lightsout.sources.ioda_csv import read_dashboard_csv
+
+        parsed = read_dashboard_csv(path, entity)
     progress(total, total)
     return parsed
 
@@ -330,168 +285,15 @@ def parse_signals(data: Any, path: str, parsed: Parsed) -> None:
                         samples,
                     )
                 )
-    _add_parents(entities)
+    add_parents(entities)
     parsed.entities.extend(entities.values())
     if gaps:
         parsed.notes.append(f"{gaps:,} null values: bins IODA has no data for, kept as gaps (not stored)")
 
 
-def _add_parents(entities: dict[str, Entity]) -> None:
+def add_parents(entities: dict[str, Entity]) -> None:
     """Every region's country is an entity too (the store's hierarchy needs the parent)."""
     for entity in list(entities.values()):
         if entity.kind == EntityKind.REGION and entity.country_code:
             country = make_country(entity.country_code)
             entities.setdefault(country.entity_id, country)
-
-
-# -- dashboard CSV export ------------------------------------------------------------------------
-
-
-def _parse_time(text: str) -> datetime:
-    value = text.strip().strip('"')
-    if re.fullmatch(r"\d{9,14}(\.\d+)?", value):
-        number = float(value)
-        return datetime.fromtimestamp(number / 1000 if number > 1e11 else number, UTC)
-    try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise RowError(f"{TIME_COLUMN} is not a time: {value!r}") from None
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-
-
-def _bin_seconds(times: list[int]) -> int | None:
-    """The most common spacing of a column's points (the series' step), None if under two points."""
-    steps = Counter(b - a for a, b in itertools.pairwise(times) if b > a)
-    return steps.most_common(1)[0][0] if steps else None
-
-
-def _read_csv(path: Path, entity_option: str | None) -> Parsed:
-    name_match = _EXPORT_NAME.match(path.name)
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            rows = list(csv.reader(handle))
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise InputError(str(path), "line 1", f"not a CSV text file ({exc})") from None
-    if not rows:
-        raise InputError(str(path), "line 1", "empty file")
-    header = [h.strip() for h in rows[0]]
-    if not header or header[0] != TIME_COLUMN:
-        raise InputError(
-            str(path), "line 1", f"first column is {header[:1]}, not {TIME_COLUMN!r}: not an IODA export"
-        )
-    if entity_option:
-        try:
-            entity = parse_entity_option(entity_option)
-        except RowError as exc:
-            raise InputError(str(path), "", str(exc)) from None
-    else:
-        found = entity_from_export_name(name_match.group("entity")) if name_match else None
-        if found is None:
-            raise InputError(
-                str(path),
-                "file name",
-                "cannot tell the entity from the file name; pass --entity (e.g. IR or AS12880)",
-            )
-        entity = found
-    columns: dict[int, SignalKind] = {}
-    parsed = Parsed(format="ioda-csv")
-    for index, title in enumerate(header[1:], start=1):
-        signal = CSV_COLUMNS.get(title)
-        if signal is None:
-            parsed.notes.append(
-                f"column {index + 1} {title!r} is not an IODA signal Lightsout knows; left out"
-            )
-        else:
-            columns[index] = signal
-    if not columns:
-        raise InputError(str(path), "line 1", "no IODA signal column in the header")
-
-    cells: dict[int, list[tuple[int, float]]] = {i: [] for i in columns}
-    seen_times: set[int] = set()
-    for line, row in enumerate(rows[1:], start=2):
-        if not row or all(not c.strip() for c in row):
-            continue
-        parsed.records_read += 1
-        if len(row) != len(header):
-            parsed.skipped.append(
-                Skip(str(path), f"line {line}", f"{len(row)} fields, header has {len(header)}")
-            )
-            continue
-        try:
-            when_s = int(_parse_time(row[0]).timestamp())
-        except RowError as exc:
-            parsed.skipped.append(Skip(str(path), f"line {line}", str(exc)))
-            continue
-        if when_s in seen_times:
-            parsed.skipped.append(Skip(str(path), f"line {line}", "duplicate of an earlier row's time"))
-            continue
-        seen_times.add(when_s)
-        for index in columns:
-            text = row[index].strip()
-            if not text or text.lower() in ("null", "nan"):
-                continue  # no point of this series at this time: a gap
-            try:
-                value = float(text)
-            except ValueError:
-                parsed.skipped.append(
-                    Skip(
-                        str(path),
-                        f"line {line} column {index + 1}",
-                        f"{header[index]} is not a number: {text!r}",
-                    )
-                )
-                continue
-            cells[index].append((when_s, value))
-    if parsed.records_read == 0:
-        raise InputError(str(path), "line 2", "no data rows after the header")
-
-    normalized = _is_normalized(path, name_match, cells)
-    source = SOURCE_NORMALIZED if normalized else SOURCE
-    parsed.format = "ioda-csv-normalized" if normalized else "ioda-csv-raw"
-    fallback = _bin_seconds(sorted(seen_times))
-    for index, series in cells.items():
-        series.sort()
-        bin_s = _bin_seconds([t for t, _ in series]) or fallback
-        if bin_s is None:
-            parsed.notes.append(f"{header[index]}: one point and no spacing to tell its bin size; left out")
-            continue
-        for when_s, value in series:
-            parsed.points.append(
-                SignalPoint(
-                    entity.entity_id,
-                    columns[index],
-                    source,
-                    datetime.fromtimestamp(when_s, UTC),
-                    bin_s,
-                    value,
-                )
-            )
-    if not parsed.points:
-        raise InputError(str(path), "line 2", f"no usable value: {len(parsed.skipped)} skipped")
-    entities = {entity.entity_id: entity}
-    _add_parents(entities)
-    parsed.entities.extend(entities.values())
-    if normalized:
-        parsed.notes.append(
-            f"normalized export: values are % of each series' maximum over the exported window, "
-            f"stored as source {SOURCE_NORMALIZED!r} (export 'raw' for counts)"
-        )
-    return parsed
-
-
-def _is_normalized(
-    path: Path, name_match: re.Match[str] | None, cells: dict[int, list[tuple[int, float]]]
-) -> bool:
-    """Normalized or raw: the file name says; otherwise every series peaking at exactly 100 tells."""
-    if name_match:
-        return name_match.group("mode").lower() == "normalized"
-    peaks = [max(v for _, v in series) for series in cells.values() if series]
-    if peaks and all(99.0 <= p <= 100.0 + 1e-9 for p in peaks):
-        return True
-    if any(p > 100.0 + 1e-9 for p in peaks):
-        return False
-    raise InputError(
-        str(path),
-        "file name",
-        "cannot tell a normalized export from a raw one; keep the name ending -raw.csv or -normalized.csv",
-    )

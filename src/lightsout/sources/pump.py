@@ -258,7 +258,13 @@ def _store(
         points_written=len(parsed.points),
     )
     batch = IngestBatch(
-        source, parsed.entities, parsed.points, parsed.measurements, parsed.carry, checkpoint=item.checkpoint
+        source,
+        parsed.entities,
+        parsed.points,
+        parsed.measurements,
+        parsed.carry,
+        checkpoint=item.checkpoint,
+        external_events=parsed.external_events,
     )
     _call(write, lambda s: s.write_batch(batch))
     result.items_stored += 1

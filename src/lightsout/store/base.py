@@ -14,6 +14,7 @@ from lightsout.model import (
     Checkpoint,
     Entity,
     EntityKind,
+    ExternalEvent,
     OoniMeasurement,
     SeriesKey,
     SeriesSummary,
@@ -34,6 +35,7 @@ class IngestBatch:
     measurements: list[OoniMeasurement] = field(default_factory=list)
     carry: CarryState | None = None  # the reader's state after this file, saved with it
     checkpoint: Checkpoint | None = None  # a live source's cursor after this item, saved with it
+    external_events: list[ExternalEvent] = field(default_factory=list)  # upserted by event_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,5 +110,15 @@ class Store(Protocol):
 
     def source_health(self) -> list[SourceHealth]:
         """Every stored health record, by source name."""
+
+    def external_events(
+        self,
+        entity_id: str | None = None,
+        country: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[ExternalEvent]:
+        """Other observatories' events (IODA, Cloudflare Radar) of an entity or a country that
+        overlap ``[since, until)``, by start. Never Lightsout's own events."""
 
     def close(self) -> None: ...

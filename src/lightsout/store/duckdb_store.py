@@ -21,8 +21,10 @@ from lightsout.model import (
     Checkpoint,
     Entity,
     EntityKind,
+    ExternalEvent,
     HealthState,
     OoniMeasurement,
+    Scope,
     SeriesKey,
     SeriesSummary,
     SignalKind,
@@ -44,6 +46,7 @@ _TABLES: list[tuple[str, type, tuple[str, ...]]] = [
     ("alerts", Alert, ("entity_id", "signal", "source", "bin_s", "bin_start")),
     ("checkpoints", Checkpoint, ("source", "stream")),
     ("source_health", SourceHealth, ("source",)),
+    ("external_events", ExternalEvent, ("event_id",)),
 ]
 
 
@@ -136,6 +139,12 @@ class DuckDBStore:
                 )
             if batch.checkpoint is not None:
                 self._upsert_checkpoint(batch.checkpoint)
+            if batch.external_events:
+                # A later answer about the same event (same id) replaces it: an ongoing one ends.
+                latest = {e.event_id: e for e in batch.external_events}
+                con.register("external_arrow", _arrow_table(ExternalEvent, list(latest.values())))
+                con.execute("INSERT OR REPLACE INTO external_events SELECT * FROM external_arrow")
+                con.unregister("external_arrow")
             s = batch.source
             con.execute(
                 "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -257,6 +266,25 @@ class DuckDBStore:
             return []
         return [SourceHealth(r[0], HealthState(r[1]), *r[2:]) for r in rows]
 
+    def external_events(
+        self,
+        entity_id: str | None = None,
+        country: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[ExternalEvent]:
+        try:
+            rows = self._con.execute(
+                "SELECT * FROM external_events WHERE (? IS NULL OR entity_id = ?) "
+                "AND (? IS NULL OR country_code = ?) "
+                "AND (?::TIMESTAMPTZ IS NULL OR end_time IS NULL OR end_time > ?) "
+                "AND (?::TIMESTAMPTZ IS NULL OR start_time < ?) ORDER BY start_time, event_id",
+                [entity_id, entity_id, country, country, since, since, until, until],
+            ).fetchall()
+        except duckdb.CatalogException:  # a store written before external events, opened read-only
+            return []
+        return [_external_event(row) for row in rows]
+
     def load_detector_state(self, group_id: str) -> bytes | None:
         row = self._con.execute(
             "SELECT payload FROM detector_state WHERE group_id = ?", [group_id]
@@ -334,6 +362,12 @@ class DuckDBStore:
 
     def close(self) -> None:
         self._con.close()
+
+
+def _external_event(row: tuple[Any, ...]) -> ExternalEvent:
+    values = list(row)
+    values[5] = Scope(values[5]) if values[5] is not None else None
+    return ExternalEvent(*values)
 
 
 def _entity(row: tuple[Any, ...]) -> Entity:
