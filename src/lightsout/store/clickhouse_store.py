@@ -45,8 +45,10 @@ from lightsout.model import (
     Checkpoint,
     Entity,
     EntityKind,
+    ExternalEvent,
     HealthState,
     OoniMeasurement,
+    Scope,
     SeriesKey,
     SeriesSummary,
     SignalKind,
@@ -225,6 +227,7 @@ SCHEMA: list[str] = [
     create_table_sql("alerts", Alert, _POINT_KEY, extra="deleted UInt8"),
     create_table_sql("checkpoints", Checkpoint, ("source", "stream")),
     create_table_sql("source_health", SourceHealth, ("source",)),
+    create_table_sql("external_events", ExternalEvent, ("event_id",)),
     "CREATE TABLE IF NOT EXISTS reader_state (key String, as_of Int64, payload String, gen UInt64) "
     "ENGINE = ReplacingMergeTree(gen) PARTITION BY tuple() ORDER BY key",
     "CREATE TABLE IF NOT EXISTS detector_state (group_id String, payload String, saved_at Int64, "
@@ -348,6 +351,11 @@ class ClickHouseStore:
         if batch.checkpoint is not None:
             con.insert(
                 "checkpoints", [*_fields(Checkpoint), "gen"], _columns(Checkpoint, [batch.checkpoint], gen)
+            )
+        if batch.external_events:
+            latest = list({e.event_id: e for e in batch.external_events}.values())
+            con.insert(
+                "external_events", [*_fields(ExternalEvent), "gen"], _columns(ExternalEvent, latest, gen)
             )
         con.insert("sources", [*_fields(SourceFile), "gen"], _columns(SourceFile, [batch.source], gen))
         self._commit(gen, "file")
@@ -485,6 +493,43 @@ class ClickHouseStore:
             for r in rows
         ]
 
+    def external_events(
+        self,
+        entity_id: str | None = None,
+        country: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[ExternalEvent]:
+        # The newest version of every event first, then the filter (a filter inside argMax would pick
+        # an older version that matched). Other observatories' events are few: thousands, not millions.
+        events = [
+            ExternalEvent(
+                event_id=r[0],
+                source=r[1],
+                entity_id=r[2],
+                entity_name=r[3],
+                country_code=r[4],
+                scope=Scope(r[5]) if r[5] is not None else None,
+                start_time=from_micros(r[6]),
+                end_time=_time(r[7]),
+                cause=r[8],
+                description=r[9],
+                link=r[10],
+                datasource=r[11],
+                score=r[12],
+            )
+            for r in self._latest(ExternalEvent, ("event_id",))
+        ]
+        chosen = [
+            e
+            for e in events
+            if (entity_id is None or e.entity_id == entity_id)
+            and (country is None or e.country_code == country)
+            and (until is None or e.start_time < until)
+            and (since is None or e.end_time is None or e.end_time > since)
+        ]
+        return sorted(chosen, key=lambda e: (e.start_time, e.event_id))
+
     def _latest(self, cls: type, key: tuple[str, ...], where: str = "") -> list[tuple[Any, ...]]:
         """The newest published row of each key of a table, fields in the dataclass' order."""
         rest = [name for name in _fields(cls) if name not in key]
@@ -616,7 +661,7 @@ class ClickHouseStore:
 
 
 def _table_of(cls: type) -> str:
-    return {Checkpoint: "checkpoints", SourceHealth: "source_health"}[cls]
+    return {Checkpoint: "checkpoints", SourceHealth: "source_health", ExternalEvent: "external_events"}[cls]
 
 
 def _time(value: int | None) -> datetime | None:
