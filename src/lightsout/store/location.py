@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -25,7 +25,7 @@ class ClickHouseLocation:
     port: int = DEFAULT_CLICKHOUSE_PORT
     database: str = DEFAULT_CLICKHOUSE_DATABASE
     user: str = "default"
-    password: str = ""
+    password: str = field(default="", repr=False)
 
     def __str__(self) -> str:  # never shows the password
         user = f"{self.user}@" if self.user != "default" else ""

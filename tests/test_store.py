@@ -1,0 +1,349 @@
+"""The Store contract, asserted identically on every backend: DuckDB, ClickHouse on a server
+(Debian's 18.16 in CI) and ClickHouse in-process through chdb (current ClickHouse's SQL).
+
+A ClickHouse test skips with its reason when no server answers (scripts/ci-clickhouse.sh starts one;
+.ci/run calls it, so nothing skips in CI); a chdb test skips when chdb is not installed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lightsout.errors import UserError
+from lightsout.model import (
+    Alert,
+    Checkpoint,
+    Entity,
+    EntityKind,
+    HealthState,
+    OoniMeasurement,
+    SeriesKey,
+    SignalKind,
+    SignalPoint,
+    SourceFile,
+    SourceHealth,
+)
+from lightsout.sources import CarryState
+from lightsout.store import ClickHouseLocation, IngestBatch, MeasurementFilter, Store, parse_location
+from store_backends import BACKENDS, Backend, chdb_unavailable, clickhouse_unavailable
+
+T0 = datetime(2019, 11, 16, 12, 0, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+IR = Entity("country/IR", EntityKind.COUNTRY, "IR", "Iran", "IR", None)
+TEHRAN = Entity("region/IR-07", EntityKind.REGION, "IR-07", "Tehran", "IR", "country/IR")
+AS12880 = Entity("network/AS12880", EntityKind.NETWORK, "AS12880", "DCI", None, None, 12880)
+CONNECTIVITY = SeriesKey("country/IR", SignalKind.CONNECTIVITY_INDEX, "monash", 3600)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    kind = request.param
+    reason = {"clickhouse": clickhouse_unavailable, "chdb": chdb_unavailable}.get(kind, lambda: None)()
+    if reason:
+        pytest.skip(reason)
+    b = Backend(kind, tmp_path)
+    yield b
+    b.drop()
+
+
+@pytest.fixture
+def store(backend: Backend) -> Iterator[Store]:
+    s = backend.open()
+    yield s
+    s.close()
+
+
+def source(sha: str, at: datetime = T0, points: int = 0) -> SourceFile:
+    return SourceFile(sha, f"/data/{sha}.csv", "monash", at + timedelta(microseconds=123457), 10, 1, points)
+
+
+def points(values: list[float], start: datetime = T0, key: SeriesKey = CONNECTIVITY) -> list[SignalPoint]:
+    return [
+        SignalPoint(key.entity_id, key.signal, key.source, start + i * HOUR, key.bin_s, v, samples=i + 1)
+        for i, v in enumerate(values)
+    ]
+
+
+def measurement(mid: str, start: datetime | None, cc: str = "IR", asn: int = 12880) -> OoniMeasurement:
+    return OoniMeasurement(
+        mid, "web_connectivity", "0.4.3", cc, asn, start, "https://x.example/", '{"k": "\'é"}'
+    )
+
+
+def test_a_batch_reads_back_as_written(store: Store) -> None:
+    carry = CarryState("mrt/rrc15", T0 + timedelta(microseconds=5), bytes(range(256)) + b"'\\\n")
+    checkpoint = Checkpoint("ooni", "follow", '{"since": "2019-11-16"}', None, T0)
+    batch = IngestBatch(
+        source("a", points=3),
+        [IR, TEHRAN, AS12880],
+        points([90.0, 12.5, 3.25]),
+        [measurement("m1", T0)],
+        carry,
+        checkpoint=checkpoint,
+    )
+    store.write_batch(batch)
+
+    assert store.has_source("a") and not store.has_source("b")
+    assert store.sources() == [batch.source]
+    assert store.entities() == [IR, AS12880, TEHRAN]  # by kind, then id
+    assert store.entity("network/AS12880") == AS12880 and store.entity("country/XX") is None
+    assert store.entities(kind=EntityKind.REGION) == [TEHRAN]
+    assert store.entities(country="IR") == [IR, TEHRAN]
+    assert store.entities(parent_id="country/IR") == [TEHRAN]
+    series = store.points(CONNECTIVITY)
+    assert series.times_s.tolist() == [int((T0 + i * HOUR).timestamp()) for i in range(3)]
+    assert series.values.tolist() == [90.0, 12.5, 3.25]
+    assert series.times_s.dtype == np.int64 and series.values.dtype == np.float64
+    assert store.measurements(MeasurementFilter()) == batch.measurements
+    assert store.load_carry("mrt/rrc15") == carry and store.load_carry("mrt/rrc00") is None
+    assert store.load_checkpoint("ooni", "follow") == checkpoint
+
+
+def test_the_same_file_twice_adds_nothing(store: Store) -> None:
+    first = IngestBatch(source("a", points=2), [IR], points([50.0, 60.0]))
+    store.write_batch(first)
+    again = IngestBatch(
+        replace(first.source, path="/elsewhere"), [replace(IR, name="X")], points([1.0, 2.0, 3.0])
+    )
+    store.write_batch(again)
+
+    assert store.sources() == [first.source]
+    assert store.entity("country/IR") == IR
+    assert store.points(CONNECTIVITY).values.tolist() == [50.0, 60.0]
+
+
+def test_a_later_file_replaces_the_bins_it_covers(store: Store) -> None:
+    store.write_batch(IngestBatch(source("a"), [IR], points([50.0, 60.0, 70.0])))
+    store.write_batch(IngestBatch(source("b", T0 + HOUR), [], points([5.0, 99.0], start=T0 + HOUR)))
+
+    assert store.points(CONNECTIVITY).values.tolist() == [50.0, 5.0, 99.0]
+    (summary,) = store.series()
+    assert (summary.points, summary.min_value, summary.max_value) == (3, 5.0, 99.0)
+    assert (summary.first, summary.last, summary.end) == (T0, T0 + 2 * HOUR, T0 + 3 * HOUR)
+
+
+def test_an_entity_and_a_measurement_keep_their_first_version(store: Store) -> None:
+    store.write_batch(IngestBatch(source("a"), [IR], measurements=[measurement("m1", T0)]))
+    later = replace(measurement("m1", T0), raw_json="{}", probe_cc="DE")
+    store.write_batch(IngestBatch(source("b"), [replace(IR, name="Persia")], measurements=[later]))
+
+    assert store.entity("country/IR") == IR
+    assert store.measurements(MeasurementFilter()) == [measurement("m1", T0)]
+
+
+def test_a_write_that_fails_at_its_last_step_leaves_nothing(store: Store) -> None:
+    store.write_batch(IngestBatch(source("a"), [IR], points([50.0, 60.0])))
+    broken = IngestBatch(
+        replace(source("b"), records_read="not a number"),  # type: ignore[arg-type]
+        [TEHRAN],
+        points([1.0, 2.0, 3.0]),
+        [measurement("m2", T0)],
+        CarryState("mrt/rrc15", T0, b"state"),
+        checkpoint=Checkpoint("ooni", "follow", "{}", T0, T0),
+    )
+    with pytest.raises(Exception):  # noqa: B017 - each backend fails in its own words
+        store.write_batch(broken)
+
+    assert not store.has_source("b") and [s.sha256 for s in store.sources()] == ["a"]
+    assert store.entities() == [IR]
+    assert store.points(CONNECTIVITY).values.tolist() == [50.0, 60.0]  # the older file's values still show
+    assert store.measurements(MeasurementFilter()) == []
+    assert store.load_carry("mrt/rrc15") is None
+    assert store.load_checkpoint("ooni", "follow") is None
+
+    fixed = replace(broken, source=source("b"))
+    store.write_batch(fixed)  # the next run writes the file whole
+    assert store.points(CONNECTIVITY).values.tolist() == [1.0, 2.0, 3.0]
+    assert store.entities(kind=EntityKind.REGION) == [TEHRAN]
+    assert [m.measurement_id for m in store.measurements(MeasurementFilter())] == ["m2"]
+
+
+def test_series_are_summarised_per_entity_and_country(store: Store) -> None:
+    bgp = SeriesKey("network/AS12880", SignalKind.BGP_PREFIXES, "rrc15", 300)
+    orphan = SeriesKey("network/AS1", SignalKind.BGP_PREFIXES, "rrc15", 300)  # no entity record
+    store.write_batch(
+        IngestBatch(
+            source("a"),
+            [IR, AS12880],
+            points([50.0, 60.0]) + points([7.0, 3.0, 5.0], key=bgp) + points([1.0], key=orphan),
+        )
+    )
+
+    assert [s.key for s in store.series()] == [CONNECTIVITY, bgp]
+    assert [s.key for s in store.series(entity_id="network/AS12880")] == [bgp]
+    assert [s.key for s in store.series(country="IR")] == [CONNECTIVITY]
+    (summary,) = store.series(entity_id="network/AS12880")
+    assert (summary.points, summary.min_value, summary.max_value) == (3, 3.0, 7.0)
+    assert store.series(entity_id="country/XX") == []
+
+
+def test_points_within_a_time_range(store: Store) -> None:
+    store.write_batch(IngestBatch(source("a"), [IR], points([1.0, 2.0, 3.0, 4.0])))
+    assert store.points(CONNECTIVITY, since=T0 + HOUR, until=T0 + 3 * HOUR).values.tolist() == [2.0, 3.0]
+    assert store.points(CONNECTIVITY, since=T0 + 2 * HOUR).values.tolist() == [3.0, 4.0]
+    assert store.points(CONNECTIVITY, until=T0 + HOUR).values.tolist() == [1.0]
+    other = SeriesKey("country/IR", SignalKind.CONNECTIVITY_INDEX, "monash", 300)
+    assert len(store.points(other).times_s) == 0
+
+
+def test_measurements_are_filtered_and_ordered(store: Store) -> None:
+    rows = [
+        measurement("m3", T0 + 2 * HOUR),
+        measurement("m1", T0),
+        measurement("m2", T0 + HOUR, cc="DE", asn=3320),
+        measurement("m0", None),
+        replace(measurement("m4", T0 + HOUR), test_name="whatsapp"),
+    ]
+    store.write_batch(IngestBatch(source("a"), measurements=rows))
+
+    def ids(**kwargs: object) -> list[str]:
+        return [m.measurement_id for m in store.measurements(MeasurementFilter(**kwargs))]  # type: ignore[arg-type]
+
+    assert ids() == ["m1", "m2", "m4", "m3", "m0"]  # by start, then id; no start last
+    assert ids(country="IR") == ["m1", "m4", "m3", "m0"]
+    assert ids(asn=3320) == ["m2"]
+    assert ids(test_name="whatsapp") == ["m4"]
+    assert ids(since=T0 + HOUR) == ["m2", "m4", "m3"]
+    assert ids(until=T0 + HOUR) == ["m1"]
+    assert ids(limit=2) == ["m1", "m2"]
+
+
+def alert(key: SeriesKey, hour: int, value: float = 1.0, level: int = 2) -> Alert:
+    return Alert(
+        key.entity_id, key.signal, key.source, key.bin_s, T0 + hour * HOUR, value, 50.0, value / 50.0, level
+    )
+
+
+def test_replace_alerts_swaps_one_range_of_some_series(store: Store) -> None:
+    other = SeriesKey("region/IR-07", SignalKind.CONNECTIVITY_INDEX, "monash", 3600)
+    store.add_alerts([alert(CONNECTIVITY, h) for h in range(4)] + [alert(other, 1)])
+    store.add_alerts([alert(CONNECTIVITY, 0, value=2.0, level=1)])  # the same bin again: updated
+
+    store.replace_alerts([CONNECTIVITY], T0 + HOUR, T0 + 3 * HOUR, [alert(CONNECTIVITY, 2, value=3.0)])
+
+    got = {(a.entity_id, a.bin_start, a.value, a.level) for a in store.alerts()}
+    assert got == {
+        ("country/IR", T0, 2.0, 1),
+        ("country/IR", T0 + 2 * HOUR, 3.0, 2),
+        ("country/IR", T0 + 3 * HOUR, 1.0, 2),
+        ("region/IR-07", T0 + HOUR, 1.0, 2),
+    }
+    assert [a.bin_start for a in store.alerts(since=T0 + 2 * HOUR, until=T0 + 3 * HOUR)] == [T0 + 2 * HOUR]
+
+    store.replace_alerts([CONNECTIVITY, other], None, None, [])
+    assert store.alerts() == []
+    store.add_alerts([alert(other, 1)])  # a deleted alert can come back
+    assert store.alerts() == [alert(other, 1)]
+
+
+def test_detector_state_is_replaced(store: Store) -> None:
+    assert store.load_detector_state("IR") is None
+    store.save_detector_state("IR", b"\x00first\xff")
+    store.save_detector_state("IR", b"\x00second\xff")
+    store.save_detector_state("DE", b"")
+    assert store.load_detector_state("IR") == b"\x00second\xff"
+    assert store.load_detector_state("DE") == b""
+
+
+def test_checkpoints_and_source_health_are_replaced(store: Store) -> None:
+    store.save_checkpoint(Checkpoint("ooni", "follow", '{"n": 1}', None, T0))
+    store.save_checkpoint(Checkpoint("ooni", "follow", '{"n": 2}', T0, T0 + HOUR))
+    store.save_checkpoint(Checkpoint("ooni", "backfill", "{}", None, T0))
+    assert store.load_checkpoint("ooni", "follow") == Checkpoint("ooni", "follow", '{"n": 2}', T0, T0 + HOUR)
+    assert store.load_checkpoint("ioda", "follow") is None
+
+    failing = SourceHealth("ooni", HealthState.FAILING, T0, None, None, "HTTP 503", T0 + HOUR, 3, None)
+    ok = SourceHealth("ooni", HealthState.OK, T0 + HOUR, T0 + HOUR, T0, None, None, 0, -1.5)
+    ioda = SourceHealth("ioda", HealthState.PENDING, None, None, None, None, None)
+    store.save_health(failing)
+    store.save_health(ioda)
+    store.save_health(ok)
+    assert store.source_health() == [ioda, ok]
+
+
+def test_a_reopened_store_sees_everything_and_read_only_sees_the_same(backend: Backend) -> None:
+    writer = backend.open()
+    writer.write_batch(IngestBatch(source("a"), [IR], points([50.0])))
+    writer.close()
+    reader = backend.open(read_only=True)
+    try:
+        assert reader.has_source("a") and reader.points(CONNECTIVITY).values.tolist() == [50.0]
+    finally:
+        reader.close()
+
+
+def test_read_only_open_of_an_empty_location_is_a_user_error(backend: Backend) -> None:
+    with pytest.raises(UserError, match="no store here yet"):
+        backend.open(read_only=True)
+
+
+@pytest.mark.parametrize("kind", ["clickhouse", "chdb"])
+def test_clickhouse_results_equal_duckdb_on_real_data(shared_data: Path, kind: str, tmp_path: Path) -> None:
+    """Iran, November 2019 (Monash): ingested and judged on DuckDB and on ClickHouse, every entity,
+    series summary, point and alert equal."""
+    reason = clickhouse_unavailable() if kind == "clickhouse" else chdb_unavailable()
+    if reason:
+        pytest.skip(reason)
+    from lightsout.detect.run import detect_batch
+    from lightsout.ingest import ingest_file
+
+    csv = shared_data / "monash-ip-observatory" / "irn-2019-11-11_gif.csv"
+    backend = Backend(kind, tmp_path)
+    stores = [Backend("duckdb", tmp_path).open(), backend.open()]
+    try:
+        for s in stores:
+            ingest_file(s, csv)
+            detect_batch(s)
+        duck, click = stores
+        assert click.entities() == duck.entities()
+        assert click.series() == duck.series() and len(duck.series()) == 104
+        for summary in duck.series(country="IR")[:10]:
+            a, b = duck.points(summary.key), click.points(summary.key)
+            assert a.times_s.tolist() == b.times_s.tolist() and a.values.tolist() == b.values.tolist()
+        assert click.alerts() == duck.alerts() and len(duck.alerts()) > 1000
+    finally:
+        for s in stores:
+            s.close()
+        backend.drop()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("clickhouse://db.example:9001/obs", ClickHouseLocation("db.example", 9001, "obs")),
+        ("clickhouse://localhost", ClickHouseLocation("localhost", 9000, "lightsout")),
+        (
+            "clickhouse://reader:s%40cret@10.0.0.1/x_1",
+            ClickHouseLocation("10.0.0.1", 9000, "x_1", "reader", "s@cret"),
+        ),
+        ("out/lightsout.duckdb", Path("out/lightsout.duckdb")),
+    ],
+)
+def test_store_locations_are_parsed(text: str, expected: object) -> None:
+    assert parse_location(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("postgres://x/y", "unknown store URL"),
+        ("clickhouse://h:port/db", "port is not a number"),
+        ("clickhouse://h/bad-name", "database name 'bad-name'"),
+        ("clickhouse:///db", "no host"),
+    ],
+)
+def test_bad_store_locations_are_user_errors(text: str, message: str) -> None:
+    with pytest.raises(UserError, match=message):
+        parse_location(text)
+
+
+def test_a_location_never_prints_its_password() -> None:
+    location = parse_location("clickhouse://reader:secret@h:9000/db")
+    assert str(location) == "clickhouse://reader@h:9000/db"
+    assert "secret" not in repr(location) and "secret" not in str(location)
