@@ -21,8 +21,10 @@ from lightsout.model import (
     Checkpoint,
     Entity,
     EntityKind,
+    ExternalEvent,
     HealthState,
     OoniMeasurement,
+    Scope,
     SeriesKey,
     SignalKind,
     SignalPoint,
@@ -146,6 +148,7 @@ def test_a_write_that_fails_at_its_last_step_leaves_nothing(store: Store) -> Non
         [measurement("m2", T0)],
         CarryState("mrt/rrc15", T0, b"state"),
         checkpoint=Checkpoint("ooni", "follow", "{}", T0, T0),
+        external_events=[external("ioda:IR:1", 0, None)],
     )
     with pytest.raises(Exception):  # noqa: B017 - each backend fails in its own words
         store.write_batch(broken)
@@ -156,6 +159,7 @@ def test_a_write_that_fails_at_its_last_step_leaves_nothing(store: Store) -> Non
     assert store.measurements(MeasurementFilter()) == []
     assert store.load_carry("mrt/rrc15") is None
     assert store.load_checkpoint("ooni", "follow") is None
+    assert store.external_events() == []
 
     fixed = replace(broken, source=source("b"))
     store.write_batch(fixed)  # the next run writes the file whole
@@ -347,3 +351,38 @@ def test_a_location_never_prints_its_password() -> None:
     location = parse_location("clickhouse://reader:secret@h:9000/db")
     assert str(location) == "clickhouse://reader@h:9000/db"
     assert "secret" not in repr(location) and "secret" not in str(location)
+
+
+def external(event_id: str, start_h: int, end_h: int | None, **kwargs: object) -> ExternalEvent:
+    fields: dict[str, object] = {
+        "source": "ioda",
+        "entity_id": "country/IR",
+        "entity_name": "Iran",
+        "country_code": "IR",
+        "scope": Scope.NATIONAL,
+        "start_time": T0 + start_h * HOUR,
+        "end_time": None if end_h is None else T0 + end_h * HOUR,
+        "cause": None,
+        "description": None,
+        "link": None,
+        "datasource": "bgp",
+        "score": 12.5,
+    }
+    fields.update(kwargs)
+    return ExternalEvent(event_id, **fields)  # type: ignore[arg-type]
+
+
+def test_external_events_keep_their_newest_version(store: Store) -> None:
+    ongoing = external("ioda:IR:1", 0, None)
+    other = external(
+        "ioda:AS:2", 5, 6, entity_id="network/AS12880", country_code=None, scope=None, score=None
+    )
+    store.write_batch(IngestBatch(source("a"), external_events=[ongoing, other]))
+    ended = external("ioda:IR:1", 0, 3, description="ended")
+    store.write_batch(IngestBatch(source("b"), external_events=[ended]))
+
+    assert store.external_events() == [ended, other]
+    assert store.external_events(country="IR") == [ended]
+    assert store.external_events(entity_id="network/AS12880") == [other]
+    assert store.external_events(since=T0 + 3 * HOUR) == [other]  # ended at 3: not overlapping
+    assert store.external_events(until=T0 + 5 * HOUR) == [ended]
