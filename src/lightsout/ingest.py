@@ -23,6 +23,7 @@ from lightsout.store import IngestBatch, Store
 
 class InputFormat(enum.StrEnum):
     AUTO = "auto"
+    CLOUDFLARE_RADAR = "cloudflare-radar"
     IODA = "ioda"
     MONASH = "monash"
     MRT = "mrt"
@@ -32,6 +33,8 @@ class InputFormat(enum.StrEnum):
 _MAGIC = {b"\x1f\x8b": "gzip", b"BZ": "bzip2"}
 # IODA API v2 envelopes (``type`` is the first member of every response) and the dashboard export.
 _IODA_JSON = re.compile(rb'^\s*\{\s*"type"\s*:\s*"(signals|outages\.events)"')
+# A Cloudflare API envelope holding outage annotations.
+_RADAR_JSON = re.compile(rb'^\s*\{\s*"(success|errors|result)".{0,300}?"annotations"', re.DOTALL)
 _IODA_CSV = re.compile(rb'^(\xef\xbb\xbf)?"?Time \(UTC\)"?,')
 
 
@@ -56,9 +59,11 @@ def check_input_file(path: Path) -> None:
 def guess_format(path: Path) -> InputFormat:
     name = path.name.lower()
     with path.open("rb") as handle:
-        start = handle.read(256)
+        start = handle.read(512)
     if _IODA_JSON.match(start) or _IODA_CSV.match(start):
         return InputFormat.IODA
+    if _RADAR_JSON.match(start):
+        return InputFormat.CLOUDFLARE_RADAR
     if name.endswith(".csv"):
         return InputFormat.MONASH
     if name.endswith((".json", ".jsonl", ".json.gz", ".jsonl.gz", ".pretty")):
@@ -74,7 +79,9 @@ def guess_format(path: Path) -> InputFormat:
     stripped = head.lstrip()
     if stripped[:1] in (b"{", b"["):
         return InputFormat.OONI
-    raise InputError(str(path), "byte 0", "cannot tell the format; pass --format ioda|monash|mrt|ooni")
+    raise InputError(
+        str(path), "byte 0", "cannot tell the format; pass --format ioda|cloudflare-radar|monash|mrt|ooni"
+    )
 
 
 def _reader(fmt: InputFormat) -> Callable[[Path, Progress], Parsed]:
@@ -110,6 +117,10 @@ def ingest_file(
         from lightsout.sources.ioda import read_ioda
 
         parsed = read_ioda(path, progress, entity=entity)
+    elif fmt == InputFormat.CLOUDFLARE_RADAR:
+        from lightsout.sources.cloudflare_radar import read_cloudflare_radar
+
+        parsed = read_cloudflare_radar(path, progress)
     else:
         parsed = _reader(fmt)(path, progress)
     source = SourceFile(

@@ -41,6 +41,8 @@ class SignalKind(enum.StrEnum):
     PROBING_PROBES_SENT = "probing_probes_sent"  # ICMP echo requests sent
     PROBING_PROBES_ANSWERED = "probing_probes_answered"  # echo replies received in time
     MOZILLA_CITIES = "mozilla_cities"  # cities seen in Mozilla's telemetry (IODA dashboard export)
+    # HTTP requests from a location seen by Cloudflare, relative (MIN0_MAX answers chained to one scale)
+    CLOUDFLARE_HTTP_TRAFFIC = "cloudflare_http_traffic"
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,10 +36,11 @@ import pycountry
 from lightsout.attribution.entities import make_asn_network, make_country
 from lightsout.attribution.places import country_alpha2, region_code
 from lightsout.errors import InputError
-from lightsout.model import Entity, EntityKind, SignalKind, SignalPoint, Skip
+from lightsout.model import Entity, EntityKind, ExternalEvent, Scope, SignalKind, SignalPoint, Skip
 from lightsout.sources import Parsed, Progress, no_progress
 
 SOURCE = "ioda"
+DASHBOARD_URL = "https://ioda.inetintel.cc.gatech.edu"
 
 DATASOURCES: dict[str, SignalKind] = {
     "bgp": SignalKind.BGP_SLASH24S,
@@ -191,8 +192,12 @@ def _read_json(path: Path) -> Parsed:
         if document.get("error"):
             raise InputError(str(path), "error", f"IODA answered with an error: {document['error']}")
         data = document["data"]
+    if kind == "outages.events":
+        parsed = Parsed(format="ioda-events")
+        parse_events(data, str(path), parsed)
+        return parsed
     if kind != "signals":
-        raise InputError(str(path), "type", f"IODA {kind!r} response holds no signals")
+        raise InputError(str(path), "type", f"IODA {kind!r} response holds neither signals nor events")
     parsed = Parsed(format="ioda-signals")
     parse_signals(data, str(path), parsed)
     if not parsed.points and not parsed.notes:
@@ -297,3 +302,81 @@ def add_parents(entities: dict[str, Entity]) -> None:
         if entity.kind == EntityKind.REGION and entity.country_code:
             country = make_country(entity.country_code)
             entities.setdefault(country.entity_id, country)
+
+
+# -- outages/events ------------------------------------------------------------------------------
+
+_SCOPES = {"country": Scope.NATIONAL, "region": Scope.REGIONAL, "asn": Scope.NETWORK}
+
+
+def _event(raw: Any) -> ExternalEvent:
+    """One item of ``outages/events`` in either format (``ioda`` or ``codf``)."""
+    if not isinstance(raw, dict):
+        raise RowError("event is not an object")
+    if isinstance(raw.get("entity"), dict):  # format=ioda
+        place = raw["entity"]
+        attrs = place.get("attrs") if isinstance(place.get("attrs"), dict) else {}
+        entity_type, code, name = str(place.get("type", "")), str(place.get("code", "")), place.get("name")
+        fqid, country = attrs.get("fqid"), attrs.get("country_code")
+        start_raw, end_raw = raw.get("from"), raw.get("until")
+    elif isinstance(raw.get("location"), str):  # format=codf (the API's default)
+        entity_type, _, code = raw["location"].partition("/")
+        name, fqid, country = raw.get("location_name"), None, None
+        start_raw = raw.get("start")
+        try:
+            end_raw = int(raw["start"]) + int(raw["duration"])
+        except (KeyError, TypeError, ValueError):
+            raise RowError("start/duration missing or not integers") from None
+    else:
+        raise RowError("neither an entity object (format=ioda) nor a location (format=codf)")
+    try:
+        start_s, end_s = int(start_raw), int(end_raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise RowError(f"from/until not integers: {start_raw!r}, {end_raw!r}") from None
+    if end_s < start_s:
+        raise RowError(f"ends ({end_s}) before it starts ({start_s})")
+    try:
+        entity: Entity | None = ioda_entity(entity_type, code, name, fqid, country)
+    except RowError:
+        entity = None  # a codf region names no country: kept, without a Lightsout entity
+    datasource = str(raw.get("datasource")) if raw.get("datasource") is not None else None
+    method = str(raw.get("method") or "-")
+    score = raw.get("score")
+    return ExternalEvent(
+        event_id=f"ioda:{entity_type}/{code}:{datasource or '-'}:{method}:{start_s}",
+        source=SOURCE,
+        entity_id=entity.entity_id if entity else None,
+        entity_name=str(name or (entity.name if entity else f"{entity_type}/{code}")),
+        country_code=entity.country_code if entity else None,
+        scope=_SCOPES.get(entity_type.lower()),
+        start_time=datetime.fromtimestamp(start_s, UTC),
+        end_time=datetime.fromtimestamp(end_s, UTC),
+        cause=None,
+        description=f"IODA {datasource or 'overall'} outage ({method} method)",
+        link=f"{DASHBOARD_URL}/{entity_type}/{code}?from={start_s}&until={end_s}",
+        datasource=datasource,
+        score=float(score) if isinstance(score, int | float) and not isinstance(score, bool) else None,
+    )
+
+
+def parse_events(data: Any, path: str, parsed: Parsed) -> None:
+    """Turn the ``data`` member of an ``outages/events`` response into external events."""
+    if not isinstance(data, list):
+        raise InputError(path, "data", "not a list of events")
+    unplaced = 0
+    for i, raw in enumerate(data):
+        parsed.records_read += 1
+        try:
+            event = _event(raw)
+        except RowError as exc:
+            parsed.skipped.append(Skip(path, f"data[{i}]", str(exc)))
+            continue
+        unplaced += event.entity_id is None
+        parsed.external_events.append(event)
+    if not data:
+        parsed.notes.append("IODA reported no outage events in this answer")
+    if unplaced:
+        parsed.notes.append(
+            f"{unplaced} events name a region without its country (format=codf): kept without a "
+            "Lightsout entity; ask IODA for format=ioda"
+        )

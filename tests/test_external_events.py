@@ -1,0 +1,116 @@
+"""Other observatories' outages (IODA outages/events, Cloudflare Radar outage annotations) stored as
+external events, apart from Lightsout's own, from the recorded answers in ../shared/data/api-samples."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from lightsout.errors import InputError
+from lightsout.ingest import InputFormat, guess_format, ingest_file
+from lightsout.model import Scope
+from lightsout.sources.cloudflare_radar import read_cloudflare_radar
+from lightsout.sources.ioda import read_ioda
+from lightsout.store import Store
+
+IODA = "api-samples/ioda"
+RADAR = "api-samples/cloudflare-radar/docs-quoted/annotations-outages-limit=5-dateRange=7d-2022-11.json"
+
+
+def _utc(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def test_ioda_events_both_formats_agree(shared_data: Path, store: Store, tmp_path: Path) -> None:
+    path = shared_data / IODA / "recorded/country-events.json"
+    assert guess_format(path) == InputFormat.IODA
+    report = ingest_file(store, path)
+    assert report.format == "ioda-events" and report.external_events_written == 3
+    events = store.external_events()
+    assert [(e.entity_id, e.datasource, e.start_time, e.end_time) for e in events] == [
+        ("country/TN", "ping-slash24", _utc(1790724000), _utc(1791381600)),
+        ("country/TN", "bgp", _utc(1791310500), _utc(1791312900)),
+        ("country/ET", "bgp", _utc(1791377400), _utc(1791378300)),
+    ]
+    first = events[0]
+    assert first.source == "ioda" and first.scope == Scope.NATIONAL and first.country_code == "TN"
+    assert first.score == pytest.approx(235515.1662809112)
+    assert first.link == "https://ioda.inetintel.cc.gatech.edu/country/TN?from=1790724000&until=1791381600"
+    # The same events in the API's default codf format (derived from the recording) get the same ids:
+    # ingesting them adds nothing new.
+    codf = json.loads(
+        (shared_data / IODA / "derived-or-synthetic/outages-events-format=codf.DERIVED.json").read_text()
+    )
+    del codf["_derivation"]
+    copy = tmp_path / "codf.json"
+    copy.write_text(json.dumps(codf))
+    assert {e.event_id for e in read_ioda(copy).external_events} == {e.event_id for e in events}
+    ingest_file(store, copy)
+    assert len(store.external_events()) == 3
+    # Filters: a country, and a window that overlaps only the long Tunisian probing event.
+    assert len(store.external_events(country="ET")) == 1
+    window = store.external_events(since=_utc(1791000000), until=_utc(1791300000))
+    assert [e.datasource for e in window] == ["ping-slash24"]
+    # Lightsout's own events never see them: they live in their own table.
+    assert store.alerts() == []
+
+
+def test_ioda_empty_events_answer(shared_data: Path, store: Store) -> None:
+    report = ingest_file(store, shared_data / IODA / "recorded/asn-events.json")
+    assert report.external_events_written == 0 and report.skipped == []
+    assert any("no outage events" in note for note in report.notes)
+
+
+def test_ioda_bad_event_skipped_with_position(shared_data: Path, tmp_path: Path) -> None:
+    document = json.loads((shared_data / IODA / "recorded/country-events.json").read_text())
+    document["data"][1]["until"] = document["data"][1]["from"] - 60
+    path = tmp_path / "events.json"
+    path.write_text(json.dumps(document))
+    parsed = read_ioda(path)
+    assert [(s.position, s.reason.split(" (")[0]) for s in parsed.skipped] == [("data[1]", "ends")]
+    assert len(parsed.external_events) == 2
+
+
+def test_radar_annotations(shared_data: Path, store: Store) -> None:
+    path = shared_data / RADAR
+    assert guess_format(path) == InputFormat.CLOUDFLARE_RADAR
+    ingest_file(store, path)
+    events = store.external_events()
+    assert [(e.entity_id, e.cause, e.scope, e.end_time) for e in events] == [
+        ("country/US", "WEATHER", Scope.REGIONAL, datetime(2022, 11, 2, tzinfo=UTC)),
+        ("country/UA", "POWER_OUTAGE", Scope.REGIONAL, None),  # endDate null: ongoing
+    ]
+    ukraine = events[1]
+    assert ukraine.source == "cloudflare-radar" and ukraine.description == "Multiple regions/cities"
+    assert (
+        ukraine.link == "https://www.npr.org/2022/10/22/1130742768/ukraine-power-grid-outages-record-damage"
+    )
+    # An ongoing outage overlaps any later window.
+    assert [e.entity_id for e in store.external_events(since=datetime(2026, 1, 1, tzinfo=UTC))] == [
+        "country/UA"
+    ]
+
+
+def test_radar_ended_outage_updates_the_same_event(shared_data: Path, store: Store, tmp_path: Path) -> None:
+    ingest_file(store, shared_data / RADAR)
+    document = json.loads((shared_data / RADAR).read_text())
+    document["result"]["annotations"][0]["endDate"] = "2022-11-20T00:00:00Z"
+    later = tmp_path / "later.json"
+    later.write_text(json.dumps(document))
+    ingest_file(store, later)
+    ukraine = store.external_events(country="UA")
+    assert len(ukraine) == 1 and ukraine[0].end_time == datetime(2022, 11, 20, tzinfo=UTC)
+
+
+def test_radar_error_answer_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "error.json"
+    path.write_text(
+        json.dumps(
+            {"success": False, "errors": [{"code": 1015, "message": "Too many requests"}], "result": None}
+        )
+    )
+    with pytest.raises(InputError, match="success=false: 1015 Too many requests"):
+        read_cloudflare_radar(path)
