@@ -108,6 +108,20 @@ class SourceFile:
 
 
 @dataclass(frozen=True, slots=True)
+class FileSeries:
+    """Which bins of one series one ingested file wrote: the provenance of every stored number."""
+
+    sha256: str  # the file (SourceFile.sha256)
+    entity_id: str
+    signal: SignalKind
+    source: str
+    bin_s: int
+    first: datetime  # start of the first bin the file wrote
+    last: datetime  # start of the last bin the file wrote
+    points: int
+
+
+@dataclass(frozen=True, slots=True)
 class Skip:
     """A record left out of an ingest, with where it was and why."""
 

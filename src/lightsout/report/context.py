@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import numpy.typing as npt
@@ -114,6 +114,7 @@ class EventContext:
     sources: list[SourceFile]
     own_alerts: bool = True  # False: only sub-entities alerted (counties clustered into a region's event)
     sub_series: list[NormalisedSeries] = field(default_factory=list)  # their series, when own_alerts is False
+    files: list[SourceFile] = field(default_factory=list)  # the files the event's numbers come from
 
 
 MAX_SUB_SERIES = 8  # sub-entity series drawn for an event seen only in its sub-entities
@@ -202,6 +203,31 @@ def _affected_series(
     return [cache.get(store, s, sources) for s in chosen]
 
 
+def event_files(
+    store: Store, event: Event, own_alerts: bool = True, params: BaselineParams | None = None
+) -> list[SourceFile]:
+    """Exactly the ingested files that wrote bins of the event's evidence series (the entity's own, or
+    its affected sub-entities' when only they alerted) between the start of the baseline window
+    (``params.days`` before the event) and the event's end: the files its numbers come from.
+
+    A store whose files were ingested before provenance was recorded has no answer: []."""
+    days = (params or BaselineParams()).days
+    wanted = {(e.signal, e.source, e.bin_s) for e in event.evidence}
+    owners = [event.entity_id] if own_alerts else [a.entity_id for a in event.affected]
+    keys = [
+        s.key
+        for owner in owners
+        for s in store.series(owner)
+        if (s.key.signal, s.key.source, s.key.bin_s) in wanted
+    ]
+    start = event.start - timedelta(days=days)
+    end = event.end
+    rows = [r for r in store.file_series(keys) if r.last >= start and (end is None or r.first < end)]
+    by_sha = {f.sha256: f for f in store.sources()}
+    chosen = dict.fromkeys(r.sha256 for r in rows)
+    return [by_sha[sha] for sha in chosen if sha in by_sha]
+
+
 def load_event_context(
     store: Store, event_id: str, events: list[Event] | None = None, cache: NormaliseCache | None = None
 ) -> EventContext:
@@ -227,6 +253,7 @@ def load_event_context(
         sources=sources,
         own_alerts=own,
         sub_series=sub_series,
+        files=event_files(store, event, own),
     )
 
 

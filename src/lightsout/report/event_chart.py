@@ -60,7 +60,7 @@ class ChartSpec:
     shades: list[Shade] = field(default_factory=list)
     side_title: str = ""
     side_lines: list[str] = field(default_factory=list)
-    footer: str = ""
+    footer: str = ""  # said after "Data: <the sources of the series drawn>."
     names: dict[str, str] = field(default_factory=dict)  # series of other entities: their names in labels
 
 
@@ -242,13 +242,24 @@ def _draw(spec: ChartSpec) -> Figure:
     fig.text(
         0.06,
         0.015,
-        "\n".join(textwrap.wrap(spec.footer, 190)[:2]),
+        "\n".join(textwrap.wrap(chart_footer(spec), 190)[:2]),
         ha="left",
         va="bottom",
         fontsize=7.5,
         color="#595959",
     )
     return fig
+
+
+def drawn_series(spec: ChartSpec) -> list[NormalisedSeries]:
+    """The series the chart draws: those with at least one level (a baseline) in its window."""
+    start_s, end_s = epoch_s(spec.start), epoch_s(spec.end)
+    return [s for s in spec.series if np.isfinite(s.window(start_s, end_s).level_pct).any()]
+
+
+def chart_footer(spec: ChartSpec) -> str:
+    """The footer drawn: credits the sources of the series drawn, and only those."""
+    return _footer([s.key.source for s in drawn_series(spec)], spec.footer)
 
 
 def _first_level_s(series: list[NormalisedSeries], start_s: int, end_s: int) -> int | None:
@@ -316,12 +327,13 @@ def _event_shades(
 
 
 def _footer(sources: list[str], extra: str = "") -> str:
-    data = ", ".join(sorted({source_name(s) for s in sources})) or "the store"
+    """The chart's footer: credits only the sources of the series actually drawn."""
+    data = ", ".join(sorted({source_name(s) for s in sources}))
     return (
-        f"Data: {data}. Level = value / the detector's baseline (seasonal median of the same time of day "
+        (f"Data: {data}. " if data else "No data drawn. ")
+        + "Level = value / the detector's baseline (seasonal median of the same time of day "
         "over the previous 7 days, outage bins inpainted); no level is drawn before a series has 2 days "
-        "of data. "
-        f"Times in UTC. Lightsout.{(' ' + extra) if extra else ''}"
+        "of data. " + f"Times in UTC. Lightsout.{(' ' + extra) if extra else ''}"
     )
 
 
@@ -395,7 +407,7 @@ def event_chart_spec(context: EventContext, statement: Statement) -> ChartSpec:
         shades=shades,
         side_title=side_title,
         side_lines=side_lines,
-        footer=_footer([s.key.source for s in [*context.series, *context.sub_series]]),
+        footer="",
     )
 
 
@@ -428,5 +440,5 @@ def entity_chart_spec(context: EntityContext) -> ChartSpec:
         start=start,
         end=end,
         shades=shades,
-        footer=_footer([s.key.source for s in context.series]),
+        footer="",
     )

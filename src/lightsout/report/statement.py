@@ -365,16 +365,6 @@ def _depth_sentence(event: Event) -> str:
     return ""
 
 
-def _files_for(evidence: SignalEvidence, sources: Sequence[SourceFile]) -> list[SourceFile]:
-    """The store's files of the format that produces this evidence's source (all files if none match)."""
-    if evidence.signal in (SignalKind.BGP_PREFIXES, SignalKind.BGP_SLASH24S):
-        family = "mrt"
-    else:
-        family = evidence.source
-    matching = [s for s in sources if s.format.split("-", 1)[0] == family]
-    return matching or list(sources)
-
-
 def _file_line(source: SourceFile) -> str:
     name = source.path.rsplit("/", 1)[-1]
     return (
@@ -481,10 +471,7 @@ def _evidence_lines(
         f"Confidence {event.confidence:.2f}: depth x persistence x breadth, a score in [0, 1], "
         "not a probability (docs/detection.md)."
     )
-    files: dict[str, SourceFile] = {}
-    for e in event.evidence:
-        for f in _files_for(e, sources):
-            files.setdefault(f.sha256, f)
+    files = {f.sha256: f for f in sources}
     lines += [_file_line(f) for f in files.values()]
     lines.append(f"Event id: {event.event_id}.")
     return lines
@@ -499,8 +486,9 @@ def make_statement(
     own_alerts: bool = True,
 ) -> Statement:
     """The statement of ``event``. ``entities`` (all of the store's, by id) name the place and count the
-    affected sub-entities; ``sources`` are the store's data files; ``data_end`` is where the entity's
-    data stop (said of an event still going on there); ``own_alerts`` false says the entity's own
+    affected sub-entities; ``sources`` are exactly the data files the event's numbers come from
+    (:func:`lightsout.report.context.event_files`), each named in the evidence; ``data_end`` is where
+    the entity's data stop (said of an event still going on there); ``own_alerts`` false says the entity's own
     series did not alert (:func:`lightsout.report.context.events_with_own_alerts`), so the levels are
     its affected sub-entities'."""
     entities = entities or {}

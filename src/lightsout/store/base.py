@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -15,6 +15,7 @@ from lightsout.model import (
     Entity,
     EntityKind,
     ExternalEvent,
+    FileSeries,
     OoniMeasurement,
     SeriesKey,
     SeriesSummary,
@@ -36,6 +37,25 @@ class IngestBatch:
     carry: CarryState | None = None  # the reader's state after this file, saved with it
     checkpoint: Checkpoint | None = None  # a live source's cursor after this item, saved with it
     external_events: list[ExternalEvent] = field(default_factory=list)  # upserted by event_id
+
+
+def make_file_series(batch: IngestBatch) -> list[FileSeries]:
+    """Which bins of which series the batch's file writes: one row per series."""
+    spans: dict[SeriesKey, list[Any]] = {}
+    for p in batch.points:
+        key = SeriesKey(p.entity_id, p.signal, p.source, p.bin_s)
+        span = spans.get(key)
+        if span is None:
+            spans[key] = [p.bin_start, p.bin_start, 1]
+        else:
+            span[0] = min(span[0], p.bin_start)
+            span[1] = max(span[1], p.bin_start)
+            span[2] += 1
+    sha = batch.source.sha256
+    return [
+        FileSeries(sha, k.entity_id, k.signal, k.source, k.bin_s, first, last, n)
+        for k, (first, last, n) in spans.items()
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +101,9 @@ class Store(Protocol):
     ) -> TimeSeries: ...
 
     def measurements(self, query: MeasurementFilter) -> list[OoniMeasurement]: ...
+
+    def file_series(self, keys: list[SeriesKey]) -> list[FileSeries]:
+        """Which ingested files wrote bins of ``keys``, and which bins (the provenance of a number)."""
 
     def replace_alerts(
         self, keys: list[SeriesKey], since: datetime | None, until: datetime | None, alerts: list[Alert]

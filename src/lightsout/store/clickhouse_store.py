@@ -46,6 +46,7 @@ from lightsout.model import (
     Entity,
     EntityKind,
     ExternalEvent,
+    FileSeries,
     HealthState,
     OoniMeasurement,
     Scope,
@@ -57,7 +58,7 @@ from lightsout.model import (
     SourceHealth,
 )
 from lightsout.sources import CarryState
-from lightsout.store.base import IngestBatch, MeasurementFilter, TimeSeries
+from lightsout.store.base import IngestBatch, MeasurementFilter, TimeSeries, make_file_series
 from lightsout.store.location import ClickHouseLocation
 
 SCHEMA_VERSION = 1
@@ -228,6 +229,7 @@ SCHEMA: list[str] = [
     create_table_sql("checkpoints", Checkpoint, ("source", "stream")),
     create_table_sql("source_health", SourceHealth, ("source",)),
     create_table_sql("external_events", ExternalEvent, ("event_id",)),
+    create_table_sql("file_series", FileSeries, ("sha256", "entity_id", "signal", "source", "bin_s")),
     "CREATE TABLE IF NOT EXISTS reader_state (key String, as_of Int64, payload String, gen UInt64) "
     "ENGINE = ReplacingMergeTree(gen) PARTITION BY tuple() ORDER BY key",
     "CREATE TABLE IF NOT EXISTS detector_state (group_id String, payload String, saved_at Int64, "
@@ -337,6 +339,9 @@ class ClickHouseStore:
             con.insert("entities", [*_fields(Entity), "gen"], _columns(Entity, batch.entities, gen))
         for chunk in _chunks(batch.points, 1_000_000):
             con.insert("points", [*_fields(SignalPoint), "gen"], _columns(SignalPoint, chunk, gen))
+        provenance = make_file_series(batch)
+        if provenance:
+            con.insert("file_series", [*_fields(FileSeries), "gen"], _columns(FileSeries, provenance, gen))
         for chunk in _chunks(batch.measurements, 100_000):
             con.insert(
                 "ooni_measurements", [*_fields(OoniMeasurement), "gen"], _columns(OoniMeasurement, chunk, gen)
@@ -653,6 +658,22 @@ class ClickHouseStore:
             OoniMeasurement(
                 r[0], r[1], r[2], r[3], r[4], None if r[5] is None else from_micros(r[5]), r[6], r[7]
             )
+            for r in rows
+        ]
+
+    def file_series(self, keys: list[SeriesKey]) -> list[FileSeries]:
+        if not keys:
+            return []
+        wanted = ", ".join(
+            bind("({e}, {s}, {src}, {b})", e=k.entity_id, s=k.signal, src=k.source, b=k.bin_s) for k in keys
+        )
+        rows = self._con.query(
+            "SELECT DISTINCT sha256, entity_id, signal, source, bin_s, first, last, points FROM file_series "
+            f"WHERE {_PUBLISHED} AND (entity_id, signal, source, bin_s) IN ({wanted}) "
+            "ORDER BY first, sha256, entity_id"
+        )
+        return [
+            FileSeries(r[0], r[1], SignalKind(r[2]), r[3], r[4], from_micros(r[5]), from_micros(r[6]), r[7])
             for r in rows
         ]
 

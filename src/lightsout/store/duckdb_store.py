@@ -22,6 +22,7 @@ from lightsout.model import (
     Entity,
     EntityKind,
     ExternalEvent,
+    FileSeries,
     HealthState,
     OoniMeasurement,
     Scope,
@@ -47,6 +48,7 @@ _TABLES: list[tuple[str, type, tuple[str, ...]]] = [
     ("checkpoints", Checkpoint, ("source", "stream")),
     ("source_health", SourceHealth, ("source",)),
     ("external_events", ExternalEvent, ("event_id",)),
+    ("file_series", FileSeries, ("sha256", "entity_id", "signal", "source", "bin_s")),
 ]
 
 
@@ -125,6 +127,12 @@ class DuckDBStore:
                     "INSERT INTO points SELECT * FROM points_arrow "
                     "ON CONFLICT (entity_id, signal, source, bin_s, bin_start) "
                     "DO UPDATE SET value = excluded.value, samples = excluded.samples"
+                )
+                con.execute(
+                    "INSERT INTO file_series SELECT ?, entity_id, signal, source, bin_s, min(bin_start), "
+                    "max(bin_start), count(*) FROM points_arrow GROUP BY entity_id, signal, source, bin_s "
+                    "ON CONFLICT DO NOTHING",
+                    [batch.source.sha256],
                 )
                 con.unregister("points_arrow")
             if batch.measurements:
@@ -296,6 +304,35 @@ class DuckDBStore:
     def sources(self) -> list[SourceFile]:
         rows = self._con.execute("SELECT * FROM sources ORDER BY ingested_at").fetchall()
         return [SourceFile(*row) for row in rows]
+
+    def file_series(self, keys: list[SeriesKey]) -> list[FileSeries]:
+        """Which files wrote which bins of ``keys`` (none for files ingested before this was recorded)."""
+        if (
+            not keys
+            or not self._con.execute(
+                "SELECT 1 FROM information_schema.tables WHERE table_name = 'file_series'"
+            ).fetchall()
+        ):
+            return []
+        self._con.register(
+            "wanted_keys",
+            pa.table(
+                {
+                    "entity_id": [k.entity_id for k in keys],
+                    "signal": [k.signal.value for k in keys],
+                    "source": [k.source for k in keys],
+                    "bin_s": pa.array([k.bin_s for k in keys], pa.int64()),
+                }
+            ),
+        )
+        try:
+            rows = self._con.execute(
+                "SELECT f.* FROM file_series f JOIN wanted_keys USING (entity_id, signal, source, bin_s) "
+                "ORDER BY f.first, f.sha256, f.entity_id"
+            ).fetchall()
+        finally:
+            self._con.unregister("wanted_keys")
+        return [FileSeries(r[0], r[1], SignalKind(r[2]), *r[3:]) for r in rows]
 
     def entities(
         self, kind: EntityKind | None = None, country: str | None = None, parent_id: str | None = None

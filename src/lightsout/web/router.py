@@ -34,6 +34,7 @@ from lightsout.notify.atom import make_atom_feed
 from lightsout.report.context import (
     NormaliseCache,
     data_end,
+    event_files,
     events_with_own_alerts,
     find_event,
     load_entity_context,
@@ -174,7 +175,8 @@ def make_router(open_read_store: StoreOpener, normalise_cache: NormaliseCache | 
             entities = {e.entity_id: e for e in store.entities()}
             summaries = store.series(event.entity_id)
             own = event.event_id in events_with_own_alerts(store, [event])
-            statement = make_statement(event, entities, store.sources(), data_end(summaries), own_alerts=own)
+            files = event_files(store, event, own)
+            statement = make_statement(event, entities, files, data_end(summaries), own_alerts=own)
             return page(
                 request,
                 "event.html",
@@ -208,7 +210,7 @@ def make_router(open_read_store: StoreOpener, normalise_cache: NormaliseCache | 
             statement = make_statement(
                 context.event,
                 context.entities,
-                context.sources,
+                context.files,
                 context.data_end,
                 own_alerts=context.own_alerts,
             )
