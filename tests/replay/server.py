@@ -114,7 +114,7 @@ class ReplayServer:
             def date_time_string(self, timestamp: float | None = None) -> str:
                 return server._date()  # send_response's Date header, skewed
 
-        self._httpd = ThreadingHTTPServer((self.host, self.port), Handler)
+        self._httpd = _QuietServer((self.host, self.port), Handler)
         self._httpd.daemon_threads = True
         self.port = self._httpd.server_address[1]
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="replay", daemon=True)
@@ -201,3 +201,10 @@ class ReplayServer:
             handler.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
             handler.close_connection = True
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """A client that hangs up (a timeout, a killed service) is part of the tests, not an error."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass

@@ -17,6 +17,7 @@ SIGKILL at any moment loses nothing stored and the restart resumes from the chec
 from __future__ import annotations
 
 import importlib
+import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -103,7 +104,14 @@ class Service:
 
             announcer = threading.Thread(target=announce, name="announce", daemon=True)
             announcer.start()
-            server.run()  # blocks until SIGTERM / SIGINT
+            # uvicorn handles SIGTERM/SIGINT while it runs, then re-raises the signal to the handler
+            # that was there before: make that one end the run here, so the cleanup below happens.
+            previous = {sig: signal.signal(sig, self._stop_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+            try:
+                server.run()  # blocks until SIGTERM / SIGINT
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
         finally:
             self.stop.set()
             self.new_data.set()
@@ -113,6 +121,9 @@ class Service:
             access.close()
             remove_holder(config.store)
             self.console.print("lightsout run: stopped", highlight=False)
+
+    def _stop_signal(self, signum: int, frame: object) -> None:
+        self.stop.set()
 
     # -- threads ---------------------------------------------------------------------------------
 
@@ -135,10 +146,13 @@ class Service:
                 try:
                     result = run_round(
                         connector, client, access.write, window,
-                        limits=RoundLimits(max_items=ROUND_ITEMS), stop=self.stop,
+                        limits=RoundLimits(max_items=ROUND_ITEMS, backoff_base_s=min(1.0, every_s / 10)),
+                        stop=self.stop,
                     )
                 except Exception as exc:  # a connector bug must not stop the service: a failing source
                     result = RoundResult(source.name, window.stream, error=f"{type(exc).__name__}: {exc}")
+                if result.stopped and not result.items_stored:
+                    break  # stopped while waiting: this round says nothing about the source
                 now = datetime.now(UTC)
                 health = health_after(health, result, now, source.every, source.late_after, backoff)
                 if result.error is None and result.items_stored >= ROUND_ITEMS:

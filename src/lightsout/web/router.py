@@ -42,6 +42,7 @@ from lightsout.report.context import (
 )
 from lightsout.report.event_chart import ChartFormat, entity_chart_spec, event_chart_spec, render_chart
 from lightsout.report.statement import bin_text, make_statement, pct, source_name, unit_words
+from lightsout.service.freshness import freshness
 from lightsout.store import Store
 from lightsout.web.status import country_statuses
 
@@ -109,6 +110,7 @@ def make_router(open_read_store: StoreOpener, normalise_cache: NormaliseCache | 
             quoted = {k: quote(v, safe="/") for k, v in params.items()}
             return request.url_for(name, **quoted).path
 
+        values.setdefault("freshness", getattr(request.state, "freshness", None))  # _freshness.html
         html = env.get_template(template).render(url=url, **values)
         return HTMLResponse(html, status_code=status_code, headers=HTML_HEADERS)
 
@@ -118,6 +120,7 @@ def make_router(open_read_store: StoreOpener, normalise_cache: NormaliseCache | 
     def read(request: Request, job: Callable[[Store], Response]) -> Response:
         try:
             with _reading(open_read_store) as store:
+                request.state.freshness = freshness(store.source_health())  # the live sources' banner
                 return job(store)
         except UserError as exc:
             return error(request, 503, f"The store cannot be read: {exc}")
