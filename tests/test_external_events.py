@@ -114,3 +114,70 @@ def test_radar_error_answer_is_one_line(tmp_path: Path) -> None:
     )
     with pytest.raises(InputError, match="success=false: 1015 Too many requests"):
         read_cloudflare_radar(path)
+
+
+def test_api_lists_external_events_apart(shared_data: Path, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from lightsout.api.app import create_app
+    from lightsout.store import open_store
+
+    db = tmp_path / "external.duckdb"
+    store = open_store(db)
+    try:
+        ingest_file(store, shared_data / IODA / "recorded/country-events.json")
+        ingest_file(store, shared_data / RADAR)
+    finally:
+        store.close()
+    with TestClient(create_app(db, None)) as client:
+        body = client.get("/api/v1/external-events", params={"country": "TUN"}).json()
+        assert body["meta"]["total"] == 2
+        assert [e["datasource"] for e in body["data"]] == ["ping-slash24", "bgp"]
+        assert body["data"][0]["start_time"] == "2026-09-29T23:20:00Z"
+        ongoing = client.get(
+            "/api/v1/external-events", params={"source": "cloudflare-radar", "since": "2025-01-01"}
+        )
+        assert [e["entity_id"] for e in ongoing.json()["data"]] == ["country/UA"]
+        assert ongoing.json()["data"][0]["end_time"] is None
+        bad = client.get("/api/v1/external-events", params={"since": "2026-02-01", "until": "2026-01-01"})
+        assert bad.status_code == 400
+        # Lightsout's own events stay Lightsout's: none were measured here.
+        assert client.get("/api/v1/events").json()["data"] == []
+
+
+def test_country_page_shows_them_in_their_own_section(shared_data: Path, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from lightsout.api.app import create_app
+    from lightsout.store import open_store
+
+    db = tmp_path / "page.duckdb"
+    store = open_store(db)
+    try:
+        ingest_file(
+            store, shared_data / "ioda/iraq-2023-08-exams/signals-raw-country-IQ-2023-08-20_2023-08-30.json"
+        )
+        document = json.loads((shared_data / IODA / "recorded/country-events.json").read_text())
+        for item in document["data"]:  # the recorded events, as if IODA had reported them for Iraq
+            item["entity"] = {
+                "code": "IQ",
+                "name": "Iraq",
+                "type": "country",
+                "attrs": {"fqid": "geo.netacuity.AS.IQ"},
+            }
+        events = tmp_path / "iq-events.json"
+        events.write_text(json.dumps(document))
+        ingest_file(store, events)
+    finally:
+        store.close()
+    with TestClient(create_app(db, None)) as client:
+        page = client.get("/entity/country/IQ")
+    assert page.status_code == 200
+    html = page.text
+    section = html[html.index('id="external"') :]
+    assert "Reported by other observatories" in section
+    assert section.count("<td>IODA</td>") == 3
+    assert (
+        'href="https://ioda.inetintel.cc.gatech.edu/country/IQ?from=1790724000&amp;until=1791381600"'
+        in section
+    )

@@ -17,7 +17,7 @@ from fastapi.openapi.utils import get_openapi
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from lightsout.api import exports, routes, sources, writes
+from lightsout.api import exports, external, routes, sources, writes
 from lightsout.api.access import StoreAccess
 from lightsout.api.errors import install_error_handlers
 from lightsout.api.params import reject_unknown_parameters
@@ -126,6 +126,7 @@ def create_app(
     app.include_router(exports.router, prefix=PREFIX)
     app.include_router(writes.router, prefix=PREFIX)
     app.include_router(sources.router, prefix=PREFIX)
+    app.include_router(external.router, prefix=PREFIX)
     app.include_router(make_router(access.reading))  # the dashboard, on the same read pool
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET"])
     app.add_middleware(SecurityHeaders)

@@ -14,9 +14,10 @@ from lightsout.cli.common import console, err_console, open_db
 from lightsout.cli.params import db_option, parse_country, parse_time
 from lightsout.errors import UserError
 from lightsout.ingest import ingest_file
-from lightsout.model import Event, Scope
+from lightsout.model import Event, ExternalEvent, Scope
 
 if TYPE_CHECKING:
+    from lightsout.apps.aggregate import BlockingEvent
     from lightsout.store import StoreLocation
 
 
@@ -136,6 +137,13 @@ def _event_line(event: Event) -> str:
     "target, method, asn, test_name, last_blocked, measurements, fingerprint, statement, and one "
     "row per blocking event with kind=blocking. The table always shows them.",
 )
+@click.option(
+    "--external",
+    is_flag=True,
+    help="Only the outages other observatories reported (IODA, Cloudflare Radar; `lightsout ingest` of "
+    "their answers or the live connectors), in table, json or csv. They are never mixed into "
+    "Lightsout's events; the table view lists them in a section of their own after them.",
+)
 @db_option
 def events(
     country: str | None,
@@ -144,6 +152,7 @@ def events(
     until: str | None,
     fmt: str,
     with_blocking: bool,
+    external: bool,
     db: StoreLocation | None,
 ) -> None:
     """List outage events: scope, start/end, depth, signals, affected sub-entities, confidence;
@@ -155,12 +164,17 @@ def events(
     from lightsout.api.blocking import select_blocking
     from lightsout.apps.aggregate import blocking_events
     from lightsout.detect.service import EventFilter, list_events
+    from lightsout.report.external import select_external
 
     query = EventFilter(
         parse_country(country), Scope(scope) if scope else None, parse_time(since), parse_time(until)
     )
     store = open_db(db)
     try:
+        others = select_external(store, query.country, query.scope, query.since, query.until)
+        if external:
+            _print_external(others, fmt)
+            return
         rows = list_events(store, query)
         blocked = None
         if fmt == "table" or with_blocking:
@@ -172,7 +186,11 @@ def events(
                 blocked = select_blocking(every, query.country, None, query.since, query.until)
     finally:
         store.close()
-    if blocked is None:
+    if fmt == "table":
+        _print_events(rows, fmt)
+        _print_blocking(blocked or [])
+        _print_external(others, fmt, section=True)
+    elif blocked is None:
         _print_events(rows, fmt)
     elif fmt == "json":
         import json
@@ -195,28 +213,68 @@ def events(
             writer.writerow(event_csv_row(event) + [""] * len(BLOCKING_CSV_COLUMNS))
         for b in blocked:
             writer.writerow(blocking_csv_row(b, EVENT_CSV_COLUMNS))
-    else:
-        _print_events(rows, fmt)
-        if not blocked:
-            return
-        from lightsout.cli.blocking import safe_text
 
-        table = Table(
-            "since (UTC)",
-            "until (UTC)",
-            "country",
-            "network",
-            "target",
-            "method",
-            "measurements",
-            "statement",
-        )
-        for b in blocked:
-            table.add_row(f"{b.start:%Y-%m-%d %H:%M}", f"{b.end:%Y-%m-%d %H:%M}" if b.end else "ongoing",
-                          b.country or "-", f"AS{b.asn}" if b.asn else "-", safe_text(b.target, 60),
-                          b.method.value, str(b.measurements), safe_text(b.statement(), 160))  # fmt: skip
-        console.print(table)
-        console.print(f"{len(blocked)} blocking events (`lightsout blocking` for every verdict)")
+
+def _print_blocking(blocked: list[BlockingEvent]) -> None:
+    if not blocked:
+        return
+    from lightsout.cli.blocking import safe_text
+
+    table = Table(
+        "since (UTC)",
+        "until (UTC)",
+        "country",
+        "network",
+        "target",
+        "method",
+        "measurements",
+        "statement",
+    )
+    for b in blocked:
+        table.add_row(f"{b.start:%Y-%m-%d %H:%M}", f"{b.end:%Y-%m-%d %H:%M}" if b.end else "ongoing",
+                      b.country or "-", f"AS{b.asn}" if b.asn else "-", safe_text(b.target, 60),
+                      b.method.value, str(b.measurements), safe_text(b.statement(), 160))  # fmt: skip
+    console.print(table)
+    console.print(f"{len(blocked)} blocking events (`lightsout blocking` for every verdict)")
+
+
+def _print_external(rows: list[ExternalEvent], fmt: str, section: bool = False) -> None:
+    """Other observatories' events, apart from Lightsout's (``section``: after them, only if any)."""
+    from lightsout.report.external import EXTERNAL_CSV_COLUMNS, external_csv_row, source_name
+
+    if fmt == "json":
+        import json
+
+        from lightsout.report.serialize import to_jsonable
+
+        # ASCII-escaped: names, descriptions and links come from another service.
+        click.echo(json.dumps(to_jsonable(rows), indent=2, ensure_ascii=True))
+        return
+    if fmt == "csv":
+        import csv
+
+        writer = csv.writer(sys.stdout)
+        writer.writerow(EXTERNAL_CSV_COLUMNS)
+        for event in rows:
+            writer.writerow(external_csv_row(event))
+        return
+    if section and not rows:
+        return
+    from lightsout.cli.blocking import safe_text
+
+    table = Table(
+        "start (UTC)", "end (UTC)", "source", "scope", "entity", "cause / signal", "description", "link",
+        title="Reported by other observatories (their judgement, not Lightsout's measurement)",
+    )  # fmt: skip
+    for e in rows:
+        place = f"{e.entity_name} ({e.entity_id})" if e.entity_id else e.entity_name
+        table.add_row(f"{e.start_time:%Y-%m-%d %H:%M}",
+                      f"{e.end_time:%Y-%m-%d %H:%M}" if e.end_time else "ongoing",
+                      source_name(e.source), e.scope.value if e.scope else "-", safe_text(place, 60),
+                      e.cause or e.datasource or "-", safe_text(e.description or "", 80),
+                      safe_text(e.link or "", 100))  # fmt: skip
+    console.print(table)
+    console.print(f"{len(rows)} external events")
 
 
 def _print_events(rows: list[Event], fmt: str) -> None:

@@ -41,6 +41,8 @@ from lightsout.report.context import (
     load_event_context,
 )
 from lightsout.report.event_chart import ChartFormat, entity_chart_spec, event_chart_spec, render_chart
+from lightsout.report.external import external_of
+from lightsout.report.external import source_name as external_source_name
 from lightsout.report.statement import bin_text, make_statement, pct, source_name, unit_words
 from lightsout.service.freshness import freshness
 from lightsout.store import Store
@@ -163,6 +165,8 @@ def make_router(open_read_store: StoreOpener, normalise_cache: NormaliseCache | 
                 affected=_affected_rows(context.events, entities),
                 kind_label=_kind_label,
                 blocking=_entity_blocking(context.entity, blocking.get(store)),
+                external=external_of(store, context.entity),
+                external_source_name=external_source_name,
             )
 
         return read(request, job)
