@@ -262,6 +262,7 @@ def test_the_command_writes_jsonl_and_stores_it(loopback_site: tuple[Endpoint, i
     config = tmp_path / "probe.toml"
     config.write_text(
         '[probe]\ncountry = "DE"\nasn = "AS3320"\n[dns]\nquery_types = ["A"]\n[timeouts]\nconnect_s = 2\n'
+        f'[network_check]\nnames = ["site.test"]\nsecond_resolver = ""\nport = {port}\n'
     )
     out, db = tmp_path / "out.jsonl", tmp_path / "store.duckdb"
     args = ["--urls", str(urls), "--config", str(config), "--resolver", str(resolver)]
@@ -269,5 +270,6 @@ def test_the_command_writes_jsonl_and_stores_it(loopback_site: tuple[Endpoint, i
     assert result.exit_code == 0, result.output
     assert f"web_connectivity http://site.test:{port}/:" in result.output
     assert "stored: 1 measurement(s)" in result.output
+    assert "network check: ok" in result.output
     (line,) = out.read_text().splitlines()
     assert json.loads(line)["probe_cc"] == "DE" and json.loads(line)["probe_asn"] == "AS3320"

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import enum
 import json
 import re
@@ -250,6 +251,10 @@ class Observations:
     control: WebControl | None = None
     problems: tuple[str, ...] = ()  # malformed parts that were skipped or read as unknown
     uses_classic_tags: bool = False  # 0.5.28+: records carry the "classic" tag
+    report_id: str | None = None  # OONI's identity of a measurement is (report_id, input)
+    measurement_uid: str | None = None  # OONI's id in its API and Explorer, when the record has one
+    network_check: str | None = None  # the probe's own check of the network (lightsout.probe.netcheck)
+    network_check_reason: str | None = None
 
 
 def make_observations(measurement: OoniMeasurement) -> Observations:
@@ -272,12 +277,24 @@ def make_observations(measurement: OoniMeasurement) -> Observations:
     engine_version = js.text(js.get(record, "annotations", "engine_version"))
     reason = _unsupported_reason(measurement.test_name, measurement.test_version)
     if reason is not None:
-        return _observations(measurement, software, engine_version, reason)
+        return _identified(_observations(measurement, software, engine_version, reason), record)
     test_keys = js.obj(record.get("test_keys"))
     if test_keys is None:
-        return _observations(measurement, software, engine_version, "test_keys is missing or not an object")
+        missing = "test_keys is missing or not an object"
+        return _identified(_observations(measurement, software, engine_version, missing), record)
     records = _Parser(measurement, test_keys).parse()
-    return _observations(measurement, software, engine_version, None, records)
+    return _identified(_observations(measurement, software, engine_version, None, records), record)
+
+
+def _identified(obs: Observations, record: js.JsonObject) -> Observations:
+    """``obs`` with OONI's identity of the measurement and the probe's network check, when present."""
+    return dataclasses.replace(
+        obs,
+        report_id=js.text(record.get("report_id")) or None,
+        measurement_uid=js.text(record.get("measurement_uid")) or None,
+        network_check=js.text(js.get(record, "annotations", "lightsout_network_check")) or None,
+        network_check_reason=js.text(js.get(record, "annotations", "lightsout_network_check_reason")) or None,
+    )
 
 
 @dataclass(frozen=True, slots=True)

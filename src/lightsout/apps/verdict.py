@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import quote
 
 from lightsout.apps.finding import Finding, Method, Status, inconclusive
 from lightsout.apps.fingerprints import FingerprintDB, load_fingerprints
@@ -32,6 +33,30 @@ class Verdict:
     probe_asn: int | None
     start: datetime | None
     fingerprint: str | None = None  # the OONI blockpage fingerprint that confirmed the blocking
+    report_id: str | None = None  # OONI's identity of the measurement: (report_id, input)
+    measurement_uid: str | None = None  # OONI's id (API, Explorer), when the record has one
+
+    @property
+    def ooni_identity(self) -> tuple[str, ...]:
+        """What names one OONI measurement whatever file it was read from: its uid, else
+        (report_id, input), else the store's id."""
+        if self.measurement_uid:
+            return ("uid", self.measurement_uid)
+        if self.report_id:
+            return ("report", self.report_id, self.target)
+        return ("id", self.measurement_id)
+
+    @property
+    def explorer_url(self) -> str | None:
+        """The measurement on OONI Explorer, when OONI published it (our own probe's are not)."""
+        if self.measurement_uid:
+            return f"https://explorer.ooni.org/m/{quote(self.measurement_uid, safe='')}"
+        if self.report_id:
+            link = f"https://explorer.ooni.org/measurement/{quote(self.report_id, safe='')}"
+            if self.test_name == "web_connectivity":
+                link += f"?input={quote(self.target, safe='')}"
+            return link
+        return None
 
 
 def analyse(measurement: OoniMeasurement, fingerprints: FingerprintDB | None = None) -> Verdict:
@@ -49,6 +74,10 @@ def judge(obs: Observations, fingerprints: FingerprintDB | None = None) -> Verdi
         finding = analyse_web_connectivity(obs, fps)
     else:
         finding = analyse_app(obs, fps)
+    if obs.network_check not in (None, "ok") and finding.status is not Status.ACCESSIBLE:
+        # the probe's own control check failed: a failure here says nothing about censorship
+        check = obs.network_check_reason or obs.network_check or "the network check failed"
+        finding = inconclusive(f"inconclusive: {check}; a failure then says nothing about censorship")
     return Verdict(
         measurement_id=obs.measurement_id,
         test_name=obs.test_name,
@@ -60,6 +89,8 @@ def judge(obs: Observations, fingerprints: FingerprintDB | None = None) -> Verdi
         probe_asn=obs.probe_asn,
         start=obs.start,
         fingerprint=finding.fingerprint,
+        report_id=obs.report_id,
+        measurement_uid=obs.measurement_uid,
     )
 
 

@@ -16,6 +16,7 @@ import click
 from lightsout.errors import UserError
 from lightsout.probe.archival import JsonObject, as_measurement
 from lightsout.probe.config import load_config, parse_endpoint
+from lightsout.probe.netcheck import NetworkCheck
 from lightsout.probe.runner import default_out, parse_apps, read_urls, run_probe
 
 if TYPE_CHECKING:
@@ -30,6 +31,13 @@ def _describe(measurement: JsonObject) -> str:
     how = f" ({verdict.method.value})" if verdict.method is not None else ""
     target = clean(verdict.target, 100)
     return f"{measurement['test_name']} {target}: {verdict.status.value}{how}: {clean(verdict.reason, 300)}"
+
+
+def _say_network(check: NetworkCheck) -> None:
+    if check.ok:
+        click.echo(f"network check: ok: {check.reason}")
+    else:
+        click.echo(f"network check: {check.reason}; a failure below is inconclusive, not blocking")
 
 
 @click.command("probe")
@@ -106,7 +114,13 @@ def probe(
         store = open_store(db, read_only=False)
     try:
         measurements, report = run_probe(
-            config, urls, apps, target, store, on_measurement=lambda m: click.echo(_describe(m))
+            config,
+            urls,
+            apps,
+            target,
+            store,
+            on_measurement=lambda m: click.echo(_describe(m)),
+            on_network=_say_network,
         )
     finally:
         if store is not None:

@@ -109,6 +109,19 @@ class SignalConfig:
     ca_file: Path | None = None  # None: Signal's own root CA (lightsout.probe.signal_ca)
 
 
+# Names looked up before any test to tell an offline machine or a broken resolver from censorship
+# (lightsout.probe.netcheck): widely used names, and a second resolver independent of the network's.
+NETWORK_CHECK_NAMES = ("example.com", "www.wikipedia.org", "www.google.com")
+SECOND_RESOLVER = "9.9.9.9"  # Quad9
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkCheckConfig:
+    names: tuple[str, ...] = NETWORK_CHECK_NAMES
+    second_resolver: Endpoint | None = Endpoint(SECOND_RESOLVER, 53)  # None: no second resolver
+    port: int = 443  # the control hosts are connected to on this port
+
+
 @dataclass(frozen=True, slots=True)
 class ProbeConfig:
     probe_cc: str = UNKNOWN_CC
@@ -126,6 +139,7 @@ class ProbeConfig:
     whatsapp: WhatsAppConfig = field(default_factory=WhatsAppConfig)
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
     signal: SignalConfig = field(default_factory=SignalConfig)
+    network_check: NetworkCheckConfig = field(default_factory=NetworkCheckConfig)
 
     @property
     def probe_asn_text(self) -> str:
@@ -252,7 +266,9 @@ class _Reader:
         return value
 
     def config(self, raw: dict[str, Any]) -> ProbeConfig:
-        unknown = sorted(set(raw) - {"probe", "dns", "timeouts", "tls", "http", "web", "apps"})
+        unknown = sorted(
+            set(raw) - {"probe", "dns", "timeouts", "tls", "http", "web", "apps", "network_check"}
+        )
         if unknown:
             raise UserError(f"{self.where}: unknown table(s) {', '.join(unknown)}")
         probe = self.table(raw, "probe", {"country", "asn", "network_name"})
@@ -305,7 +321,25 @@ class _Reader:
             whatsapp=self.whatsapp(apps),
             telegram=self.telegram(apps),
             signal=self.signal(apps),
+            network_check=self.network_check(raw),
         )
+
+    def network_check(self, raw: dict[str, Any]) -> NetworkCheckConfig:
+        table = self.table(raw, "network_check", {"names", "second_resolver", "port"})
+        names = self.strings(table, "network_check.names", NETWORK_CHECK_NAMES)
+        if not names:
+            raise self.fail("network_check.names", "expected at least one control name")
+        second: Endpoint | None = Endpoint(SECOND_RESOLVER, 53)
+        if "second_resolver" in table:
+            text = self.text(table, "network_check.second_resolver", "").strip()
+            try:
+                second = parse_endpoint(text) if text else None
+            except ValueError as exc:
+                raise self.fail("network_check.second_resolver", str(exc)) from None
+        port = self.integer(table, "network_check.port", 443)
+        if not 0 < port < 65536:
+            raise self.fail("network_check.port", f"port out of range: {port}")
+        return NetworkCheckConfig(names, second, port)
 
     def controls(self, raw: object) -> dict[str, Control]:
         if not isinstance(raw, list) or not all(isinstance(item, dict) for item in raw):

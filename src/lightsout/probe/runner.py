@@ -23,6 +23,7 @@ from lightsout.model import IngestReport
 from lightsout.probe.archival import JsonObject
 from lightsout.probe.config import Endpoint, ProbeConfig
 from lightsout.probe.im import App, run_app
+from lightsout.probe.netcheck import NetworkCheck, check_network
 from lightsout.probe.steps import system_resolver
 from lightsout.probe.web import run_web_connectivity
 from lightsout.store import Store
@@ -70,14 +71,26 @@ def read_urls(path: Path) -> list[str]:
 
 
 def iter_measurements(
-    config: ProbeConfig, urls: list[str], apps: list[App], resolver: Endpoint | None = None
+    config: ProbeConfig,
+    urls: list[str],
+    apps: list[App],
+    resolver: Endpoint | None = None,
+    network: NetworkCheck | None = None,
 ) -> Iterator[JsonObject]:
-    """One measurement per URL, then one per app, in order."""
+    """One measurement per URL, then one per app, in order; each annotated with the network check
+    (``network``, run here when not given: see :mod:`lightsout.probe.netcheck`)."""
     where = resolver or config.resolver or system_resolver()
+    checked = network or check_network(config, where)
     for url in urls:
-        yield run_web_connectivity(config, where, url)
+        yield _annotated(run_web_connectivity(config, where, url), checked)
     for app in apps:
-        yield run_app(app, config, where)
+        yield _annotated(run_app(app, config, where), checked)
+
+
+def _annotated(measurement: JsonObject, network: NetworkCheck) -> JsonObject:
+    annotations = measurement.setdefault("annotations", {})
+    annotations.update(network.annotations())
+    return measurement
 
 
 def default_out() -> Path:
@@ -106,10 +119,15 @@ def run_probe(
     out: Path,
     store: Store | None,
     on_measurement: Callable[[JsonObject], None] | None = None,
+    on_network: Callable[[NetworkCheck], None] | None = None,
 ) -> tuple[list[JsonObject], IngestReport | None]:
-    """Measure, write ``out`` and ingest it into ``store`` (when given)."""
+    """Check the network, measure, write ``out`` and ingest it into ``store`` (when given)."""
     measurements: list[JsonObject] = []
-    for measurement in iter_measurements(config, urls, apps):
+    resolver = config.resolver or system_resolver()
+    network = check_network(config, resolver)
+    if on_network is not None:
+        on_network(network)
+    for measurement in iter_measurements(config, urls, apps, resolver, network):
         measurements.append(measurement)
         if on_measurement is not None:
             on_measurement(measurement)
