@@ -16,6 +16,7 @@ while the service runs.
 from __future__ import annotations
 
 import json
+import os
 import urllib.parse
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,7 +24,8 @@ from typing import Any
 
 from .server import Reply, Request
 
-DEFAULT_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "api-samples" / "ooni"
+DATA = Path(os.environ.get("LIGHTSOUT_DATA", Path(__file__).resolve().parents[2].parent / "shared" / "data"))
+DEFAULT_DIR = DATA / "api-samples" / "ooni"
 MAX_SPAN = timedelta(days=180)
 
 

@@ -143,7 +143,7 @@ def load_config(path: Path) -> ServiceConfig:
     _only(path, detect, "detect", {"every"})
     store_path = Path(_get(path, store, "store.path", str, "lightsout.duckdb"))
     if not store_path.is_absolute():
-        store_path = path.parent / store_path
+        store_path = (path.parent / store_path).resolve()
     port = _get(path, serve, "serve.port", int, 8000)
     if not 0 <= port <= 65535:
         raise ConfigError(path, "serve.port", f"expected 0..65535, got {port}")

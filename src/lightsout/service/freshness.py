@@ -81,4 +81,4 @@ def freshness(health: list[SourceHealth], now: datetime | None = None) -> Freshn
             f"Some sources are a gap in Lightsout's view: {names}. Their silence is not an outage.",
             newest, sources,
         )
-    return Freshness(ViewState.LIVE, f"Live: every source is current (newest data{since}).", newest, sources)
+    return Freshness(ViewState.LIVE, f"Live: every source is current ({newest_text}).", newest, sources)

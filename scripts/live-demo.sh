@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Run the live service against a local replay of recorded OONI API answers: no token, no internet.
+# Starts the replay server (tests/replay) on 127.0.0.1:8765 and `lightsout run` on
+# http://127.0.0.1:8600 (dashboard /, API /api/v1/sources, feed /feed.atom). Ctrl-C stops both.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -x .venv/bin/python ] || ./scripts/setup.sh
+mkdir -p .demo
+(cd tests && exec ../.venv/bin/python -m replay --port 8765) &
+replay=$!
+trap 'kill "$replay" 2>/dev/null || true' EXIT
+sleep 1
+echo "dashboard: http://127.0.0.1:8600/   sources: http://127.0.0.1:8600/api/v1/sources" >&2
+.venv/bin/lightsout run --config scripts/live-demo.toml
