@@ -43,7 +43,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 # name -> the command's short help (``get_short_help_str(78)``), shown by ``lightsout --help``
 # without importing the command; tests/test_cli_startup.py checks that they agree.
 HELP_LINES: dict[str, str] = {
-    "ingest": "Ingest Monash IP Observatory CSVs, BGP MRT files or OONI measurements...",
+    "ingest": "Ingest Monash IP Observatory CSVs, BGP MRT files, OONI measurements...",
     "entities": "List stored countries, regions, counties and networks.",
     "signals": "List stored signal series: entity, signal, source, bin size, span.",
     "show": "Show an entity's signal and, for each region/county/network inside it,...",
