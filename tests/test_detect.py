@@ -92,12 +92,27 @@ def test_scenario_short_dip_and_noise_raise_nothing(store: Store) -> None:
 
 
 def test_scenario_too_short_for_a_baseline(store: Store) -> None:
-    values = daily(30)
-    values[26:] = 0.0  # a drop, but only 26 hours of history: no baseline yet
+    values = daily(23)
+    values[12:] = 0.0  # a drop, but less than a day of data: no baseline yet
     put(store, "a", [IR], {IR.entity_id: values})
     summary = detect_batch(store)
     assert summary.insufficient_history == ["country/IR"]
     assert summary.alerts == 0
+
+
+def test_scenario_short_history_reports_deep_cut_with_lower_confidence(store: Store) -> None:
+    values = daily(24 * 2)
+    values[26:] = 2.0  # a deep cut after 26 hours of data: judged on a one-day baseline
+    values_wobble = daily(24 * 2)
+    values_wobble[30:34] *= 0.75  # a WARNING-depth dip on a one-day baseline: not enough
+    fars = FARS
+    put(store, "a", [IR, fars], {IR.entity_id: values, fars.entity_id: values_wobble})
+    detect_batch(store)
+    (event,) = list_events(store)
+    assert event.entity_id == "country/IR" and event.start == T0 + timedelta(hours=26)
+    assert event.history_days is not None and 1.0 <= event.history_days < 1.2
+    assert event.confidence < 0.7
+    assert any("short history" in r for r in event.confidence_reasons)
 
 
 def test_scenario_ended_outage_has_end_and_depth(store: Store) -> None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -33,11 +33,21 @@ from lightsout.model import (
     EntityKind,
     Event,
     EventKind,
+    FusionPattern,
     Occurrence,
+    QuietSignal,
     Schedule,
     Scope,
+    SeriesKey,
+    SeriesSummary,
     SignalEvidence,
+    SignalKind,
 )
+
+PointCounter = Callable[[SeriesKey, datetime, datetime], int]
+"""How many bins of a series hold data in ``[start, end)`` (the store's answer)."""
+
+ROUTING_SIGNALS = frozenset({SignalKind.BGP_PREFIXES, SignalKind.BGP_SLASH24S})
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +99,12 @@ def _spans_of(entity: Entity, alerts: list[Alert], params: EventParams) -> list[
 
 
 def _significant(span: _Span, params: EventParams) -> bool:
-    """CRITICAL at least once, or WARNING for ``min_warning_bins`` distinct bins."""
+    """CRITICAL at least once, or WARNING for ``min_warning_bins`` distinct bins, from a signal that
+    may raise an event on its own (a noisy signal such as the telescope only corroborates)."""
+    alerts = [a for a in span.alerts if POLICIES[a.signal].alone]
+    if not alerts:
+        return False
+    span = _Span(span.entity, span.start, span.end, span.bin_s, alerts)
     if any(a.level >= AlertLevel.CRITICAL for a in span.alerts):
         return True
     return len({a.bin_start for a in span.alerts}) >= params.min_warning_bins
@@ -114,10 +129,18 @@ def make_events(
     entities: dict[str, Entity],
     data_end: dict[str, datetime] | None = None,
     params: EventParams | None = None,
+    series: Iterable[SeriesSummary] = (),
+    count_points: PointCounter | None = None,
 ) -> list[Event]:
     """Fuse alerts into events. ``data_end``: per entity, the end of its last stored bin (to tell
-    an event still going on at the end of the data from one that ended)."""
+    an event still going on at the end of the data from one that ended). ``series``: what the
+    store holds, to say which signals had data during an event and did not see it, and how much
+    history the baseline had; ``count_points`` checks that such a signal really had data then
+    (without it, a series spanning the event is taken to have had data throughout)."""
     params = params or EventParams()
+    by_series: dict[str, list[SeriesSummary]] = defaultdict(list)
+    for summary in series:
+        by_series[summary.key.entity_id].append(summary)
     by_entity: dict[str, list[Alert]] = defaultdict(list)
     for alert in alerts:
         if alert.entity_id in entities:
@@ -129,7 +152,11 @@ def make_events(
     _fold(spans, entities)
     _cluster_counties(spans, entities)
     children = _place_children(entities)
-    events = [_event(s, entities, children) for s in spans if not s.absorbed and _significant(s, params)]
+    events = [
+        _fuse(_event(s, entities, children), s, by_series.get(s.entity.entity_id, []), count_points)
+        for s in spans
+        if not s.absorbed and _significant(s, params)
+    ]
     events = _recurring(events, params)
     return sorted(events, key=lambda e: (e.start, e.entity_id))
 
@@ -287,6 +314,83 @@ def _event(span: _Span, entities: dict[str, Entity], children: dict[str, int]) -
         affected=affected,
         affected_children=affected_direct,
         affected_of=affected_of,
+    )
+
+
+HISTORY_FULL_DAYS = 7.0  # days of history at which the baseline is complete (BaselineParams.days)
+
+
+def _fuse(event: Event, span: _Span, series: list[SeriesSummary], count_points: PointCounter | None) -> Event:
+    """Which of the entity's signals saw the event and which did not, what that agreement means,
+    and the confidence with its factors in words (docs/detection.md, "Fusion")."""
+    own = {(a.signal, a.source, a.bin_s) for a in span.alerts if a.entity_id == span.entity.entity_id}
+    end = span.end
+    quiet: list[QuietSignal] = []
+    for summary in sorted(series, key=lambda s: (s.key.signal.value, s.key.source, s.key.bin_s)):
+        key = summary.key
+        if key.signal not in POLICIES or (key.signal, key.source, key.bin_s) in own:
+            continue
+        if summary.first >= end or summary.end <= span.start:
+            continue
+        if count_points is not None:
+            points = count_points(key, span.start, end)
+        else:
+            lo, hi = max(summary.first, span.start), min(summary.end, end)
+            points = int((hi - lo).total_seconds() // key.bin_s)
+        if points > 0:
+            quiet.append(QuietSignal(key.signal, key.source, key.bin_s, points))
+    seen = {(e.signal, e.source) for e in event.evidence if POLICIES[e.signal].outage}
+    quiet_outage = [q for q in quiet if POLICIES[q.signal].outage]
+    pattern: FusionPattern | None = None
+    if event.kind == EventKind.OUTAGE:
+        if any(signal in ROUTING_SIGNALS for signal, _ in seen):
+            pattern = FusionPattern.ROUTES_WITHDRAWN
+        elif any(q.signal in ROUTING_SIGNALS for q in quiet_outage):
+            pattern = FusionPattern.ROUTES_UP_HOSTS_DOWN
+        else:
+            pattern = FusionPattern.NO_ROUTING_DATA
+    # Agreement among reachability signals: routing cannot see traffic blocked with the routes
+    # still announced, so a quiet BGP signal is reported (pattern) but not counted against.
+    reach_seen = [k for k in seen if k[0] not in ROUTING_SIGNALS]
+    reach_quiet = [q for q in quiet_outage if q.signal not in ROUTING_SIGNALS]
+    voters = len(reach_seen) + len(reach_quiet)
+    agreement = len(reach_seen) / voters if voters and reach_seen else 1.0
+    agreement_factor = 0.5 + 0.5 * agreement
+    firsts = [
+        s.first
+        for s in series
+        if (s.key.signal, s.key.source, s.key.bin_s) in own and POLICIES[s.key.signal].outage
+    ]
+    history_days = (
+        round(max(0.0, (span.start - min(firsts)).total_seconds() / 86_400), 2) if firsts else None
+    )
+    history_factor = (
+        1.0 if history_days is None else min(1.0, 0.5 + 0.5 * history_days / HISTORY_FULL_DAYS)
+    )
+    reasons = [f"depth x persistence x breadth = {event.confidence:.2f}"]
+    if voters > 1 or reach_quiet:
+        reasons.append(
+            f"{len(reach_seen)} of {voters} reachability signals saw it (x{agreement_factor:.2f})"
+        )
+    if pattern == FusionPattern.ROUTES_UP_HOSTS_DOWN:
+        reasons.append(
+            "routes stayed announced while hosts stopped answering: traffic blocked or dropped with "
+            "the routing table intact (the Kazakhstan January 2022 pattern); BGP not counted against"
+        )
+    elif pattern == FusionPattern.ROUTES_WITHDRAWN:
+        reasons.append("routes withdrawn: BGP saw it")
+    if history_days is not None and history_factor < 1.0:
+        reasons.append(
+            f"short history: {history_days:g} days of data before the event, "
+            f"baseline from those days (x{history_factor:.2f})"
+        )
+    return replace(
+        event,
+        confidence=round(event.confidence * agreement_factor * history_factor, 3),
+        signals_not_seen=tuple(quiet),
+        pattern=pattern,
+        confidence_reasons=tuple(reasons),
+        history_days=history_days,
     )
 
 

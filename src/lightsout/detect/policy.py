@@ -35,6 +35,8 @@ class SignalPolicy:
     * ``min_scale_fraction``: the noise scale is at least this share of the baseline, so a
       perfectly flat history (MAD = 0) does not make every wiggle significant.
     * ``outage``: whether an alert of this signal is evidence of an outage (else a degradation).
+    * ``alone``: whether this signal may raise an event by itself; a noisy signal (the telescope)
+      only corroborates an event another signal raised.
     """
 
     direction: Direction
@@ -44,6 +46,7 @@ class SignalPolicy:
     counts: bool = False
     min_scale_fraction: float = 0.05
     outage: bool = True
+    alone: bool = True
 
 
 POLICIES: dict[SignalKind, SignalPolicy] = {
@@ -65,7 +68,7 @@ POLICIES: dict[SignalKind, SignalPolicy] = {
     # Telescope (IODA's merit-nt): unique sources of unsolicited traffic, a noisy count; IODA alerts
     # only below 25% / 10% of a 7-day moving median.
     SignalKind.TELESCOPE_UNIQUE_SOURCES: SignalPolicy(
-        Direction.DROP, warning=0.25, critical=0.1, counts=True, min_scale_fraction=0.1
+        Direction.DROP, warning=0.25, critical=0.1, counts=True, min_scale_fraction=0.1, alone=False
     ),
     # Google's traffic to the country (Transparency Report, via IODA): a smooth daily curve.
     SignalKind.GOOGLE_TRAFFIC: SignalPolicy(

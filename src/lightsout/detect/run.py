@@ -182,7 +182,7 @@ def _short(keys: list[SeriesKey], matrix: np.ndarray, bank: SeasonalBank) -> lis
 
 # -- state in the store ---------------------------------------------------------------------------
 
-_ARRAYS = ("history", "baseline_ring", "value_ring", "cusum", "run_start", "alarmed")
+_ARRAYS = ("smooth", "history", "baseline_ring", "value_ring", "cusum", "run_start", "alarmed")
 
 
 def _dump(bank: SeasonalBank, keys: list[SeriesKey]) -> bytes:
@@ -199,8 +199,8 @@ def _restore(
     meta = json.loads(str(data["meta"]))
     keys = [SeriesKey(e, group.signal, group.source, group.bin_s) for e in meta["keys"]]
     bank = SeasonalBank(len(keys), group.bin_s, POLICIES[group.signal], params)
-    if data["history"].shape != bank.history.shape:
-        return None, []  # parameters changed: start again
+    if any(name not in data or data[name].shape != getattr(bank, name).shape for name in _ARRAYS):
+        return None, []  # parameters or layout changed: start again
     for name in _ARRAYS:
         setattr(bank, name, data[name].copy())
     bank.next_bin = meta["next_bin"]
@@ -221,6 +221,8 @@ def _grow(
         for j, key in enumerate(keys):
             if key in where:
                 for name in _ARRAYS:
-                    getattr(fresh, name)[j] = getattr(bank, name)[where[key]]
+                    target, source = getattr(fresh, name), getattr(bank, name)
+                    # per-series arrays are 1-D; rings are time-major (bins, series)
+                    target[..., j] = source[..., where[key]]
         fresh.next_bin = bank.next_bin
     return fresh, keys

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from lightsout.detect.events import EventParams, make_events
-from lightsout.model import Event, Scope, SeriesSummary
+from lightsout.model import Event, Scope, SeriesKey, SeriesSummary
 from lightsout.store import Store
 
 
@@ -26,7 +26,12 @@ def list_events(
 ) -> list[Event]:
     query = query or EventFilter()
     entities = {e.entity_id: e for e in store.entities()}
-    events = make_events(store.alerts(), entities, data_ends(store.series()), params)
+    summaries = store.series()
+
+    def count_points(key: SeriesKey, start: datetime, end: datetime) -> int:
+        return int(store.points(key, start, end).times_s.size)
+
+    events = make_events(store.alerts(), entities, data_ends(summaries), params, summaries, count_points)
     return [e for e in events if event_matches(e, query)]
 
 
