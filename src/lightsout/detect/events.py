@@ -423,23 +423,42 @@ def _recurring(events: list[Event], params: EventParams) -> list[Event]:
     return result
 
 
+def _overlap_minutes(start_a: int, end_a: int, start_b: int, end_b: int) -> int:
+    """Minutes two times of day ``[start, end)`` overlap (each may wrap past midnight)."""
+    da, db = (end_a - start_a) % 1440, (end_b - start_b) % 1440
+    total = 0
+    for shift in (-1440, 0, 1440):
+        lo, hi = max(start_a, start_b + shift), min(start_a + da, start_b + shift + db)
+        total += max(0, hi - lo)
+    return total
+
+
 def _patterns(events: list[Event], zone: ZoneInfo, params: EventParams) -> list[list[Event]]:
-    """Greedy clustering of events by local start and end time of day."""
+    """Greedy clustering of events by local time of day. An event joins the pattern it fits best:
+    its start and end both within the tolerance of the pattern's median start and end, or one of
+    them within it while it covers at least half of the pattern's usual hours (a curfew cut that
+    one night begins two hours early, or ends late, is still that curfew's cut)."""
     patterns: list[list[Event]] = []
     tol = params.time_of_day_tolerance_min
     for event in events:
         start, end = _local_minutes(event.start, zone), _local_minutes(event.end or event.start, zone)
+        best: tuple[int, list[Event]] | None = None
         for pattern in patterns:
             last = pattern[-1]
+            if event.start - (last.end or last.start) > timedelta(days=params.max_gap_days):
+                continue
             ref_start = int(statistics.median(_local_minutes(p.start, zone) for p in pattern))
             ref_end = int(statistics.median(_local_minutes(p.end or p.start, zone) for p in pattern))
-            if (
-                _circular_gap(start, ref_start) <= tol
-                and _circular_gap(end, ref_end) <= tol
-                and event.start - (last.end or last.start) <= timedelta(days=params.max_gap_days)
-            ):
-                pattern.append(event)
-                break
+            start_gap, end_gap = _circular_gap(start, ref_start), _circular_gap(end, ref_end)
+            usual = (ref_end - ref_start) % 1440
+            fits = (start_gap <= tol and end_gap <= tol) or (
+                min(start_gap, end_gap) <= tol
+                and _overlap_minutes(start, end, ref_start, ref_end) * 2 >= usual
+            )
+            if fits and (best is None or start_gap + end_gap < best[0]):
+                best = (start_gap + end_gap, pattern)
+        if best is not None:
+            best[1].append(event)
         else:
             patterns.append([event])
     return patterns

@@ -145,7 +145,8 @@ class SeasonalBank:
         # when an alarm fires.
         self.recent = max(min(self.length, p.backfill_bins), 2 * p.neighbours + 2)
         self.history = np.full((self.recent, n), np.nan, dtype=np.float32)
-        self.value_ring = np.full((self.recent, n), np.nan, dtype=np.float32)
+        # raw values in float64: a backdated alert reports the stored value exactly
+        self.value_ring = np.full((self.recent, n), np.nan)
         self.baseline_ring = np.full((self.recent, n), np.nan, dtype=np.float32)
         self.cusum = np.zeros(n, dtype=np.float32)
         self.run_start = np.full(n, -1, dtype=np.int64)  # bin number where the current run began
@@ -191,7 +192,7 @@ class SeasonalBank:
         self.cusum = new_cusum
         levels = np.where(self.alarmed, np.where(critical, AlertLevel.CRITICAL, AlertLevel.WARNING), 0)
         col = bin_no % self.recent
-        self.value_ring[col] = value32
+        self.value_ring[col] = values
         self.baseline_ring[col] = baselines
         # inpainting: alarmed bins enter the history as their baseline
         self.history[col] = np.where(self.alarmed, baselines, value32)
