@@ -25,6 +25,7 @@ _SECRET_KEYS = re.compile(r"(^|_)(token|api_key|apikey|key|password|secret)$")
 # The connector of each source kind: "module:function(SourceConfig, ServiceConfig) -> Connector".
 CONNECTOR_KINDS: dict[str, str] = {
     "ooni-api": "lightsout.sources.ooni_api:from_config",
+    "ioda-api": "lightsout.sources.ioda_api:from_config",
 }
 
 
