@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from lightsout.store import ClickHouseLocation, Store, open_store, parse_location
-from lightsout.store.clickhouse_store import ClickHouseStore, literal
+from lightsout.store.clickhouse_sql import literal
+from lightsout.store.clickhouse_store import ClickHouseStore
 
 CLICKHOUSE_URL = os.environ.get("LIGHTSOUT_TEST_CLICKHOUSE", "clickhouse://127.0.0.1:9000")
 BACKENDS = ["duckdb", "clickhouse", "chdb"]

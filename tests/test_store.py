@@ -130,6 +130,17 @@ def test_a_later_file_replaces_the_bins_it_covers(store: Store) -> None:
     assert (summary.first, summary.last, summary.end) == (T0, T0 + 2 * HOUR, T0 + 3 * HOUR)
 
 
+def test_files_that_continue_a_series_add_to_its_summary(store: Store) -> None:
+    store.write_batch(IngestBatch(source("a"), [IR], points([50.0, 60.0])))
+    store.write_batch(IngestBatch(source("b"), [], points([40.0, 45.0], start=T0 + 2 * HOUR)))
+    store.write_batch(IngestBatch(source("c"), [], points([99.0], start=T0 + 5 * HOUR)))  # after a gap
+
+    (summary,) = store.series(country="IR")
+    assert (summary.points, summary.min_value, summary.max_value) == (5, 40.0, 99.0)
+    assert (summary.first, summary.last) == (T0, T0 + 5 * HOUR)
+    assert store.points(CONNECTIVITY).values.tolist() == [50.0, 60.0, 40.0, 45.0, 99.0]
+
+
 def test_an_entity_and_a_measurement_keep_their_first_version(store: Store) -> None:
     store.write_batch(IngestBatch(source("a"), [IR], measurements=[measurement("m1", T0)]))
     later = replace(measurement("m1", T0), raw_json="{}", probe_cc="DE")

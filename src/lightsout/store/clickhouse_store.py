@@ -26,16 +26,12 @@ How the DuckDB semantics are kept without transactions (docs/design.md, "ClickHo
 
 from __future__ import annotations
 
-import dataclasses
-import enum
 import itertools
 import threading
 import time
-import types
-import typing
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 
@@ -59,202 +55,32 @@ from lightsout.model import (
 )
 from lightsout.sources import CarryState
 from lightsout.store.base import IngestBatch, MeasurementFilter, TimeSeries, make_file_series
+from lightsout.store.clickhouse_sql import (
+    SCHEMA,
+    Connection,
+    DriverConnection,
+    bind,
+    field_names,
+    from_micros,
+    insert_columns,
+    micros,
+)
+from lightsout.store.clickhouse_summary import (
+    SUMMARY_COLUMNS,
+    SUMMARY_TABLE,
+    Key,
+    Summary,
+    batch_summaries,
+)
 from lightsout.store.location import ClickHouseLocation
 
 SCHEMA_VERSION = 1
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MIN_US = -(2**62)
 _MAX_US = 2**62
 _PUBLISHED = "gen IN (SELECT gen FROM commits)"
-
-
-class Connection(Protocol):
-    """What the store needs of a ClickHouse connection: statements with their values already
-    inlined as literals (:func:`bind`), and columnar inserts."""
-
-    def query(self, sql: str, *, binary: bool = False) -> list[tuple[Any, ...]]: ...
-
-    def insert(self, table: str, columns: Sequence[str], data: Sequence[Sequence[Any]]) -> None:
-        """Insert rows given column by column (``data[i]`` holds ``columns[i]``), in one block."""
-
-    def close(self) -> None: ...
-
-
-class DriverConnection:
-    """A connection through clickhouse-driver (native protocol)."""
-
-    def __init__(self, location: ClickHouseLocation, database: str | None) -> None:
-        import logging
-
-        from clickhouse_driver import Client
-
-        # The driver logs each failed connect with a traceback; the store reports it in one line.
-        logging.getLogger("clickhouse_driver").addHandler(logging.NullHandler())
-        logging.getLogger("clickhouse_driver").propagate = False
-        self._client = Client(
-            host=location.host,
-            port=location.port,
-            database=database or "default",
-            user=location.user,
-            password=location.password,
-            connect_timeout=5,
-            settings={"use_client_time_zone": False},
-        )
-
-    def query(self, sql: str, *, binary: bool = False) -> list[tuple[Any, ...]]:
-        settings = {"strings_as_bytes": True} if binary else None
-        rows: list[tuple[Any, ...]] = self._client.execute(sql, settings=settings)
-        return rows
-
-    def insert(self, table: str, columns: Sequence[str], data: Sequence[Sequence[Any]]) -> None:
-        if not data or not data[0]:
-            return
-        binary = any(isinstance(column[0], bytes) for column in data if column)
-        settings = {"strings_as_bytes": True} if binary else None
-        if binary:  # then every String column goes as bytes
-            data = [[v.encode() if isinstance(v, str) else v for v in column] for column in data]
-        self._client.execute(
-            f"INSERT INTO {table} ({', '.join(columns)}) VALUES", data, columnar=True, settings=settings
-        )
-
-    def close(self) -> None:
-        self._client.disconnect()
-
-
-# -- literals and the schema ---------------------------------------------------------------------
-
-
-def micros(moment: datetime) -> int:
-    """A timezone-aware time as integer microseconds since the epoch (exact)."""
-    if moment.tzinfo is None:
-        raise ValueError(f"naive datetime {moment!r}: the store keeps UTC times only")
-    return (moment - EPOCH) // timedelta(microseconds=1)
-
-
-def from_micros(value: int) -> datetime:
-    return EPOCH + timedelta(microseconds=value)
-
-
-_ESCAPES = {
-    "\\": "\\\\",
-    "'": "\\'",
-    "\n": "\\n",
-    "\t": "\\t",
-    "\r": "\\r",
-    "\0": "\\0",
-    "\b": "\\b",
-    "\f": "\\f",
-}
-
-
-def literal(value: Any) -> str:
-    """A value as a ClickHouse SQL literal (strings escaped; bytes byte by byte)."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, enum.Enum):
-        value = value.value
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            return {"nan": "nan", "inf": "inf", "-inf": "-inf"}[repr(value)]
-        return repr(value)
-    if isinstance(value, str):
-        return "'" + "".join(_ESCAPES.get(c, c) for c in value) + "'"
-    if isinstance(value, bytes):
-        return "'" + "".join(f"\\x{b:02x}" for b in value) + "'"
-    if isinstance(value, datetime):
-        return str(micros(value))
-    if isinstance(value, tuple | list | set | frozenset):
-        items = list(value)
-        if not items:
-            raise ValueError("an empty collection has no SQL literal")
-        return "(" + ", ".join(literal(v) for v in items) + ")"
-    raise TypeError(f"no ClickHouse literal for {type(value).__name__}")
-
-
-def bind(sql: str, **params: Any) -> str:
-    """``sql`` with each ``{name}`` replaced by the literal of ``params[name]``."""
-    return sql.format(**{name: literal(value) for name, value in params.items()})
-
-
-_CH_TYPES: dict[Any, str] = {str: "String", int: "Int64", float: "Float64", bool: "UInt8", datetime: "Int64"}
-
-
-def _ch_type(annotation: Any) -> str:
-    nullable = False
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        nullable = len(args) < len(typing.get_args(annotation))
-        annotation = args[0]
-    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
-        name = "String"
-    else:
-        name = _CH_TYPES[annotation]
-    return f"Nullable({name})" if nullable else name
-
-
-def create_table_sql(
-    table: str, cls: type, key: tuple[str, ...], extra: str = "", partition: str = "tuple()"
-) -> str:
-    """``CREATE TABLE IF NOT EXISTS`` for a dataclass: its fields, then ``gen`` (and ``extra``)."""
-    hints = typing.get_type_hints(cls)
-    columns = [f"{f.name} {_ch_type(hints[f.name])}" for f in dataclasses.fields(cls)]
-    columns.append("gen UInt64")
-    if extra:
-        columns.append(extra)
-    return (
-        f"CREATE TABLE IF NOT EXISTS {table} (" + ", ".join(columns) + ") "
-        f"ENGINE = ReplacingMergeTree(gen) PARTITION BY {partition} ORDER BY ({', '.join(key)})"
-    )
-
-
-_POINT_KEY = ("entity_id", "signal", "source", "bin_s", "bin_start")
-# Months of bin_start: a query for one series reads the parts of the months it asks for.
-_POINTS_PARTITION = "toYYYYMM(toDateTime(intDiv(bin_start, 1000000), 'UTC'))"
-
-SCHEMA: list[str] = [
-    "CREATE TABLE IF NOT EXISTS commits (gen UInt64, kind String, committed_at Int64) "
-    "ENGINE = MergeTree PARTITION BY tuple() ORDER BY gen",
-    "CREATE TABLE IF NOT EXISTS meta (key String, value String, gen UInt64) "
-    "ENGINE = ReplacingMergeTree(gen) PARTITION BY tuple() ORDER BY key",
-    create_table_sql("sources", SourceFile, ("sha256",)),
-    create_table_sql("entities", Entity, ("entity_id",)),
-    create_table_sql("points", SignalPoint, _POINT_KEY, partition=_POINTS_PARTITION),
-    create_table_sql("ooni_measurements", OoniMeasurement, ("measurement_id",)),
-    create_table_sql("alerts", Alert, _POINT_KEY, extra="deleted UInt8"),
-    create_table_sql("checkpoints", Checkpoint, ("source", "stream")),
-    create_table_sql("source_health", SourceHealth, ("source",)),
-    create_table_sql("external_events", ExternalEvent, ("event_id",)),
-    create_table_sql("file_series", FileSeries, ("sha256", "entity_id", "signal", "source", "bin_s")),
-    "CREATE TABLE IF NOT EXISTS reader_state (key String, as_of Int64, payload String, gen UInt64) "
-    "ENGINE = ReplacingMergeTree(gen) PARTITION BY tuple() ORDER BY key",
-    "CREATE TABLE IF NOT EXISTS detector_state (group_id String, payload String, saved_at Int64, "
-    "gen UInt64) ENGINE = ReplacingMergeTree(gen) PARTITION BY tuple() ORDER BY group_id",
-]
-
-
-def _fields(cls: type) -> list[str]:
-    return [f.name for f in dataclasses.fields(cls)]
-
-
-def _columns(cls: type, rows: Sequence[Any], gen: int) -> list[list[Any]]:
-    """Rows of a dataclass as columns ready to insert: enums as values, times as microseconds."""
-    data: list[list[Any]] = []
-    for name in _fields(cls):
-        column = [getattr(row, name) for row in rows]
-        sample = next((v for v in column if v is not None), None)
-        if isinstance(sample, enum.Enum):
-            column = [v.value if v is not None else None for v in column]
-        elif isinstance(sample, datetime):
-            cache: dict[datetime, int] = {}
-            column = [None if v is None else cache.get(v) or cache.setdefault(v, micros(v)) for v in column]
-        data.append(column)
-    data.append([gen] * len(rows))
-    return data
+# Entity ids per `IN (...)` list: well under the server's max_query_size (256 KiB by default).
+_IDS_PER_QUERY = 2_000
 
 
 class _Generations:
@@ -308,12 +134,22 @@ class ClickHouseStore:
             raise
 
     def _create_schema(self) -> None:
-        for statement in SCHEMA:
+        for statement in [*SCHEMA, SUMMARY_TABLE]:
             self._con.query(statement)
+        if not self._con.query("SELECT 1 FROM meta WHERE key = 'series_summary'"):
+            # A store written before summaries were kept: count every series once.
+            gen = _GENERATIONS.next()
+            self._insert_summaries(self._recount(None, gen), gen)
+            self._commit(gen, "series_summary")
+            self._con.insert("meta", ("key", "value", "gen"), [["series_summary"], ["1"], [0]])
         if not self._con.query("SELECT 1 FROM meta WHERE key = 'schema_version'"):
             self._con.insert(
                 "meta", ("key", "value", "gen"), [["schema_version"], [str(SCHEMA_VERSION)], [0]]
             )
+
+    def _insert(self, table: str, cls: type, rows: Sequence[Any], gen: int) -> None:
+        """Rows of a dataclass into its table, tagged with generation ``gen``."""
+        self._con.insert(table, [*field_names(cls), "gen"], insert_columns(cls, rows, gen))
 
     def _commit(self, gen: int, kind: str) -> None:
         """Publish generation ``gen``: one single-row insert, the last step of every write."""
@@ -336,16 +172,15 @@ class ClickHouseStore:
         gen = _GENERATIONS.next()
         con = self._con
         if batch.entities:
-            con.insert("entities", [*_fields(Entity), "gen"], _columns(Entity, batch.entities, gen))
+            self._insert("entities", Entity, batch.entities, gen)
         for chunk in _chunks(batch.points, 1_000_000):
-            con.insert("points", [*_fields(SignalPoint), "gen"], _columns(SignalPoint, chunk, gen))
+            self._insert("points", SignalPoint, chunk, gen)
+        self._write_summaries(batch.points, gen)
         provenance = make_file_series(batch)
         if provenance:
-            con.insert("file_series", [*_fields(FileSeries), "gen"], _columns(FileSeries, provenance, gen))
+            self._insert("file_series", FileSeries, provenance, gen)
         for chunk in _chunks(batch.measurements, 100_000):
-            con.insert(
-                "ooni_measurements", [*_fields(OoniMeasurement), "gen"], _columns(OoniMeasurement, chunk, gen)
-            )
+            self._insert("ooni_measurements", OoniMeasurement, chunk, gen)
         if batch.carry is not None:
             carry = batch.carry
             con.insert(
@@ -354,16 +189,82 @@ class ClickHouseStore:
                 [[carry.key], [micros(carry.as_of)], [bytes(carry.payload)], [gen]],
             )
         if batch.checkpoint is not None:
-            con.insert(
-                "checkpoints", [*_fields(Checkpoint), "gen"], _columns(Checkpoint, [batch.checkpoint], gen)
-            )
+            self._insert("checkpoints", Checkpoint, [batch.checkpoint], gen)
         if batch.external_events:
             latest = list({e.event_id: e for e in batch.external_events}.values())
-            con.insert(
-                "external_events", [*_fields(ExternalEvent), "gen"], _columns(ExternalEvent, latest, gen)
-            )
-        con.insert("sources", [*_fields(SourceFile), "gen"], _columns(SourceFile, [batch.source], gen))
+            self._insert("external_events", ExternalEvent, latest, gen)
+        self._insert("sources", SourceFile, [batch.source], gen)
         self._commit(gen, "file")
+
+    def _write_summaries(self, points: list[SignalPoint], gen: int) -> None:
+        """The new summary of every series ``points`` touch, in generation ``gen``
+        (lightsout.store.clickhouse_summary)."""
+        batch = batch_summaries(points, micros)
+        if not batch:
+            return
+        stored = self._stored_summaries(sorted({key[0] for key in batch}))
+        new: dict[Key, Summary] = {}
+        redo: list[Key] = []
+        for key, summary in batch.items():
+            old = stored.get(key)
+            if old is None:
+                new[key] = summary
+            elif summary.first_us > old.last_us:
+                new[key] = old.then(summary)
+            else:
+                redo.append(key)
+        if redo:
+            wanted = set(redo)
+            recounted = self._recount(sorted({key[0] for key in redo}), gen)
+            new.update((key, s) for key, s in recounted.items() if key in wanted)
+        self._insert_summaries(new, gen)
+
+    def _stored_summaries(self, entity_ids: list[str]) -> dict[Key, Summary]:
+        out: dict[Key, Summary] = {}
+        for chunk in _chunks(entity_ids, _IDS_PER_QUERY):
+            rows = self._con.query(
+                "SELECT entity_id, signal, source, bin_s, tupleElement(r, 1), tupleElement(r, 2), "
+                "tupleElement(r, 3), tupleElement(r, 4), tupleElement(r, 5) FROM (SELECT entity_id, signal, "
+                "source, bin_s, argMax(tuple(points, first, last, min_value, max_value), gen) AS r "
+                f"FROM series_summary WHERE {_PUBLISHED} AND "
+                + bind("entity_id IN {ids}", ids=chunk)
+                + " GROUP BY entity_id, signal, source, bin_s)"
+            )
+            out.update(((r[0], r[1], r[2], r[3]), Summary(*r[4:])) for r in rows)
+        return out
+
+    def _recount(self, entity_ids: list[str] | None, gen: int) -> dict[Key, Summary]:
+        """Summaries counted from the points of ``entity_ids`` (all when None): published rows and
+        those of generation ``gen`` (the write in progress), the newest version of each bin."""
+        out: dict[Key, Summary] = {}
+        chunks = [None] if entity_ids is None else list(_chunks(entity_ids, _IDS_PER_QUERY))
+        for chunk in chunks:
+            rows = self._con.query(
+                "SELECT entity_id, signal, source, bin_s, count(), min(bin_start), max(bin_start), "
+                "min(v), max(v) FROM (SELECT entity_id, signal, source, bin_s, bin_start, "
+                "argMax(value, gen) AS v FROM points "
+                + bind(f"WHERE ({_PUBLISHED} OR gen = {{gen}}) ", gen=gen)
+                + (bind("AND entity_id IN {ids} ", ids=chunk) if chunk is not None else "")
+                + "GROUP BY entity_id, signal, source, bin_s, bin_start) "
+                "GROUP BY entity_id, signal, source, bin_s"
+            )
+            out.update(((r[0], r[1], r[2], r[3]), Summary(*r[4:])) for r in rows)
+        return out
+
+    def _insert_summaries(self, summaries: dict[Key, Summary], gen: int) -> None:
+        if not summaries:
+            return
+        items = sorted(summaries.items())
+        columns: list[list[Any]] = [[key[i] for key, _ in items] for i in range(4)]
+        columns += [
+            [s.points for _, s in items],
+            [s.first_us for _, s in items],
+            [s.last_us for _, s in items],
+            [s.min_value for _, s in items],
+            [s.max_value for _, s in items],
+            [gen] * len(items),
+        ]
+        self._con.insert("series_summary", SUMMARY_COLUMNS, columns)
 
     def replace_alerts(
         self, keys: list[SeriesKey], since: datetime | None, until: datetime | None, alerts: list[Alert]
@@ -395,9 +296,9 @@ class ClickHouseStore:
 
     def _insert_alerts(self, alerts: list[Alert], gen: int, deleted: bool) -> None:
         for chunk in _chunks(alerts, 500_000):
-            data = _columns(Alert, chunk, gen)
+            data = insert_columns(Alert, chunk, gen)
             data.append([1 if deleted else 0] * len(chunk))
-            self._con.insert("alerts", [*_fields(Alert), "gen", "deleted"], data)
+            self._con.insert("alerts", [*field_names(Alert), "gen", "deleted"], data)
 
     def alerts(self, since: datetime | None = None, until: datetime | None = None) -> list[Alert]:
         return self._alerts(since, until)
@@ -477,16 +378,12 @@ class ClickHouseStore:
 
     def save_checkpoint(self, checkpoint: Checkpoint) -> None:
         gen = _GENERATIONS.next()
-        self._con.insert(
-            "checkpoints", [*_fields(Checkpoint), "gen"], _columns(Checkpoint, [checkpoint], gen)
-        )
+        self._insert("checkpoints", Checkpoint, [checkpoint], gen)
         self._commit(gen, "checkpoint")
 
     def save_health(self, health: SourceHealth) -> None:
         gen = _GENERATIONS.next()
-        self._con.insert(
-            "source_health", [*_fields(SourceHealth), "gen"], _columns(SourceHealth, [health], gen)
-        )
+        self._insert("source_health", SourceHealth, [health], gen)
         self._commit(gen, "health")
 
     def source_health(self) -> list[SourceHealth]:
@@ -537,7 +434,7 @@ class ClickHouseStore:
 
     def _latest(self, cls: type, key: tuple[str, ...], where: str = "") -> list[tuple[Any, ...]]:
         """The newest published row of each key of a table, fields in the dataclass' order."""
-        rest = [name for name in _fields(cls) if name not in key]
+        rest = [name for name in field_names(cls) if name not in key]
         row = ", ".join(f"tupleElement(r, {i + 1})" for i in range(len(rest)))
         rows = self._con.query(
             f"SELECT {', '.join(key)}, {row} FROM (SELECT {', '.join(key)}, "
@@ -546,7 +443,7 @@ class ClickHouseStore:
             + f"GROUP BY {', '.join(key)}) ORDER BY {', '.join(key)}"
         )
         order = [*key, *rest]
-        return [tuple(r[order.index(name)] for name in _fields(cls)) for r in rows]
+        return [tuple(r[order.index(name)] for name in field_names(cls)) for r in rows]
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -594,13 +491,13 @@ class ClickHouseStore:
         else:
             known = f"SELECT entity_id FROM ({known})"
         own = bind("AND entity_id = {e}", e=entity_id) if entity_id is not None else ""
+        # One summary row per series, kept at write time (lightsout.store.clickhouse_summary).
         rows = self._con.query(
-            "SELECT entity_id, signal, source, bin_s, count(), min(bin_start), max(bin_start), "
-            "min(v), max(v) "
-            "FROM (SELECT entity_id, signal, source, bin_s, bin_start, argMax(value, gen) AS v FROM points "
-            f"WHERE {_PUBLISHED} {own} AND entity_id IN ({known}) "
-            "GROUP BY entity_id, signal, source, bin_s, bin_start) "
-            "GROUP BY entity_id, signal, source, bin_s ORDER BY entity_id, signal, source, bin_s"
+            "SELECT entity_id, signal, source, bin_s, tupleElement(r, 1), tupleElement(r, 2), "
+            "tupleElement(r, 3), tupleElement(r, 4), tupleElement(r, 5) FROM (SELECT entity_id, signal, "
+            "source, bin_s, argMax(tuple(points, first, last, min_value, max_value), gen) AS r "
+            f"FROM series_summary WHERE {_PUBLISHED} {own} AND entity_id IN ({known}) "
+            "GROUP BY entity_id, signal, source, bin_s) ORDER BY entity_id, signal, source, bin_s"
         )
         return [
             SeriesSummary(
