@@ -144,3 +144,20 @@ def test_stop_event_ends_a_round_between_items(store: Store, server: ReplayServe
 def test_slices_over_the_api_cap_are_refused() -> None:
     with pytest.raises(ValueError, match="180"):
         OoniApiConnector("ooni", OoniApiSettings(("IR",), slice_days=181))
+
+
+def test_the_sources_clock_skew_is_recorded_and_lateness_judged_on_its_clock(
+    store: Store, server: ReplayServer
+) -> None:
+    server.clock_skew_s = -7200.0  # the source's clock is two hours behind ours
+    result = _round(store, server)
+    assert result.clock_skew_s is not None and abs(result.clock_skew_s + 7200.0) < 5.0
+    newest = result.last_data
+    assert newest is not None
+    # Data 2.5 h older than our clock but 0.5 h older than the source's: not late with a 1 h threshold.
+    now = newest + timedelta(hours=2.5)
+    health = health_after(None, result, now, timedelta(minutes=5), timedelta(hours=1), Backoff())
+    assert health.state == HealthState.OK and health.clock_skew_s == result.clock_skew_s
+    later = now + timedelta(hours=1)
+    health = health_after(None, result, later, timedelta(minutes=5), timedelta(hours=1), Backoff())
+    assert health.state == HealthState.LATE

@@ -45,6 +45,12 @@ def freshness(health: list[SourceHealth], now: datetime | None = None) -> Freshn
     if not sources:
         return Freshness(ViewState.FILES, "No live source is configured: data comes from ingested files.",
                          None, sources)
+    if all(h.state == HealthState.PENDING for h in sources):
+        return Freshness(
+            ViewState.STALE,
+            "Lightsout has not checked its live sources yet (is `lightsout run` running?).",
+            newest, sources,
+        )
     overdue = [h for h in sources if h.next_attempt is not None and now - h.next_attempt > GRACE]
     if len(overdue) == len(sources):
         last = max((h.checked_at for h in sources if h.checked_at is not None), default=None)

@@ -62,6 +62,7 @@ class RoundResult:
     points: int = 0
     retries: int = 0
     last_data: datetime | None = None  # newest data time stored in this round
+    clock_skew_s: float | None = None  # the source's Date header minus our clock, at the last fetch
     error: str | None = None
     retry_after_s: float | None = None  # set when the round ended rate-limited
     stopped: bool = False  # the stop event was set
@@ -185,6 +186,8 @@ def _pass(
         if answer is None:
             result.stopped = True
             return
+        if answer.server_date is not None:
+            result.clock_skew_s = (answer.server_date - answer.fetched_at).total_seconds()
         if _store(connector, write, item, digest, answer, result):
             state.saved = item.checkpoint
         state.last = item.checkpoint
@@ -239,9 +242,8 @@ def _store(
     """Parse and store one item with its checkpoint; False when the source cannot serve it yet."""
     try:
         parsed = connector.parse(answer)
-    except NotYet as exc:
-        result.not_yet += 1
-        result.notes.append(f"{item.label or item.key}: {exc}")
+    except NotYet:
+        result.not_yet += 1  # counted, not noted: common and expected (late uploads)
         return False
     except (BadPayload, InputError) as exc:
         # Never readable: keep it in the ledger (no data) so it is not fetched again, and say so.
@@ -285,7 +287,6 @@ def health_after(
     interval: timedelta,
     late_after: timedelta,
     backoff: Backoff,
-    server_date_skew_s: float | None = None,
 ) -> SourceHealth:
     """The source's health after a round, and when to try it next.
 
@@ -297,7 +298,7 @@ def health_after(
     last_data = base.last_data
     if result.last_data is not None and (last_data is None or result.last_data > last_data):
         last_data = result.last_data
-    skew = server_date_skew_s if server_date_skew_s is not None else base.clock_skew_s
+    skew = result.clock_skew_s if result.clock_skew_s is not None else base.clock_skew_s
     if result.error is not None:
         delay = backoff.next_delay(result.retry_after_s)
         state = HealthState.RATE_LIMITED if result.rate_limited else HealthState.FAILING
@@ -312,7 +313,9 @@ def health_after(
             clock_skew_s=skew,
         )
     backoff.reset()
-    late = last_data is None or now - last_data > late_after
+    # Judged on the source's own clock: a source running behind ours is not late for that reason.
+    source_now = now + timedelta(seconds=skew) if skew is not None else now
+    late = last_data is None or source_now - last_data > late_after
     return replace(
         base,
         state=HealthState.LATE if late else HealthState.OK,
