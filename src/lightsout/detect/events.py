@@ -57,6 +57,9 @@ class EventParams:
     time_of_day_tolerance_min: int = 90  # how far an occurrence may start/end from the pattern
     max_gap_days: int = 7  # longest pause between two occurrences of one pattern
     min_warning_bins: int = 6  # an event that never reached CRITICAL must last this many bins
+    # Cuts of one entity separated by restorations shorter than this are one intermittent event
+    # (Kazakhstan, January 2022: cut, restored for a few hours, cut again); 0 turns it off.
+    intermittent_gap_s: int = 6 * 3600
 
 
 @dataclass(slots=True)
@@ -158,6 +161,7 @@ def make_events(
         if not s.absorbed and _significant(s, params)
     ]
     events = _recurring(events, params)
+    events = _intermittent(events, params)
     return sorted(events, key=lambda e: (e.start, e.entity_id))
 
 
@@ -491,4 +495,58 @@ def _merge_pattern(pattern: list[Event], zone_name: str, zone: ZoneInfo) -> Even
             f"{end_min // 60:02d}:{end_min % 60:02d}",
             len(pattern),
         ),
+    )
+
+
+def _intermittent(events: list[Event], params: EventParams) -> list[Event]:
+    """Outages of one entity, none recurring, each starting less than ``intermittent_gap_s`` after
+    the previous one ended, become one event with its occurrences (and no schedule): a
+    restoration of a few hours between two cuts is part of one shutdown, reported as such."""
+    if params.intermittent_gap_s <= 0:
+        return events
+    gap = timedelta(seconds=params.intermittent_gap_s)
+    by_entity: dict[str, list[Event]] = defaultdict(list)
+    result: list[Event] = []
+    for event in events:
+        if event.occurrences or event.kind != EventKind.OUTAGE:
+            result.append(event)
+        else:
+            by_entity[event.entity_id].append(event)
+    for entity_events in by_entity.values():
+        entity_events.sort(key=lambda e: e.start)
+        run: list[Event] = [entity_events[0]]
+        for event in entity_events[1:]:
+            last = run[-1]
+            if last.end is not None and event.start - last.end <= gap:
+                run.append(event)
+            else:
+                result.append(_merge_run(run))
+                run = [event]
+        result.append(_merge_run(run))
+    return result
+
+
+def _merge_run(run: list[Event]) -> Event:
+    if len(run) == 1:
+        return run[0]
+    first, last = run[0], run[-1]
+    weights = [((e.end or e.start) - e.start).total_seconds() for e in run]
+    total = sum(weights) or 1.0
+    affected: dict[str, Affected] = {}
+    for event in run:
+        for a in event.affected:
+            affected.setdefault(a.entity_id, a)
+    evidence = {(e.signal, e.source, e.bin_s, e.first_alert): e for event in run for e in event.evidence}
+    return replace(
+        first,
+        event_id=first.event_id.replace("ev-", "int-"),
+        end=last.end,
+        end_uncertainty_s=last.end_uncertainty_s,
+        mean_level_pct=round(sum(e.mean_level_pct * w for e, w in zip(run, weights, strict=True)) / total, 1),
+        min_level_pct=min(e.min_level_pct for e in run),
+        confidence=max(e.confidence for e in run),
+        evidence=tuple(sorted(evidence.values(), key=lambda e: (e.signal.value, e.first_alert))),
+        affected=tuple(sorted(affected.values(), key=lambda a: (a.start, a.entity_id))),
+        affected_children=max(e.affected_children for e in run),
+        occurrences=tuple(Occurrence(e.start, e.end or e.start, e.min_level_pct / 100.0) for e in run),
     )
