@@ -1,0 +1,273 @@
+"""The prober against a country of 2,048 /24 blocks in network namespaces (tests/netlab/probing_lab):
+one timeline of real probing rounds, each named as an 11-minute round, with named scenarios applied
+at the border between rounds; the rounds' signals go into a store, the detector and the event
+builder run on it, and each scenario is asserted on the events Lightsout reports.
+
+Rounds run back to back (about a second each against the lab): the round's *name* (its time bin) is
+a parameter of ``Prober.round``, so the timeline covers days of rounds in a minute. The detector
+runs with a lab "day" of ``DAY_ROUNDS`` rounds (its seasonal baseline needs one day of history).
+
+Needs root and ``ip netns``; skips with the reason where they are unavailable.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lightsout.detect.events import EventParams
+from lightsout.detect.run import detect_batch
+from lightsout.detect.seasonal import BaselineParams
+from lightsout.detect.service import list_events
+from lightsout.model import Event, Scope, SeriesKey, SignalKind
+from lightsout.sources.probing.hitlist import build_hitlist, read_prefix_rows
+from lightsout.sources.probing.icmp import IcmpSocket
+from lightsout.sources.probing.prober import ProbeParams, RoundResult, discover, survey
+from lightsout.sources.probing.rounds import HITLIST_FILE, Prober, load_state, read_log
+from lightsout.sources.probing.safety import DoNotProbe
+from lightsout.store import Store, open_store
+from netlab.lab import netns_unavailable_reason
+from netlab.probing_lab import CONTROLS, COUNTRY, CUT_AS, ProbingLab, socket_in
+
+ROUND_S = 660
+DAY_ROUNDS = 8
+T0 = int(datetime(2026, 1, 4, tzinfo=UTC).timestamp()) // ROUND_S * ROUND_S  # on the bin grid
+# Cuts of one entity less than this apart are one intermittent event. The lab's timeline is
+# compressed (a "day" of 8 rounds), so is this gap: 90 minutes instead of the default 6 hours.
+INTERMITTENT_GAP_S = 90 * 60
+SOURCE = "probing-lab"
+
+
+def _int(address: str) -> int:
+    return int.from_bytes(socket.inet_aton(address), "big")
+
+
+@dataclass
+class Timeline:
+    store: Store
+    prober: Prober
+    events: list[Event]
+    results: list[RoundResult] = field(default_factory=list)
+    phases: dict[str, list[int]] = field(default_factory=dict)  # phase -> round numbers
+
+    def at(self, round_no: int) -> datetime:
+        return datetime.fromtimestamp(T0 + round_no * ROUND_S, UTC)
+
+    def window(self, phase: str) -> tuple[datetime, datetime]:
+        rounds = self.phases[phase]
+        return self.at(rounds[0]), self.at(rounds[-1] + 1)
+
+    def events_during(self, phase: str, scope: Scope | None = None) -> list[Event]:
+        start, end = self.window(phase)
+        return [
+            e for e in self.events
+            if e.start < end and (e.end is None or e.end > start) and (scope is None or e.scope == scope)
+        ]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProbingLab]:
+    reason = netns_unavailable_reason()
+    if reason is not None:
+        pytest.skip(f"ip netns is unavailable here: {reason}")
+    built = ProbingLab(tmp_path_factory.mktemp("probing-lab"))
+    built.build()
+    try:
+        yield built
+    finally:
+        built.close()
+
+
+def _params() -> ProbeParams:
+    return ProbeParams(rate_pps=20_000, timeout_s=0.15, controls=tuple(_int(c) for c in CONTROLS))
+
+
+def _socket(lab: ProbingLab) -> IcmpSocket:
+    raw = socket_in(lab.vantage, lambda: socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP))
+    return IcmpSocket(raw, True)
+
+
+# (phase, rounds, what the border / uplink does during it)
+PLAN: list[tuple[str, int, Callable[[ProbingLab], None]]] = [
+    ("warm-up", DAY_ROUNDS + 4, ProbingLab.clear),
+    ("nationwide cut", 4, ProbingLab.cut_country),
+    ("after nationwide", 4, ProbingLab.clear),
+    ("AS cut", 4, ProbingLab.cut_network),
+    ("after AS", 5, ProbingLab.clear),  # the next national cut starts > INTERMITTENT_GAP_S later
+    ("first cut", 3, ProbingLab.cut_country),
+    ("restored", 5, ProbingLab.clear),
+    ("second cut", 3, ProbingLab.cut_country),
+    ("after intermittence", 5, ProbingLab.clear),
+    ("heavy loss", 5, lambda lab: lab.loss(40)),
+    ("after loss", 3, ProbingLab.clear),
+    ("rate limit", 5, lambda lab: lab.rate_limit(3_000, 100)),
+    ("after rate limit", 3, ProbingLab.clear),
+    ("uplink cut", 3, ProbingLab.cut_uplink),
+    ("after uplink", 3, ProbingLab.clear),
+]
+
+
+@pytest.fixture(scope="module")
+def timeline(lab: ProbingLab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Timeline]:
+    directory = tmp_path_factory.mktemp("probing-state")
+    sock = _socket(lab)
+    params = _params()
+    rows = read_prefix_rows(lab.prefix_file())
+    hitlist, _ = build_hitlist(rows, DoNotProbe.build(lab=True), geolocate=False)
+    census = [(block << 8) + octet for block, octets in lab.responsive.items() for octet in octets]
+    hitlist = survey(sock, hitlist.with_census(census), list(range(len(hitlist))), params, T0)
+    hitlist.save(directory / HITLIST_FILE)
+    store = open_store(tmp_path_factory.mktemp("probing-db") / "lab.duckdb")
+    prober = Prober(directory, sock, params, vantage="lab")
+    result = Timeline(store, prober, [])
+    round_no = 0
+    for phase, rounds, apply in PLAN:
+        lab.clear()
+        apply(lab)
+        for _ in range(rounds):
+            result.results.append(prober.round(store, T0 + round_no * ROUND_S, ROUND_S))
+            result.phases.setdefault(phase, []).append(round_no)
+            round_no += 1
+    lab.clear()
+    detect_batch(store, params=BaselineParams(days=2, min_days=1, day_s=DAY_ROUNDS * ROUND_S))
+    result.events = list_events(store, params=EventParams(intermittent_gap_s=INTERMITTENT_GAP_S))
+    try:
+        yield result
+    finally:
+        store.close()
+        sock.close()
+
+
+def test_hitlist_shows_a_realistic_country(timeline: Timeline) -> None:
+    hitlist = timeline.prober.hitlist
+    probeable = hitlist.probeable()
+    assert len(hitlist) == 2048
+    assert 0.8 * len(hitlist) < probeable.sum() < len(hitlist)  # the sparse blocks are left out
+    a = hitlist.availability[probeable]
+    assert 0.5 < float(np.median(a)) < 1.0 and float(a.min()) < 0.8  # flaky addresses lower A(b)
+
+
+def test_clean_rounds_judge_every_probeable_block_up_with_few_probes(timeline: Timeline) -> None:
+    probeable = int(timeline.prober.probeable.sum())
+    for round_no in timeline.phases["warm-up"][2:]:
+        result = timeline.results[round_no]
+        assert not result.gap
+        assert result.probed.sum() == probeable
+        assert result.up.sum() >= 0.97 * probeable
+        assert result.sent.sum() < 1.3 * probeable  # one probe for most blocks: adaptive probing
+        assert result.sent.max() <= 15
+
+
+def test_nationwide_cut_is_a_national_event_within_two_rounds(timeline: Timeline) -> None:
+    national = timeline.events_during("nationwide cut", Scope.NATIONAL)
+    assert len(national) == 1, national
+    event = national[0]
+    cut, _ = timeline.window("nationwide cut")
+    assert event.entity_id == f"country/{COUNTRY}"
+    assert cut <= event.start <= cut + timedelta(seconds=ROUND_S)  # onset within the first two rounds
+    assert event.end is not None and event.end <= timeline.window("after nationwide")[0] + timedelta(
+        seconds=ROUND_S
+    )
+    assert event.min_level_pct < 5
+    assert {e.signal for e in event.evidence} == {SignalKind.PROBING_UP_SLASH24S}
+    assert event.affected_children > 0  # the regions are listed inside the national event
+
+
+def test_one_network_cut_is_a_network_event_and_no_national_one(timeline: Timeline) -> None:
+    assert timeline.events_during("AS cut", Scope.NATIONAL) == []
+    network = timeline.events_during("AS cut", Scope.NETWORK)
+    assert [e.entity_id for e in network] == [f"network/AS{CUT_AS}"]
+    cut, _ = timeline.window("AS cut")
+    assert cut <= network[0].start <= cut + timedelta(seconds=ROUND_S)
+
+
+def test_kazakhstan_like_intermittence_is_one_event_with_both_cuts(timeline: Timeline) -> None:
+    start, _ = timeline.window("first cut")
+    _, end = timeline.window("second cut")
+    national = [e for e in timeline.events if e.scope == Scope.NATIONAL and start <= e.start < end]
+    assert len(national) == 1, national
+    event = national[0]
+    assert len(event.occurrences) == 2
+    for occurrence, cut, restored in zip(
+        event.occurrences, ("first cut", "second cut"), ("restored", "after intermittence"), strict=True
+    ):
+        assert abs((occurrence.start - timeline.window(cut)[0]).total_seconds()) <= ROUND_S
+        assert abs((occurrence.end - timeline.window(restored)[0]).total_seconds()) <= 2 * ROUND_S
+
+
+@pytest.mark.parametrize("phase", ["heavy loss", "rate limit"])
+def test_loss_and_rate_limiting_raise_no_outage_only_more_probes(timeline: Timeline, phase: str) -> None:
+    assert timeline.events_during(phase) == []
+    clean = [timeline.results[r] for r in timeline.phases["warm-up"][2:]]
+    bad = [timeline.results[r] for r in timeline.phases[phase]]
+    per_block = lambda rs: sum(int(r.sent.sum()) for r in rs) / sum(int(r.probed.sum()) for r in rs)  # noqa: E731
+    assert per_block(bad) > 1.2 * per_block(clean)  # more uncertainty: the prober probes more
+    assert all(r.up.sum() >= 0.8 * r.probed.sum() for r in bad)
+
+
+def test_own_uplink_cut_is_a_gap_never_an_outage(timeline: Timeline) -> None:
+    for round_no in timeline.phases["uplink cut"]:
+        result = timeline.results[round_no]
+        assert result.gap and "control targets" in result.reason
+    assert timeline.events_during("uplink cut") == []
+    key = SeriesKey(f"country/{COUNTRY}", SignalKind.PROBING_UP_SLASH24S, SOURCE, ROUND_S)
+    start, end = timeline.window("uplink cut")
+    assert timeline.store.points(key, start, end).times_s.size == 0  # nothing stored: a gap
+    log = read_log(timeline.prober.directory, last=200)
+    assert sum(1 for entry in log if entry["gap"]) == len(timeline.phases["uplink cut"])
+
+
+def test_signals_are_recomputable_from_the_rounds(timeline: Timeline) -> None:
+    """Every stored value is the count over the round's blocks (an independent recount)."""
+    prober = timeline.prober
+    hitlist = prober.hitlist
+    in_as = hitlist.asn == CUT_AS
+    for round_no in (timeline.phases["warm-up"][-1], timeline.phases["AS cut"][-1]):
+        result = timeline.results[round_no]
+        when = timeline.at(round_no)
+        for entity, mask in (
+            (f"country/{COUNTRY}", np.ones(len(hitlist), bool)),
+            (f"network/AS{CUT_AS}", in_as),
+        ):
+            for signal, expected in (
+                (SignalKind.PROBING_UP_SLASH24S, (result.up & mask).sum()),
+                (SignalKind.PROBING_JUDGED_SLASH24S, (result.judged & mask).sum()),
+                (SignalKind.PROBING_PROBES_SENT, result.sent[mask].sum()),
+                (SignalKind.PROBING_PROBES_ANSWERED, result.answered[mask].sum()),
+            ):
+                series = timeline.store.points(
+                    SeriesKey(entity, signal, SOURCE, ROUND_S), when, when + timedelta(seconds=1)
+                )
+                assert series.values.tolist() == [float(expected)], (entity, signal)
+
+
+def test_state_persists_across_restarts(timeline: Timeline) -> None:
+    prober = timeline.prober
+    reloaded = load_state(prober.directory, prober.hitlist)
+    assert np.array_equal(reloaded.belief, prober.state.belief)
+    assert np.array_equal(reloaded.state, prober.state.state)
+    assert np.allclose(reloaded.availability(), prober.state.availability())
+
+
+def test_discovery_finds_the_responsive_addresses(lab: ProbingLab, tmp_path: Path) -> None:
+    """A census of 64 blocks: every steadily responsive address found, nothing that does not answer."""
+    rows = read_prefix_rows(lab.prefix_file())
+    hitlist, _ = build_hitlist(rows, DoNotProbe.build(lab=True), geolocate=False)
+    sock = _socket(lab)
+    try:
+        found = discover(sock, hitlist, list(range(64)), _params(), T0, second_pass_delay_s=0.1)
+    finally:
+        sock.close()
+    for i in range(64):
+        block = int(hitlist.blocks[i])
+        truth = set(lab.responsive[block])
+        steady = {o for o in truth if (block << 8) + o not in lab.flaky}
+        got = {a & 255 for a in found.addresses_of(i)}
+        assert steady <= got <= truth, block
+    assert np.isnan(found.availability[64:]).all()  # the other blocks are untouched
