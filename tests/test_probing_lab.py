@@ -85,7 +85,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProbingLab]:
 
 
 def _params() -> ProbeParams:
-    return ProbeParams(rate_pps=20_000, timeout_s=0.15, controls=tuple(_int(c) for c in CONTROLS))
+    return ProbeParams(rate_pps=5_000, timeout_s=0.15, controls=tuple(_int(c) for c in CONTROLS))
 
 
 def _socket(lab: ProbingLab) -> IcmpSocket:
