@@ -120,10 +120,12 @@ def test_bad_rows_are_skipped_with_line_numbers(shared_data: Path, tmp_path: Pat
         ("line 6", "unknown country code 'XXX'"),
         ("line 10", "connectivity is not a number: 'high'"),
         ("line 13", "2 fields, header has 8"),
+        # In the real file: Táchira at 2019-07-22 18:00 local is -1, outside the 0..100 index.
+        ("line 1311", "connectivity -1 is below 0"),
     }
     assert parsed.records_read == 1469
     leaf = [p for p in parsed.points if p.entity_id.startswith("region/")]
-    assert len(leaf) == 1469 - 3  # every good row kept
+    assert len(leaf) == 1469 - 4  # every good row kept
 
 
 @pytest.mark.parametrize(

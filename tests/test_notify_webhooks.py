@@ -114,7 +114,7 @@ def test_signed_retried_logged_and_never_sent_twice(
     receiver: Receiver, registry: WebhookRegistry, events: list[Event]
 ) -> None:
     receiver.statuses = [503, 503]
-    hook = registry.add(receiver.url, SECRET)
+    hook = registry.add(receiver.url, SECRET, allow_private=True)
     waits: list[float] = []
 
     def sleep(seconds: float) -> None:
@@ -129,9 +129,9 @@ def test_signed_retried_logged_and_never_sent_twice(
     assert got[1].at - got[0].at >= 0.05 and got[2].at - got[1].at >= 0.1
     for request in got:
         assert request.path == "/hook" and request.headers["Content-Type"] == "application/json"
-        assert verify(SECRET, request.body, request.headers[SIGNATURE_HEADER])
-        assert request.headers[SIGNATURE_HEADER].startswith("sha256=")
-        assert not verify("wrong secret", request.body, request.headers[SIGNATURE_HEADER])
+        assert verify(SECRET, request.body, request.headers)
+        assert request.headers[SIGNATURE_HEADER].startswith("t=")
+        assert not verify("wrong secret", request.body, request.headers)
         payload = json.loads(request.body)
         assert payload["event_id"] == request.headers[EVENT_HEADER]
     assert json.loads(got[0].body)["entity_name"] == events[0].entity_name
@@ -163,7 +163,7 @@ def test_dead_endpoint_costs_one_events_retries_and_heals_next_run(
     receiver: Receiver, registry: WebhookRegistry, events: list[Event]
 ) -> None:
     receiver.then = 500
-    registry.add(receiver.url, SECRET)
+    registry.add(receiver.url, SECRET, allow_private=True)
     policy = RetryPolicy(max_attempts=3, base_delay_s=0.01, max_delay_s=0.02)
     report = deliver_new_events(events, registry, policy)
     assert len(receiver.received) == 3 and report.failed == [(1, events[0].event_id)]
@@ -181,7 +181,7 @@ def test_client_errors_and_redirects_are_final(
     status: int, receiver: Receiver, registry: WebhookRegistry, events: list[Event]
 ) -> None:
     receiver.statuses = [status]
-    registry.add(receiver.url, SECRET)
+    registry.add(receiver.url, SECRET, allow_private=True)
     report = deliver_new_events(events[:2], registry, FAST)
     assert report.attempts == 1 and len(report.failed) == 1
     assert [r.status for r in receiver.received] == [status]  # the redirect was not followed
@@ -194,7 +194,7 @@ def test_connection_errors_are_logged_and_retried(registry: WebhookRegistry, eve
     with socket.socket() as probe:  # a port that nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    registry.add(f"http://127.0.0.1:{port}/hook", SECRET)
+    registry.add(f"http://127.0.0.1:{port}/hook", SECRET, allow_private=True)
     policy = RetryPolicy(max_attempts=2, base_delay_s=0.0, max_delay_s=0.0, timeout_s=2.0)
     report = deliver_new_events(events[:1], registry, policy)
     attempts = registry.attempts()
@@ -208,7 +208,7 @@ def test_two_runs_at_once_send_each_event_once(
     receiver.delay_s = 0.02
     path = tmp_path / "shared.sqlite3"
     setup = WebhookRegistry(path)
-    setup.add(receiver.url, SECRET)
+    setup.add(receiver.url, SECRET, allow_private=True)
     setup.close()
     reports = []
 
@@ -232,15 +232,15 @@ def test_two_runs_at_once_send_each_event_once(
 def test_each_endpoint_gets_its_own_signature(
     receiver: Receiver, registry: WebhookRegistry, events: list[Event]
 ) -> None:
-    registry.add(receiver.url, "first")
-    registry.add(receiver.url + "?second", "second")
+    registry.add(receiver.url, "first", allow_private=True)
+    registry.add(receiver.url + "?second", "second", allow_private=True)
     deliver_new_events(events[:2], registry, FAST)
     by_path: dict[str, list[Received]] = {}
     for r in receiver.received:
         by_path.setdefault(r.path, []).append(r)
     assert len(by_path["/hook"]) == 2 and len(by_path["/hook?second"]) == 2
-    assert all(verify("first", r.body, r.headers[SIGNATURE_HEADER]) for r in by_path["/hook"])
-    assert all(verify("second", r.body, r.headers[SIGNATURE_HEADER]) for r in by_path["/hook?second"])
+    assert all(verify("first", r.body, r.headers) for r in by_path["/hook"])
+    assert all(verify("second", r.body, r.headers) for r in by_path["/hook?second"])
 
 
 def test_retry_policy_is_bounded() -> None:
@@ -261,12 +261,12 @@ def test_retry_policy_is_bounded() -> None:
 def test_registry_rejects_bad_urls_and_duplicates(registry: WebhookRegistry) -> None:
     for url in ["ftp://example.org/x", "example.org/hook", "http:///nohost"]:
         with pytest.raises(UserError, match="must be http"):
-            registry.add(url, SECRET)
-    registry.add("http://127.0.0.1:9/hook", SECRET)
+            registry.add(url, SECRET, allow_private=True)
+    registry.add("http://127.0.0.1:9/hook", SECRET, allow_private=True)
     with pytest.raises(UserError, match="already configured"):
-        registry.add("http://127.0.0.1:9/hook", "other")
+        registry.add("http://127.0.0.1:9/hook", "other", allow_private=True)
     with pytest.raises(UserError, match="non-empty secret"):
-        registry.add("http://127.0.0.1:9/other", "")
+        registry.add("http://127.0.0.1:9/other", "", allow_private=True)
     with pytest.raises(UserError, match="no webhook"):
         registry.remove(42)
 
@@ -274,7 +274,7 @@ def test_registry_rejects_bad_urls_and_duplicates(registry: WebhookRegistry) -> 
 def test_webhooks_commands(receiver: Receiver, iran_db: Path, tmp_path: Path, events: list[Event]) -> None:
     runner = CliRunner()
     reg = ["--registry", str(tmp_path / "cli.sqlite3"), "--db", str(iran_db)]
-    added = runner.invoke(webhooks, ["add", receiver.url, *reg])
+    added = runner.invoke(webhooks, ["add", receiver.url, "--allow-private", *reg])
     assert added.exit_code == 0, added.output
     assert "webhook 1 added" in added.output and "secret (shown once): " in added.output
     secret = added.output.split("secret (shown once): ")[1].strip()
@@ -282,7 +282,7 @@ def test_webhooks_commands(receiver: Receiver, iran_db: Path, tmp_path: Path, ev
     delivered = runner.invoke(webhooks, ["deliver", "--base-delay", "0.01", *reg])
     assert delivered.exit_code == 0, delivered.output
     assert f"{len(events)} delivered, 0 failed ({len(events) + 1} attempts)" in delivered.output
-    assert all(verify(secret, r.body, r.headers[SIGNATURE_HEADER]) for r in receiver.received)
+    assert all(verify(secret, r.body, r.headers) for r in receiver.received)
     listed = runner.invoke(webhooks, ["list", *reg])
     assert (
         f"{receiver.url}\t{len(events)} delivered\t0 failed" in listed.output and secret not in listed.output
@@ -292,7 +292,7 @@ def test_webhooks_commands(receiver: Receiver, iran_db: Path, tmp_path: Path, ev
     again = runner.invoke(webhooks, ["deliver", *reg])
     assert f"0 delivered, 0 failed (0 attempts); {len(events)} already delivered" in again.output
     receiver.then = 500
-    added = runner.invoke(webhooks, ["add", receiver.url + "?b", "--secret", "x", *reg])
+    added = runner.invoke(webhooks, ["add", receiver.url + "?b", "--secret", "x", "--allow-private", *reg])
     failing = runner.invoke(webhooks, ["deliver", "--max-attempts", "1", *reg])
     assert failing.exit_code == 1 and "1 failed" in failing.output
     removed = runner.invoke(webhooks, ["remove", receiver.url + "?b", *reg])

@@ -43,7 +43,7 @@ def test_watch_detects_new_files_and_notifies_once(shared_data: Path, tmp_path: 
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/hook"
         secret = "s3cret-for-the-test"
-        added = run([*cli, "webhooks", "add", url, "--secret", secret], env)
+        added = run([*cli, "webhooks", "add", url, "--secret", secret, "--allow-private"], env)
         assert added.returncode == 0, added.stderr
         inbox = tmp_path / "inbox"
         inbox.mkdir()
@@ -55,7 +55,9 @@ def test_watch_detects_new_files_and_notifies_once(shared_data: Path, tmp_path: 
         national = [json.loads(body) for _, body in _Receiver.posts if b'"national"' in body]
         assert len(national) == 1 and national[0]["entity_id"] == "country/VE"
         headers, body = _Receiver.posts[0]
-        expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        stamp, kind = headers["X-Lightsout-Timestamp"], headers["X-Lightsout-Event-Type"]
+        signed = f"{stamp}.{kind}.".encode() + body
+        expected = f"t={stamp},v1=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
         assert headers["X-Lightsout-Signature"] == expected
         count = len(_Receiver.posts)
         # A second round: nothing new to judge, nothing sent again.

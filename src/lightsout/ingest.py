@@ -18,6 +18,7 @@ from pathlib import Path
 from lightsout.errors import InputError
 from lightsout.model import IngestReport, SourceFile
 from lightsout.sources import Parsed, Progress, no_progress
+from lightsout.sources.bounds import drop_bad_points, max_points
 from lightsout.store import IngestBatch, Store
 
 
@@ -123,6 +124,17 @@ def ingest_file(
         parsed = read_cloudflare_radar(path, progress)
     else:
         parsed = _reader(fmt)(path, progress)
+    # The last line of defence, whatever the reader: no infinity, no bin before 1990 or in the
+    # future, no entity id the API cannot serve (lightsout.sources.bounds).
+    parsed.points, dropped = drop_bad_points(parsed.points, str(path))
+    parsed.skipped.extend(dropped)
+    if len(parsed.points) > max_points():
+        raise InputError(
+            str(path),
+            "",
+            f"{len(parsed.points):,} signal points exceed the limit of {max_points():,} per file "
+            "(LIGHTSOUT_MAX_POINTS); split the file",
+        )
     source = SourceFile(
         sha256=digest,
         path=str(path.resolve()),

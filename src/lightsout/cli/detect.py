@@ -13,11 +13,12 @@ from rich.text import Text
 from lightsout.cli.common import console, err_console, open_db
 from lightsout.cli.params import db_option, parse_country, parse_time
 from lightsout.errors import UserError
-from lightsout.ingest import ingest_file
 from lightsout.model import Event, ExternalEvent, Scope
 
 if TYPE_CHECKING:
     from lightsout.apps.aggregate import BlockingEvent
+    from lightsout.inbox import InboxResult
+    from lightsout.notify.webhooks import DeliveryReport
     from lightsout.store import StoreLocation
 
 
@@ -55,63 +56,106 @@ def detect(since: str | None, until: str | None, db: StoreLocation | None) -> No
     "--inbox",
     type=click.Path(path_type=Path, file_okay=False),
     default=None,
-    help="Directory to ingest new files from before each round.",
+    help="Directory to ingest new files from before each round; files that cannot be read are moved "
+    "to INBOX/quarantine/ with a .reason file and reported once.",
 )
 @click.option("--interval", type=click.FloatRange(0.1), default=60.0, help="Seconds between rounds.")
 @click.option("--once", is_flag=True, help="Run one round and exit.")
 @db_option
 def watch(inbox: Path | None, interval: float, once: bool, db: StoreLocation | None) -> None:
-    """Online detection: judge each new bin as it arrives, resuming from the state in the store."""
-    import time
+    """Online detection: judge each new bin as it arrives, resuming from the state in the store.
+
+    SIGTERM or Ctrl-C stop it after the file or round under way (each is one transaction, so a
+    harder kill loses nothing either). Webhooks are delivered in the background: a slow or dead
+    endpoint never delays judging.
+    """
+    import signal
+    import threading
 
     from lightsout.detect.run import detect_online
     from lightsout.detect.service import list_events
+    from lightsout.inbox import Inbox
 
+    stopping = threading.Event()
+
+    def stop(signum: int, frame: object) -> None:
+        if stopping.is_set():
+            raise KeyboardInterrupt
+        err_console.print(f"{signal.Signals(signum).name}: stopping after the current step", highlight=False)
+        stopping.set()
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    box = Inbox(inbox) if inbox is not None else None
     store = open_db(db, read_only=False)
+    notifier = _Notifier(db)
     try:
+        if box is not None:
+            for result in box.recover():
+                _print_inbox(result)
         seen = {e.event_id for e in list_events(store)}
-        while True:
-            if inbox is not None:
-                for path in sorted(p for p in inbox.iterdir() if p.is_file()):
-                    try:
-                        report = ingest_file(store, path)
-                    except UserError as exc:
-                        err_console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
-                        continue
-                    if not report.already_ingested:
-                        console.print(f"ingested {path.name}: {report.points_written:,} points")
+        while not stopping.is_set():
+            if box is not None:
+                for result in box.round(store, stopping.is_set):
+                    _print_inbox(result)
+            if stopping.is_set():
+                break
             summary = detect_online(store)
             events = list_events(store)
             for event in events:
                 if event.event_id not in seen:
                     console.print(f"new event: {_event_line(event)}", highlight=False)
             seen |= {e.event_id for e in events}
-            _notify(events, db)
+            notifier.submit(events)
             console.print(f"round: {summary.bins:,} new bins, {summary.alerts:,} alerted", style="dim")
             if once:
                 break
-            time.sleep(interval)
+            stopping.wait(interval)
     finally:
+        notifier.close()
         store.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
-def _notify(events: list[Event], db: StoreLocation | None) -> None:
-    """Deliver events no webhook has had yet, when webhooks are configured (`lightsout webhooks`)."""
-    from lightsout.notify.webhooks import WebhookRegistry, default_registry_path, deliver_new_events
-    from lightsout.store import default_location, sidecar_base
-
-    path = default_registry_path(sidecar_base(db or default_location()))
-    if not path.exists():
-        return
-    registry = WebhookRegistry(path)
-    try:
-        report = deliver_new_events(events, registry)
-    finally:
-        registry.close()
-    if report.delivered or report.failed:
-        console.print(
-            f"webhooks: {len(report.delivered)} delivered, {len(report.failed)} failed", style="dim"
+def _print_inbox(result: InboxResult) -> None:
+    if result.quarantined:
+        where = f" (moved to {result.moved_to})" if result.moved_to else " (left in place: cannot move it)"
+        err_console.print(
+            f"[red]quarantined[/] {result.path.name}: {result.error}{where}", highlight=False, soft_wrap=True
         )
+    elif result.report is not None and not result.report.already_ingested:
+        report = result.report
+        skipped = f"; {len(report.skipped):,} skipped" if report.skipped else ""
+        line = f"ingested {result.path.name}: {report.points_written:,} points{skipped}"
+        console.print(line, highlight=False)
+
+
+class _Notifier:
+    """Webhook delivery for `watch`, on its own thread (`lightsout webhooks` configures it)."""
+
+    def __init__(self, db: StoreLocation | None) -> None:
+        from lightsout.notify.webhooks import BackgroundDelivery, default_registry_path
+        from lightsout.store import default_location, sidecar_base
+
+        self._delivery: BackgroundDelivery | None = None
+        path = default_registry_path(sidecar_base(db or default_location()))
+        if path.exists():
+            self._delivery = BackgroundDelivery(path, on_report=self._report)
+
+    @staticmethod
+    def _report(report: DeliveryReport) -> None:
+        if report.delivered or report.failed:
+            console.print(
+                f"webhooks: {len(report.delivered)} delivered, {len(report.failed)} failed", style="dim"
+            )
+
+    def submit(self, events: list[Event]) -> None:
+        if self._delivery is not None:
+            self._delivery.submit(events)
+
+    def close(self) -> None:
+        if self._delivery is not None:
+            self._delivery.close()
 
 
 def _event_line(event: Event) -> str:

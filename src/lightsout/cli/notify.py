@@ -97,15 +97,24 @@ def webhooks() -> None:
     envvar="LIGHTSOUT_WEBHOOK_SECRET",
     help="Shared secret for the signature (default: a random one, printed once).",
 )
+@click.option(
+    "--allow-private",
+    is_flag=True,
+    help="Allow a loopback, link-local, private or reserved target (refused by default: a webhook "
+    "must not be a way into the observatory's own network).",
+)
 @_registry_option
 @db_option
-def add(url: str, secret: str | None, registry: Path | None, db: StoreLocation | None) -> None:
-    """Add an endpoint: every event not yet delivered to it will be POSTed there."""
+def add(
+    url: str, secret: str | None, allow_private: bool, registry: Path | None, db: StoreLocation | None
+) -> None:
+    """Add an endpoint: every event not yet delivered to it will be POSTed there, signed
+    (docs/security.md says how a receiver verifies a delivery)."""
     generated = secret is None
     secret = secret or secrets.token_hex(32)
     reg = _open_registry(registry, db)
     try:
-        hook = reg.add(url, secret)
+        hook = reg.add(url, secret, allow_private=allow_private)
     finally:
         reg.close()
     click.echo(f"webhook {hook.webhook_id} added: {hook.url}")
@@ -175,7 +184,7 @@ def remove(webhook: str, registry: Path | None, db: StoreLocation | None) -> Non
     type=click.FloatRange(0.1, 300),
     default=10.0,
     show_default=True,
-    help="Seconds to wait for an answer.",
+    help="Seconds one attempt may take in all (connect, send, answer).",
 )
 @_registry_option
 @db_option

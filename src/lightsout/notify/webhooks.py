@@ -5,7 +5,21 @@ Delivery is an HTTP POST of the event as JSON (the same object as one element of
 
     Content-Type: application/json
     X-Lightsout-Event: <event id>
-    X-Lightsout-Signature: sha256=<hex HMAC-SHA256 of the body with the endpoint's secret>
+    X-Lightsout-Event-Type: <event kind: outage | degradation>
+    X-Lightsout-Timestamp: <Unix time of this attempt, seconds>
+    X-Lightsout-Signature: t=<timestamp>,v1=<hex HMAC-SHA256 with the endpoint's secret of
+                           "<timestamp>.<event type>." followed by the body>
+
+The timestamp and the type are signed with the body, as Stripe and GitHub do, so a receiver that
+rejects timestamps older than a few minutes (:func:`verify`, ``DEFAULT_TOLERANCE_S``) cannot be
+fed a captured delivery again, nor a body under another type; docs/security.md shows the
+receiver's code. Each attempt is signed afresh.
+
+Each attempt has a total deadline (``RetryPolicy.timeout_s``), not a per-read timeout: a
+receiver that drips its answer is cut off (:mod:`lightsout.notify.http`). URLs are checked when
+added (no whitespace or control characters, http(s) with a host) and loopback, link-local,
+private and reserved targets are refused unless the endpoint was added with ``allow_private``.
+The registry file holds the secrets and is created readable by its owner only (0600).
 
 A 2xx answer delivers it. A connection error, a timeout, 408, 429 or 5xx is retried with
 exponential backoff (``RetryPolicy``, bounded in attempts and in each wait); any other status
@@ -26,11 +40,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
+import os
 import sqlite3
+import threading
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -39,10 +54,16 @@ from urllib.parse import urlsplit
 
 from lightsout.errors import UserError
 from lightsout.model import Event
+from lightsout.notify import http
 from lightsout.report.serialize import to_jsonable
+
+log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Lightsout-Signature"
 EVENT_HEADER = "X-Lightsout-Event"
+TYPE_HEADER = "X-Lightsout-Event-Type"
+TIMESTAMP_HEADER = "X-Lightsout-Timestamp"
+DEFAULT_TOLERANCE_S = 300
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 MAX_ATTEMPTS_LIMIT = 10
 MAX_DELAY_LIMIT_S = 600.0
@@ -52,7 +73,8 @@ CREATE TABLE IF NOT EXISTS webhooks (
     webhook_id INTEGER PRIMARY KEY AUTOINCREMENT,
     url TEXT NOT NULL UNIQUE,
     secret TEXT NOT NULL,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    allow_private INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS deliveries (
     webhook_id INTEGER NOT NULL REFERENCES webhooks (webhook_id) ON DELETE CASCADE,
@@ -82,6 +104,7 @@ class Webhook:
     url: str
     secret: str
     created_at: datetime
+    allow_private: bool = False  # the operator allowed a loopback/private/link-local target
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,14 +161,38 @@ class RetryPolicy:
         return min(self.max_delay_s, self.base_delay_s * self.factor ** (failed_attempts - 1))
 
 
-def sign(secret: str, body: bytes) -> str:
-    """The signature header's value: ``sha256=`` and the hex HMAC-SHA256 of ``body`` keyed with ``secret``."""
-    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+def sign(secret: str, timestamp: int, event_type: str, body: bytes) -> str:
+    """The signature header's value: ``t=<timestamp>,v1=<hex HMAC-SHA256>`` of
+    ``"<timestamp>.<event type>." + body`` keyed with ``secret``."""
+    signed = f"{timestamp}.{event_type}.".encode() + body
+    return f"t={timestamp},v1=" + hmac.new(secret.encode("utf-8"), signed, hashlib.sha256).hexdigest()
 
 
-def verify(secret: str, body: bytes, header: str) -> bool:
-    """What a receiver does: compare in constant time."""
-    return hmac.compare_digest(sign(secret, body), header)
+def verify(
+    secret: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    tolerance_s: float = DEFAULT_TOLERANCE_S,
+    now: float | None = None,
+) -> bool:
+    """What a receiver does (docs/security.md): recompute the signature over the timestamp, the
+    event type and the body, compare in constant time, and refuse a timestamp more than
+    ``tolerance_s`` from now (a replayed delivery)."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    fields = dict(
+        part.split("=", 1) for part in lowered.get(SIGNATURE_HEADER.lower(), "").split(",") if "=" in part
+    )
+    stamp, event_type = fields.get("t", ""), lowered.get(TYPE_HEADER.lower(), "")
+    if not stamp.isdigit() or stamp != lowered.get(TIMESTAMP_HEADER.lower()):
+        return False
+    if abs((time.time() if now is None else now) - int(stamp)) > tolerance_s:
+        return False
+    expected = sign(secret, int(stamp), event_type, body)
+    return hmac.compare_digest(expected, f"t={stamp},v1={fields.get('v1', '')}")
+
+
+def event_type(event: Event) -> str:
+    return event.kind.value
 
 
 def event_body(event: Event) -> bytes:
@@ -168,6 +215,13 @@ def _parse(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text is not None else None
 
 
+_SELECT_WEBHOOK = "SELECT webhook_id, url, secret, created_at, allow_private FROM webhooks"
+
+
+def _webhook(row: tuple[int, str, str, str, int]) -> Webhook:
+    return Webhook(row[0], row[1], row[2], datetime.fromisoformat(row[3]), bool(row[4]))
+
+
 class WebhookRegistry:
     """Endpoints, deliveries and the attempt log in one SQLite file."""
 
@@ -176,10 +230,18 @@ class WebhookRegistry:
         if path.is_dir():
             raise UserError(f"{path}: is a directory, expected the webhook registry file")
         path.parent.mkdir(parents=True, exist_ok=True)
+        # The file holds the endpoints' secrets: readable by its owner only (SQLite gives its
+        # -wal and -shm files the same mode).
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)
         self._con = sqlite3.connect(path, timeout=30.0, isolation_level=None)
         self._con.execute("PRAGMA foreign_keys = ON")
         self._con.execute("PRAGMA journal_mode = WAL")
         self._con.executescript(_SCHEMA)
+        columns = {row[1] for row in self._con.execute("PRAGMA table_info(webhooks)")}
+        if "allow_private" not in columns:  # a registry made before the column existed
+            self._con.execute("ALTER TABLE webhooks ADD COLUMN allow_private INTEGER NOT NULL DEFAULT 0")
 
     def close(self) -> None:
         self._con.close()
@@ -196,22 +258,33 @@ class WebhookRegistry:
 
     # -- endpoints -----------------------------------------------------------------------------
 
-    def add(self, url: str, secret: str, now: datetime | None = None) -> Webhook:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise UserError(f"{url!r}: a webhook URL must be http:// or https:// with a host")
+    def add(
+        self, url: str, secret: str, now: datetime | None = None, *, allow_private: bool = False
+    ) -> Webhook:
+        """Add an endpoint. Its URL is checked now (:func:`lightsout.notify.http.check_url`); a
+        host that is, or resolves to, a loopback, link-local, private or reserved address is
+        refused unless ``allow_private`` (it is checked again at each delivery)."""
+        http.check_url(url)
         if not secret:
             raise UserError("a webhook needs a non-empty secret")
+        if not allow_private:
+            parts = urlsplit(url)
+            try:
+                http.checked_address(parts.hostname or "", parts.port or 80, False, 5.0)
+            except http.TargetRefused as exc:
+                raise UserError(str(exc)) from None
+            except OSError as exc:  # not resolvable now: checked again at each delivery
+                log.warning("webhook host %s does not resolve now (%s)", parts.hostname, exc)
         created = now or _now()
         try:
             with self._transaction() as con:
                 cursor = con.execute(
-                    "INSERT INTO webhooks (url, secret, created_at) VALUES (?, ?, ?)",
-                    [url, secret, _iso(created)],
+                    "INSERT INTO webhooks (url, secret, created_at, allow_private) VALUES (?, ?, ?, ?)",
+                    [url, secret, _iso(created), int(allow_private)],
                 )
         except sqlite3.IntegrityError:
             raise UserError(f"{url}: already configured; remove it first to change its secret") from None
-        return Webhook(int(cursor.lastrowid or 0), url, secret, created)
+        return Webhook(int(cursor.lastrowid or 0), url, secret, created, allow_private)
 
     def remove(self, webhook: int | str) -> Webhook:
         found = self.get(webhook)
@@ -222,16 +295,16 @@ class WebhookRegistry:
     def get(self, webhook: int | str) -> Webhook:
         """By id, or by URL."""
         if isinstance(webhook, int) or str(webhook).isdigit():
-            row = self._con.execute("SELECT * FROM webhooks WHERE webhook_id = ?", [int(webhook)]).fetchone()
+            row = self._con.execute(_SELECT_WEBHOOK + " WHERE webhook_id = ?", [int(webhook)]).fetchone()
         else:
-            row = self._con.execute("SELECT * FROM webhooks WHERE url = ?", [webhook]).fetchone()
+            row = self._con.execute(_SELECT_WEBHOOK + " WHERE url = ?", [webhook]).fetchone()
         if row is None:
             raise UserError(f"no webhook {webhook!r}; `lightsout webhooks list` shows them")
-        return Webhook(row[0], row[1], row[2], datetime.fromisoformat(row[3]))
+        return _webhook(row)
 
     def webhooks(self) -> list[Webhook]:
-        rows = self._con.execute("SELECT * FROM webhooks ORDER BY webhook_id").fetchall()
-        return [Webhook(r[0], r[1], r[2], datetime.fromisoformat(r[3])) for r in rows]
+        rows = self._con.execute(_SELECT_WEBHOOK + " ORDER BY webhook_id").fetchall()
+        return [_webhook(r) for r in rows]
 
     # -- deliveries ------------------------------------------------------------------------------
 
@@ -301,30 +374,14 @@ class WebhookRegistry:
         return [Attempt(r[0], r[1], r[2], datetime.fromisoformat(r[3]), r[4], r[5], r[6]) for r in rows]
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """A webhook answer that redirects is not a delivery: report it as the status it is."""
-
-    def redirect_request(self, *args: object, **kwargs: object) -> None:
-        return None
-
-
-def post(url: str, body: bytes, headers: dict[str, str], timeout_s: float) -> tuple[int | None, str | None]:
-    """POST and return (HTTP status, None), or (None, error) when no answer came."""
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-    opener = urllib.request.build_opener(_NoRedirect())
-    try:
-        with opener.open(request, timeout=timeout_s) as response:
-            response.read(65_536)
-            return int(response.status), None
-    except urllib.error.HTTPError as exc:
-        exc.close()
-        return int(exc.code), None
-    except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
-        reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-        return None, f"{type(reason).__name__}: {reason}"
+def post(
+    url: str, body: bytes, headers: dict[str, str], timeout_s: float, allow_private: bool = False
+) -> tuple[int | None, str | None]:
+    """POST with a total deadline of ``timeout_s`` (see :func:`lightsout.notify.http.post`)."""
+    return http.post(url, body, headers, timeout_s, allow_private)
 
 
-Poster = Callable[[str, bytes, dict[str, str], float], tuple[int | None, str | None]]
+Poster = Callable[[str, bytes, dict[str, str], float, bool], tuple[int | None, str | None]]
 
 
 @dataclass(slots=True)
@@ -382,16 +439,20 @@ def _send(
     report: DeliveryReport,
 ) -> bool:
     body = event_body(event)
-    headers = {
-        "Content-Type": "application/json",
-        "User-Agent": "Lightsout-Webhook/1",
-        EVENT_HEADER: event.event_id,
-        SIGNATURE_HEADER: sign(hook.secret, body),
-    }
+    kind = event_type(event)
     for number in range(1, policy.max_attempts + 1):
         started = clock()
+        stamp = int(started.timestamp())
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "Lightsout-Webhook/2",
+            EVENT_HEADER: event.event_id,
+            TYPE_HEADER: kind,
+            TIMESTAMP_HEADER: str(stamp),
+            SIGNATURE_HEADER: sign(hook.secret, stamp, kind, body),
+        }
         t0 = time.monotonic()
-        status, error = poster(hook.url, body, headers, policy.timeout_s)
+        status, error = poster(hook.url, body, headers, policy.timeout_s, hook.allow_private)
         attempt = Attempt(
             hook.webhook_id,
             event.event_id,
@@ -410,3 +471,74 @@ def _send(
             return False
         sleep(policy.delay_s(number))
     return False
+
+
+class BackgroundDelivery:
+    """Delivery on its own thread, off the judging path (``lightsout watch``): :meth:`submit`
+    hands over the current events and returns at once; the thread delivers what is new, with
+    its own registry connection. Events submitted while a run is under way wait for the next
+    run (only the latest list is kept: a run sends every event not yet delivered anyway)."""
+
+    def __init__(
+        self,
+        registry_path: Path,
+        policy: RetryPolicy | None = None,
+        on_report: Callable[[DeliveryReport], None] | None = None,
+        poster: Poster = post,
+    ) -> None:
+        self.registry_path = registry_path
+        self.policy = policy or RetryPolicy()
+        self._on_report = on_report
+        self._poster = poster
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._pending: list[Event] | None = None
+        self._busy = False
+        self._closing = False
+        self.runs = 0
+        self._thread = threading.Thread(target=self._loop, name="webhook-delivery", daemon=True)
+        self._thread.start()
+
+    def submit(self, events: Sequence[Event]) -> None:
+        with self._wake:
+            self._pending = list(events)
+            self._wake.notify()
+
+    def idle(self) -> bool:
+        with self._lock:
+            return self._pending is None and not self._busy
+
+    def close(self, wait_s: float | None = None) -> None:
+        """Deliver what was submitted (at most ``wait_s`` seconds more, default: one event's
+        worth of attempts and waits), then stop the thread."""
+        with self._wake:
+            self._closing = True
+            self._wake.notify()
+        if wait_s is None:
+            policy = self.policy
+            wait_s = policy.max_attempts * (policy.timeout_s + policy.max_delay_s)
+        self._thread.join(wait_s)
+
+    def _loop(self) -> None:
+        while True:
+            with self._wake:
+                while self._pending is None and not self._closing:
+                    self._wake.wait()
+                events, self._pending = self._pending, None
+                if events is None:
+                    return
+                self._busy = True
+            try:
+                registry = WebhookRegistry(self.registry_path)
+                try:
+                    report = deliver_new_events(events, registry, self.policy, poster=self._poster)
+                finally:
+                    registry.close()
+                if self._on_report is not None:
+                    self._on_report(report)
+            except Exception as exc:  # delivery must never take the service down
+                log.error("webhook delivery failed", exc_info=exc)
+            finally:
+                with self._lock:
+                    self._busy = False
+                    self.runs += 1

@@ -37,6 +37,15 @@ from lightsout.attribution.places import country_alpha2
 from lightsout.errors import InputError
 from lightsout.model import Entity, EntityKind, SignalKind, SignalPoint, Skip
 from lightsout.sources import Parsed, Progress, no_progress
+from lightsout.sources.bounds import (
+    MAX_SPAN,
+    BoundError,
+    check_name,
+    check_time,
+    check_value,
+    epoch_to_utc,
+    max_points,
+)
 
 SOURCE = "monash"
 
@@ -56,6 +65,12 @@ LAYOUTS: dict[str, tuple[str, ...]] = {
 
 class RowError(ValueError):
     """A row that cannot be used; the message is the skip reason."""
+
+
+# What a row can fail with: its own damage, or a value outside Lightsout's bounds.
+_ROW_ERRORS = (RowError, BoundError)
+MAX_TZ_OFFSET_H = 14.0  # UTC-12 .. UTC+14
+MAX_RTT_MS = 3_600_000.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,40 +180,45 @@ def _local_epoch_to_utc(text: str, alpha2: str) -> datetime:
     zone = COUNTRY_TZ.get(alpha2)
     if zone is None:
         raise RowError(f"no single time zone known for {alpha2}; cannot convert local time")
-    wall = datetime.fromtimestamp(int(_number(text, "time_e")), UTC).replace(tzinfo=None)
-    return wall.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
+    wall = epoch_to_utc(_number(text, "time_e"), "time_e").replace(tzinfo=None)
+    return check_time(wall.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC), "time_e")
+
+
+def _name(row: dict[str, str], column: str) -> str:
+    return check_name(row[column], column)
 
 
 def _parse_indexed(layout: str, row: dict[str, str]) -> tuple[_Value, int]:
     """Returns the value and its bin size in seconds."""
     if layout in ("regional", "regional_county"):
         alpha2 = _country(row["iso"])
-        region = make_region(alpha2, row["name_1"].strip())
+        region = make_region(alpha2, _name(row, "name_1"))
         lineage: tuple[Entity, ...] = (region, make_country(alpha2))
         if layout == "regional_county":
-            lineage = (make_county(region, row["name_2"].strip()), *lineage)
-        value = _number(row["connectivity"], "connectivity")
+            lineage = (make_county(region, _name(row, "name_2")), *lineage)
+        value = check_value(_number(row["connectivity"], "connectivity"), "connectivity", 0.0, 100.0)
         return _Value(lineage, _local_epoch_to_utc(row["time_e"], alpha2), value), 3600
     if layout == "county_utc":
         alpha2 = _country(row["iso"])
-        region = make_region(alpha2, row["name_1"].strip())
-        county = make_county(region, row["name_2"].strip())
-        when = datetime.fromtimestamp(int(_number(row["time_e_utc"], "time_e_utc")), UTC)
-        return _Value(
-            (county, region, make_country(alpha2)), when, _number(row["connectivity"], "connectivity") * 10.0
-        ), 3600
+        region = make_region(alpha2, _name(row, "name_1"))
+        county = make_county(region, _name(row, "name_2"))
+        when = epoch_to_utc(_number(row["time_e_utc"], "time_e_utc"), "time_e_utc")
+        level = check_value(_number(row["connectivity"], "connectivity"), "connectivity", 0.0, 10.0)
+        return _Value((county, region, make_country(alpha2)), when, level * 10.0), 3600
     # latency: local time minus the row's own offset
     alpha2 = _country(row["country_iso_three_char_code"])
-    region = make_region(alpha2, row["adm1_name"].strip())
-    offset = timedelta(hours=_number(row["timezone_offset"], "timezone_offset"))
+    region = make_region(alpha2, _name(row, "adm1_name"))
+    hours = _number(row["timezone_offset"], "timezone_offset")
+    offset = timedelta(hours=check_value(hours, "timezone_offset", -MAX_TZ_OFFSET_H, MAX_TZ_OFFSET_H))
     try:
         local = datetime.strptime(row["time_local"].strip(), "%d-%b-%Y %H:%M:%S")
-    except ValueError:
+        when = (local - offset).replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
         raise RowError(f"time_local is not a date: {row['time_local']!r}") from None
     return _Value(
         (region, make_country(alpha2)),
-        (local - offset).replace(tzinfo=UTC),
-        _number(row["latency_indx"], "latency_indx"),
+        check_time(when, "time_local"),
+        check_value(_number(row["latency_indx"], "latency_indx"), "latency_indx", 0.0),
     ), 10800
 
 
@@ -210,7 +230,7 @@ def _indexed(layout: str, rows: Iterator[tuple[int, dict[str, str]]], parsed: Pa
     for line, row in rows:
         try:
             value, bin_s = _parse_indexed(layout, row)
-        except RowError as exc:
+        except _ROW_ERRORS as exc:
             parsed.skipped.append(Skip(path, f"line {line}", str(exc)))
             continue
         key = (value.entity.entity_id, value.bin_start)
@@ -279,41 +299,50 @@ def _enough_regions(
 
 def _raw_rtt(rows: Iterator[tuple[int, dict[str, str]]], parsed: Parsed, path: str) -> None:
     """Hourly distinct responsive addresses and median RTT, per county, region, country and ISP."""
-    replies: dict[tuple[str, datetime], dict[str, float]] = defaultdict(dict)
-    entities: dict[str, Entity] = {}
-    first: datetime | None = None
-    last: datetime | None = None
+    kept: list[tuple[int, datetime, tuple[Entity, ...], str, float]] = []
     for line, row in rows:
         try:
             alpha2 = _country(row["iso"])
-            region = make_region(alpha2, row["name_1"].strip())
-            county = make_county(region, row["name_2"].strip())
-            isp = make_isp_network(alpha2, row["isp_name"])
-            rtt = _number(row["rtt"], "rtt")
+            region = make_region(alpha2, _name(row, "name_1"))
+            county = make_county(region, _name(row, "name_2"))
+            isp = make_isp_network(alpha2, _name(row, "isp_name"))
+            rtt = check_value(_number(row["rtt"], "rtt"), "rtt", 0.0, MAX_RTT_MS)
             try:
                 local = datetime.strptime(row["time_local_str"].strip()[:19], "%Y-%m-%d %H:%M:%S")
-            except ValueError:
+                # Hourly bins on the source's local hours, so they match its time_local_hr.
+                local_hour = local.replace(minute=0, second=0, microsecond=0)
+                bin_start = (local_hour - RAW_RTT_UTC_OFFSET).replace(tzinfo=UTC)
+            except (ValueError, OverflowError):
                 raise RowError(f"time_local_str is not a date: {row['time_local_str']!r}") from None
-        except RowError as exc:
+            check_time(bin_start, "time_local_str")
+        except _ROW_ERRORS as exc:
             parsed.skipped.append(Skip(path, f"line {line}", str(exc)))
             continue
-        # Hourly bins on the source's local hours, so they match its time_local_hr.
-        local_hour = local.replace(minute=0, second=0, microsecond=0)
-        bin_start = (local_hour - RAW_RTT_UTC_OFFSET).replace(tzinfo=UTC)
-        first = bin_start if first is None or bin_start < first else first
-        last = bin_start if last is None or bin_start > last else last
-        for entity in (county, region, isp):
+        kept.append((line, bin_start, (county, region, isp), row["ip_hash"], rtt))
+    kept = _within_span(kept, parsed, path)
+    replies: dict[tuple[str, datetime], dict[str, float]] = defaultdict(dict)
+    entities: dict[str, Entity] = {}
+    for _, bin_start, lineage, ip_hash, rtt in kept:
+        for entity in lineage:
             entities[entity.entity_id] = entity
-            replies[(entity.entity_id, bin_start)][row["ip_hash"]] = rtt
+            replies[(entity.entity_id, bin_start)][ip_hash] = rtt
     # Raw replies from a few places never make a national series (see the module docstring).
     for alpha2 in sorted({e.country_code for e in entities.values() if e.country_code}):
         entities[f"country/{alpha2}"] = make_country(alpha2)
     parsed.entities.extend(entities.values())
-    if first is None or last is None:
+    if not kept:
         return
+    first = min(k[1] for k in kept)
+    last = max(k[1] for k in kept)
     # The file is the observatory's full record of replies over its span: an hour with no reply
     # inside that span is 0 responsive addresses (a measured silence), not missing data.
     hours = int((last - first).total_seconds() // 3600) + 1
+    filled = hours * sum(e.kind != EntityKind.COUNTRY for e in entities.values())
+    if filled > max_points():
+        raise InputError(
+            path, "", f"{filled:,} hourly points ({hours:,} hours x {len(entities):,} places) exceed the "
+            f"limit of {max_points():,} per file (LIGHTSOUT_MAX_POINTS); split the file"
+        )
     for entity_id, entity in entities.items():
         if entity.kind == EntityKind.COUNTRY:
             continue
@@ -343,3 +372,29 @@ def _raw_rtt(rows: Iterator[tuple[int, dict[str, str]]], parsed: Parsed, path: s
                         len(got),
                     )
                 )
+
+
+_Reply = tuple[int, datetime, tuple[Entity, ...], str, float]
+
+
+def _within_span(kept: list[_Reply], parsed: Parsed, path: str) -> list[_Reply]:
+    """The rows within half of :data:`MAX_SPAN` of the file's median hour; each other row is a skip.
+
+    Silent hours are filled with zeros between the first and last row, so one far-dated row
+    would otherwise fill every hour up to it (a 4 kB file asking for years of hourly points).
+    """
+    if not kept:
+        return kept
+    times = sorted(k[1] for k in kept)
+    middle = times[len(times) // 2]
+    half = MAX_SPAN / 2
+    inside: list[_Reply] = []
+    for reply in kept:
+        if abs(reply[1] - middle) <= half:
+            inside.append(reply)
+        else:
+            parsed.skipped.append(Skip(
+                path, f"line {reply[0]}",
+                f"time more than {half.days} days from the file's median hour ({middle:%Y-%m-%d %H:%M} UTC)",
+            ))
+    return inside

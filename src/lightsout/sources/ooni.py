@@ -46,6 +46,18 @@ from lightsout.attribution.places import country_alpha2
 from lightsout.errors import InputError
 from lightsout.model import Entity, OoniMeasurement, Skip
 from lightsout.sources import Parsed, Progress, no_progress
+from lightsout.sources.bounds import (
+    MAX_NAME_CHARS,
+    BoundError,
+    check_text,
+    check_time,
+    decompressed_limit,
+    json_too_deep,
+    max_decompressed_bytes,
+    max_document_bytes,
+    text_problem,
+    too_large,
+)
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _OTHER_MAGIC = {b"BZh": "bzip2", b"\xfd7zXZ": "xz", b"(\xb5/\xfd": "zstd", b"PK\x03\x04": "zip"}
@@ -89,7 +101,8 @@ def read_ooni(path: Path, progress: Progress = no_progress) -> Parsed:
         compressed = head.startswith(_GZIP_MAGIC)
         stream: io.BufferedIOBase = gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw
         reader = _Reader(name, compressed)
-        reader.read(stream, raw, total, progress)
+        limit = decompressed_limit(total) if compressed else max_decompressed_bytes()
+        reader.read(_Lines(stream, name, limit), raw, total, progress)
     progress(total, total)
     return reader.finish()
 
@@ -108,21 +121,24 @@ class _Reader:
     no_cc: int = 0
     no_asn: int = 0
     no_start: int = 0
+    bad_network_names: int = 0
 
     # -- layouts -------------------------------------------------------------------------------
 
-    def read(self, stream: io.BufferedIOBase, raw: io.BufferedIOBase, total: int, progress: Progress) -> None:
+    def read(self, stream: _Lines, raw: io.BufferedIOBase, total: int, progress: Progress) -> None:
         """Decide between one JSON document and JSONL from the first non-blank line."""
         line_no = 0
-        first = b""
+        first: bytes | None = b""
         try:
             for line in stream:
                 line_no += 1
-                if line.strip():
+                if line is None or line.strip():
                     first = line
                     break
         except _STREAM_ERRORS as exc:
             raise InputError(self.path, f"line {line_no + 1}", self._unreadable(exc)) from None
+        if first is None:
+            raise InputError(self.path, f"line {line_no}", stream.overlong_reason())
         if not first:
             raise InputError(self.path, "line 1", "empty file (only blank lines)")
         try:
@@ -134,11 +150,18 @@ class _Reader:
         else:
             self._read_lines(_chain(first, line_no, stream), raw, total, progress)
 
-    def _read_document(self, stream: io.BufferedIOBase, first: bytes, first_line: int) -> None:
+    def _read_document(self, stream: _Lines, first: bytes, first_line: int) -> None:
         try:
-            rest = stream.read()
+            rest = stream.read_up_to(stream.line_limit - len(first))
         except _STREAM_ERRORS as exc:
             raise InputError(self.path, f"line {first_line}", self._unreadable(exc)) from None
+        if rest is None:
+            # Larger than one document may be: JSONL whose first line is damaged, or too big.
+            self._read_lines(_chain(first, first_line, stream))
+            if self.parsed.measurements:
+                return
+            reason = f"not valid JSON, or {stream.overlong_reason()}"
+            raise InputError(self.path, f"line {first_line}", reason)
         blob = b"\n" * (first_line - 1) + first + rest
         try:
             value = _loads(blob)
@@ -156,7 +179,7 @@ class _Reader:
             self._record(value, "record 1")
 
     def _read_lines(
-        self, lines: Iterator[tuple[int, bytes]], raw: io.BufferedIOBase | None = None, total: int = 0,
+        self, lines: Iterator[tuple[int, bytes | None]], raw: io.BufferedIOBase | None = None, total: int = 0,
         progress: Progress = no_progress,
     ) -> None:
         line_no = 0
@@ -164,10 +187,16 @@ class _Reader:
         values = 0
         try:
             for line_no, line in lines:
+                position = f"line {line_no}"
+                if line is None:
+                    values += 1
+                    self.parsed.records_read += 1
+                    self._skip(position, f"{_OVERLONG_LINE} ({max_document_bytes():,} bytes, "
+                                         "LIGHTSOUT_MAX_DOCUMENT_BYTES)")
+                    continue
                 if not line.strip():
                     continue
                 values += 1
-                position = f"line {line_no}"
                 try:
                     value = _loads(line.rstrip())
                 except _NotJSON as exc:
@@ -204,7 +233,14 @@ class _Reader:
         if reason is not None or not isinstance(value, dict):
             self._skip(position, reason or "not an object")
             return
-        measurement = _measurement(value)
+        if json_too_deep(value):
+            self._skip(position, "nested more than 64 levels deep (a measurement nests about 10)")
+            return
+        try:
+            measurement = _measurement(value)
+        except BoundError as exc:
+            self._skip(position, str(exc))
+            return
         if measurement.measurement_id in self.seen:
             self.parsed.skipped.append(
                 Skip(self.path, position, "duplicate measurement (same id as an earlier record)")
@@ -223,7 +259,9 @@ class _Reader:
             if measurement.probe_cc is not None:
                 ccs.add(measurement.probe_cc)
             network = value.get("probe_network_name")
-            if isinstance(network, str) and network.strip():
+            if isinstance(network, str) and text_problem(network, MAX_NAME_CHARS) is not None:
+                self.bad_network_names += 1
+            elif isinstance(network, str) and network.strip():
                 self.asn_names.setdefault(measurement.probe_asn, Counter())[" ".join(network.split())] += 1
         if measurement.measurement_start is None:
             self.no_start += 1
@@ -263,13 +301,17 @@ class _Reader:
             "measurements by test: " + ", ".join(f"{name} {n}" for name, n in sorted(tests.items()))
         )
         for count, what in ((self.no_cc, "no known probe_cc"), (self.no_asn, "no probe_asn"),
-                            (self.no_start, "no readable measurement_start_time")):
+                            (self.no_start, "no readable measurement_start_time"),
+                            (self.bad_network_names, "a probe_network_name left out (control characters, "
+                             f"lone surrogates or over {MAX_NAME_CHARS} characters)")):
             if count:
                 parsed.notes.append(f"{count} measurement(s) with {what}")
         return parsed
 
 
-def _chain(first: bytes, first_line: int, rest: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
+def _chain(
+    first: bytes, first_line: int, rest: Iterable[bytes | None]
+) -> Iterator[tuple[int, bytes | None]]:
     """Number the lines again, from the first non-blank one already read."""
     yield first_line, first
     yield from enumerate(rest, start=first_line + 1)
@@ -316,19 +358,25 @@ def _not_a_measurement(value: object) -> str | None:
 
 
 def _measurement(record: dict[str, Any]) -> OoniMeasurement:
+    """The record's listed fields; :class:`BoundError` when one cannot be stored and shown."""
     uid = record.get("measurement_uid")
-    measurement_id = uid.strip() if isinstance(uid, str) and uid.strip() else _record_sha256(record)
+    if isinstance(uid, str) and uid.strip():
+        measurement_id = check_text(uid.strip(), "measurement_uid", 200)
+    else:
+        measurement_id = _record_sha256(record)
     version = record.get("test_version")
     if isinstance(version, bool) or not isinstance(version, str | int | float):
         version = None
+    start = measurement_start(record.get("measurement_start_time"))
+    text_input = _input(record.get("input"))
     return OoniMeasurement(
         measurement_id=measurement_id,
-        test_name=record["test_name"],
-        test_version=None if version is None else str(version),
+        test_name=check_text(record["test_name"], "test_name", 100),
+        test_version=None if version is None else check_text(str(version), "test_version", 100),
         probe_cc=probe_cc(record.get("probe_cc")),
         probe_asn=probe_asn(record.get("probe_asn")),
-        measurement_start=measurement_start(record.get("measurement_start_time")),
-        input=_input(record.get("input")),
+        measurement_start=None if start is None else check_time(start, "measurement_start_time"),
+        input=None if text_input is None else check_text(text_input, "input"),
         raw_json=_compact(record),
     )
 
@@ -407,3 +455,65 @@ def _input(value: object) -> str | None:
     if value is None or isinstance(value, str):
         return value
     return _compact(value)
+
+
+_OVERLONG_LINE = "a line longer than one document may be"
+
+
+class _Lines:
+    """The lines of a (decompressed) stream, within bounds: a line longer than
+    :func:`~lightsout.sources.bounds.max_document_bytes` is read past and yielded as ``None``, and
+    more than ``cap`` bytes in all raises
+    :class:`InputError` (a gzip bomb stops there, not when memory runs out)."""
+
+    def __init__(self, stream: io.BufferedIOBase, path: str, cap: int) -> None:
+        self.stream = stream
+        self.path = path
+        self.line_limit = max_document_bytes()
+        self.cap = cap
+        self.total = 0
+        self._pending = io.BytesIO()  # bytes read ahead by read_up_to, read again as lines
+
+    def overlong_reason(self) -> str:
+        return f"{_OVERLONG_LINE} ({self.line_limit:,} bytes, LIGHTSOUT_MAX_DOCUMENT_BYTES)"
+
+    def _count(self, data: bytes) -> bytes:
+        self.total += len(data)
+        if self.total > self.cap:
+            where = f"byte {self.total:,} (decompressed)"
+            raise InputError(self.path, where, too_large("the file", self.cap))
+        return data
+
+    def _readline(self, limit: int) -> bytes:
+        """One line of at most ``limit`` bytes, read in pieces of at most 1 MiB, each counted."""
+        pieces = [self._pending.readline(limit)]
+        size = len(pieces[0])
+        while not pieces[-1].endswith(b"\n") and size < limit:
+            piece = self._count(self.stream.readline(min(limit - size, 1 << 20)))
+            if not piece:
+                break
+            pieces.append(piece)
+            size += len(piece)
+        return b"".join(pieces)
+
+    def __iter__(self) -> Iterator[bytes | None]:
+        while True:
+            line = self._readline(self.line_limit + 1)
+            if not line:
+                return
+            if len(line) <= self.line_limit:
+                yield line
+                continue
+            while line and not line.endswith(b"\n"):  # read past the rest of the long line
+                line = self._readline(1 << 20)
+            yield None
+
+    def read_up_to(self, size: int) -> bytes | None:
+        """The rest of the stream when it holds at most ``size`` bytes; else None, and the bytes
+        read so far are read again by the next iteration."""
+        ahead = self._pending.read()
+        data = ahead + self._count(self.stream.read(max(0, size - len(ahead)) + 1))
+        if len(data) <= size:
+            return data
+        self._pending = io.BytesIO(data)
+        return None

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 
 from lightsout.errors import InputError
 from lightsout.model import Skip
+from lightsout.sources.bounds import decompressed_limit, too_large
 
 HEADER = struct.Struct(">IHHI")
 HEADER_LEN = HEADER.size
@@ -88,11 +89,13 @@ class Framing:
 # -- decompression -------------------------------------------------------------------------------
 
 
-def decompress(raw: bytes, name: str) -> tuple[bytes, Skip | None]:
+def decompress(raw: bytes, name: str, limit: int | None = None) -> tuple[bytes, Skip | None]:
     """gzip or bzip2 (by magic number, multi-member) or plain bytes.
 
     A corrupt or truncated compressed stream keeps what decompressed before the damage and returns
-    a :class:`Skip` saying where (in compressed bytes) the rest was lost.
+    a :class:`Skip` saying where (in compressed bytes) the rest was lost. Output past ``limit``
+    bytes (default: :func:`~lightsout.sources.bounds.decompressed_limit` of the file's size) raises
+    :class:`InputError`, having never held more than the limit (a decompression bomb).
     """
     make: Callable[[], zlib._Decompress | bz2.BZ2Decompressor]
     if raw[:2] == b"\x1f\x8b":
@@ -105,17 +108,21 @@ def decompress(raw: bytes, name: str) -> tuple[bytes, Skip | None]:
         make = bz2.BZ2Decompressor
     else:
         return raw, None
+    budget = decompressed_limit(len(raw)) if limit is None else limit
     out: list[bytes] = []
+    size = 0
     pos, step = 0, 1 << 18
     while pos < len(raw):
         member = make()
         while True:
             piece = raw[pos : pos + step]
             try:
-                out.append(member.decompress(piece))
+                size = _inflate(member, piece, out, size, budget)
             except (zlib.error, OSError, EOFError, ValueError) as exc:
                 reason = f"corrupt {kind} data ({exc}); the rest of the file is unreadable"
                 return b"".join(out), Skip(name, f"compressed byte {pos}", reason)
+            if size > budget:
+                raise InputError(name, f"compressed byte {pos}", too_large(f"the {kind} stream", budget))
             if member.eof:
                 pos += len(piece) - len(member.unused_data)
                 break
@@ -126,6 +133,26 @@ def decompress(raw: bytes, name: str) -> tuple[bytes, Skip | None]:
         if not raw[pos:].strip(b"\0"):
             break  # trailing zero padding after the last member
     return b"".join(out), None
+
+
+def _inflate(
+    member: zlib._Decompress | bz2.BZ2Decompressor, piece: bytes, out: list[bytes], size: int, budget: int
+) -> int:
+    """Decompress ``piece`` into ``out`` without producing more than ``budget - size + 1`` bytes;
+    the new total size (past ``budget`` means the stream is too large)."""
+    if isinstance(member, bz2.BZ2Decompressor):
+        out.append(member.decompress(piece, max_length=budget - size + 1))
+        size += len(out[-1])
+        while size <= budget and not member.eof and not member.needs_input:
+            out.append(member.decompress(b"", max_length=budget - size + 1))
+            size += len(out[-1])
+        return size
+    out.append(member.decompress(piece, budget - size + 1))
+    size += len(out[-1])
+    while size <= budget and member.unconsumed_tail and not member.eof:
+        out.append(member.decompress(member.unconsumed_tail, budget - size + 1))
+        size += len(out[-1])
+    return size
 
 
 # -- framing ---------------------------------------------------------------------------------------

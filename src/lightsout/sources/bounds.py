@@ -1,0 +1,196 @@
+"""Bounds every reader applies to what strangers' files may make Lightsout do.
+
+A live observatory reads files written by anyone (an OONI measurement comes from anyone's probe),
+so no value in a file may make a reader use unbounded memory or time, or put into the store a
+value that later breaks a page, an API answer or a chart. Each bound is one named constant here,
+overridable by an environment variable for operators with unusual data:
+
+* ``LIGHTSOUT_MAX_DECOMPRESSED_BYTES`` (default 4 GiB) and ``LIGHTSOUT_MAX_COMPRESSION_RATIO``
+  (default 100): a compressed file may expand to at most ratio x its size (but always to 256 MiB)
+  and never past the absolute cap. Real data compresses 4-20x; a gzip or bzip2 "bomb" (785 bytes
+  of bzip2 that expand to 6.9 GB) stops at the limit with a one-line
+  :class:`~lightsout.errors.InputError`, having held at most the limit in memory.
+* ``LIGHTSOUT_MAX_DOCUMENT_BYTES`` (default 64 MiB): the largest single JSON document or JSONL
+  line (a real OONI measurement is a few kB to a few MB).
+* ``LIGHTSOUT_MAX_POINTS`` (default 10 million): signal points one file may produce (a Monash
+  file of a year of hourly counties makes well under a million).
+* ``MAX_SPAN``: the time one file's series may span when a reader fills gaps (Monash raw replies):
+  rows far from the rest of the file are skipped, never filled up to year 9999.
+
+Values that are accepted by Python but meaningless as measurements are skips with a reason (see
+:func:`check_time`, :func:`check_name`, :func:`check_text`); :func:`drop_bad_points` is the last
+line of defence the ingest pipeline applies to every reader's output.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import unicodedata
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+
+from lightsout.model import SignalPoint, Skip
+
+EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)  # before any dataset Lightsout reads
+FUTURE_SLACK = timedelta(days=1)  # clocks and time zones: a bin may start up to a day ahead
+MAX_SPAN = timedelta(days=366)
+MAX_NAME_CHARS = 200  # entity names (regions, counties, networks)
+MAX_TEXT_CHARS = 8192  # other text fields that are stored and listed (OONI input URLs)
+MAX_ENTITY_ID_CHARS = 300  # the API's limit on an entity_id parameter
+MAX_JSON_DEPTH = 64  # OONI measurements nest about 10 levels
+MIN_DECOMPRESSED_LIMIT = 256 << 20
+
+
+def _env_int(name: str, default: int) -> int:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+def max_decompressed_bytes() -> int:
+    return _env_int("LIGHTSOUT_MAX_DECOMPRESSED_BYTES", 4 << 30)
+
+
+def decompressed_limit(compressed_bytes: int) -> int:
+    """The most a compressed file of ``compressed_bytes`` may expand to (see the module docstring)."""
+    ratio = _env_int("LIGHTSOUT_MAX_COMPRESSION_RATIO", 100)
+    return min(max_decompressed_bytes(), max(MIN_DECOMPRESSED_LIMIT, ratio * compressed_bytes))
+
+
+def too_large(what: str, limit: int) -> str:
+    return (
+        f"{what} expands past {limit:,} bytes, the most this file may "
+        "(LIGHTSOUT_MAX_COMPRESSION_RATIO x its size, at most LIGHTSOUT_MAX_DECOMPRESSED_BYTES)"
+    )
+
+
+def max_document_bytes() -> int:
+    return _env_int("LIGHTSOUT_MAX_DOCUMENT_BYTES", 64 << 20)
+
+
+def max_points() -> int:
+    return _env_int("LIGHTSOUT_MAX_POINTS", 10_000_000)
+
+
+class BoundError(ValueError):
+    """A value outside what Lightsout accepts; the message is the skip reason."""
+
+
+def latest_allowed(now: datetime | None = None) -> datetime:
+    return (now or datetime.now(UTC)) + FUTURE_SLACK
+
+
+def check_time(moment: datetime, what: str, now: datetime | None = None) -> datetime:
+    """``moment`` (aware) if it lies between 1990 and a day from now, else :class:`BoundError`."""
+    if moment < EARLIEST:
+        raise BoundError(f"{what} {moment:%Y-%m-%d %H:%M} is before {EARLIEST:%Y}")
+    if moment > latest_allowed(now):
+        raise BoundError(f"{what} {moment:%Y-%m-%d %H:%M} is in the future")
+    return moment
+
+
+def epoch_to_utc(seconds: float, what: str) -> datetime:
+    """A Unix time in seconds -> aware UTC, refusing what ``datetime`` cannot hold or Lightsout
+    cannot mean (see :func:`check_time`)."""
+    if not math.isfinite(seconds):
+        raise BoundError(f"{what} is not a finite number")
+    earliest, latest = EARLIEST.timestamp(), latest_allowed().timestamp()
+    if not earliest <= seconds <= latest:
+        when = "before 1990" if seconds < earliest else "in the future"
+        raise BoundError(f"{what} {seconds:.12g} is {when}")
+    return datetime.fromtimestamp(int(seconds), UTC)
+
+
+def text_problem(text: str, limit: int = MAX_TEXT_CHARS) -> str | None:
+    """Why ``text`` cannot be stored and shown as it is, or None: lone surrogates (not Unicode
+    text; UTF-8 cannot hold them), NUL and other control characters, more than ``limit`` chars."""
+    if len(text) > limit:
+        return f"{len(text):,} characters (at most {limit:,})"
+    for char in text:
+        if "\ud800" <= char <= "\udfff":
+            return "a lone surrogate (not valid Unicode)"
+        if unicodedata.category(char) == "Cc" and char not in "\t":
+            return f"control character U+{ord(char):04X}"
+    return None
+
+
+def check_text(text: str, what: str, limit: int = MAX_TEXT_CHARS) -> str:
+    problem = text_problem(text, limit)
+    if problem is not None:
+        raise BoundError(f"{what} has {problem}")
+    return text
+
+
+def check_name(text: str, what: str) -> str:
+    """An entity name: non-blank, at most :data:`MAX_NAME_CHARS`, no control characters."""
+    name = text.strip()
+    if not name:
+        raise BoundError(f"{what} is empty")
+    return check_text(name, what, MAX_NAME_CHARS)
+
+
+def check_value(value: float, what: str, low: float | None = None, high: float | None = None) -> float:
+    """A finite number within ``[low, high]`` (either bound optional)."""
+    if not math.isfinite(value):
+        raise BoundError(f"{what} is not a finite number")
+    if low is not None and value < low:
+        raise BoundError(f"{what} {value:g} is below {low:g}")
+    if high is not None and value > high:
+        raise BoundError(f"{what} {value:g} is above {high:g}")
+    return value
+
+
+def json_too_deep(value: object, limit: int = MAX_JSON_DEPTH) -> bool:
+    """True when a parsed JSON value nests containers more than ``limit`` levels (no recursion)."""
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Iterable[object] = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def point_problem(point: SignalPoint, now: datetime | None = None) -> str | None:
+    """Why a reader's point must not be stored, or None."""
+    if not math.isfinite(point.value):
+        return f"{point.signal.value} value is not a finite number"
+    try:
+        check_time(point.bin_start, "bin start", now)
+    except BoundError as exc:
+        return str(exc)
+    if len(point.entity_id) > MAX_ENTITY_ID_CHARS:
+        return f"entity id of {len(point.entity_id)} characters (at most {MAX_ENTITY_ID_CHARS})"
+    if text_problem(point.entity_id, MAX_ENTITY_ID_CHARS) is not None:
+        return "entity id holds characters the API cannot serve"
+    return None
+
+
+def drop_bad_points(points: list[SignalPoint], path: str) -> tuple[list[SignalPoint], list[Skip]]:
+    """The points that pass :func:`point_problem`, and a skip per kind of problem (with a count)."""
+    now = datetime.now(UTC)
+    kept: list[SignalPoint] = []
+    dropped: dict[str, int] = {}
+    for point in points:
+        problem = point_problem(point, now)
+        if problem is None:
+            kept.append(point)
+        else:
+            dropped[problem] = dropped.get(problem, 0) + 1
+    skips = [
+        Skip(path, "signal points", f"{count:,} point(s) left out: {reason}")
+        for reason, count in dropped.items()
+    ]
+    return kept, skips
