@@ -237,7 +237,7 @@ def test_signals_csv_parses_back(venezuela: Served) -> None:
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
     assert "attachment" in response.headers["content-disposition"]
     rows = list(csv.DictReader(io.StringIO(response.text)))
-    assert len(rows) == venezuela.points == 1582
+    assert len(rows) == venezuela.points == 1581
     first = rows[0]
     assert first["entity_id"] == "country/VE" and first["signal"] == "connectivity_index"
     assert (first["source"], first["bin_s"], first["bin_start"]) == (
@@ -263,7 +263,7 @@ def test_signals_parquet_parses_back(venezuela: Served) -> None:
     response = venezuela.client.get("/api/v1/export/signals.parquet")
     assert response.status_code == 200
     table = pq.read_table(io.BytesIO(response.content))
-    assert table.num_rows == 1582
+    assert table.num_rows == 1581
     assert table.column_names == ["entity_id", "signal", "source", "bin_s", "bin_start", "value"]
     assert table.schema.field("bin_start").type.tz == "UTC"  # Parquet stores it in ms
     assert table.column("bin_start")[0].as_py() == datetime(2019, 7, 20, 4, tzinfo=UTC)

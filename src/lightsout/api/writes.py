@@ -79,7 +79,9 @@ IngestOutcome = tuple[IngestReport, DetectResult | None]
 
 def _ingest_job(path: Path, fmt: InputFormat, detect: bool, store: Store) -> IngestOutcome:
     report = ingest_file(store, path, fmt)
-    if not detect or report.already_ingested:
+    # Detection runs even when the file is already stored: an upload retried after a kill between
+    # the ingest's commit and the detection must still judge it, or its events stay invisible.
+    if not detect:
         return report, None
     from lightsout.detect.run import detect_batch
 
