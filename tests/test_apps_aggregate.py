@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ def verdict(
     )
 
 
+BAR = "the bar is 3 blocked measurements on 2 days or an OONI fingerprint: not a finding of blocking"
 B, A, D, I = Status.BLOCKED, Status.ACCESSIBLE, Status.DOWN, Status.INCONCLUSIVE  # noqa: E741
 
 
@@ -73,20 +75,64 @@ def test_consecutive_blocked_verdicts_merge_and_accessible_ends_them() -> None:
         2,
     )
     assert second.ongoing
+    # one day of measurements is below the evidence bar, and the statement says so with its counts
+    assert not first.meets_bar and not second.meets_bar
     assert second.statement() == (
-        "Telegram blocked on AS9198 in KZ by DNS tampering since 2024-03-01 15:00 UTC (2 measurements)"
+        "Below the evidence bar: Telegram looked blocked on AS9198 in KZ by DNS tampering from "
+        "2024-03-01 15:00 UTC, still blocked at the end of the data (2024-03-01 17:00 UTC) "
+        "(2 blocked of 8 measurements, 1 accessible, on 1 day); " + BAR
     )
     assert first.statement() == (
-        "Telegram blocked on AS9198 in KZ by TLS interference from 2024-03-01 10:00 UTC "
-        "until 2024-03-01 14:00 UTC (3 measurements)"
+        "Below the evidence bar: Telegram looked blocked on AS9198 in KZ by TLS interference from "
+        "2024-03-01 10:00 UTC until 2024-03-01 14:00 UTC (3 blocked of 8 measurements, 1 accessible, "
+        "on 1 day); " + BAR
     )
 
 
-def test_a_change_of_method_starts_a_new_event() -> None:
-    dns, tls = make_events([verdict(0, B, Method.DNS), verdict(1, B, Method.TLS)])
-    assert (dns.method, dns.end, dns.measurements) == (Method.DNS, at(1), 1)
-    assert (tls.method, tls.start, tls.end) == (Method.TLS, at(1), None)
-    assert dns.statement().endswith("(1 measurement)")
+def test_the_evidence_bar_and_ongoing_only_when_live() -> None:
+    """Three blocked measurements on three days clear the bar; "ongoing" needs live data."""
+    days = [verdict(0, B, Method.TLS), verdict(24, B, Method.TLS), verdict(48, B, Method.TLS), verdict(49, D)]
+    (event,) = make_events(days)
+    assert event.meets_bar and (event.measurements, event.days, event.accessible) == (3, 3, 0)
+    assert event.statement(now=at(24 * 365)) == (
+        "Telegram blocked on AS9198 in KZ by TLS interference from 2024-03-01 10:00 UTC, still blocked at "
+        "the end of the data (2024-03-03 11:00 UTC) (3 blocked of 4 measurements, 0 accessible, on 3 days)"
+    )
+    assert event.statement(now=at(50)) == (
+        "Telegram blocked on AS9198 in KZ by TLS interference since 2024-03-01 10:00 UTC, ongoing "
+        "(3 blocked of 4 measurements, 0 accessible, on 3 days)"
+    )
+    # one measurement, even confirmed by nothing, is never "blocked ... since 2017 ... ongoing"
+    (one,) = make_events([verdict(0, B, Method.DNS)])
+    assert one.statement(now=at(1)).startswith("Below the evidence bar: ")
+
+
+def test_copies_of_one_ooni_measurement_count_once() -> None:
+    """report1.json and report1.json.pretty: the same (report_id, input, start), two store ids."""
+    copy = replace(verdict(0, B, Method.DNS), report_id="r1", measurement_id="a")
+    again = replace(copy, measurement_id="b")
+    (event,) = make_events([copy, again])
+    assert event.measurements == 1 and event.measurement_ids == ("a",)
+    assert event.explorer_urls == ("https://explorer.ooni.org/measurement/r1",)
+    # copies that disagree are one inconclusive verdict: no event, nothing counted twice
+    fine = replace(copy, measurement_id="c", status=A, method=None)
+    assert make_events([copy, fine]) == []
+    (series,) = make_series([copy, fine])
+    assert series.count(I) == 1 and "copies of one OONI measurement disagree" in series.latest.reason
+
+
+def test_a_change_of_method_stays_one_event_naming_both() -> None:
+    """Not a DNS event and a TLS event for the same target in the same run: one, saying both."""
+    (event,) = make_events(
+        [verdict(0, B, Method.DNS), verdict(1, B, Method.TLS), verdict(1.5, B, Method.TLS)]
+    )
+    assert event.methods == ((Method.TLS, 2), (Method.DNS, 1)) and event.method is Method.TLS
+    assert "by TLS interference (2 measurements) and DNS tampering (1) from" in event.statement()
+
+
+def test_an_accessible_verdict_of_the_same_minute_does_not_split_an_event() -> None:
+    (event,) = make_events([verdict(0, B, Method.DNS), verdict(0.005, A), verdict(0.01, B, Method.TLS)])
+    assert (event.measurements, event.accessible, event.end) == (2, 1, None)
 
 
 def test_series_are_per_country_network_and_target() -> None:
@@ -114,7 +160,11 @@ def test_series_are_per_country_network_and_target() -> None:
         (None, "Telegram", True),
     ]
     assert (
-        events[3].statement().startswith("Telegram blocked on an unknown network by TLS interference since")
+        events[3]
+        .statement()
+        .startswith(
+            "Below the evidence bar: Telegram looked blocked on an unknown network by TLS interference on"
+        )
     )
 
 
@@ -179,9 +229,12 @@ def test_blocking_events_from_the_store(store: Store, shared_data: Path) -> None
     )
     events = blocking_events(store)
     assert [e.statement() for e in events] == [
-        "Telegram blocked on AS9198 in KZ by TLS interference from 2024-03-01 10:00 UTC until "
-        "2024-03-01 22:00 UTC (2 measurements)",
-        "Telegram blocked on AS9198 in KZ by TLS interference since 2024-03-02 10:00 UTC (1 measurement)",
+        "Below the evidence bar: Telegram looked blocked on AS9198 in KZ by TLS interference from "
+        "2024-03-01 10:00 UTC until 2024-03-01 22:00 UTC (2 blocked of 4 measurements, 1 accessible, "
+        "on 1 day); " + BAR,
+        "Below the evidence bar: Telegram looked blocked on AS9198 in KZ by TLS interference on "
+        "2024-03-02 10:00 UTC, at the end of the data (1 blocked of 4 measurements, 1 accessible, on 1 day); "
+        + BAR,
     ]
     assert events[0].measurement_ids == ("t1", "t2")
     assert "Telegram Web failed (connection_reset" in events[0].reason
@@ -195,10 +248,12 @@ def test_real_measurements_make_real_events(store: Store, shared_data: Path) -> 
     ingest_file(store, shared_data / "ooni/wc05_qa/dnsBlockingNXDOMAIN.json")
     statements = [e.statement() for e in blocking_events(store)]
     assert statements == [
-        "https://www.facebook.com/ blocked on AS197207 in IR by DNS tampering since 2022-08-15 19:01 UTC "
-        "(1 measurement)",
-        "https://www.example.com/ blocked on AS137 in IT by DNS tampering since 2024-02-12 20:33 UTC "
-        "(1 measurement)",
+        "https://www.facebook.com/ blocked on AS197207 in IR by DNS tampering on 2022-08-15 19:01 UTC, at "
+        "the end of the data (1 blocked of 1 measurement, 0 accessible, on 1 day; OONI fingerprint "
+        "ooni.ir_10dot10_ipv4_1)",
+        "Below the evidence bar: https://www.example.com/ looked blocked on AS137 in IT by DNS tampering on "
+        "2024-02-12 20:33 UTC, at the end of the data (1 blocked of 1 measurement, 0 accessible, on 1 day); "
+        + BAR,
     ]
     (iran,) = blocking_events(store, country="IR")
     assert iran.fingerprint == "ooni.ir_10dot10_ipv4_1"

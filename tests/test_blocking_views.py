@@ -38,16 +38,19 @@ NOT_MEASUREMENTS = {
 IRAN_FILE = "web_connectivity_ir_fp.json"
 INDONESIA_FILE = "20250527233111.802678_ID_webconnectivity_5a37ec909dbf14e3.json"
 IRAN_STATEMENT = (
-    "https://www.facebook.com/ blocked on AS197207 in IR by DNS tampering since 2022-08-15 19:01 UTC "
-    "(1 measurement)"
+    "https://www.facebook.com/ blocked on AS197207 in IR by DNS tampering on 2022-08-15 19:01 UTC, at the "
+    "end of the data (1 blocked of 1 measurement, 0 accessible, on 1 day; OONI fingerprint "
+    "ooni.ir_10dot10_ipv4_1)"
 )
 INDONESIA_STATEMENT = (
-    "http://archive.org blocked on AS23693 in ID by a blockpage since 2025-05-27 23:31 UTC (1 measurement)"
+    "http://archive.org blocked on AS23693 in ID by a blockpage on 2025-05-27 23:31 UTC, at the end of the "
+    "data (1 blocked of 1 measurement, 0 accessible, on 1 day; OONI fingerprint ooni.id_lamanlabuh_kominfo)"
 )
 TOKEN = "test-token-0123456789abcdef"
 ITEM_FIELDS = {
     "country", "asn", "target", "test_name", "method", "start", "last_blocked", "end", "ongoing",
-    "measurements", "measurement_ids", "fingerprint", "reason", "statement",
+    "measurements", "measurement_ids", "fingerprint", "reason", "statement", "methods", "live",
+    "meets_bar", "days", "accessible", "series_measurements", "explorer_urls",
 }  # fmt: skip
 
 
@@ -125,6 +128,13 @@ def test_api_lists_the_iranian_dns_and_the_indonesian_blockpage(
         "last_blocked": "2022-08-15T19:01:30Z",
         "end": None,
         "ongoing": True,
+        "live": False,  # 2022 data: "at the end of the data", never "ongoing"
+        "meets_bar": True,  # confirmed by OONI's fingerprint
+        "methods": {"dns": 1},
+        "days": 1,
+        "accessible": 0,
+        "series_measurements": 1,
+        "explorer_urls": iran["explorer_urls"],
         "measurements": 1,
         "measurement_ids": iran["measurement_ids"],
         "fingerprint": "ooni.ir_10dot10_ipv4_1",
@@ -272,7 +282,7 @@ def test_cache_follows_writes(shared_data: Path, tmp_path: Path) -> None:
         response = c.post(f"/api/v1/ingest?filename={IRAN_FILE}", content=body, headers=auth)
         assert response.status_code == 200, response.text
         assert [i["country"] for i in data(c, "/api/v1/blocking")] == ["IR", "ID"]
-        assert 'href="/entity/country/IR#blocking">1 ongoing' in c.get("/").text  # the dashboard too
+        assert 'href="/entity/country/IR#blocking">1 app/website blocking event' in c.get("/").text
         assert IRAN_STATEMENT in c.get("/entity/country/IR").text
 
 
@@ -379,6 +389,7 @@ def test_csv_cells_from_measurements_never_start_a_formula() -> None:
         end=None,
         measurement_ids=("m1",),
         reason="r",
+        fingerprint="fp",  # above the evidence bar: the statement starts with the target
     )
     row = dict(
         zip(EVENT_CSV_COLUMNS + BLOCKING_CSV_COLUMNS, blocking_csv_row(event, EVENT_CSV_COLUMNS), strict=True)
@@ -396,9 +407,13 @@ def test_index_counts_ongoing_blocking_per_country(client: TestClient) -> None:
         r'<li class="country[^"]*">\s*<a href="/entity/country/IR">Iran[^<]*</a>.*?</li>', html, re.S
     )
     assert item, html
-    assert '<a href="/entity/country/IR#blocking">1 ongoing app/website blocking event</a>' in item.group(0)
+    assert (
+        '<a href="/entity/country/IR#blocking">1 app/website blocking event open at the end of the data</a>'
+        in item.group(0)
+    )
+    # Italy's OONI QA scenarios are one measurement each, on one day: below the evidence bar, not counted
     italy = re.search(r'<a href="/entity/country/IT">Italy</a>.*?</li>', html, re.S)
-    assert italy and re.search(r"\d+ ongoing app/website blocking events", italy.group(0))
+    assert italy and "blocking event" not in italy.group(0)
     assert "<script" not in html
 
 

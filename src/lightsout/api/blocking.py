@@ -25,21 +25,33 @@ from lightsout.report.serialize import to_jsonable
 
 
 class BlockingItem(BaseModel):
-    """One blocking event: consecutive blocked verdicts with one method, for one target seen from
-    one network (see docs/apps.md). Text from measurements (``target``, ``reason``, and the
+    """One blocking event: consecutive blocked verdicts for one target seen from one network, with
+    every method seen and its counts, and whether it clears the evidence bar (see docs/apps.md).
+    Text from measurements (``target``, ``reason``, and the
     ``statement`` quoting the target) is untrusted."""
 
     country: str | None = Field(description="The probes' country, ISO 3166-1 alpha-2.")
     asn: int | None = Field(description="The probes' network (AS number).")
     target: str = Field(description="The URL tested, or the app's name (WhatsApp, Telegram, Signal...).")
     test_name: str = Field(description="The OONI test of the first blocked measurement.")
-    method: Method = Field(description="How it was blocked.")
+    method: Method = Field(description="How the latest blocked measurement was blocked.")
+    methods: dict[str, int] = Field(description="Every method seen, with its number of measurements.")
     start: datetime = Field(description="The first blocked measurement.")
     last_blocked: datetime = Field(description="The last blocked measurement.")
     end: datetime | None = Field(
-        description="The measurement that showed it accessible again (or blocked another way); null: ongoing."
+        description="The measurement that showed it accessible again; null: open at the end of the data."
     )
-    ongoing: bool
+    ongoing: bool = Field(description="Open at the end of the data (see live for whether data are recent).")
+    live: bool = Field(description="The target was measured on this network within the last 2 days.")
+    meets_bar: bool = Field(
+        description="Clears the evidence bar: 3 blocked measurements on 2 days, or an OONI fingerprint."
+    )
+    days: int = Field(description="Different UTC days with a blocked measurement.")
+    accessible: int = Field(description="Accessible measurements of the target on this network, in all.")
+    series_measurements: int = Field(description="Measurements of the target on this network, in all.")
+    explorer_urls: list[str] = Field(
+        description="Per blocked measurement, its OONI Explorer page ('' if OONI did not publish it)."
+    )
     measurements: int = Field(description="Blocked measurements merged into the event.")
     measurement_ids: list[str] = Field(description="Their OONI measurement ids, oldest first.")
     fingerprint: str | None = Field(description="The OONI fingerprint that confirmed it, if one did.")
@@ -56,10 +68,17 @@ class BlockingItem(BaseModel):
             target=event.target,
             test_name=event.test_name,
             method=event.method,
+            methods={m.value: n for m, n in event.methods},
             start=event.start,
             last_blocked=event.last_blocked,
             end=event.end,
             ongoing=event.ongoing,
+            live=event.live(),
+            meets_bar=event.meets_bar,
+            days=event.days,
+            accessible=event.accessible,
+            series_measurements=event.series_measurements,
+            explorer_urls=list(event.explorer_urls),
             measurements=event.measurements,
             measurement_ids=list(event.measurement_ids),
             fingerprint=event.fingerprint,

@@ -1,12 +1,25 @@
 """From verdicts to blocking events: "Telegram blocked on AS9198 in KZ by TLS interference since ...".
 
 Verdicts are grouped into series by (country, network AS, target) and ordered by measurement time.
-Walking a series, consecutive ``blocked`` verdicts with the same method merge into one
-:class:`BlockingEvent`. An ``accessible`` verdict ends the open event (``end`` is its time); a
-blocked verdict with another method ends it too and opens a new one. ``down`` and
-``inconclusive`` verdicts say nothing about blocking, so they neither extend nor end an event.
-An event still open at the end of the data is ongoing (``end`` is None). Verdicts without a
-measurement time cannot be placed in a series and are left out.
+Copies of one OONI measurement (the same ``measurement_uid``, or the same ``report_id``, input and
+start time, read from several files such as ``report1.json`` and ``report1.json.pretty``) count once; copies
+that disagree are one *inconclusive* verdict. Walking a series, consecutive ``blocked`` verdicts
+merge into one :class:`BlockingEvent`, whatever their method: an event names every method its
+measurements showed, with their counts, so one run of measurements never becomes a DNS event and a
+TLS event in the same minute. An ``accessible`` verdict ends the open event (``end`` is its time),
+unless it was measured within a minute of the last blocked one (contradicting evidence of one
+moment, counted in the event's tally). ``down`` and ``inconclusive`` verdicts say nothing about
+blocking, so they neither extend nor end an event. An event still open at the end of the data has
+``end`` None: its statement says "ongoing" only when the series' last measurement is recent
+(``LIVE_WINDOW``), else "at the end of the data". Verdicts without a measurement time cannot be
+placed in a series and are left out.
+
+**The evidence bar** (docs/apps.md): an event is a finding of blocking when OONI's fingerprints
+confirm a blockpage in one of its measurements, or when it has at least ``MIN_BLOCKED``
+blocked measurements on at least ``MIN_DAYS`` different days (UTC). Below the bar its statement
+says so ("below the evidence bar ... not a finding of blocking") and the dashboard does not count
+it. Every statement gives the counts (blocked, accessible, all measurements of the target on that
+network) and every measurement links to OONI Explorer when OONI published it.
 
 ``blocking_events(store)`` reads the measurements through the public :class:`Store` interface
 (``store.measurements(MeasurementFilter(...))``), page by page in time order.
@@ -14,11 +27,12 @@ measurement time cannot be placed in a series and are left out.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 
-from lightsout.apps.finding import Method, Status
+from lightsout.apps.finding import Method, Status, inconclusive
 from lightsout.apps.fingerprints import FingerprintDB
 from lightsout.apps.observations import SUPPORTED_TESTS
 from lightsout.apps.verdict import Verdict, analyse
@@ -26,6 +40,10 @@ from lightsout.model import OoniMeasurement
 from lightsout.store.base import MeasurementFilter, Store
 
 PAGE_SIZE = 1000
+MIN_BLOCKED = 3  # the evidence bar: blocked measurements ...
+MIN_DAYS = 2  # ... on this many different UTC days (or one confirmed by an OONI fingerprint)
+SIMULTANEOUS = timedelta(minutes=1)  # an accessible verdict this close to a blocked one ends nothing
+LIVE_WINDOW = timedelta(days=2)  # a series measured this recently is live: "ongoing" may be said
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,15 +69,19 @@ class BlockingEvent:
     asn: int | None
     target: str
     test_name: str
-    method: Method
+    method: Method  # the latest blocked measurement's method (``methods`` has them all)
     start: datetime  # the first blocked measurement
     last_blocked: datetime  # the last blocked measurement
-    end: (
-        datetime | None
-    )  # the measurement that showed it accessible again (or blocked another way); None: ongoing
+    end: datetime | None  # the measurement that showed it accessible again; None: open at the end of the data
     measurement_ids: tuple[str, ...]  # the blocked measurements merged, oldest first
     reason: str  # the latest blocked verdict's reason
     fingerprint: str | None = None  # a confirming OONI fingerprint, when one of the verdicts had one
+    methods: tuple[tuple[Method, int], ...] = ()  # every method seen, with its count, most seen first
+    days: int = 1  # different UTC days with a blocked measurement
+    accessible: int = 0  # accessible measurements of the target on this network, in all
+    series_measurements: int = 0  # measurements of the target on this network, in all
+    data_end: datetime | None = None  # the latest measurement of the target on this network
+    explorer_urls: tuple[str, ...] = ()  # per blocked measurement: its OONI Explorer page ("" if none)
 
     @property
     def measurements(self) -> int:
@@ -67,24 +89,74 @@ class BlockingEvent:
 
     @property
     def ongoing(self) -> bool:
+        """Open at the end of the data (no later measurement showed it accessible)."""
         return self.end is None
 
-    def statement(self) -> str:
-        """One sentence, e.g. "Telegram blocked on AS9198 in KZ by TLS interference since
-        2024-03-01 10:00 UTC (3 measurements)"; an ended event says "from ... until ..."."""
+    @property
+    def confirmed(self) -> bool:
+        return self.fingerprint is not None
+
+    @property
+    def meets_bar(self) -> bool:
+        """Whether the event clears the evidence bar (see the module docstring)."""
+        return self.confirmed or (self.measurements >= MIN_BLOCKED and self.days >= MIN_DAYS)
+
+    def live(self, now: datetime | None = None) -> bool:
+        """Whether the series was measured within ``LIVE_WINDOW`` of ``now`` (default: the clock)."""
+        moment = now or datetime.now(UTC)
+        return self.data_end is not None and self.data_end >= moment - LIVE_WINDOW
+
+    def methods_phrase(self) -> str:
+        """ "DNS tampering", or "DNS tampering (4 measurements) and TLS interference (1)"."""
+        counted = self.methods or ((self.method, self.measurements),)
+        if len(counted) == 1:
+            return counted[0][0].phrase()
+        parts = [f"{m.phrase()} ({n} measurement{'s' if n != 1 else ''})" for m, n in counted[:1]]
+        parts += [f"{m.phrase()} ({n})" for m, n in counted[1:]]
+        return ", ".join(parts[:-1]) + " and " + parts[-1]
+
+    def tally(self) -> str:
+        """ "1 blocked of 1 measurement, 0 accessible, on 1 day"."""
+        total = max(self.series_measurements, self.measurements)
+        return (
+            f"{self.measurements} blocked of {total} measurement{'s' if total != 1 else ''}, "
+            f"{self.accessible} accessible, on {self.days} day{'s' if self.days != 1 else ''}"
+        )
+
+    def statement(self, now: datetime | None = None) -> str:
+        """One sentence with its counts, e.g. "Telegram blocked on AS9198 in KZ by TLS interference
+        from 2024-03-01 10:00 UTC until 2024-03-01 22:00 UTC (3 blocked of 4 measurements, 1
+        accessible, on 1 day)"; an open event says "ongoing" only when the data are live (``now``),
+        else "at the end of the data"; an event below the evidence bar says so."""
         network = f"AS{self.asn}" if self.asn is not None else "an unknown network"
         where = f"{network} in {self.country}" if self.country else network
-        head = f"{self.target} blocked on {where} by {self.method.phrase()}"
-        seen = f"{self.measurements} measurement" + ("s" if self.measurements != 1 else "")
-        if self.end is None:
-            return f"{head} since {_utc(self.start)} ({seen})"
-        return f"{head} from {_utc(self.start)} until {_utc(self.end)} ({seen})"
+        single = self.start == self.last_blocked
+        if self.end is not None:
+            when = f"from {_utc(self.start)} until {_utc(self.end)}"
+        elif self.live(now):
+            when = f"since {_utc(self.start)}, ongoing"
+        else:
+            last = self.data_end or self.last_blocked
+            if single and last == self.start:
+                when = f"on {_utc(self.start)}, at the end of the data"
+            else:
+                first = f"on {_utc(self.start)}" if single else f"from {_utc(self.start)}"
+                when = f"{first}, still blocked at the end of the data ({_utc(last)})"
+        confirmed = f"; OONI fingerprint {self.fingerprint}" if self.fingerprint else ""
+        tally = f"({self.tally()}{confirmed})"
+        if self.meets_bar:
+            return f"{self.target} blocked on {where} by {self.methods_phrase()} {when} {tally}"
+        return (
+            f"Below the evidence bar: {self.target} looked blocked on {where} by {self.methods_phrase()} "
+            f"{when} {tally}; the bar is {MIN_BLOCKED} blocked measurements on {MIN_DAYS} days or an OONI "
+            "fingerprint: not a finding of blocking"
+        )
 
 
 def make_series(verdicts: Iterable[Verdict]) -> list[BlockingSeries]:
     """Group timed verdicts by (country, AS, target); series sorted by their key, verdicts by time."""
     groups: dict[tuple[str, int, str], list[Verdict]] = {}
-    for verdict in verdicts:
+    for verdict in dedupe(verdicts):
         if verdict.start is None:
             continue
         key = (verdict.probe_cc or "", verdict.probe_asn or 0, verdict.target)
@@ -94,6 +166,25 @@ def make_series(verdicts: Iterable[Verdict]) -> list[BlockingSeries]:
         members.sort(key=lambda v: (v.start, v.measurement_id))
         series.append(BlockingSeries(cc or None, asn or None, target, tuple(members)))
     return series
+
+
+def dedupe(verdicts: Iterable[Verdict]) -> list[Verdict]:
+    """One verdict per OONI measurement (:attr:`Verdict.ooni_identity`): copies of it read from
+    several files count once; copies that disagree become one inconclusive verdict."""
+    found: dict[tuple[str, ...], Verdict] = {}
+    for verdict in verdicts:
+        key = verdict.ooni_identity
+        first = found.get(key)
+        if first is None:
+            found[key] = verdict
+        elif (first.status, first.method) != (verdict.status, verdict.method):
+            why = inconclusive(
+                "copies of one OONI measurement disagree "
+                f"({first.status.value} in {first.measurement_id[:12]}, "
+                f"{verdict.status.value} in {verdict.measurement_id[:12]})"
+            )
+            found[key] = replace(first, status=why.status, method=None, reason=why.reason, fingerprint=None)
+    return list(found.values())
 
 
 def make_events(verdicts: Iterable[Verdict]) -> list[BlockingEvent]:
@@ -109,20 +200,26 @@ def _series_events(series: BlockingSeries) -> Iterator[BlockingEvent]:
     run: list[Verdict] = []
     for verdict in series.verdicts:
         if verdict.status is Status.BLOCKED and verdict.method is not None:
-            if run and run[-1].method is not verdict.method:
-                yield _event(series, run, verdict.start)
-                run = []
             run.append(verdict)
-        elif verdict.status is Status.ACCESSIBLE and run:
+        elif verdict.status is Status.ACCESSIBLE and run and not _simultaneous(verdict, run[-1]):
             yield _event(series, run, verdict.start)
             run = []
     if run:
         yield _event(series, run, None)
 
 
+def _simultaneous(one: Verdict, other: Verdict) -> bool:
+    """Measured within ``SIMULTANEOUS`` of each other: contradicting evidence of one moment, which
+    does not end an event (it is counted in it) nor split it in two."""
+    assert one.start is not None and other.start is not None  # by make_series
+    return abs(one.start - other.start) < SIMULTANEOUS
+
+
 def _event(series: BlockingSeries, run: list[Verdict], end: datetime | None) -> BlockingEvent:
     first, last = run[0], run[-1]
     assert first.start is not None and last.start is not None and last.method is not None  # by make_series
+    counts = Counter(v.method for v in run if v.method is not None)
+    latest = series.verdicts[-1].start
     return BlockingEvent(
         country=series.country,
         asn=series.asn,
@@ -135,6 +232,12 @@ def _event(series: BlockingSeries, run: list[Verdict], end: datetime | None) -> 
         measurement_ids=tuple(v.measurement_id for v in run),
         reason=last.reason,
         fingerprint=next((v.fingerprint for v in reversed(run) if v.fingerprint), None),
+        methods=tuple(sorted(counts.items(), key=lambda item: (-item[1], item[0].value))),
+        days=len({v.start.astimezone(UTC).date() for v in run if v.start is not None}),
+        accessible=series.count(Status.ACCESSIBLE),
+        series_measurements=len(series.verdicts),
+        data_end=latest,
+        explorer_urls=tuple(v.explorer_url or "" for v in run),
     )
 
 

@@ -39,11 +39,12 @@ class Verdict:
     @property
     def ooni_identity(self) -> tuple[str, ...]:
         """What names one OONI measurement whatever file it was read from: its uid, else
-        (report_id, input), else the store's id."""
+        (report_id, input, start time), else the store's id."""
         if self.measurement_uid:
             return ("uid", self.measurement_uid)
         if self.report_id:
-            return ("report", self.report_id, self.target)
+            start = self.start.isoformat() if self.start is not None else ""
+            return ("report", self.report_id, self.target, start)
         return ("id", self.measurement_id)
 
     @property

@@ -122,7 +122,7 @@ def blocking(
             _network(e.asn),
             e.method.value,
             _when(e.start),
-            _when(e.end) if e.end else "ongoing",
+            _when(e.end) if e.end else ("ongoing" if e.live() else "end of data"),
             str(e.measurements),
             safe_text(e.statement(), 160),
         )
@@ -150,19 +150,6 @@ def _series_json(s: BlockingSeries) -> dict[str, Any]:
 
 
 def _event_json(e: BlockingEvent) -> dict[str, Any]:
-    return {
-        "country": e.country,
-        "asn": e.asn,
-        "target": e.target,
-        "test_name": e.test_name,
-        "method": e.method.value,
-        "start": e.start.isoformat(),
-        "last_blocked": e.last_blocked.isoformat(),
-        "end": e.end.isoformat() if e.end else None,
-        "ongoing": e.ongoing,
-        "measurements": e.measurements,
-        "measurement_ids": list(e.measurement_ids),
-        "fingerprint": e.fingerprint,
-        "reason": e.reason,
-        "statement": e.statement(),
-    }
+    from lightsout.api.blocking import blocking_json
+
+    return blocking_json(e)

@@ -137,7 +137,9 @@ def make_router(open_read_store: StoreOpener, normalise_cache: NormaliseCache | 
             events = list_events(store)
             rows = country_statuses(store.entities(), events, store.series())
             latest = sorted(events, key=lambda e: e.start, reverse=True)[:50]
-            ongoing_blocking = Counter(b.country for b in blocking.get(store) if b.ongoing and b.country)
+            ongoing_blocking = Counter(
+                b.country for b in blocking.get(store) if b.ongoing and b.meets_bar and b.country
+            )
             return page(request, "index.html", countries=rows, events=latest, blocking=ongoing_blocking)
 
         return read(request, job)
