@@ -38,6 +38,7 @@ class Request:
     path: str
     query: dict[str, list[str]]
     at: float  # time.time() when received
+    headers: dict[str, str] = field(default_factory=dict)  # names lower-cased
 
     def arg(self, name: str) -> str | None:
         values = self.query.get(name)
@@ -165,7 +166,8 @@ class ReplayServer:
 
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         parts = urllib.parse.urlsplit(handler.path)
-        request = Request("GET", parts.path, urllib.parse.parse_qs(parts.query), time.time())
+        request_headers = {k.lower(): v for k, v in handler.headers.items()}
+        request = Request("GET", parts.path, urllib.parse.parse_qs(parts.query), time.time(), request_headers)
         with self._lock:
             self.requests.append(request)
         fault = self._take_fault(parts.path)

@@ -146,7 +146,12 @@ def new_client(timeout_s: float = 30.0) -> httpx.Client:
     )
 
 
-def http_get(client: httpx.Client, url: str, params: Iterable[tuple[str, str]] = ()) -> httpx.Response:
+def http_get(
+    client: httpx.Client,
+    url: str,
+    params: Iterable[tuple[str, str]] = (),
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
     """GET ``url`` and read the whole body; map failures to :class:`SourceError` / :class:`BadPayload`.
 
     A body shorter than its Content-Length, a connection closed mid-body or a read timeout (slow
@@ -155,7 +160,7 @@ def http_get(client: httpx.Client, url: str, params: Iterable[tuple[str, str]] =
     import httpx
 
     try:
-        response = client.get(url, params=list(params))
+        response = client.get(url, params=list(params), headers=headers)
     except httpx.TimeoutException as exc:
         raise SourceUnavailable(f"{_where(url)}: timed out ({type(exc).__name__})") from None
     except httpx.TransportError as exc:  # refused, reset, closed before the end of the body

@@ -1,0 +1,135 @@
+"""The Cloudflare Radar connector against a loopback replay (tests/replay/cloudflare_radar.py):
+annotations as external events, traffic answers on their own MIN0_MAX scales chained onto one
+stored scale, across a kill and restart; the token sent, a refused token a source failure (not
+data); 429 with Retry-After, 500 and truncated bodies retried; every item stored once."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+
+from lightsout.model import SeriesKey, SignalKind
+from lightsout.sources.cloudflare_radar_api import CloudflareRadarConnector, RadarSettings
+from lightsout.sources.connector import Window, new_client
+from lightsout.sources.pump import RoundLimits, RoundResult, direct_writer, run_round
+from lightsout.store import Store
+from replay.cloudflare_radar import PREFIX, RadarReplay
+from replay.server import Fault, ReplayServer
+
+TOKEN = "test-token-not-a-secret"
+FAST = RoundLimits(attempts=4, max_wait_s=3.0, backoff_base_s=0.01)
+TRAFFIC = f"{PREFIX}/http/timeseries"
+# Iraq, 20-29 August 2023: nine daily slices, the exam shutdowns inside.
+WINDOW = Window("backfill/iq", datetime(2023, 8, 20, tzinfo=UTC), datetime(2023, 8, 29, tzinfo=UTC))
+KEY = SeriesKey("country/IQ", SignalKind.CLOUDFLARE_HTTP_TRAFFIC, "cloudflare-radar", 3600)
+
+
+@pytest.fixture
+def replay() -> RadarReplay:
+    return RadarReplay(TOKEN)
+
+
+@pytest.fixture
+def server(replay: RadarReplay) -> Iterator[ReplayServer]:
+    with ReplayServer([replay]) as srv:
+        yield srv
+
+
+def _round(
+    store: Store, server: ReplayServer, window: Window = WINDOW, token: str = TOKEN, **kw: object
+) -> RoundResult:
+    kw.setdefault("limits", FAST)
+    settings = RadarSettings(
+        token=token,
+        locations=("IQ",),
+        base_url=f"{server.url}/client/v4",
+        annotations=bool(kw.pop("annotations", False)),
+    )
+    with new_client(timeout_s=5) as client:
+        return run_round(
+            CloudflareRadarConnector("radar", settings), client, direct_writer(store), window, **kw
+        )  # type: ignore[arg-type]
+
+
+def _assert_one_scale(store: Store, replay: RadarReplay) -> None:
+    """Stored traffic is the underlying series times one constant: every answer (each on the scale
+    of its own maximum) was chained onto the first one's scale."""
+    stored = store.points(KEY)
+    underlying = replay.underlying["IQ"]
+    expected_times = [t for t in underlying if WINDOW.since.timestamp() <= t < WINDOW.until.timestamp()]  # type: ignore[union-attr]
+    assert stored.times_s.tolist() == expected_times
+    ratios = stored.values / np.array([underlying[t] for t in expected_times])
+    assert np.allclose(ratios, ratios[0], rtol=2e-4), (ratios.min(), ratios.max())
+
+
+def test_traffic_answers_chained_onto_one_scale(
+    store: Store, server: ReplayServer, replay: RadarReplay
+) -> None:
+    result = _round(store, server)
+    assert result.error is None and result.items_stored == 9
+    _assert_one_scale(store, replay)
+    # The exam shutdown of 21 August (01:00-05:00 UTC) is in the stored traffic.
+    stored = store.points(KEY)
+    day = stored.values[
+        (stored.times_s >= datetime(2023, 8, 20, 18, tzinfo=UTC).timestamp())
+        & (stored.times_s < datetime(2023, 8, 21, tzinfo=UTC).timestamp())
+    ]
+    cut = stored.values[
+        (stored.times_s >= datetime(2023, 8, 21, 2, tzinfo=UTC).timestamp())
+        & (stored.times_s < datetime(2023, 8, 21, 4, tzinfo=UTC).timestamp())
+    ]
+    assert cut.mean() < 0.5 * day.mean()
+    # Each answer reached two slices back for the overlap, with the token.
+    hits = server.hits(TRAFFIC)
+    assert len(hits) == 9 and all(h.headers["authorization"] == f"Bearer {TOKEN}" for h in hits)
+    assert (
+        hits[1].arg("dateStart") == "2023-08-19T00:00:00Z"
+        and hits[1].arg("dateEnd") == "2023-08-22T00:00:00Z"
+    )
+
+
+def test_restart_keeps_the_scale_from_the_checkpoint(
+    store: Store, server: ReplayServer, replay: RadarReplay
+) -> None:
+    first = _round(store, server, limits=RoundLimits(max_items=4, backoff_base_s=0.01))
+    assert first.items_stored == 4
+    second = _round(store, server)  # a new connector: the scale comes back from the stored cursor
+    assert second.items_stored == 5 and second.error is None
+    assert not any("new scale" in note for note in second.notes)
+    _assert_one_scale(store, replay)
+    assert set(Counter(h.arg("dateEnd") for h in server.hits(TRAFFIC)).values()) == {1}
+
+
+def test_faults_retried_nothing_lost_or_doubled(
+    store: Store, server: ReplayServer, replay: RadarReplay
+) -> None:
+    server.inject(Fault.rate_limit("1", path=TRAFFIC))
+    server.inject(Fault.status_code(500, path=TRAFFIC))
+    server.inject(Fault.truncated(path=TRAFFIC))
+    result = _round(store, server)
+    assert result.error is None and result.retries == 3 and result.items_stored == 9
+    _assert_one_scale(store, replay)
+
+
+def test_refused_token_is_a_failing_source_not_data(store: Store, server: ReplayServer) -> None:
+    result = _round(store, server, token="wrong")
+    assert result.error is not None and "token was refused" in result.error
+    assert result.items_stored == 0 and result.unreadable == 0
+    assert store.series() == [] and store.sources() == []  # nothing in the ledger: fetched once it works
+    assert TOKEN not in result.error and "wrong" not in result.error
+
+
+def test_annotations_become_external_events(store: Store, server: ReplayServer) -> None:
+    window = Window("backfill/2022", datetime(2022, 11, 1, tzinfo=UTC), datetime(2022, 11, 3, tzinfo=UTC))
+    result = _round(store, server, window, annotations=True)
+    assert result.error is None
+    events = store.external_events()
+    assert [(e.entity_id, e.cause, e.end_time) for e in events] == [
+        ("country/US", "WEATHER", datetime(2022, 11, 2, tzinfo=UTC)),
+        ("country/UA", "POWER_OUTAGE", None),
+    ]
+    assert len(server.hits(f"{PREFIX}/annotations/outages")) == 2  # one per daily slice, upserted by id
