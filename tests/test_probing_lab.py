@@ -13,6 +13,8 @@ Needs root and ``ip netns``; skips with the reason where they are unavailable.
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -271,3 +273,68 @@ def test_discovery_finds_the_responsive_addresses(lab: ProbingLab, tmp_path: Pat
         got = {a & 255 for a in found.addresses_of(i)}
         assert steady <= got <= truth, block
     assert np.isnan(found.availability[64:]).all()  # the other blocks are untouched
+
+
+def test_command_line_from_hitlist_to_stored_rounds(lab: ProbingLab, tmp_path: Path) -> None:
+    """``lightsout probing`` inside the vantage namespace: hitlist of one AS, discovery, two real
+    2-second rounds on the wall clock, status and show; the rounds' signals are in the store."""
+    lab.clear()
+    prefixes = tmp_path / "as.csv"
+    prefixes.write_text("100.71.128.0/18,AS64504,KZ,Karaganda\n")  # 64 blocks
+    state, db = tmp_path / "state", tmp_path / "cli.duckdb"
+    lab_args = ["--state", str(state), "--lab"]
+
+    def cli(*args: str) -> str:
+        command = [
+            "ip",
+            "netns",
+            "exec",
+            lab.vantage,
+            sys.executable,
+            "-m",
+            "lightsout.cli",
+            "probing",
+            *args,
+        ]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stdout
+
+    assert "64 /24 blocks" in cli("hitlist", "--prefixes", str(prefixes), *lab_args)
+    assert "probeable" in cli("discover", *lab_args, "--rate", "20000", "--timeout", "0.3")
+    controls = [arg for c in CONTROLS for arg in ("--control", c)]
+    out = cli("run", *lab_args, "--db", str(db), "--round-s", "2", "--rounds", "2", "--timeout", "0.2",
+              "--rate", "5000", "--vantage", "cli", *controls)  # fmt: skip
+    assert out.count(" blocks; ") == 2, out
+    assert "blocks_up" not in cli("status", "--state", str(state))
+    assert "network/AS64504" in cli("show", "--state", str(state), "--by", "network")
+    store = open_store(db, read_only=True)
+    try:
+        series = {
+            (s.key.entity_id, s.key.signal, s.key.source, s.key.bin_s): s.points for s in store.series()
+        }
+    finally:
+        store.close()
+    assert series[("country/KZ", SignalKind.PROBING_UP_SLASH24S, "probing-cli", 2)] == 2
+    assert series[("network/AS64504", SignalKind.PROBING_PROBES_SENT, "probing-cli", 2)] == 2
+
+
+def test_command_line_refuses_what_a_good_citizen_would_not_do(tmp_path: Path) -> None:
+    """No root or lab needed: the refusals come before any socket is opened."""
+    prefixes = tmp_path / "p.csv"
+    prefixes.write_text("100.64.0.0/24,AS1,KZ\n")
+    state = ["--state", str(tmp_path / "s")]
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "lightsout.cli", "probing", *args]
+        return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+
+    left_out = cli("hitlist", "--prefixes", str(prefixes), *state)  # shared address space is a bogon
+    assert left_out.returncode == 1 and "no /24 block left" in left_out.stderr
+    assert cli("hitlist", "--prefixes", str(prefixes), *state, "--lab").returncode == 0
+    fast = cli("run", *state, "--round-s", "60")
+    assert fast.returncode == 1 and "lab only" in fast.stderr
+    greedy = cli("run", *state, "--rate", "50000")
+    assert greedy.returncode == 1 and "--rate" in greedy.stderr
+    outside = cli("run", *state, "--lab", "--round-s", "5", "--timeout", "1", "--control", "8.8.8.8")
+    assert outside.returncode == 1 and "outside the lab" in outside.stderr

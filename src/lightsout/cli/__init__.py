@@ -38,6 +38,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("service", "run"),
     "sources": ("service", "sources"),
     "backfill": ("service", "backfill"),
+    "probing": ("probing", "probing"),
 }
 
 # name -> the command's short help (``get_short_help_str(78)``), shown by ``lightsout --help``
@@ -61,6 +62,7 @@ HELP_LINES: dict[str, str] = {
     "run": "Follow the live sources, judge every new bin, deliver webhooks, and serve...",
     "sources": "Every configured live source: state, last data time, lag, last error, next...",
     "backfill": "Fetch a past window of one source (e.g. two weeks for a baseline), with a...",
+    "probing": "Active probing of /24 blocks, Trinocular-style: hitlist, discovery, rounds,...",
 }
 
 
