@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -133,3 +134,25 @@ def test_annotations_become_external_events(store: Store, server: ReplayServer) 
         ("country/UA", "POWER_OUTAGE", None),
     ]
     assert len(server.hits(f"{PREFIX}/annotations/outages")) == 2  # one per daily slice, upserted by id
+
+
+def test_config_token_from_the_environment_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lightsout.errors import UserError
+    from lightsout.service.config import load_config
+    from lightsout.service.run import build_connector
+
+    path = tmp_path / "lightsout.toml"
+    path.write_text(
+        '[watch]\ncountries = ["IQ"]\n[sources.radar]\nkind = "cloudflare-radar"\ntoken_env = "RADAR_T"\n'
+    )
+    config = load_config(path)
+    monkeypatch.delenv("RADAR_T", raising=False)
+    with pytest.raises(UserError, match=r"radar\.token_env: environment variable RADAR_T is not set"):
+        build_connector(config.source("radar"), config)
+    monkeypatch.setenv("RADAR_T", TOKEN)
+    connector = build_connector(config.source("radar"), config)
+    assert isinstance(connector, CloudflareRadarConnector)
+    assert connector.settings.locations == ("IQ",) and TOKEN not in repr(connector.settings)
+    path.write_text('[sources.radar]\nkind = "cloudflare-radar"\nlocations = ["IQ"]\n')
+    with pytest.raises(UserError, match=r"sources\.radar\.token_env: Cloudflare Radar needs an API token"):
+        build_connector(load_config(path).source("radar"), load_config(path))

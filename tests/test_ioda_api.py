@@ -168,3 +168,19 @@ def test_recorded_countries_regions_networks_and_events(
     ]
     events_requests = server.hits("/v2/outages/events")
     assert {r.arg("format") for r in events_requests} == {"ioda"}
+
+
+def test_config_defaults_from_watch_and_checks(tmp_path: Path) -> None:
+    from lightsout.errors import UserError
+    from lightsout.service.config import load_config
+    from lightsout.service.run import build_connector
+
+    path = tmp_path / "lightsout.toml"
+    path.write_text('[watch]\ncountries = ["IQ"]\nnetworks = ["AS9500"]\n[sources.ioda]\nkind = "ioda-api"\n')
+    config = load_config(path)
+    connector = build_connector(config.source("ioda"), config)
+    assert isinstance(connector, IodaApiConnector)
+    assert connector.settings.groups() == [("country", "IQ"), ("asn", "9500")]
+    path.write_text('[sources.ioda]\nkind = "ioda-api"\nregions = ["Baghdad"]\n')
+    with pytest.raises(UserError, match=r"sources\.ioda\.regions: expected IODA's numeric region ids"):
+        build_connector(load_config(path).source("ioda"), load_config(path))
