@@ -14,7 +14,6 @@ import argparse
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -83,22 +82,6 @@ def main() -> int:
     else:
         print("bgpdump not found (apt-get install bgpdump): skipped")
 
-    # Where read_mrt spends its time, one run of each stage.
-    stages: list[tuple[str, float]] = []
-    t0 = time.perf_counter()
-    data, _ = mrt.decompress(path.read_bytes(), str(path))
-    framing = mrt.frame_records(data, str(path))
-    decoded = mrt.decode_records(framing.records, str(path))
-    t1 = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
-        outcome = mrt.run_parser(decoded.items, Path(tmp), str(path), lambda _offset: None)
-    t2 = time.perf_counter()
-    replay = mrt.replay_routes(outcome.routes, GeoLocator())
-    replay.points(mrt.collector_name(path))
-    t3 = time.perf_counter()
-    stages = [("decompress + frame + check layouts", t1 - t0), ("pybgpkit-parser on framed records", t2 - t1),
-              ("replay + geolocation + points", t3 - t2)]  # fmt: skip
-
     print(f"\nbest of {args.repeat} runs")
     print(f"{'':34} {'seconds':>8} {'records/s':>11} {'MB/s':>7}  output")
     for name, seconds, what in rows:
@@ -107,9 +90,6 @@ def main() -> int:
     print(f"  with the geolocation cache warm:      {t_warm / t_bare:.2f}x")
     if bgpdump:
         print(f"ratio read_mrt / bgpdump -m:           {t_ours / t_dump:.2f}x")
-    print("\nread_mrt stages (one run):")
-    for name, seconds in stages:
-        print(f"  {name:36} {seconds:7.3f} s")
     return 0
 
 

@@ -32,8 +32,7 @@ from lightsout.attribution.geo import GeoLocator, default_locator
 from lightsout.errors import InputError
 from lightsout.model import EntityKind, SignalKind, SignalPoint
 from lightsout.sources import Parsed, mrt
-from lightsout.sources.mrt import PeerDown, Route, collector_name, read_mrt, replay_routes, slash24_union
-from lightsout.sources.mrt import parser as mrt_parser
+from lightsout.sources.mrt import collector_name, read_mrt, replay_routes, slash24_union
 
 RIS = Path("mrt") / "ripe-ris"
 RRC15_1600 = RIS / "rrc15" / "2010.02" / "updates.20100227.1600.gz"
@@ -54,7 +53,7 @@ def _value(parsed: Parsed, entity_id: str, signal: SignalKind, bin_start: dateti
 
 
 def _routes_note(parsed: Parsed) -> str:
-    return next(n for n in parsed.notes if n.startswith("pybgpkit-parser yielded"))
+    return next(n for n in parsed.notes if n.startswith("read "))
 
 
 @pytest.fixture(scope="module")
@@ -80,8 +79,8 @@ def test_rrc15_counts(rrc15: Parsed) -> None:
     assert rrc15.records_read == 6615
     assert rrc15.skipped == []
     note = _routes_note(rrc15)
-    assert "yielded 53786 route elements (52468 announcements, 1318 withdrawals)" in note
-    assert "6546 route records holding 53786 prefixes" in note
+    assert "read 53786 routes (52468 announcements, 1318 withdrawals)" in note
+    assert "from 6546 route records" in note
     assert "6615 MRT records framed (BGP4MP/1 x542, BGP4MP/4 x6053, BGP4MP/5 x20)" in rrc15.notes[0]
     assert any(n.startswith("full-feed peers: 1 of 5") for n in rrc15.notes)
 
@@ -168,9 +167,9 @@ def test_damaged_file_recovers_records_around_damage(damaged: Parsed) -> None:
     ]
     assert "10 bytes skipped" in damaged.skipped[0].reason
     assert "14 bytes skipped" in damaged.skipped[1].reason
-    assert "yielded 5378 route elements (4660 announcements, 718 withdrawals)" in _routes_note(damaged)
+    assert "read 5378 routes (4660 announcements, 718 withdrawals)" in _routes_note(damaged)
     assert "307 state changes" in damaged.notes[0]
-    assert any("2239 deprecated MRT type 5 (BGP) updates rewritten" in n for n in damaged.notes)
+    assert any("2239 deprecated MRT type 5 (BGP) updates read as BGP4MP" in n for n in damaged.notes)
     assert damaged.points and {p.source for p in damaged.points} == {"rrc00"}
 
 
@@ -193,7 +192,7 @@ def test_type5_files_match_bgpdump(
     assert parsed.records_read == records
     assert parsed.skipped == []
     total = announcements + withdrawals
-    assert f"yielded {total} route elements ({announcements} announcements, {withdrawals} withdrawals)" in (
+    assert f"read {total} routes ({announcements} announcements, {withdrawals} withdrawals)" in (
         _routes_note(parsed)
     )
 
@@ -208,7 +207,7 @@ def test_shortened_zebra_records_are_skipped_with_reasons(shared_data: Path) -> 
         "shortened BGP4MP state change: 8 bytes, 20 expected": 21,
     }
     assert parsed.skipped[0].position == "byte 1893"
-    assert "yielded 519 route elements (378 announcements, 141 withdrawals)" in _routes_note(parsed)
+    assert "read 519 routes (378 announcements, 141 withdrawals)" in _routes_note(parsed)
 
 
 def _independent_bview_count(path: Path, asn: int, skip_peer: str) -> tuple[set[str], int]:
@@ -249,7 +248,7 @@ def _independent_bview_count(path: Path, asn: int, skip_peer: str) -> tuple[set[
 def test_bview_early_table_dump(shared_data: Path, bview: Parsed) -> None:
     assert bview.records_read == 2490
     assert bview.skipped == []
-    assert "yielded 452018 route elements (452018 announcements, 0 withdrawals)" in _routes_note(bview)
+    assert "read 452018 routes (452018 announcements, 0 withdrawals)" in _routes_note(bview)
     assert any(n.startswith("2490 TABLE_DUMP records were 4 bytes longer") for n in bview.notes)
     peers_note = next(n for n in bview.notes if n.startswith("full-feed peers: 6 of 7"))
     # per-peer entry counts of the independent walk below: 76575 76435 71665 71363 70698 69964 | 15318
@@ -281,27 +280,27 @@ class _FixedLocator(GeoLocator):
 def test_replay_counts_full_feed_union_withdrawal_and_session_down() -> None:
     t0, t1, t2 = 1_000_000_200, 1_000_000_400, 1_000_000_700  # bins 1_000_000_200, _500 (t1 in first)
     a, b, c = "192.0.2.1", "192.0.2.2", "192.0.2.3"
-    routes: list[Route | PeerDown] = [
-        Route(t0, a, "193.0.0.0/21", (3333,)),
-        Route(t0, a, "193.0.0.0/22", (3333,)),  # nested: no extra /24s
-        Route(t0, a, "193.0.8.0/25", (3333,)),  # longer than /24: a prefix, no /24s
-        Route(t0, a, "2001:67c::/32", (3333,)),  # IPv6: a prefix, no /24s
-        Route(t0, a, "8.8.8.0/24", (15169,)),
-        Route(t0, b, "193.0.0.0/21", (3333,)),
-        Route(t0, b, "193.0.0.0/22", (3333,)),
-        Route(t0, b, "2001:67c::/32", (3333,)),
-        Route(t0, b, "8.8.8.0/24", (64500,)),  # another origin for the same prefix
-        Route(t0, c, "1.1.1.0/24", (13335,)),  # peer c: 1 of 5 prefixes, not full-feed
-        Route(t1, a, "193.0.0.0/22", None),  # withdrawn by a, still held by b
-        Route(t2, b, "193.0.0.0/22", None),
-        PeerDown(0, t2, b),
-        Route(t2 + 300, c, "1.1.1.0/24", None),  # only a partial peer speaks: the bin still gets values
+    routes: list[tuple[int, str, str, tuple[int, ...] | None] | tuple[int, str]] = [
+        (t0, a, "193.0.0.0/21", (3333,)),
+        (t0, a, "193.0.0.0/22", (3333,)),  # nested: no extra /24s
+        (t0, a, "193.0.8.0/25", (3333,)),  # longer than /24: a prefix, no /24s
+        (t0, a, "2001:67c::/32", (3333,)),  # IPv6: a prefix, no /24s
+        (t0, a, "8.8.8.0/24", (15169,)),
+        (t0, b, "193.0.0.0/21", (3333,)),
+        (t0, b, "193.0.0.0/22", (3333,)),
+        (t0, b, "2001:67c::/32", (3333,)),
+        (t0, b, "8.8.8.0/24", (64500,)),  # another origin for the same prefix
+        (t0, c, "1.1.1.0/24", (13335,)),  # peer c: 1 of 5 prefixes, not full-feed
+        (t1, a, "193.0.0.0/22", None),  # withdrawn by a, still held by b
+        (t2, b, "193.0.0.0/22", None),
+        (t2, b),  # b's session goes down
+        (t2 + 300, c, "1.1.1.0/24", None),  # only a partial peer speaks: the bin still gets values
     ]
     replay = replay_routes(routes, _FixedLocator())
     assert replay.full_feed == [a, b]
     assert replay.peer_peaks == {a: 5, b: 4, c: 1}
     first, second, third = 1_000_000_200, 1_000_000_500, 1_000_000_800
-    assert [start for start, _, _ in replay.bins] == [first, second, third]
+    assert [b.start_s for b in replay.bins] == [first, second, third]
     v = replay.value
     assert (v(first, "network/AS3333").prefixes, v(first, "network/AS3333").slash24s) == (4, 8)  # type: ignore[union-attr]
     assert (v(first, "network/AS15169").prefixes, v(first, "network/AS64500").prefixes) == (1, 1)  # type: ignore[union-attr]
@@ -326,9 +325,11 @@ def test_slash24_union() -> None:
     assert slash24_union([(5, 10), (0, 8), (20, 2)]) == 17  # overlaps that are not nested
 
 
-def test_parse_prefix_clears_host_bits() -> None:
-    assert mrt.parse_prefix("203.37.255.126/24") == (4, int(ipaddress.IPv4Address("203.37.255.0")), 24)
-    assert mrt.parse_prefix("2001:db8::1/32")[0:3:2] == (6, 32)
+def test_prefix_keys_clear_host_bits() -> None:
+    assert mrt.key_text(mrt.key_of_text("203.37.255.126/24")) == "203.37.255.0/24"
+    assert mrt.key_text(mrt.key_of_text("11.13.0.0/13")) == "11.8.0.0/13"
+    assert mrt.key_text(mrt.key_of_text("2001:db8::1/32")) == "2001:db8::/32"
+    assert mrt.key_of_text("0.0.0.0/6") != mrt.key_of_text("::/0")  # IPv4 and IPv6 keys never meet
 
 
 @pytest.mark.parametrize(
@@ -366,7 +367,7 @@ def _td2_rib(ts: int, seq: int, prefix: str, entries: list[tuple[int, list[int]]
     return _mrt(ts, 13, 2, body)
 
 
-def test_table_dump_v2_chunks_get_the_peer_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_table_dump_v2_by_hand(tmp_path: Path) -> None:
     ts = 1_600_000_000
     peers = [("10.0.0.1", 65001), ("10.0.0.2", 65002)]
     index = socket.inet_aton("192.0.2.1") + struct.pack(">HH", 0, len(peers))
@@ -378,10 +379,9 @@ def test_table_dump_v2_chunks_get_the_peer_index(tmp_path: Path, monkeypatch: py
     data += _td2_rib(ts, 2, "8.8.8.0/24", [(1, [65002, 15169])])
     path = tmp_path / "rrc99.bview.20200913.1226"
     path.write_bytes(gzip.compress(data))
-    monkeypatch.setattr(mrt_parser, "CHUNK_RECORDS", 1)  # one RIB record per parser run
     parsed = read_mrt(path)
     assert parsed.skipped == []
-    assert "yielded 4 route elements" in _routes_note(parsed)
+    assert "read 4 routes" in _routes_note(parsed)
     start = datetime.fromtimestamp(ts - ts % 300, UTC)
     assert {p.source for p in parsed.points} == {"rrc99"}
     assert _value(parsed, "network/AS3333", SignalKind.BGP_PREFIXES, start) == 2
@@ -416,7 +416,7 @@ def test_junk_between_records_costs_no_record(shared_data: Path, tmp_path: Path)
     assert parsed.records_read == 6615
     assert [s.position for s in parsed.skipped] == [f"byte {at}"]
     assert "37 bytes skipped" in parsed.skipped[0].reason
-    assert "yielded 53786 route elements" in _routes_note(parsed)
+    assert "read 53786 routes" in _routes_note(parsed)
 
 
 def test_junk_inside_a_record_costs_that_record_only(shared_data: Path, tmp_path: Path) -> None:
@@ -432,32 +432,6 @@ def test_junk_inside_a_record_costs_that_record_only(shared_data: Path, tmp_path
     positions = {s.position for s in parsed.skipped}
     assert f"byte {offsets[3000]}" in positions
     assert len(parsed.skipped) == 2
-
-
-def test_record_the_library_stops_at_is_found_and_skipped(
-    shared_data: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Emulate pybgpkit-parser 0.6.2 meeting a record it cannot read: it yields what came before
-    and stops. Halving the chunk must isolate that record, skip it and keep every other route."""
-    data = _rrc15_plain(shared_data)
-    bad = _record_offsets(data)[4000]
-    real_parse = mrt_parser._parse_file
-
-    def stopping_parse(file: Path, records: list[mrt.ParserRecord]) -> list[pybgpkit_parser.Elem]:
-        elems = real_parse(file, records)
-        offsets = [r.offset for r in records]
-        if bad in offsets:
-            return elems[: sum(r.expected for r in records[: offsets.index(bad)])]
-        return elems
-
-    monkeypatch.setattr(mrt_parser, "_parse_file", stopping_parse)
-    parsed = read_mrt(shared_data / RRC15_1600)
-    assert [s.position for s in parsed.skipped] == [f"byte {bad}"]
-    assert parsed.skipped[0].reason.startswith("pybgpkit-parser could not read the record (")
-    lost = int(parsed.skipped[0].reason.split("(")[1].split()[0])
-    assert lost > 0
-    assert f"yielded {53786 - lost} route elements" in _routes_note(parsed)
-    assert parsed.records_read == 6614
 
 
 def test_truncated_gzip_keeps_what_was_read(shared_data: Path, tmp_path: Path) -> None:
@@ -482,7 +456,7 @@ def test_progress_reaches_the_total(shared_data: Path) -> None:
 def test_bzip2_input(shared_data: Path) -> None:
     parsed = read_mrt(shared_data / "mrt" / "bgpkit-example-updates.bz2")
     assert parsed.records_read == 85
-    assert "yielded 268 route elements (159 announcements, 109 withdrawals)" in _routes_note(parsed)
+    assert "read 268 routes (159 announcements, 109 withdrawals)" in _routes_note(parsed)
     assert {p.source for p in parsed.points} == {"mrt"}
 
 

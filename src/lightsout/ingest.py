@@ -37,6 +37,7 @@ _IODA_JSON = re.compile(rb'^\s*\{\s*"type"\s*:\s*"(signals|outages\.events)"')
 # A Cloudflare API envelope holding outage annotations.
 _RADAR_JSON = re.compile(rb'^\s*\{\s*"(success|errors|result)".{0,300}?"annotations"', re.DOTALL)
 _IODA_CSV = re.compile(rb'^(\xef\xbb\xbf)?"?Time \(UTC\)"?,')
+_MRT_TYPES = frozenset({5, 12, 13, 16, 17})  # BGP, TABLE_DUMP(_V2), BGP4MP(_ET): RFC 6396
 
 
 def sha256_of(path: Path) -> str:
@@ -80,6 +81,8 @@ def guess_format(path: Path) -> InputFormat:
     stripped = head.lstrip()
     if stripped[:1] in (b"{", b"["):
         return InputFormat.OONI
+    if len(head) >= 12 and int.from_bytes(head[4:6], "big") in _MRT_TYPES:  # an uncompressed MRT header
+        return InputFormat.MRT
     raise InputError(
         str(path), "byte 0", "cannot tell the format; pass --format ioda|cloudflare-radar|monash|mrt|ooni"
     )

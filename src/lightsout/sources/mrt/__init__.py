@@ -10,7 +10,7 @@ full-feed peers). This module reads a file through them: :func:`read_mrt`.
 from __future__ import annotations
 
 import re
-import tempfile
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,56 +18,74 @@ from lightsout.attribution.geo import GeoLocator, default_locator
 from lightsout.errors import InputError
 from lightsout.model import Skip
 from lightsout.sources import CarryState, LoadCarry, Parsed, Progress, no_carry, no_progress
-from lightsout.sources.mrt.decode import Decoded, ParserRecord, PeerDown, RecordCounts, decode_records
-from lightsout.sources.mrt.framing import TABLE_DUMP_PAD, Framing, MrtRecord, decompress, frame_records
-from lightsout.sources.mrt.parser import ParseOutcome, Route, run_parser
+from lightsout.sources.bounds import decompressed_limit
+from lightsout.sources.mrt.decode import Decoder, Malformed, RecordCounts
+from lightsout.sources.mrt.framing import (
+    T_TABLE_DUMP,
+    T_TABLE_DUMP_V2,
+    TABLE_DUMP_PAD,
+    Framing,
+    MrtRecord,
+    decompress,
+    frame_records,
+    iter_decompressed,
+    iter_frames,
+)
 from lightsout.sources.mrt.replay import (
-    BIN_S,
+    BIN_S as BIN_S,
+)
+from lightsout.sources.mrt.replay import (
     FULL_FEED_FRACTION,
     MIN_FULL_FEED_PEERS,
-    PrefixInfo,
     Replay,
-    RoutingTables,
-    parse_prefix,
-    replay_routes,
-    slash24_union,
+    Replayer,
+    Value,
+    grouped_union,
+    text_origins,
 )
+from lightsout.sources.mrt.tables import MIN_COUNTED_LEN, RouteTables, key_of_text, key_text, prefix_key
 
 __all__ = [
     "DEFAULT_SOURCE",
     "FORMAT",
-    "MAX_CARRY_GAP_S",
-    "Decoded",
+    "Decoder",
     "Framing",
+    "Malformed",
     "MrtRecord",
-    "ParseOutcome",
-    "ParserRecord",
-    "PeerDown",
-    "PrefixInfo",
     "RecordCounts",
     "Replay",
-    "Route",
-    "RoutingTables",
+    "Replayer",
+    "RouteTables",
+    "Value",
     "collector_name",
-    "decode_records",
     "decompress",
+    "file_time",
     "frame_records",
-    "parse_prefix",
+    "grouped_union",
+    "iter_decompressed",
+    "iter_frames",
+    "key_of_text",
+    "key_text",
+    "prefix_key",
     "read_mrt",
     "replay_routes",
-    "run_parser",
     "slash24_union",
+    "update_interval",
 ]
 
 FORMAT = "mrt"
 DEFAULT_SOURCE = "mrt"
-# An update file continues the stored tables of its collector only if it starts within this
-# long after them: RIPE RIS and RouteViews write update files every 5-15 minutes and RIB dumps
-# every 2-8 hours, so a longer gap means files are missing and the tables would be stale.
-MAX_CARRY_GAP_S = 8 * 3600
+# How often a collector writes an update file: RIPE RIS every 5 minutes, RouteViews every 15
+# (https://ris.ripe.net/docs/mrt/, http://archive.routeviews.org/). An update file continues the
+# stored tables only if it starts where the previous one ended: anything later means files are
+# missing, whose withdrawals were never applied.
+RIS_INTERVAL_S = 300
+ROUTEVIEWS_INTERVAL_S = 900
 
 COLLECTOR_DIR = re.compile(r"rrc\d{2}|route-views[\w.-]*", re.IGNORECASE)
 COLLECTOR_FILE = re.compile(r"(rrc\d{2}|route-views[\w.-]*?)[._-](?:bview|updates|rib)", re.IGNORECASE)
+NAME_DATE = re.compile(r"(?<!\d)(\d{8})\.(\d{4})(?!\d)")
+NAME_EPOCH = re.compile(r"\.(\d{10})(?=\.|$)")
 
 
 # -- entry point ---------------------------------------------------------------------------------
@@ -79,69 +97,165 @@ def read_mrt(
     locator: GeoLocator | None = None,
     load_carry: LoadCarry = no_carry,
 ) -> Parsed:
-    """Read one MRT file (gzip, bzip2 or plain) into routing-visibility points.
+    """Read one MRT file (gzip, bzip2 or plain) into routing-visibility points, streaming.
 
-    ``load_carry`` gives the collector's routing tables at the end of its previous file: an update
-    file that starts where that state ends (within ``MAX_CARRY_GAP_S``) continues it, so a RIB dump
-    followed by its update files gives one continuous signal. A file that starts before the state,
-    or long after it, is replayed on its own (and says so in the notes)."""
+    ``load_carry`` gives the collector's routing tables after its previous file. A RIB dump
+    replaces them; an update file continues them only if it is the next file of the collector's
+    sequence (see :func:`_plan`); after a gap no values are given until the next RIB dump.
+    Memory is bounded by the tables (prefixes x peers), not by the file's size."""
     name = str(path)
-    raw = _read_bytes(path)
-    total = len(raw)
-    progress(0, total)
-    data, compression_skip = decompress(raw, name)
-    if not data:
-        where = compression_skip.position if compression_skip else ""
-        raise InputError(name, where, "no data after decompression")
-    framing = frame_records(data, name)
-    if compression_skip is not None:
-        framing.skipped.append(compression_skip)
-    progress(total // 10, total)
-    decoded = decode_records(framing.records, name)
-
-    def chunk_progress(offset: int) -> None:
-        progress(total // 10 + (total - total // 10) * offset // max(1, len(data)), total)
-
-    with tempfile.TemporaryDirectory(prefix="lightsout-mrt-") as tmp:
-        outcome = run_parser(decoded.items, Path(tmp), name, chunk_progress)
+    _check(path)
+    total = path.stat().st_size
     source = collector_name(path)
-    times = [r.timestamp for r in outcome.routes]
-    prior, carry_note = _prior_tables(load_carry(f"mrt/{source}"), min(times, default=None))
-    replay = replay_routes(outcome.routes, locator or default_locator(), prior)
-    points = replay.points(source)
+    locator = locator or default_locator()
+    framing = Framing()
+    compression: list[Skip] = []
+    progress(0, total)
+    with path.open("rb") as handle:
+
+        def read(n: int) -> bytes:
+            piece = handle.read(n)
+            progress(min(handle.tell(), total - 1), total)
+            return piece
+
+        limit = decompressed_limit(total)
+        pieces = _nonempty(iter_decompressed(read, name, compression, limit), name, compression)
+        frames = iter_frames(pieces, name, framing)
+        first = next(frames)
+        rib = first.mrt_type in (T_TABLE_DUMP, T_TABLE_DUMP_V2)
+        state, emit, notes, save = _plan(path, source, rib, first.timestamp, load_carry(f"mrt/{source}"))
+        replayer = Replayer(state, locator, rib=rib, emit=emit)
+        decoder = Decoder(name, state, replayer.at, rib)
+        decoder.record(first)
+        record = decoder.record
+        for rec in frames:
+            record(rec)
+    replay = replayer.finish()
+    counts = decoder.counts
 
     parsed = Parsed(format=FORMAT)
-    parsed.records_read = decoded.counts.framed - len(decoded.skipped) - len(outcome.skipped)
-    parsed.skipped = sorted(framing.skipped + decoded.skipped + outcome.skipped, key=_skip_order)
-    parsed.points = points
+    parsed.records_read = counts.framed - len(decoder.skipped)
+    parsed.skipped = sorted(framing.skipped + decoder.skipped + compression, key=_skip_order)
+    parsed.points = replay.points(source)
     parsed.entities = replay.entities()
-    parsed.notes = _notes(framing, decoded.counts, outcome, replay, source, locator or default_locator())
-    if carry_note:
-        parsed.notes.append(carry_note)
-    if replay.final is not None and times:
-        as_of = datetime.fromtimestamp(max(times), UTC)
-        parsed.carry = CarryState(f"mrt/{source}", as_of, replay.final.dump())
+    parsed.notes = _notes(framing, counts, replay, source, locator, state) + notes
+    if save:
+        as_of = datetime.fromtimestamp(state.next_file_s or replayer.last_s or first.timestamp, UTC)
+        parsed.carry = CarryState(f"mrt/{source}", as_of, state.dump())
     progress(total, total)
     return parsed
 
 
-def _prior_tables(state: CarryState | None, first_s: int | None) -> tuple[RoutingTables | None, str]:
-    """The previous file's tables, if this file continues them."""
-    if state is None or first_s is None:
-        return None, ""
-    as_of_s = int(state.as_of.timestamp())
-    when = f"{state.as_of:%Y-%m-%d %H:%M} UTC"
-    if first_s < as_of_s - BIN_S:
-        return (
-            None,
-            f"replayed on its own: the collector's stored tables end later ({when}) than this file starts",
+def _nonempty(pieces: Iterator[bytes], name: str, compression: list[Skip]) -> Iterator[bytes]:
+    """The pieces, or a one-line error if there are none (an empty compressed stream)."""
+    for piece in pieces:
+        if piece:
+            yield piece
+            yield from pieces
+            return
+    where = compression[0].position if compression else ""
+    raise InputError(name, where, "no data after decompression")
+
+
+def update_interval(source: str) -> int:
+    """Seconds between a collector's update files."""
+    return RIS_INTERVAL_S if source.startswith("rrc") else ROUTEVIEWS_INTERVAL_S
+
+
+def file_time(path: Path) -> int | None:
+    """The time in a RIS/RouteViews file name (``updates.20100227.1600``, ``...updates.1401493500``)."""
+    match = NAME_DATE.search(path.name)
+    if match:
+        when = datetime.strptime(match.group(1) + match.group(2), "%Y%m%d%H%M").replace(tzinfo=UTC)
+        return int(when.timestamp())
+    match = NAME_EPOCH.search(path.name)
+    return int(match.group(1)) if match else None
+
+
+def _utc(seconds: int) -> str:
+    return f"{datetime.fromtimestamp(seconds, UTC):%Y-%m-%d %H:%M} UTC"
+
+
+def _plan(
+    path: Path, source: str, rib: bool, first_s: int, carried: CarryState | None
+) -> tuple[RouteTables, bool, list[str], bool]:
+    """Which tables the file replays on, whether its bins get values, notes, whether to save.
+
+    * A RIB dump replaces every peer's table (a route missing from it is gone) and resynchronises
+      the collector's sequence.
+    * An update file that starts where the stored sequence expects the next file continues it.
+    * One that starts later leaves a gap: the missing files' withdrawals were never applied, so the
+      tables are dropped and no value is given (a gap, not an outage) until the next RIB dump.
+    * One that starts before the stored tables (out of order) is replayed on its own, not saved.
+    * With nothing stored, an update file is replayed on its own (see docs/mrt.md for what such
+      values mean) and the sequence starts there.
+    """
+    interval = update_interval(source)
+    named = file_time(path)
+    start = named if named is not None else (first_s if rib else first_s - first_s % interval)
+    prior: RouteTables | None = None
+    notes: list[str] = []
+    if carried is not None:
+        try:
+            prior = RouteTables.load(carried.payload)
+        except (ValueError, KeyError) as exc:
+            notes.append(f"the stored tables of {source} are unreadable ({exc}); replayed on its own")
+    state = prior or RouteTables()
+    state.file_interval_s = interval
+    expected = prior.next_file_s if prior is not None else None
+    if rib:
+        if expected is not None and start < expected - interval:
+            notes.append(
+                f"RIB dump older than the collector's stored tables ({_utc(expected)}): replayed on its own"
+            )
+            fresh = RouteTables(known_asns=set(state.known_asns), known_countries=set(state.known_countries))
+            return fresh, True, notes, False
+        if prior is not None:
+            notes.append(
+                "RIB dump: replaces every peer's table" + ("" if prior.synced else "; the gap is over")
+            )
+        state.synced = True
+        state.next_file_s = start - start % interval
+        return state, True, notes, True
+    if prior is None or expected is None:
+        state.next_file_s = start + interval
+        return state, True, notes, True
+    if start < expected:
+        notes.append(
+            f"replayed on its own: the collector's stored tables end later ({_utc(expected)}) "
+            "than this file starts"
         )
-    if first_s - as_of_s > MAX_CARRY_GAP_S:
-        return (
-            None,
-            f"replayed on its own: more than {MAX_CARRY_GAP_S // 3600} h after the stored tables ({when})",
+        fresh = RouteTables(known_asns=set(state.known_asns), known_countries=set(state.known_countries))
+        return fresh, True, notes, False
+    state.next_file_s = start + interval
+    if start >= expected + interval:
+        missing = (start - expected) // interval
+        notes.append(
+            f"gap: {missing} update file(s) of {source} missing from {_utc(expected)} to {_utc(start)}; "
+            "the tables are not carried across it and this collector gives no values until its next RIB dump"
         )
-    return RoutingTables.load(state.payload), f"continues the collector's tables as of {when}"
+        state.clear_routes()
+        state.synced = False
+        return state, False, notes, True
+    if not state.synced:
+        notes.append(f"{source} is waiting for a RIB dump since a gap: no values from this file")
+        return state, False, notes, True
+    notes.append(f"continues the collector's tables as of {_utc(expected)}")
+    return state, True, notes, True
+
+
+def _check(path: Path) -> None:
+    name = str(path)
+    if path.is_dir():
+        raise InputError(name, "", "is a directory, not an MRT file")
+    if not path.exists():
+        raise InputError(name, "", "no such file")
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise InputError(name, "", f"cannot read: {exc.strerror or exc}") from exc
+    if not size:
+        raise InputError(name, "", "empty file")
 
 
 def _skip_order(skip: Skip) -> tuple[int, int]:
@@ -150,19 +264,33 @@ def _skip_order(skip: Skip) -> tuple[int, int]:
     return (0 if kind == "byte" else 1), int(number) if number.isdigit() else 0
 
 
-def _read_bytes(path: Path) -> bytes:
-    name = str(path)
-    if path.is_dir():
-        raise InputError(name, "", "is a directory, not an MRT file")
-    if not path.exists():
-        raise InputError(name, "", "no such file")
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(name, "", f"cannot read: {exc.strerror or exc}") from exc
-    if not raw:
-        raise InputError(name, "", "empty file")
-    return raw
+def slash24_union(intervals: list[tuple[int, int]]) -> int:
+    """Size of the union of ``(start, size)`` intervals, in the intervals' unit."""
+    import numpy as np
+
+    if not intervals:
+        return 0
+    start = np.array([s for s, _ in intervals], dtype=np.int64)
+    size = np.array([n for _, n in intervals], dtype=np.int64)
+    return int(grouped_union(np.zeros(len(start), dtype=np.int64), start, size, 1)[0])
+
+
+def replay_routes(
+    routes: list[tuple[int, str, str, tuple[int, ...] | None] | tuple[int, str]],
+    locator: GeoLocator,
+    state: RouteTables | None = None,
+) -> Replay:
+    """Replay routes given in text, ``(time, peer, prefix, origins or None)``, or a session going
+    down, ``(time, peer)``, as update records: the same tables and bins as a file (tests, tools)."""
+    tables = state or RouteTables()
+    replayer = Replayer(tables, locator, rib=False)
+    for route in routes:
+        replayer.at(route[0])
+        if len(route) == 2:
+            tables.drop_peer(route[1])
+        else:
+            text_origins(tables, route[1], route[2], route[3])
+    return replayer.finish()
 
 
 def collector_name(path: Path) -> str:
@@ -178,26 +306,42 @@ def collector_name(path: Path) -> str:
 
 
 def _notes(
-    framing: Framing, counts: RecordCounts, outcome: ParseOutcome, replay: Replay, source: str,
+    framing: Framing,
+    counts: RecordCounts,
+    replay: Replay,
+    source: str,
     locator: GeoLocator,
-) -> list[str]:  # fmt: skip
+    state: RouteTables,
+) -> list[str]:
     types = ", ".join(f"{k} x{v}" for k, v in sorted(counts.by_type.items()))
     notes = [
         f"{source}: {counts.framed} MRT records framed ({types}); {counts.route_records} carry routes, "
         f"{counts.state_changes} state changes ({counts.peer_downs} leaving Established), "
-        f"{counts.other_messages} other records without routes (OPEN, KEEPALIVE, NOTIFICATION, peer index), "
+        f"{counts.other_messages} other records without routes (OPEN, KEEPALIVE, NOTIFICATION, peer index, "
+        "End-of-RIB), "
         f"{counts.local_messages} messages sent by the collector itself",
-        f"pybgpkit-parser yielded {outcome.announcements + outcome.withdrawals} route elements "
-        f"({outcome.announcements} announcements, {outcome.withdrawals} withdrawals) from "
-        f"{counts.route_records} route records holding {counts.expected_elements} prefixes by the framing's "
-        f"count, in {outcome.parser_runs} parser runs",
+        f"read {counts.announcements + counts.withdrawals} routes ({counts.announcements} announcements, "
+        f"{counts.withdrawals} withdrawals) from {counts.route_records} route records; "
+        "tables after the file: "
+        f"{state.routes()} routes to {len(state.keys)} prefixes from {len(state.tables)} peers",
     ]
+    if counts.cut_nlri:
+        notes.append(
+            f"{counts.cut_nlri} NLRI fields ended in a prefix cut short; the prefixes before it were read "
+            "(as bgpdump reads them)"
+        )
+    if counts.host_bits:
+        notes.append(f"{counts.host_bits} prefixes had host bits set; read with the host bits cleared")
+    uncounted = len(state.counted) - sum(state.counted)
+    if uncounted:
+        shortest = ", ".join(f"/{n}" for n in MIN_COUNTED_LEN.values())
+        notes.append(
+            f"{uncounted} prefixes shorter than {shortest} (IPv4, IPv6; default routes) count toward nothing"
+        )
     if framing.damaged_bytes:
         notes.append(f"{framing.damaged_bytes} bytes of damaged framing skipped; reading resumed after each")
     if counts.converted_type5:
-        notes.append(
-            f"{counts.converted_type5} deprecated MRT type 5 (BGP) updates rewritten as BGP4MP messages"
-        )
+        notes.append(f"{counts.converted_type5} deprecated MRT type 5 (BGP) updates read as BGP4MP messages")
     if framing.padded_table_dumps:
         notes.append(
             f"{framing.padded_table_dumps} TABLE_DUMP records were {TABLE_DUMP_PAD} bytes longer than their "
@@ -205,17 +349,12 @@ def _notes(
         )
     if counts.split_table_dumps:
         notes.append(f"{counts.split_table_dumps} TABLE_DUMP records held several entries and were split")
-    if outcome.surplus_records:
-        notes.append(
-            f"{outcome.surplus_records} records gave the parser another prefix count than the framing; "
-            "the parser's elements were kept"
-        )
     largest = max(replay.peer_peaks.values(), default=0)
     full = set(replay.full_feed)
     shown = ", ".join(f"{peer} {n}" for peer, n in replay.peer_peaks.items() if peer in full)
     others = [(peer, n) for peer, n in replay.peer_peaks.items() if peer not in full]
     other = ""
-    if others:
+    if others and largest:
         other = f"; largest other peer: {others[0][0]} {others[0][1]} ({others[0][1] / largest:.0%})"
     notes.append(
         f"full-feed peers: {len(replay.full_feed)} of {len(replay.peer_peaks)}, those whose table at its "
@@ -224,6 +363,7 @@ def _notes(
     )
     notes.append(
         f"countries from {locator.database_type()} built {locator.database_date():%Y-%m-%d} (address space "
-        f"placed as it was then): {replay.unlocated} of {replay.located} visible prefixes have no country"
+        f"placed as it was then): {replay.unlocated} of {replay.located + replay.unlocated} visible prefixes "
+        "have no country"
     )
     return notes

@@ -36,7 +36,7 @@ import bz2
 import struct
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from lightsout.errors import InputError
@@ -89,70 +89,100 @@ class Framing:
 # -- decompression -------------------------------------------------------------------------------
 
 
-def decompress(raw: bytes, name: str, limit: int | None = None) -> tuple[bytes, Skip | None]:
-    """gzip or bzip2 (by magic number, multi-member) or plain bytes.
+READ_BYTES = 1 << 20  # compressed bytes read at a time
+OUT_BYTES = 8 << 20  # decompressed bytes made at a time
 
-    A corrupt or truncated compressed stream keeps what decompressed before the damage and returns
-    a :class:`Skip` saying where (in compressed bytes) the rest was lost. Output past ``limit``
-    bytes (default: :func:`~lightsout.sources.bounds.decompressed_limit` of the file's size) raises
-    :class:`InputError`, having never held more than the limit (a decompression bomb).
+
+def _inflate(member: zlib._Decompress | bz2.BZ2Decompressor, piece: bytes) -> Iterator[bytes]:
+    """Decompress ``piece`` in outputs of at most OUT_BYTES (a bomb never expands at once)."""
+    if isinstance(member, bz2.BZ2Decompressor):
+        yield member.decompress(piece, max_length=OUT_BYTES)
+        while not member.eof and not member.needs_input:
+            yield member.decompress(b"", max_length=OUT_BYTES)
+        return
+    yield member.decompress(piece, OUT_BYTES)
+    while member.unconsumed_tail and not member.eof:
+        yield member.decompress(member.unconsumed_tail, OUT_BYTES)
+
+
+def iter_decompressed(
+    read: Callable[[int], bytes], name: str, skips: list[Skip], limit: int
+) -> Iterator[bytes]:
+    """The decompressed bytes of gzip or bzip2 (by magic number, multi-member) or plain input,
+    piece by piece, never the whole file at once.
+
+    A corrupt or truncated compressed stream keeps what decompressed before the damage and appends
+    a :class:`Skip` to ``skips`` saying where (in compressed bytes) the rest was lost. Output past
+    ``limit`` bytes (:func:`~lightsout.sources.bounds.decompressed_limit` of the file's size)
+    raises :class:`InputError` (a decompression bomb).
     """
+    head = read(READ_BYTES)
     make: Callable[[], zlib._Decompress | bz2.BZ2Decompressor]
-    if raw[:2] == b"\x1f\x8b":
+    if head[:2] == b"\x1f\x8b":
         kind = "gzip"
 
         def make() -> zlib._Decompress | bz2.BZ2Decompressor:
             return zlib.decompressobj(wbits=31)
-    elif raw[:3] == b"BZh":
+    elif head[:3] == b"BZh":
         kind = "bzip2"
         make = bz2.BZ2Decompressor
     else:
-        return raw, None
-    budget = decompressed_limit(len(raw)) if limit is None else limit
-    out: list[bytes] = []
-    size = 0
-    pos, step = 0, 1 << 18
-    while pos < len(raw):
-        member = make()
-        while True:
-            piece = raw[pos : pos + step]
-            try:
-                size = _inflate(member, piece, out, size, budget)
-            except (zlib.error, OSError, EOFError, ValueError) as exc:
-                reason = f"corrupt {kind} data ({exc}); the rest of the file is unreadable"
-                return b"".join(out), Skip(name, f"compressed byte {pos}", reason)
-            if size > budget:
-                raise InputError(name, f"compressed byte {pos}", too_large(f"the {kind} stream", budget))
-            if member.eof:
-                pos += len(piece) - len(member.unused_data)
-                break
-            pos += len(piece)
-            if pos >= len(raw):
+        while head:
+            yield head
+            head = read(READ_BYTES)
+        return
+    pos = 0  # compressed bytes consumed
+    size = 0  # decompressed bytes made
+    pending = head
+    member = make()
+    while True:
+        if not pending:
+            pending = read(READ_BYTES)
+            if not pending:
                 reason = f"{kind} stream ends early (truncated file); the rest is missing"
-                return b"".join(out), Skip(name, f"compressed byte {len(raw)}", reason)
-        if not raw[pos:].strip(b"\0"):
-            break  # trailing zero padding after the last member
-    return b"".join(out), None
+                skips.append(Skip(name, f"compressed byte {pos}", reason))
+                return
+        try:
+            for out in _inflate(member, pending):
+                size += len(out)
+                if size > limit:
+                    raise InputError(name, f"compressed byte {pos}", too_large(f"the {kind} stream", limit))
+                if out:
+                    yield out
+        except (zlib.error, OSError, EOFError, ValueError) as exc:
+            reason = f"corrupt {kind} data ({exc}); the rest of the file is unreadable"
+            skips.append(Skip(name, f"compressed byte {pos}", reason))
+            return
+        if member.eof:
+            rest = member.unused_data
+            pos += len(pending) - len(rest)
+            while not rest.strip(b"\0"):
+                more = read(READ_BYTES)
+                if not more:
+                    return  # the end, or trailing zero padding after the last member
+                rest += more
+            pending = rest
+            member = make()
+        else:
+            pos += len(pending)
+            pending = b""
 
 
-def _inflate(
-    member: zlib._Decompress | bz2.BZ2Decompressor, piece: bytes, out: list[bytes], size: int, budget: int
-) -> int:
-    """Decompress ``piece`` into ``out`` without producing more than ``budget - size + 1`` bytes;
-    the new total size (past ``budget`` means the stream is too large)."""
-    if isinstance(member, bz2.BZ2Decompressor):
-        out.append(member.decompress(piece, max_length=budget - size + 1))
-        size += len(out[-1])
-        while size <= budget and not member.eof and not member.needs_input:
-            out.append(member.decompress(b"", max_length=budget - size + 1))
-            size += len(out[-1])
-        return size
-    out.append(member.decompress(piece, budget - size + 1))
-    size += len(out[-1])
-    while size <= budget and member.unconsumed_tail and not member.eof:
-        out.append(member.decompress(member.unconsumed_tail, budget - size + 1))
-        size += len(out[-1])
-    return size
+def decompress(raw: bytes, name: str, limit: int | None = None) -> tuple[bytes, Skip | None]:
+    """All of :func:`iter_decompressed` at once (for tools and tests on small files)."""
+    view = memoryview(raw)
+    at = 0
+
+    def read(n: int) -> bytes:
+        nonlocal at
+        piece = bytes(view[at : at + n])
+        at += len(piece)
+        return piece
+
+    skips: list[Skip] = []
+    budget = decompressed_limit(len(raw)) if limit is None else limit
+    data = b"".join(iter_decompressed(read, name, skips, budget))
+    return data, (skips[0] if skips else None)
 
 
 # -- framing ---------------------------------------------------------------------------------------
@@ -246,32 +276,68 @@ def _resync(data: bytes, start: int, ref_ts: int, finder: _Finder) -> int:
         pos = cand + 1
 
 
-def frame_records(data: bytes, name: str) -> Framing:
-    """Walk the MRT common headers of a decompressed stream; resynchronise after damage."""
-    framing = Framing()
-    first = _header(data, 0, None)
+LOOKAHEAD = 2 * MAX_RECORD_LEN + 4 * HEADER_LEN  # bytes kept ahead: a record and the next one
+REFILL = 16 * 1024 * 1024
+
+
+def iter_frames(pieces: Iterator[bytes], name: str, framing: Framing) -> Iterator[MrtRecord]:
+    """Walk the MRT common headers of a decompressed stream; resynchronise after damage.
+
+    The stream is read through a window that keeps ``LOOKAHEAD`` bytes ahead of the current
+    record (enough for the largest record and the header after the next one), so memory stays
+    bounded whatever the file's size. Damage and padding are recorded in ``framing``."""
+    buf, base, off, eof = b"", 0, 0, False
+
+    def fill() -> None:
+        nonlocal buf, base, off, eof
+        parts = [buf[off:]]
+        have = len(buf) - off
+        while have < LOOKAHEAD + REFILL:
+            piece = next(pieces, None)
+            if piece is None:
+                eof = True
+                break
+            parts.append(piece)
+            have += len(piece)
+        base += off
+        buf, off = b"".join(parts), 0
+
+    fill()
+    first = _header(buf, 0, None)
     if first is None:
-        if len(data) < HEADER_LEN:
-            raise InputError(name, "byte 0", f"not an MRT file: only {len(data)} bytes")
-        ts, mrt_type, subtype, length = HEADER.unpack_from(data, 0)
+        if len(buf) < HEADER_LEN:
+            raise InputError(name, "byte 0", f"not an MRT file: only {len(buf)} bytes")
+        ts, mrt_type, subtype, length = HEADER.unpack_from(buf, 0)
         raise InputError(
             name, "byte 0",
             f"not an MRT file: the first 12 bytes are no MRT header (type {mrt_type}, subtype {subtype}, "
             f"length {length}, timestamp {ts})",
         )  # fmt: skip
     ref_ts = first[0]
-    finder = _Finder(data)
-    off = 0
-    while off < len(data):
+    finder = _Finder(buf)
+    records = 0
+    while True:
+        if not eof and len(buf) - off < LOOKAHEAD:
+            fill()
+            finder = _Finder(buf)
+        data = buf
+        if off >= len(data):
+            break
         if len(data) - off < HEADER_LEN:
             framing.skipped.append(
-                Skip(name, f"byte {off}", f"{len(data) - off} trailing bytes, too short for an MRT header")
+                Skip(
+                    name,
+                    f"byte {base + off}",
+                    f"{len(data) - off} trailing bytes, too short for an MRT header",
+                )
             )
             framing.damaged_bytes += len(data) - off
             break
         span = _span(data, off, ref_ts)
         if span is None:
             nxt = _resync(data, off + 1, ref_ts, finder)
+            if nxt >= len(data) and not eof:
+                nxt = max(off + 1, len(data) - LOOKAHEAD // 2)  # nothing in the window: go on reading
             header = _header(data, off, ref_ts)
             if header is not None and nxt >= off + HEADER_LEN + header[3]:
                 # A plausible record followed by junk: the next good chain starts after its end, so
@@ -281,16 +347,23 @@ def frame_records(data: bytes, name: str) -> Framing:
                 where = "next plausible header" if nxt < len(data) else "end of the data"
                 damage = _damage(data, off, ref_ts)
                 reason = f"damaged MRT framing: {damage}; {nxt - off} bytes skipped to the {where}"
-                framing.skipped.append(Skip(name, f"byte {off}", reason))
+                framing.skipped.append(Skip(name, f"byte {base + off}", reason))
                 framing.damaged_bytes += nxt - off
                 off = nxt
                 continue
         ts, mrt_type, subtype, length, step = span
         if mrt_type == T_TABLE_DUMP and length != HEADER.unpack_from(data, off)[3]:
             framing.padded_table_dumps += 1
-        framing.records.append(MrtRecord(off, ts, mrt_type, subtype, data[off + HEADER_LEN : off + step]))
+        records += 1
+        yield MrtRecord(base + off, ts, mrt_type, subtype, data[off + HEADER_LEN : off + step])
         ref_ts = ts
         off += step
-    if not framing.records:
+    if not records:
         raise InputError(name, "byte 0", f"no readable MRT record: {framing.skipped[0].reason}")
+
+
+def frame_records(data: bytes, name: str) -> Framing:
+    """All records of a decompressed stream at once (for tools and tests on small files)."""
+    framing = Framing()
+    framing.records = list(iter_frames(iter([data]), name, framing))
     return framing

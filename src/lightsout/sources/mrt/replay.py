@@ -1,117 +1,262 @@
-"""Replay of the routes into routing visibility per origin AS and country, per 5-minute bin.
+"""Routing visibility per origin AS and country, per 5-minute bin, from a collector's tables.
 
 Output, in 5-minute bins: for every origin AS (``network/AS<n>``) and every country the prefix's
 network address geolocates to (:mod:`lightsout.attribution.geo`), ``bgp_prefixes`` (prefixes
 visible) and ``bgp_slash24s`` (the union of the IPv4 space they cover, in /24 units: nested or
 overlapping prefixes are counted once, prefixes longer than /24 are left out, IPv6 prefixes count
-toward ``bgp_prefixes`` only). A value is the state at the end of each bin in which the file has
-records; ``samples`` is the number of full-feed peers behind it.
+toward ``bgp_prefixes`` only). Prefixes shorter than /8 (IPv4) or /12 (IPv6), the default route
+above all, count toward nothing (:data:`~lightsout.sources.mrt.tables.MIN_COUNTED_LEN`).
 
-Method. The file is replayed as one routing table per peer: RIB dump entries (TABLE_DUMP,
-TABLE_DUMP_V2) fill it, announcements replace a peer's route for a prefix, withdrawals remove it,
-and a peer whose BGP session leaves the Established state (a state-change record) loses its whole
-table, as the BGP session reset implies. Record times come from the MRT headers.
+Method. The collector's routes are replayed as one routing table per peer
+(:class:`~lightsout.sources.mrt.tables.RouteTables`): a RIB dump replaces every table, an
+announcement replaces a peer's route for a prefix, a withdrawal removes it, and a peer whose BGP
+session leaves the Established state loses its whole table. The value of a bin is the state of the
+tables at its end, computed at once for every entity with numpy (:func:`snapshot`).
 
-Full-feed peers. A peer is full-feed when its table, at its largest during the file, holds at least
-``FULL_FEED_FRACTION`` (50 %) of the prefixes of the largest peer table in the file. Absolute
-thresholds such as IODA's 400k prefixes only fit today's table size (the whole table was ~75k
-prefixes in 2000 and ~320k in 2010); a threshold relative to the file's largest peer works in
-every era. 50 % separates the two kinds of peer that collectors have: on the January 2000 RIS
-bview in the test data the six full-feed peers hold 91-100 % of the largest table and the only
-other peer (a customer feed) holds 20 %, so any cut between ~25 % and ~90 % gives the same set,
-and 50 % sits in the middle of that gap. A prefix is visible when at least ``MIN_FULL_FEED_PEERS``
-(one) full-feed peer has a route to it: a shutdown withdraws the prefix at its origin, so it leaves
-every peer's table; requiring a share of the peers instead would make the count jump whenever one
-of the few full-feed peers (six in 2000) resets its session, and in an update file, whose tables
-hold only what each peer (re)announced in its few minutes, it would count almost nothing.
-Routes from peers that are not full-feed are left out. A route whose AS path ends in an AS_SET
-counts for every AS of the set (an aggregate covers space of each of them).
+Full-feed peers. A peer is full-feed when its table, at its largest since the last RIB dump (the
+carried peaks plus this file so far), holds at least ``FULL_FEED_FRACTION`` (50 %) of the prefixes
+of the largest peer table. Absolute thresholds such as IODA's 400k prefixes only fit today's table
+size (the whole table was ~75k prefixes in 2000 and ~320k in 2010); a threshold relative to the
+largest peer works in every era. 50 % separates the two kinds of peer that collectors have: on the
+January 2000 RIS bview in the test data the six full-feed peers hold 91-100 % of the largest table
+and the only other peer (a customer feed) holds 20 %. A prefix is visible when at least one
+full-feed peer has a route to it: a shutdown withdraws the prefix at its origin, so it leaves every
+peer's table. Routes from peers that are not full-feed are left out. A route whose AS path ends in
+an AS_SET counts for every AS of the set.
+
+Zero is a value. Every entity the collector has shown since its first file gets a point in every bin
+that data covers, 0 once all its prefixes are gone (the signal of a shutdown); a bin that no file
+covers (a missing file, a collector down) gets no point at all: a gap, never an outage.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import json
-import socket
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from lightsout.attribution.entities import make_asn_network, make_country
 from lightsout.attribution.geo import GeoLocator
 from lightsout.model import Entity, SignalKind, SignalPoint
-from lightsout.sources.mrt.decode import PeerDown
-from lightsout.sources.mrt.parser import Route
+from lightsout.sources.mrt.tables import AFI_V4, V6_TAG, RouteTables, key_text
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 BIN_S = 300
-FULL_FEED_FRACTION = 0.5  # of the largest peer table in the file; see the module docstring
+FULL_FEED_FRACTION = 0.5  # of the largest peer table; see the module docstring
 MIN_FULL_FEED_PEERS = 1  # full-feed peers that must see a prefix for it to count as visible
+_GROUP_SPAN = 1 << 26  # > 2**24 /24s of IPv4: groups laid end to end for one cumulative max
 
 
 @dataclass(frozen=True, slots=True)
-class PrefixInfo:
-    """A prefix seen in the file: its /24 interval (IPv4 up to /24 only) and its network address."""
-
-    text: str  # normalised, host bits cleared
-    address: str  # the network address, which geolocation places
-    slash24_start: int
-    slash24_size: int  # 0: not counted in bgp_slash24s (IPv6, or longer than /24)
-
-
-Origins = tuple[int, ...]
-
-
-@dataclass(slots=True)
-class _Value:
+class Value:
     prefixes: int
     slash24s: int
 
 
 @dataclass(slots=True)
-class RoutingTables:
-    """Every peer's routes (prefix -> origin ASes) and its largest table so far: what a collector's
-    next file continues (``lightsout.sources.CarryState``, key ``mrt/<collector>``)."""
+class Bin:
+    """The values of every entity at the end of one bin, and the full-feed peers behind them."""
 
-    tables: dict[str, dict[str, Origins]]
-    peaks: dict[str, int]
+    start_s: int
+    by_asn: dict[int, Value]
+    by_country: dict[str, Value]
+    full_feed: int
 
-    def dump(self) -> bytes:
-        payload = {"tables": {p: [[t, list(o)] for t, o in r.items()] for p, r in self.tables.items()},
-                   "peaks": self.peaks}  # fmt: skip
-        return zlib.compress(json.dumps(payload, separators=(",", ":")).encode(), 6)
 
-    @classmethod
-    def load(cls, payload: bytes) -> RoutingTables:
-        data = json.loads(zlib.decompress(payload))
-        tables = {p: {t: tuple(o) for t, o in r} for p, r in data["tables"].items()}
-        return cls(tables, {p: int(n) for p, n in data["peaks"].items()})
+def full_feed_peers(state: RouteTables) -> list[str]:
+    """Peers whose largest table holds >= FULL_FEED_FRACTION of the largest one."""
+    largest = max(state.peaks.values(), default=0)
+    if not largest:
+        return []
+    return sorted(
+        p for p, n in state.peaks.items() if n >= FULL_FEED_FRACTION * largest and p in state.tables
+    )
+
+
+def grouped_union(
+    group: npt.NDArray[np.int64], start: npt.NDArray[np.int64], size: npt.NDArray[np.int64], groups: int
+) -> npt.NDArray[np.int64]:
+    """Per group, the size of the union of the intervals ``[start, start + size)`` (in /24s).
+
+    Sorted by (group, start), the groups are laid end to end (``group * 2**26 + x``) so that one
+    running maximum of the interval ends gives, for every interval, how far the earlier ones of its
+    group already cover; what sticks out beyond that is new space."""
+    import numpy as np
+
+    if not len(group):
+        return np.zeros(groups, dtype=np.int64)
+    order = np.lexsort((start, group))
+    g = group[order]
+    lo = g * _GROUP_SPAN + start[order]
+    hi = lo + size[order]
+    covered = np.maximum.accumulate(hi)
+    before = np.empty_like(covered)
+    before[0] = -1
+    before[1:] = covered[:-1]
+    new = np.maximum(0, hi - np.maximum(lo, before))
+    return np.bincount(g, weights=new, minlength=groups).astype(np.int64)
+
+
+class CountryCache:
+    """Country index per prefix id, looked up once per prefix (the network address)."""
+
+    def __init__(self, locator: GeoLocator) -> None:
+        import numpy as np
+
+        self.locator = locator
+        self.codes: list[str] = []
+        self.index: dict[str, int] = {}
+        self.of_prefix = np.full(0, -2, dtype=np.int32)  # -2: not looked up, -1: no country
+        self.located = 0
+        self.unlocated = 0
+
+    def countries(self, state: RouteTables, pids: npt.NDArray[np.int64]) -> npt.NDArray[np.int32]:
+        import numpy as np
+
+        n = len(state.keys)
+        if len(self.of_prefix) < n:
+            grown = np.full(n, -2, dtype=np.int32)
+            grown[: len(self.of_prefix)] = self.of_prefix
+            self.of_prefix = grown
+        todo = pids[self.of_prefix[pids] == -2].tolist()
+        keys = state.keys
+        v4 = [pid for pid in todo if keys[pid][0] != V6_TAG]
+        v6 = [pid for pid in todo if keys[pid][0] == V6_TAG]
+        addresses = np.array(
+            [int.from_bytes(keys[pid][1:].ljust(4, b"\0"), "big") for pid in v4], dtype=np.uint32
+        )
+        found = self.locator.countries_v4(addresses)
+        found += [self.locator.country(key_text(keys[pid]).partition("/")[0]) for pid in v6]
+        for pid, cc in zip(v4 + v6, found, strict=True):
+            if cc is None:
+                self.of_prefix[pid] = -1
+                self.unlocated += 1
+                continue
+            self.located += 1
+            idx = self.index.get(cc)
+            if idx is None:
+                idx = self.index[cc] = len(self.codes)
+                self.codes.append(cc)
+            self.of_prefix[pid] = idx
+        result: npt.NDArray[np.int32] = self.of_prefix[pids]
+        return result
+
+
+def snapshot(
+    state: RouteTables, full: list[str], countries: CountryCache
+) -> tuple[dict[int, Value], dict[str, Value]]:
+    """Visible prefixes and /24s of every origin AS and country, from the full-feed peers' tables."""
+    import numpy as np
+
+    n = len(state.keys)
+    if not full or not n:
+        return {}, {}
+    counted = np.frombuffer(state.counted, dtype=np.int8)[:n].astype(bool)
+    columns = [np.frombuffer(state.tables[p], dtype=np.uint32)[:n] for p in full]
+    if len(columns) == 1:
+        held = columns[0]
+        pids = np.flatnonzero((held != 0) & counted)
+        oids = held[pids].astype(np.int64)
+        visible = pids
+    else:
+        stacked = np.sort(np.stack(columns), axis=0)
+        keep = stacked != 0
+        keep[1:] &= stacked[1:] != stacked[:-1]
+        keep &= counted[None, :]
+        rows, pids = np.nonzero(keep)
+        oids = stacked[rows, pids].astype(np.int64)
+        visible = np.flatnonzero(keep.any(axis=0))
+        del stacked, keep
+    del columns
+    start_all = np.frombuffer(state.slash24_start, dtype=np.int64)[:n]
+    size_all = np.frombuffer(state.slash24_size, dtype=np.int64)[:n]
+
+    # (prefix, AS) pairs: an origin set of one AS maps straight; AS_SETs add a pair per member.
+    sets = state.origin_sets
+    single = np.array([o[0] if len(o) == 1 else -1 for o in sets], dtype=np.int64)
+    asns = single[oids]
+    plain = asns >= 0
+    pair_pid, pair_asn = pids[plain].astype(np.int64), asns[plain]
+    multi = oids[~plain]
+    if len(multi):
+        extra_pid, extra_asn = [pair_pid], [pair_asn]
+        for oid in np.unique(multi).tolist():
+            members = sets[oid]
+            holders = pids[~plain][multi == oid].astype(np.int64)
+            for asn in members:
+                extra_pid.append(holders)
+                extra_asn.append(np.full(len(holders), asn, dtype=np.int64))
+        both = np.unique(np.concatenate(extra_pid) * (1 << 32) + np.concatenate(extra_asn))
+        pair_pid, pair_asn = both >> 32, both & 0xFFFFFFFF
+
+    by_asn: dict[int, Value] = {}
+    if len(pair_asn):
+        asn_values, group = np.unique(pair_asn, return_inverse=True)
+        counts = np.bincount(group, minlength=len(asn_values))
+        sized = size_all[pair_pid] > 0
+        unions = grouped_union(
+            group[sized], start_all[pair_pid[sized]], size_all[pair_pid[sized]], len(asn_values)
+        )
+        by_asn = {
+            int(a): Value(int(c), int(u)) for a, c, u in zip(asn_values.tolist(), counts, unions, strict=True)
+        }
+
+    by_country: dict[str, Value] = {}
+    visible = visible.astype(np.int64)
+    found = countries.countries(state, visible)
+    located = found >= 0
+    if located.any():
+        vis, cc = visible[located], found[located].astype(np.int64)
+        groups = len(countries.codes)
+        counts = np.bincount(cc, minlength=groups)
+        sized = size_all[vis] > 0
+        unions = grouped_union(cc[sized], start_all[vis[sized]], size_all[vis[sized]], groups)
+        by_country = {
+            countries.codes[i]: Value(int(counts[i]), int(unions[i])) for i in np.flatnonzero(counts)
+        }
+    return by_asn, by_country
 
 
 @dataclass(slots=True)
 class Replay:
-    """The visibility counts per bin, after replaying the routes of full-feed peers."""
+    """The bins a file gives, with the entities they name."""
 
-    full_feed: list[str] = field(default_factory=list)
-    peer_peaks: dict[str, int] = field(default_factory=dict)
-    bins: list[tuple[int, dict[int, _Value], dict[str, _Value]]] = field(default_factory=list)
-    prefixes: list[PrefixInfo] = field(default_factory=list)
-    asns: set[int] = field(default_factory=set)
+    bins: list[Bin] = field(default_factory=list)
+    asns: set[int] = field(default_factory=set)  # every AS with a point
     countries: set[str] = field(default_factory=set)
-    located: int = 0  # prefixes geolocated (those full-feed peers saw)
-    unlocated: int = 0  # of which the database knows no country
-    final: RoutingTables | None = None  # every peer's table at the end, for the next file
+    full_feed: list[str] = field(default_factory=list)  # at the last bin
+    peer_peaks: dict[str, int] = field(default_factory=dict)
+    located: int = 0
+    unlocated: int = 0
+
+    def add(self, start_s: int, state: RouteTables, full: list[str], countries: CountryCache) -> None:
+        """Close a bin: every entity the collector has shown gets its value (0 when gone)."""
+        by_asn, by_country = snapshot(state, full, countries)
+        state.known_asns.update(asn for asn, v in by_asn.items() if v.prefixes)
+        state.known_countries.update(cc for cc, v in by_country.items() if v.prefixes)
+        zero = Value(0, 0)
+        by_asn = {asn: by_asn.get(asn, zero) for asn in state.known_asns}
+        by_country = {cc: by_country.get(cc, zero) for cc in state.known_countries}
+        self.bins.append(Bin(start_s, by_asn, by_country, len(full)))
+        self.asns.update(by_asn)
+        self.countries.update(by_country)
+        self.full_feed = full
+        self.peer_peaks = dict(sorted(state.peaks.items(), key=lambda kv: -kv[1]))
+        self.located, self.unlocated = countries.located, countries.unlocated
 
     def points(self, source: str) -> list[SignalPoint]:
         out: list[SignalPoint] = []
-        samples = len(self.full_feed)
-        for bin_start, by_asn, by_country in self.bins:
-            start = datetime.fromtimestamp(bin_start, UTC)
-            for entity_id, value in _entity_values(by_asn, by_country):
+        for b in self.bins:
+            start = datetime.fromtimestamp(b.start_s, UTC)
+            for entity_id, value in _entity_values(b):
                 out.append(SignalPoint(entity_id, SignalKind.BGP_PREFIXES, source, start, BIN_S,
-                                       float(value.prefixes), samples))  # fmt: skip
+                                       float(value.prefixes), b.full_feed))  # fmt: skip
                 out.append(SignalPoint(entity_id, SignalKind.BGP_SLASH24S, source, start, BIN_S,
-                                       float(value.slash24s), samples))  # fmt: skip
+                                       float(value.slash24s), b.full_feed))  # fmt: skip
         return out
 
     def entities(self) -> list[Entity]:
@@ -119,231 +264,104 @@ class Replay:
             make_country(cc) for cc in sorted(self.countries)
         ]
 
-    def value(self, bin_start: int, entity_id: str) -> _Value | None:
+    def value(self, bin_start: int, entity_id: str) -> Value | None:
         """The value of one entity in one bin (for tests and tools)."""
-        for start, by_asn, by_country in self.bins:
-            if start == bin_start:
-                for eid, value in _entity_values(by_asn, by_country):
+        for b in self.bins:
+            if b.start_s == bin_start:
+                for eid, value in _entity_values(b):
                     if eid == entity_id:
                         return value
         return None
 
 
-def _entity_values(by_asn: dict[int, _Value], by_country: dict[str, _Value]) -> Iterator[tuple[str, _Value]]:
-    for asn, value in by_asn.items():
+def _entity_values(b: Bin) -> Iterator[tuple[str, Value]]:
+    for asn, value in b.by_asn.items():
         yield f"network/AS{asn}", value
-    for cc, value in by_country.items():
+    for cc, value in b.by_country.items():
         yield f"country/{cc}", value
 
 
-def slash24_union(intervals: list[tuple[int, int]]) -> int:
-    """Size of the union of ``(start, size)`` intervals, in the intervals' unit."""
-    total, covered_to = 0, -1
-    for start, size in sorted(intervals):
-        end = start + size
-        if end <= covered_to:
-            continue
-        total += end - max(start, covered_to)
-        covered_to = end
-    return total
+class Replayer:
+    """Applies a file's routes to the tables and closes bins as time passes.
 
-
-class _Counter:
-    """Visible prefixes per origin AS and per country, kept up to date route by route.
-
-    A (prefix, origin) pair is visible while at least one full-feed peer has it; a prefix counts
-    for its country while any full-feed peer has a route to it. The sets change only on those
-    0 <-> 1 transitions, and a prefix is geolocated the first time it becomes visible. /24 unions
-    are recomputed at the end of a bin, and only for the entities whose sets changed in it.
+    In a RIB dump (``rib=True``) the tables are replaced and the whole dump is one bin, at the time
+    the dump started: it is one snapshot of the tables, however long writing it took. In update
+    files every bin from the first record's to the last one's gets a value (a quiet bin repeats
+    the state), closed when a record of a later bin arrives, and the last one at :meth:`finish`.
     """
 
-    def __init__(self, prefixes: list[PrefixInfo], locator: GeoLocator) -> None:
-        self.prefixes = prefixes
-        self.locator = locator
-        self.country: dict[int, str | None] = {}
-        self.pair_peers: dict[tuple[int, int], int] = {}
-        self.prefix_peers: dict[int, int] = {}
-        self.by_asn: dict[int, set[int]] = {}
-        self.by_country: dict[str, set[int]] = {}
-        self.dirty_asn: set[int] = set()
-        self.dirty_country: set[str] = set()
-        self.values_asn: dict[int, _Value] = {}
-        self.values_country: dict[str, _Value] = {}
+    def __init__(self, state: RouteTables, locator: GeoLocator, *, rib: bool, emit: bool = True) -> None:
+        self.state = state
+        self.rib = rib
+        self.emit = emit  # False after a gap: the tables are not trusted until a RIB dump
+        self.countries = CountryCache(locator)
+        self.replay = Replay()
+        self.current_bin: int | None = None
+        self.first_s: int | None = None
+        self.last_s: int | None = None
+        if rib:
+            state.clear_routes()
 
-    def _country(self, pid: int) -> str | None:
-        cc = self.country.get(pid, "")
-        if cc == "":
-            cc = self.country[pid] = self.locator.country(self.prefixes[pid].address)
-        return cc
+    def at(self, ts: int) -> None:
+        """Time moves to ``ts`` (a record's header time): close the bins before it."""
+        if self.first_s is None:
+            self.first_s = ts
+        self.last_s = ts if self.last_s is None else max(self.last_s, ts)
+        bin_start = ts - ts % BIN_S
+        if self.current_bin is None:
+            self.current_bin = bin_start
+        elif bin_start > self.current_bin and not self.rib:
+            while self.current_bin < bin_start:
+                self._close(self.current_bin)
+                self.current_bin += BIN_S
 
-    def add(self, pid: int, origins: Origins) -> None:
-        n = self.prefix_peers.get(pid, 0)
-        self.prefix_peers[pid] = n + 1
-        if n == 0:
-            cc = self._country(pid)
-            if cc is not None:
-                self.by_country.setdefault(cc, set()).add(pid)
-                self.dirty_country.add(cc)
-        for asn in origins:
-            key = (pid, asn)
-            m = self.pair_peers.get(key, 0)
-            self.pair_peers[key] = m + 1
-            if m == 0:
-                self.by_asn.setdefault(asn, set()).add(pid)
-                self.dirty_asn.add(asn)
+    def _close(self, bin_start: int) -> None:
+        state = self.state
+        state.note_peaks()
+        if self.emit:
+            self.replay.add(bin_start, state, full_feed_peers(state), self.countries)
 
-    def remove(self, pid: int, origins: Origins) -> None:
-        n = self.prefix_peers[pid] - 1
-        if n:
-            self.prefix_peers[pid] = n
-        else:
-            del self.prefix_peers[pid]
-            cc = self.country[pid]
-            if cc is not None:
-                self.by_country[cc].discard(pid)
-                self.dirty_country.add(cc)
-        for asn in origins:
-            key = (pid, asn)
-            m = self.pair_peers[key] - 1
-            if m:
-                self.pair_peers[key] = m
-            else:
-                del self.pair_peers[key]
-                self.by_asn[asn].discard(pid)
-                self.dirty_asn.add(asn)
-
-    def _value(self, pids: set[int]) -> _Value:
-        prefixes = self.prefixes
-        intervals = [(p.slash24_start, p.slash24_size) for p in (prefixes[i] for i in pids) if p.slash24_size]
-        return _Value(len(pids), slash24_union(intervals))
-
-    def snapshot(self) -> tuple[dict[int, _Value], dict[str, _Value]]:
-        for asn in self.dirty_asn:
-            self.values_asn[asn] = self._value(self.by_asn[asn])
-        for cc in self.dirty_country:
-            self.values_country[cc] = self._value(self.by_country[cc])
-        self.dirty_asn.clear()
-        self.dirty_country.clear()
-        return dict(self.values_asn), dict(self.values_country)
+    def finish(self) -> Replay:
+        if self.current_bin is not None:
+            self._close(self.current_bin)
+        self.state.note_peaks()
+        if not self.replay.peer_peaks:
+            self.replay.peer_peaks = dict(sorted(self.state.peaks.items(), key=lambda kv: -kv[1]))
+            self.replay.full_feed = full_feed_peers(self.state)
+        return self.replay
 
 
-def parse_prefix(text: str) -> tuple[int, int, int]:
-    """``(version, network as int, length)`` of a prefix in text; host bits are cleared."""
-    addr, _, length_text = text.partition("/")
-    if ":" in addr:
-        net = ipaddress.IPv6Network(text, strict=False)
-        return 6, int(net.network_address), net.prefixlen
-    length = int(length_text) if length_text else 32
-    if not 0 <= length <= 32:
-        raise ValueError(f"prefix length {length}")
-    value = int.from_bytes(socket.inet_aton(addr), "big")
-    return 4, value & ~((1 << (32 - length)) - 1) & 0xFFFFFFFF, length
+def text_origins(state: RouteTables, peer: str, text: str, origins: tuple[int, ...] | None) -> None:
+    """Apply one route given in text (tests, RIS Live): ``origins`` None is a withdrawal."""
+    from lightsout.sources.mrt.tables import key_of_text
+
+    pid = state.prefix_id(key_of_text(text))
+    table = state.table(peer)
+    old = table[pid]
+    if origins is None:
+        if old:
+            table[pid] = 0
+            state.sizes[peer] -= 1
+        return
+    table[pid] = state.origin_id(origins)
+    if not old:
+        state.sizes[peer] += 1
+        if state.sizes[peer] > state.peaks.get(peer, 0):
+            state.peaks[peer] = state.sizes[peer]
 
 
-def _prefix_info(key: tuple[int, int, int]) -> PrefixInfo:
-    version, value, length = key
-    if version == 4:
-        address = socket.inet_ntoa(value.to_bytes(4, "big"))
-        start, size = (value >> 8, 1 << (24 - length)) if length <= 24 else (0, 0)
-        return PrefixInfo(f"{address}/{length}", address, start, size)
-    address = str(ipaddress.IPv6Address(value))
-    return PrefixInfo(f"{address}/{length}", address, 0, 0)
-
-
-def replay_routes(
-    routes: list[Route | PeerDown], locator: GeoLocator, prior: RoutingTables | None = None
-) -> Replay:
-    """Two passes over the routes: find the full-feed peers, then count what they see per bin.
-
-    ``prior``: the collector's tables at the end of its previous file; the routes continue them."""
-    replay = Replay()
-    ids_by_text: dict[str, int] = {}
-    ids_by_key: dict[tuple[int, int, int], int] = {}
-
-    def prefix_id(text: str) -> int:
-        pid = ids_by_text.get(text)
-        if pid is None:
-            key = parse_prefix(text)
-            pid = ids_by_key.get(key)
-            if pid is None:
-                pid = ids_by_key[key] = len(replay.prefixes)
-                replay.prefixes.append(_prefix_info(key))
-            ids_by_text[text] = pid
-        return pid
-
-    # Pass 1: per-peer tables, to find each peer's largest table; prefixes get small integer ids.
-    events: list[tuple[int, str, int, Origins | None]] = []  # (time, peer, prefix id or -1, origins)
-    tables: dict[str, dict[int, Origins]] = {}
-    peaks: dict[str, int] = {}
-    seeded: dict[str, dict[int, Origins]] = {}
-    if prior is not None:
-        for peer, routes_of_peer in prior.tables.items():
-            seeded[peer] = {prefix_id(text): origins for text, origins in routes_of_peer.items()}
-            tables[peer] = dict(seeded[peer])
-        peaks.update(prior.peaks)
-    for route in routes:
-        if isinstance(route, PeerDown):
-            tables.pop(route.peer, None)
-            events.append((route.timestamp, route.peer, -1, None))
-            continue
-        pid = prefix_id(route.prefix)
-        events.append((route.timestamp, route.peer, pid, route.origins))
-        table = tables.setdefault(route.peer, {})
-        if route.origins is None:
-            table.pop(pid, None)
-        else:
-            table[pid] = route.origins
-            if len(table) > peaks.get(route.peer, 0):
-                peaks[route.peer] = len(table)
-    replay.peer_peaks = dict(sorted(peaks.items(), key=lambda kv: -kv[1]))
-    largest = max(peaks.values(), default=0)
-    full = {peer for peer, peak in peaks.items() if largest and peak >= FULL_FEED_FRACTION * largest}
-    replay.full_feed = sorted(full)
-
-    replay.final = RoutingTables(
-        {peer: {replay.prefixes[pid].text: o for pid, o in table.items()} for peer, table in tables.items()},
-        dict(peaks),
-    )
-
-    # Pass 2: the full-feed peers' tables, counted per bin.
-    counter = _Counter(replay.prefixes, locator)
-    tables = {}
-    for peer in full & seeded.keys():
-        tables[peer] = dict(seeded[peer])
-        for seeded_pid, seeded_origins in tables[peer].items():
-            counter.add(seeded_pid, seeded_origins)
-    current_bin: int | None = None
-    for ts, peer, pid, origins in events:
-        bin_start = ts - ts % BIN_S  # a bin with routes from any peer gets a value
-        if current_bin is None:
-            current_bin = bin_start
-        elif bin_start > current_bin:
-            replay.bins.append((current_bin, *counter.snapshot()))
-            current_bin = bin_start
-        if peer not in full:
-            continue
-        table = tables.setdefault(peer, {})
-        if pid < 0:  # session down: every route of the peer is gone
-            for gone_pid, gone in table.items():
-                counter.remove(gone_pid, gone)
-            table.clear()
-        elif origins is None:
-            prev = table.pop(pid, None)
-            if prev is not None:
-                counter.remove(pid, prev)
-        else:
-            if len(origins) > 1:
-                origins = tuple(sorted(set(origins)))
-            prev = table.get(pid)
-            if prev != origins:
-                if prev is not None:
-                    counter.remove(pid, prev)
-                table[pid] = origins
-                counter.add(pid, origins)
-    if current_bin is not None:
-        replay.bins.append((current_bin, *counter.snapshot()))
-    replay.asns = set(counter.values_asn)
-    replay.countries = set(counter.values_country)
-    replay.unlocated = sum(1 for cc in counter.country.values() if cc is None)
-    replay.located = len(counter.country)
-    return replay
+__all__ = [
+    "AFI_V4",
+    "BIN_S",
+    "FULL_FEED_FRACTION",
+    "MIN_FULL_FEED_PEERS",
+    "Bin",
+    "CountryCache",
+    "Replay",
+    "Replayer",
+    "Value",
+    "full_feed_peers",
+    "grouped_union",
+    "snapshot",
+    "text_origins",
+]

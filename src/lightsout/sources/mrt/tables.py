@@ -1,0 +1,242 @@
+"""A collector's routing tables, compact: one array of origin-set ids per peer, indexed by prefix id.
+
+Memory is bounded by (prefixes x peers x 4 bytes), not by Python objects per route: the 2014 jinx
+full feed (497k prefixes) replayed as 40 peers, about 20 million routes, holds ~80-160 MB of
+tables (see bench/bench_mrt.py). Prefixes and origin sets are interned once:
+
+* a prefix is keyed by its bytes as BGP carries them (address family, length, the significant
+  address bytes with host bits cleared), and gets a small integer id;
+* an origin set (the origin AS, or every AS of a final AS_SET) gets a small integer id; 0 means
+  "no route".
+
+The whole state goes to the store with the file's points (``CarryState``, key ``mrt/<collector>``)
+in a compact binary form (:meth:`RouteTables.dump`).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import zlib
+from array import array
+from dataclasses import dataclass, field
+
+AFI_V4, AFI_V6 = 4, 6
+V6_TAG = 0x80  # first byte of an IPv6 key; an IPv4 key starts with its length (<= 32)
+# Prefixes shorter than these count toward nothing: no organisation holds more than a /8 of IPv4
+# (IANA allocated the space to registries in /8 units) or a /12 of IPv6 (IANA's allocations to the
+# RIRs are /23../12); a shorter prefix is a default route (0.0.0.0/0, ::/0) or an aggregate leak,
+# which RFC 7454 (BGP operations and security, 6.1.3) tells operators to filter. docs/mrt.md.
+MIN_COUNTED_LEN = {AFI_V4: 8, AFI_V6: 12}
+FORMAT_TAG = b"LOTAB1"
+_HEAD = struct.Struct(">6sI")
+
+
+def prefix_key(afi: int, plen: int, addr: bytes) -> bytes:
+    """The interned key of a prefix as BGP encodes it (length byte, then the significant address
+    bytes) with host bits cleared; IPv6 keys start with ``V6_TAG``."""
+    if plen & 7 and addr:
+        mask = (0xFF << (8 - (plen & 7))) & 0xFF
+        last = addr[-1] & mask
+        if last != addr[-1]:
+            addr = addr[:-1] + bytes((last,))
+    key = bytes((plen,)) + addr
+    return key if afi == AFI_V4 else bytes((V6_TAG,)) + key
+
+
+def key_parts(key: bytes) -> tuple[int, int, bytes]:
+    """(address family, length, significant address bytes) of a key."""
+    if key[0] == V6_TAG:
+        return AFI_V6, key[1], key[2:]
+    return AFI_V4, key[0], key[1:]
+
+
+def key_text(key: bytes) -> str:
+    """``193.0.0.0/21`` or ``2001:67c::/32`` of a prefix key."""
+    afi, plen, addr = key_parts(key)
+    if afi == AFI_V4:
+        return socket.inet_ntoa(addr.ljust(4, bytes(1))) + f"/{plen}"
+    return socket.inet_ntop(socket.AF_INET6, addr.ljust(16, bytes(1))) + f"/{plen}"
+
+
+def key_of_text(text: str) -> bytes:
+    """The key of a prefix in text (host bits cleared)."""
+    addr, _, length = text.partition("/")
+    if ":" in addr:
+        plen = int(length) if length else 128
+        return prefix_key(AFI_V6, plen, socket.inet_pton(socket.AF_INET6, addr)[: (plen + 7) // 8])
+    plen = int(length) if length else 32
+    if not 0 <= plen <= 32:
+        raise ValueError(f"prefix length {plen}")
+    return prefix_key(AFI_V4, plen, socket.inet_aton(addr)[: (plen + 7) // 8])
+
+
+@dataclass(slots=True)
+class RouteTables:
+    """Interned prefixes and origin sets, and every peer's table.
+
+    ``tables[peer][prefix id]`` is the origin-set id of the peer's route to the prefix (0: none).
+    ``peaks`` is each peer's largest table since the last RIB dump (for the full-feed test);
+    ``known_asns`` / ``known_countries`` every entity the collector has shown since its first
+    file, which keep getting points (0 when all their prefixes are gone) while data comes in.
+    """
+
+    keys: list[bytes] = field(default_factory=list)
+    ids: dict[bytes, int] = field(default_factory=dict)
+    slash24_start: array[int] = field(default_factory=lambda: array("q"))
+    slash24_size: array[int] = field(default_factory=lambda: array("q"))
+    counted: array[int] = field(default_factory=lambda: array("b"))
+    origin_sets: list[tuple[int, ...]] = field(default_factory=lambda: [()])  # id 0: no route
+    origin_ids: dict[tuple[int, ...], int] = field(default_factory=dict)
+    tables: dict[str, array[int]] = field(default_factory=dict)
+    sizes: dict[str, int] = field(default_factory=dict)
+    peaks: dict[str, int] = field(default_factory=dict)
+    capacity: int = 1024
+    known_asns: set[int] = field(default_factory=set)
+    known_countries: set[str] = field(default_factory=set)
+    # the stream position: where the next update file must start to continue these tables
+    next_file_s: int | None = None
+    file_interval_s: int = 0
+    synced: bool = True  # False after a gap, until the next RIB dump
+
+    # -- interning ---------------------------------------------------------------------------------
+
+    def prefix_id(self, key: bytes) -> int:
+        pid = self.ids.get(key)
+        if pid is None:
+            pid = self.ids[key] = len(self.keys)
+            self.keys.append(key)
+            afi, plen, addr = key_parts(key)
+            if afi == AFI_V4 and plen <= 24:
+                value = int.from_bytes(addr.ljust(4, b"\0"), "big")
+                self.slash24_start.append(value >> 8)
+                self.slash24_size.append(1 << (24 - plen))
+            else:
+                self.slash24_start.append(0)
+                self.slash24_size.append(0)
+            self.counted.append(1 if plen >= MIN_COUNTED_LEN.get(afi, 0) else 0)
+            if pid >= self.capacity:
+                self._grow(pid + 1)
+        return pid
+
+    def origin_id(self, origins: tuple[int, ...]) -> int:
+        oid = self.origin_ids.get(origins)
+        if oid is None:
+            if len(origins) > 1:
+                canonical = tuple(sorted(set(origins)))
+                oid = self.origin_ids.get(canonical)
+                if oid is None:
+                    oid = self.origin_ids[canonical] = len(self.origin_sets)
+                    self.origin_sets.append(canonical)
+            else:
+                oid = len(self.origin_sets)
+                self.origin_sets.append(origins)
+            self.origin_ids[origins] = oid
+        return oid
+
+    def _grow(self, needed: int) -> None:
+        new = self.capacity
+        while new < needed:
+            new *= 2
+        extra = bytes(4 * (new - self.capacity))
+        for table in self.tables.values():
+            table.frombytes(extra)
+        self.capacity = new
+
+    def table(self, peer: str) -> array[int]:
+        table = self.tables.get(peer)
+        if table is None:
+            table = self.tables[peer] = array("I", bytes(4 * self.capacity))
+            self.sizes[peer] = 0
+        return table
+
+    # -- changes -----------------------------------------------------------------------------------
+
+    def drop_peer(self, peer: str) -> None:
+        """The peer's session went down: all of its routes are gone."""
+        table = self.tables.get(peer)
+        if table is not None:
+            self.tables[peer] = array("I", bytes(4 * self.capacity))
+            self.sizes[peer] = 0
+
+    def clear_routes(self) -> None:
+        """Before a RIB dump: it replaces every table (a peer missing from it has no routes)."""
+        self.tables.clear()
+        self.sizes.clear()
+        self.peaks.clear()
+
+    def note_peaks(self) -> None:
+        peaks = self.peaks
+        for peer, size in self.sizes.items():
+            if size > peaks.get(peer, 0):
+                peaks[peer] = size
+
+    def routes(self) -> int:
+        return sum(self.sizes.values())
+
+    # -- the store's copy --------------------------------------------------------------------------
+
+    def dump(self) -> bytes:
+        """Compact binary: a JSON head, the prefix keys, then each peer's (prefix id, origin id) pairs."""
+        import numpy as np
+
+        peers = sorted(self.tables)
+        head: dict[str, object] = {
+            "origin_sets": [list(o) for o in self.origin_sets],
+            "peers": peers,
+            "peaks": self.peaks,
+            "known_asns": sorted(self.known_asns),
+            "known_countries": sorted(self.known_countries),
+            "next_file_s": self.next_file_s,
+            "file_interval_s": self.file_interval_s,
+            "synced": self.synced,
+        }
+        parts = [json.dumps(head, separators=(",", ":")).encode()]
+        parts.append(b"".join(bytes((len(k),)) + k for k in self.keys))
+        n = len(self.keys)
+        for peer in peers:
+            table = np.frombuffer(self.tables[peer], dtype=np.uint32)[:n]
+            pids = np.flatnonzero(table).astype(np.uint32)
+            parts.append(pids.tobytes() + table[pids].tobytes())
+            del table
+        body = b"".join(struct.pack(">Q", len(p)) + p for p in parts)
+        return _HEAD.pack(FORMAT_TAG, 1) + zlib.compress(body, 1)
+
+    @classmethod
+    def load(cls, payload: bytes) -> RouteTables:
+        """The tables :meth:`dump` wrote; ``ValueError`` for anything else (an older format)."""
+        import numpy as np
+
+        if len(payload) < _HEAD.size or payload[:6] != FORMAT_TAG:
+            raise ValueError("not a routing-table state of this version")
+        body = zlib.decompress(payload[_HEAD.size :])
+        parts, pos = [], 0
+        while pos < len(body):
+            (size,) = struct.unpack_from(">Q", body, pos)
+            parts.append(body[pos + 8 : pos + 8 + size])
+            pos += 8 + size
+        head = json.loads(parts[0])
+        state = cls()
+        state.origin_sets = [tuple(o) for o in head["origin_sets"]]
+        state.origin_ids = {o: i for i, o in enumerate(state.origin_sets) if i}
+        keys, pos = parts[1], 0
+        while pos < len(keys):
+            length = keys[pos]
+            state.prefix_id(keys[pos + 1 : pos + 1 + length])
+            pos += 1 + length
+        for peer, blob in zip(head["peers"], parts[2:], strict=True):
+            half = len(blob) // 2
+            pids = np.frombuffer(blob[:half], dtype=np.uint32)
+            oids = np.frombuffer(blob[half:], dtype=np.uint32)
+            table = np.zeros(state.capacity, dtype=np.uint32)
+            table[pids] = oids
+            state.tables[peer] = array("I", table.tobytes())
+            state.sizes[peer] = len(pids)
+        state.peaks = {p: int(n) for p, n in head["peaks"].items()}
+        state.known_asns = set(head["known_asns"])
+        state.known_countries = set(head["known_countries"])
+        state.next_file_s = head["next_file_s"]
+        state.file_interval_s = head["file_interval_s"]
+        state.synced = head["synced"]
+        return state
