@@ -102,7 +102,8 @@ def test_unusable_network_names_are_dropped_and_counted(store: Store, name: str)
 )
 def test_decompression_bombs_stop_at_the_limit(store: Store, folder: str, name: str) -> None:
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    with pytest.raises(InputError, match="expands past 268,435,456 bytes"):
+    # the streaming MRT reader may stop earlier: the bomb's first bytes are no MRT header
+    with pytest.raises(InputError, match=r"expands past 268,435,456 bytes|not an MRT file"):
         _ingest(store, CORPUS / folder / name)
     grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     assert grown_mib < 700, f"peak memory grew {grown_mib:.0f} MiB"

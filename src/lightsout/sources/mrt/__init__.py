@@ -40,6 +40,7 @@ from lightsout.sources.mrt.replay import (
     Replay,
     Replayer,
     Value,
+    full_feed_routes,
     grouped_union,
     text_origins,
 )
@@ -61,6 +62,7 @@ __all__ = [
     "decompress",
     "file_time",
     "frame_records",
+    "full_feed_routes",
     "grouped_union",
     "iter_decompressed",
     "iter_frames",

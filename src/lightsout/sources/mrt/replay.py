@@ -77,6 +77,22 @@ def full_feed_peers(state: RouteTables) -> list[str]:
     )
 
 
+def full_feed_routes(state: RouteTables) -> Iterator[tuple[str, tuple[int, ...]]]:
+    """Every prefix a full-feed peer routes, once, with its origin set (the first such peer's)."""
+    import numpy as np
+
+    n = len(state.keys)
+    seen = np.zeros(n, dtype=bool)
+    for peer in full_feed_peers(state):
+        table = np.frombuffer(state.tables[peer], dtype=np.uint32)[:n]
+        fresh = np.flatnonzero((table != 0) & ~seen)
+        seen[fresh] = True
+        origins = table[fresh].tolist()
+        del table
+        for pid, oid in zip(fresh.tolist(), origins, strict=True):
+            yield key_text(state.keys[pid]), state.origin_sets[oid]
+
+
 def grouped_union(
     group: npt.NDArray[np.int64], start: npt.NDArray[np.int64], size: npt.NDArray[np.int64], groups: int
 ) -> npt.NDArray[np.int64]:
@@ -361,6 +377,7 @@ __all__ = [
     "Replayer",
     "Value",
     "full_feed_peers",
+    "full_feed_routes",
     "grouped_union",
     "snapshot",
     "text_origins",

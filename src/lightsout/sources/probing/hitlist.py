@@ -219,8 +219,7 @@ def read_prefix_rows(path: Path) -> list[PrefixRow]:
 def rows_from_store(store: Any) -> list[PrefixRow]:
     """Prefixes routed by the full-feed peers of every collector whose tables the store holds
     (its MRT ingests keep each collector's tables, ``mrt/<collector>``), with their origin AS."""
-    from lightsout.sources.mrt import collector_name
-    from lightsout.sources.mrt.replay import FULL_FEED_FRACTION, RoutingTables
+    from lightsout.sources.mrt import RouteTables, collector_name, full_feed_routes
 
     rows: dict[str, PrefixRow] = {}
     keys = {f"mrt/{collector_name(Path(s.path))}" for s in store.sources() if s.format.startswith("mrt")}
@@ -228,15 +227,14 @@ def rows_from_store(store: Any) -> list[PrefixRow]:
         carry = store.load_carry(key)
         if carry is None:
             continue
-        tables = RoutingTables.load(carry.payload)
-        largest = max(tables.peaks.values(), default=0)
-        for peer, routes in tables.tables.items():
-            if tables.peaks.get(peer, 0) < FULL_FEED_FRACTION * largest:
+        try:
+            tables = RouteTables.load(carry.payload)
+        except ValueError:
+            continue  # tables stored by an older version: re-ingest the RIB dump
+        for prefix, origins in full_feed_routes(tables):
+            if ":" in prefix or prefix in rows:
                 continue
-            for prefix, origins in routes.items():
-                if ":" in prefix or prefix in rows:
-                    continue
-                rows[prefix] = PrefixRow(prefix, origins[-1] if origins else None)
+            rows[prefix] = PrefixRow(prefix, origins[-1] if origins else None)
     if not rows:
         raise UserError("no routing tables in the store: ingest a RIB dump first, or pass --prefixes FILE")
     return list(rows.values())
