@@ -397,3 +397,18 @@ def test_external_events_keep_their_newest_version(store: Store) -> None:
     assert store.external_events(entity_id="network/AS12880") == [other]
     assert store.external_events(since=T0 + 3 * HOUR) == [other]  # ended at 3: not overlapping
     assert store.external_events(until=T0 + 5 * HOUR) == [ended]
+
+
+def test_file_series_names_the_files_behind_each_series(store: Store) -> None:
+    bgp = SeriesKey("network/AS12880", SignalKind.BGP_PREFIXES, "rrc15", 300)
+    store.write_batch(IngestBatch(source("a"), [IR, AS12880], points([50.0, 60.0]) + points([7.0], key=bgp)))
+    store.write_batch(IngestBatch(source("b"), [], points([5.0, 6.0, 7.0], start=T0 + HOUR)))
+
+    got = store.file_series([CONNECTIVITY])
+    assert [(f.sha256, f.first, f.last, f.points) for f in got] == [
+        ("a", T0, T0 + HOUR, 2),
+        ("b", T0 + HOUR, T0 + 3 * HOUR, 3),
+    ]
+    assert got[0].signal == SignalKind.CONNECTIVITY_INDEX and got[0].entity_id == "country/IR"
+    assert [(f.sha256, f.points) for f in store.file_series([bgp])] == [("a", 1)]
+    assert store.file_series([]) == []

@@ -19,6 +19,7 @@ from lightsout.model import (
     OoniMeasurement,
     SeriesKey,
     SeriesSummary,
+    SignalKind,
     SignalPoint,
     SourceFile,
     SourceHealth,
@@ -41,21 +42,22 @@ class IngestBatch:
 
 def make_file_series(batch: IngestBatch) -> list[FileSeries]:
     """Which bins of which series the batch's file writes: one row per series."""
-    spans: dict[SeriesKey, list[Any]] = {}
+    # Plain tuples as keys: a SeriesKey per point costs more than the rest of the loop.
+    spans: dict[tuple[str, SignalKind, str, int], list[Any]] = {}
     for p in batch.points:
-        key = SeriesKey(p.entity_id, p.signal, p.source, p.bin_s)
+        key = (p.entity_id, p.signal, p.source, p.bin_s)
         span = spans.get(key)
+        t = p.bin_start
         if span is None:
-            spans[key] = [p.bin_start, p.bin_start, 1]
+            spans[key] = [t, t, 1]
         else:
-            span[0] = min(span[0], p.bin_start)
-            span[1] = max(span[1], p.bin_start)
+            if t < span[0]:
+                span[0] = t
+            elif t > span[1]:
+                span[1] = t
             span[2] += 1
     sha = batch.source.sha256
-    return [
-        FileSeries(sha, k.entity_id, k.signal, k.source, k.bin_s, first, last, n)
-        for k, (first, last, n) in spans.items()
-    ]
+    return [FileSeries(sha, *key, first, last, n) for key, (first, last, n) in spans.items()]
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import operator
 import types
 import typing
 from collections.abc import Sequence
@@ -203,13 +204,13 @@ def insert_columns(cls: type, rows: Sequence[Any], gen: int) -> list[list[Any]]:
     """Rows of a dataclass as columns ready to insert: enums as values, times as microseconds."""
     data: list[list[Any]] = []
     for name in field_names(cls):
-        column = [getattr(row, name) for row in rows]
+        column = list(map(operator.attrgetter(name), rows))
         sample = next((v for v in column if v is not None), None)
-        if isinstance(sample, enum.Enum):
-            column = [v.value if v is not None else None for v in column]
-        elif isinstance(sample, datetime):
-            cache: dict[datetime, int] = {}
-            column = [None if v is None else cache.get(v) or cache.setdefault(v, micros(v)) for v in column]
+        if isinstance(sample, enum.Enum | datetime):
+            # Few distinct values (signals, bin starts): convert each once.
+            convert: Any = (lambda v: v.value) if isinstance(sample, enum.Enum) else micros
+            mapping = {v: None if v is None else convert(v) for v in set(column)}
+            column = list(map(mapping.__getitem__, column))
         data.append(column)
     data.append([gen] * len(rows))
     return data

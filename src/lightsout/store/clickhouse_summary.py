@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from lightsout.model import SignalPoint
+from lightsout.model import SignalKind, SignalPoint
 
 # (entity_id, signal, source, bin_s), as stored
 Key = tuple[str, str, str, int]
@@ -65,16 +65,16 @@ class Summary:
 
 def batch_summaries(points: Iterable[SignalPoint], micros: Callable[[datetime], int]) -> dict[Key, Summary]:
     """Each series' figures over the batch's points (a bin given twice counts once, its last value)."""
-    values: dict[Key, dict[int, float]] = {}
-    micros_of: dict[datetime, int] = {}
+    values: dict[tuple[str, SignalKind, str, int], dict[datetime, float]] = {}
     for p in points:
-        key = (p.entity_id, p.signal.value, p.source, p.bin_s)
-        us = micros_of.get(p.bin_start)
-        if us is None:
-            us = micros_of[p.bin_start] = micros(p.bin_start)
-        values.setdefault(key, {})[us] = p.value
+        key = (p.entity_id, p.signal, p.source, p.bin_s)
+        bins = values.get(key)
+        if bins is None:
+            bins = values[key] = {}
+        bins[p.bin_start] = p.value
     out = {}
-    for key, bins in values.items():
+    for (entity_id, signal, source, bin_s), bins in values.items():
         vs = bins.values()
-        out[key] = Summary(len(bins), min(bins), max(bins), min(vs), max(vs))
+        summary = Summary(len(bins), micros(min(bins)), micros(max(bins)), min(vs), max(vs))
+        out[(entity_id, signal.value, source, bin_s)] = summary
     return out
