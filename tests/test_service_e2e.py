@@ -98,7 +98,8 @@ late_after = "3000d"
         )
         store = tmp_path / "e2e.duckdb"
         cli = [sys.executable, "-m", "lightsout.cli"]
-        add = [*cli, "webhooks", "add", receiver, "--secret", "e2e-secret", "--db", str(store)]
+        add = [*cli, "webhooks", "add", receiver, "--secret", "e2e-secret", "--allow-private"]
+        add += ["--db", str(store)]
         added = subprocess.run(add, capture_output=True, text=True, cwd=REPO, check=False)
         assert added.returncode == 0, added.stderr
         proc = subprocess.Popen([*cli, "run", "--config", str(config)], stdout=subprocess.PIPE,
