@@ -128,7 +128,7 @@ def _health(store_path: Path) -> list:  # type: ignore[type-arg]
 @click.command()
 @click.argument("source")
 @click.option("--since", required=True, help="Start of the window (ISO 8601, UTC unless it says).")
-@click.option("--until", default=None, help="End of the window, exclusive (default: now).")
+@click.option("--until", default=None, help="End of the window, exclusive (default: the start of this hour).")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), required=True, help=_CONFIG_HELP)
 def backfill(source: str, since: str, until: str | None, config_path: Path) -> None:
     """Fetch a past window of one source (e.g. two weeks for a baseline), with a progress bar.
@@ -145,7 +145,8 @@ def backfill(source: str, since: str, until: str | None, config_path: Path) -> N
 
     config = _config(config_path)
     start = parse_time(since)
-    end = parse_time(until) or datetime.now(UTC)
+    # Without --until: the start of this hour, so that a rerun within the hour resumes the same window.
+    end = parse_time(until) or datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     assert start is not None
     if end <= start:
         raise UserError(f"--until {end:%Y-%m-%d %H:%M} is not after --since {start:%Y-%m-%d %H:%M}")
@@ -153,6 +154,15 @@ def backfill(source: str, since: str, until: str | None, config_path: Path) -> N
     window = Window(f"backfill/{start.isoformat()}/{end.isoformat()}", start, end)
     span = (end - start).total_seconds()
     store = open_store(config.store)
+    done = store.load_checkpoint(source, window.stream)
+    if done is not None and done.data_until is not None and done.data_until >= end:
+        store.close()
+        console.print(
+            f"{source}: {start:%Y-%m-%d %H:%M}..{end:%Y-%m-%d %H:%M} is already complete "
+            f"(checkpoint of {done.updated_at:%Y-%m-%d %H:%M} UTC); nothing to fetch",
+            highlight=False,
+        )
+        return
     try:
         with Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
