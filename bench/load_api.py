@@ -1,6 +1,7 @@
 """Load test of the HTTP API: concurrent reads while an upload is ingested.
 
     python bench/load_api.py [--concurrency 20] [--seconds 10] [--no-detect]
+    python bench/load_api.py --pages --no-upload [--page-cache 0]   # dashboard and feed pages
 
 Builds a temporary store from four of the Monash files in ../shared/data (Iran, Bago, Ukraine
 border, Venezuela) and runs the detector, starts ``lightsout serve`` (the click command, uvicorn) on
@@ -54,6 +55,16 @@ READS = [
     "/api/v1/export/events.csv",
     "/api/v1/export/signals.csv?entity=country/VE",
 ]
+# Dashboard and feed pages (--pages): each costs about ten API calls; cached per store generation
+# unless --page-cache 0.
+PAGES = [
+    "/",
+    "/entity/country/IR",
+    "/entity/region/IR-23",
+    "/entity/country/VE",
+    "/feed.atom",
+    "/chart/entity/country/VE.svg",
+]
 
 
 @dataclass
@@ -93,9 +104,9 @@ def build_store(db: Path) -> None:
         store.close()
 
 
-def start_server(db: Path, port: int) -> subprocess.Popen[bytes]:
+def start_server(db: Path, port: int, page_cache_s: float) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-c", "from lightsout.cli.serve import serve; serve()"]
-    args = ["--host", "127.0.0.1", "--port", str(port), "--db", str(db)]
+    args = ["--host", "127.0.0.1", "--port", str(port), "--db", str(db), "--page-cache", str(page_cache_s)]
     env = {**os.environ, "LIGHTSOUT_TOKEN": TOKEN}
     return subprocess.Popen(command + args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
@@ -116,11 +127,16 @@ async def wait_ready(base: str, server: subprocess.Popen[bytes]) -> None:
 
 
 async def reader(
-    client: httpx.AsyncClient, worker: int, deadline: float, writing: asyncio.Event, tally: Tally
+    client: httpx.AsyncClient,
+    worker: int,
+    deadline: float,
+    writing: asyncio.Event,
+    tally: Tally,
+    reads: list[str],
 ) -> None:
     i = worker
     while time.perf_counter() < deadline:
-        url = READS[i % len(READS)]
+        url = reads[i % len(reads)]
         i += 1
         during_write = writing.is_set()
         start = time.perf_counter()
@@ -178,7 +194,7 @@ def describe(label: str, latencies_s: list[float], seconds: float | None = None)
 
 
 async def run(
-    base: str, server_pid: int, concurrency: int, seconds: float, write: bool, detect: bool
+    base: str, server_pid: int, concurrency: int, seconds: float, write: bool, detect: bool, reads: list[str]
 ) -> None:
     tally = Tally()
     server_cpu_before = cpu_s(server_pid)
@@ -188,7 +204,8 @@ async def run(
         start = time.perf_counter()
         deadline = start + seconds
         writer = asyncio.create_task(upload(client, detect, writing)) if write else None
-        await asyncio.gather(*(reader(client, w, deadline, writing, tally) for w in range(concurrency)))
+        workers = (reader(client, w, deadline, writing, tally, reads) for w in range(concurrency))
+        await asyncio.gather(*workers)
         wall = time.perf_counter() - start
         server_cpu_after = cpu_s(server_pid)
         if writer is not None:
@@ -197,7 +214,7 @@ async def run(
     print(describe(f"reads, {concurrency} concurrent, {wall:.1f} s", tally.latencies_s, wall))
     if write:
         print(describe("reads during the write", tally.during_write_s))
-    for url in READS:
+    for url in reads:
         print("  " + describe(url, tally.by_url.get(url, [])))
     if server_cpu_before is not None and server_cpu_after is not None and tally.latencies_s:
         used = server_cpu_after - server_cpu_before
@@ -215,6 +232,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--no-detect", action="store_true", help="Upload without re-running the detector.")
     parser.add_argument("--no-upload", action="store_true", help="Reads only: the baseline.")
+    parser.add_argument("--pages", action="store_true", help="Read dashboard and feed pages, not the API.")
+    parser.add_argument("--page-cache", type=float, default=30.0, help="The server's --page-cache (0: off).")
     args = parser.parse_args()
     if not MONASH.is_dir():
         print(f"no data at {MONASH}", file=sys.stderr)
@@ -225,13 +244,14 @@ def main() -> int:
         build_store(db)
         print(f"store: {', '.join(PRELOADED)} ingested and judged in {time.perf_counter() - started:.1f} s")
         port = free_port()
-        server = start_server(db, port)
+        server = start_server(db, port, args.page_cache)
         try:
             base = f"http://127.0.0.1:{port}"
             asyncio.run(wait_ready(base, server))
             print(f"server: lightsout serve on {base} (pid {server.pid})")
             asyncio.run(
-                run(base, server.pid, args.concurrency, args.seconds, not args.no_upload, not args.no_detect)
+                run(base, server.pid, args.concurrency, args.seconds, not args.no_upload, not args.no_detect,
+                    PAGES if args.pages else READS)
             )
         finally:
             server.terminate()

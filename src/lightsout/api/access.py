@@ -76,6 +76,11 @@ class StoreAccess:
             finally:
                 self._generation += 1
 
+    @property
+    def generation(self) -> int:
+        """The number of writes so far: a result computed at generation g is current while it is g."""
+        return self._generation
+
     def entities(self, store: Store) -> EntityIndex:
         """Every stored entity (``Store.entities()``), recomputed only after a write."""
         return self._entities.get(self._generation, lambda: EntityIndex.of(store.entities()))

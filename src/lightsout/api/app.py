@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from lightsout.api import exports, external, routes, sources, writes
 from lightsout.api.access import StoreAccess
 from lightsout.api.errors import install_error_handlers
+from lightsout.api.pagecache import AccessLog, PageCache
 from lightsout.api.params import reject_unknown_parameters
 from lightsout.api.state import ApiState
 from lightsout.errors import UserError
@@ -81,13 +82,21 @@ def create_app(
     readers: int = 8,
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
     access: StoreAccess | None = None,
+    base_url: str | None = None,
+    log_access: bool = False,
+    page_cache_s: float = 30.0,
 ) -> FastAPI:
     """The API over the store at ``db_path``. With ``token``, POST /api/v1/ingest accepts
     ``Authorization: Bearer <token>`` and the store is opened for writing (this process then holds
     DuckDB's write lock); without, writes answer 403 and the store is opened read-only.
 
     ``access``: the store access of a process that already holds the writer (``lightsout run``):
-    the API reads through its pool and writes through its lock; the caller closes it."""
+    the API reads through its pool and writes through its lock; the caller closes it.
+
+    ``base_url``: where the dashboard is served, for the feed's links (never the request's Host
+    header). ``log_access``: one line per request, client address truncated, no query string
+    (:mod:`lightsout.api.pagecache`). ``page_cache_s``: how long a dashboard or feed page is kept
+    at most (it is dropped at once by a write; 0 turns the cache off)."""
     token = token or None
     if token is not None and len(token) < MIN_TOKEN_CHARS:
         raise UserError(
@@ -127,8 +136,12 @@ def create_app(
     app.include_router(writes.router, prefix=PREFIX)
     app.include_router(sources.router, prefix=PREFIX)
     app.include_router(external.router, prefix=PREFIX)
-    app.include_router(make_router(access.reading))  # the dashboard, on the same read pool
+    app.include_router(make_router(access.reading, base_url=base_url))  # the dashboard, same read pool
+    if page_cache_s > 0:
+        app.add_middleware(PageCache, generation=lambda: store_access.generation, ttl_s=page_cache_s)
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET"])
     app.add_middleware(SecurityHeaders)
+    if log_access:
+        app.add_middleware(AccessLog)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

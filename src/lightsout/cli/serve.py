@@ -26,10 +26,39 @@ if TYPE_CHECKING:
     "(other users can read a command line). Without a token, writes are disabled and the store is opened "
     "read-only.",
 )
-def serve(host: str, port: int, db: StoreLocation | None, token: str | None) -> None:
+@click.option(
+    "--base-url",
+    default=None,
+    envvar="LIGHTSOUT_BASE_URL",
+    help="Public URL of the dashboard, for the feed's links (env LIGHTSOUT_BASE_URL; default: the "
+    "listening address). The request's Host header is never used.",
+)
+@click.option(
+    "--access-log",
+    is_flag=True,
+    help="Log one line per request: client address truncated to /24 (IPv6 /48), path without the "
+    "query string. Off by default (docs/security.md).",
+)
+@click.option(
+    "--page-cache",
+    type=click.FloatRange(0, 3600),
+    default=30.0,
+    show_default=True,
+    help="Seconds a dashboard or feed page is kept at most (a write drops it at once); 0: no cache.",
+)
+def serve(
+    host: str,
+    port: int,
+    db: StoreLocation | None,
+    token: str | None,
+    base_url: str | None,
+    access_log: bool,
+    page_cache: float,
+) -> None:
     """Serve the HTTP API: entities, signals, events, status, exports; ingest with a token.
 
-    OpenAPI schema at /openapi.json; endpoints under /api/v1 (docs/api.md).
+    OpenAPI schema at /openapi.json; endpoints under /api/v1 (docs/api.md). No access log unless
+    --access-log; SIGTERM or Ctrl-C stop it after the requests under way.
     """
     import uvicorn
 
@@ -37,10 +66,15 @@ def serve(host: str, port: int, db: StoreLocation | None, token: str | None) -> 
     from lightsout.store import default_location
 
     location = db or default_location()
-    app = create_app(location, token)
+    app = create_app(location, token, base_url=base_url, log_access=access_log, page_cache_s=page_cache)
     click.echo(
         f"serving {location} on http://{host}:{port}/api/v1 "
         f"({'writes enabled' if token else 'read-only: no token'})",
         err=True,
     )
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    if access_log:
+        import logging
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    # uvicorn's own access log writes full client addresses and query strings: always off.
+    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)

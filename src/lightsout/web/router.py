@@ -94,9 +94,13 @@ def _utc(moment: datetime | None, empty: str = "ongoing") -> str:
     return f"{moment:%Y-%m-%d %H:%M}" if moment is not None else empty
 
 
-def make_router(open_read_store: StoreOpener, normalise_cache: NormaliseCache | None = None) -> APIRouter:
+def make_router(
+    open_read_store: StoreOpener, normalise_cache: NormaliseCache | None = None, base_url: str | None = None
+) -> APIRouter:
     """The dashboard's routes. ``open_read_store`` is called once per request: a store it returns is
-    closed when the response is ready; a context manager it returns (a pool's borrow) is exited."""
+    closed when the response is ready; a context manager it returns (a pool's borrow) is exited.
+    ``base_url``: where the dashboard is served, for the feed's absolute links; without it, the
+    address of the server's own socket (never the request's Host header, which a client writes)."""
     env = make_environment()
     env.filters["utc"] = _utc
     env.filters["pct"] = pct
@@ -231,7 +235,7 @@ def make_router(open_read_store: StoreOpener, normalise_cache: NormaliseCache | 
     @router.get("/feed.atom", name="web_feed")
     def feed(request: Request) -> Response:
         def job(store: Store) -> Response:
-            base = str(request.url_for("web_index")).rstrip("/")
+            base = _feed_base(request, base_url)
             entities = {e.entity_id: e for e in store.entities()}
             events = list_events(store)
             body = make_atom_feed(events, base, entities, own_alerts=events_with_own_alerts(store, events))
@@ -241,6 +245,21 @@ def make_router(open_read_store: StoreOpener, normalise_cache: NormaliseCache | 
         return read(request, job)
 
     return router
+
+
+def _feed_base(request: Request, base_url: str | None) -> str:
+    """The feed's base URL: the configured one, else the listening socket's address and the
+    router's mount path; the Host header is never used (``Host: evil.example`` changes nothing)."""
+    if base_url:
+        return base_url.rstrip("/")
+    server = request.scope.get("server") or ("127.0.0.1", 80)
+    host, port = str(server[0]), int(server[1] or 80)
+    if ":" in host:
+        host = f"[{host}]"
+    scheme = "https" if request.scope.get("scheme") == "https" else "http"
+    default = 443 if scheme == "https" else 80
+    root = f"{scheme}://{host}" + ("" if port == default else f":{port}")
+    return (root + request.url_for("web_index").path).rstrip("/")
 
 
 class BlockingCache:
