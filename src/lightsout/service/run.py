@@ -164,14 +164,14 @@ class Service:
 
     def _judge(self, access: StoreAccess) -> None:
         from lightsout.detect.run import detect_online
-        from lightsout.detect.service import list_events
 
         seen: set[str] | None = None
         every = self.config.detect_every.total_seconds()
         while not self.stop.is_set():
             try:
                 summary = access.write(detect_online)
-                events = access.write(list_events)
+                with access.reading() as store:  # outside the write lock; cached until the next write
+                    events = access.events(store)
             except Exception as exc:  # keep serving; say it
                 self.console.print(f"judge: {type(exc).__name__}: {exc}", highlight=False)
             else:
