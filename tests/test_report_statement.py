@@ -181,7 +181,20 @@ def _event(**changes: object) -> Event:
             "Metrics show a major nationwide internet disruption in Testland from 22:00 UTC on 1 March to "
             "03:30 UTC on 2 March 2024; routed address space at 40% of ordinary levels.",
         ),
-        ({"mean_level_pct": 80.0}, "Metrics show a partial nationwide internet disruption in Testland"),
+        # the scale (docs/reporting.md): above 75% of ordinary is degraded connectivity, not an outage
+        ({"mean_level_pct": 80.0}, "Metrics show degraded internet connectivity nationwide in Testland from"),
+        ({"mean_level_pct": 70.0}, "Metrics show a partial nationwide internet disruption in Testland"),
+        (
+            {
+                "scope": Scope.REGIONAL,
+                "entity_id": "region/IR-20",
+                "entity_name": "Semnan",
+                "country_code": "IR",
+                "mean_level_pct": 80.0,
+                "min_level_pct": 70.0,
+            },
+            "Metrics show degraded internet connectivity in Semnan, Iran",
+        ),
         (
             {"mean_level_pct": 10.0, "end": None},
             "Metrics show a nationwide internet shutdown in Testland since 22:00 UTC on 1 March 2024;",
@@ -213,6 +226,52 @@ def test_wording_rules(changes: dict[str, object], expected: str) -> None:
         )
     }
     assert make_statement(_event(**changes), entities).headline.startswith(expected)
+
+
+def test_a_fall_within_ordinary_noise_is_degraded_and_noisy_counties_are_not_affected() -> None:
+    """Texas Panhandle counties whose index swings 50-100 all week do not count as affected when they
+    touch 60%; a region whose own series ordinarily dips to 90% and falls to 75% is not an outage."""
+    region = Entity("region/XX-1", EntityKind.REGION, "XX-1", "North", "XX", "country/XX")
+    deep = Entity("county/XX-1/a", EntityKind.COUNTY, "a", "Deep", "XX", "region/XX-1")
+    noisy = Entity("county/XX-1/b", EntityKind.COUNTY, "b", "Noisy", "XX", "region/XX-1")
+    entities = {e.entity_id: e for e in (region, deep, noisy)}
+    event = _event(
+        scope=Scope.REGIONAL,
+        entity_id=region.entity_id,
+        entity_name="North",
+        mean_level_pct=45.0,
+        min_level_pct=20.0,
+        affected=(
+            Affected(deep.entity_id, "Deep", START, None, 0.2),
+            Affected(noisy.entity_id, "Noisy", START, None, 0.6),
+        ),
+        affected_children=2,
+        affected_of=2,
+    )
+    # Noisy ordinarily dips to 62.5% of its median: only a fall below 0.8 x 62.5 = 50% counts, 60% does not
+    noise = {region.entity_id: 95.0, deep.entity_id: 95.0, noisy.entity_id: 62.5}
+    statement = make_statement(event, entities, noise=noise)
+    assert "1 of 2 counties is affected: Deep." in statement.body
+    evidence = "\n".join(statement.evidence)
+    assert (
+        "Not counted as affected: 1 sub-entity whose lowest level stayed within their own ordinary swing: "
+        "Noisy (60%)." in evidence
+    )
+    assert "Affected: 1 of the 2 direct sub-entities" in evidence
+    # without noise figures both count, as before
+    assert "All 2 counties are affected." in make_statement(event, entities).body
+    shallow = replace(event, mean_level_pct=70.0, min_level_pct=74.0, affected=())
+    assert make_statement(shallow, entities).headline.startswith(
+        "Metrics show a partial internet outage in North"
+    )
+    beyond = make_statement(shallow, entities, noise={region.entity_id: 95.0})  # 74 < 0.8 x 95 = 76
+    assert beyond.headline.startswith("Metrics show a partial internet outage")
+    assert make_statement(shallow, entities, noise={region.entity_id: 99.0}).headline.startswith(
+        "Metrics show a partial internet outage"
+    )
+    assert make_statement(shallow, entities, noise={region.entity_id: 90.0}).headline.startswith(
+        "Metrics show degraded internet connectivity in North"  # 74 >= 0.8 x 90 = 72: within its swing
+    )
 
 
 def test_same_day_span_and_degradation() -> None:

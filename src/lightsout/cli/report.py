@@ -46,7 +46,12 @@ def report(event_id: str, out: Path, fmt: str, db: StoreLocation | None) -> None
     finally:
         store.close()
     statement = make_statement(
-        context.event, context.entities, context.files, context.data_end, own_alerts=context.own_alerts
+        context.event,
+        context.entities,
+        context.files,
+        context.data_end,
+        own_alerts=context.own_alerts,
+        noise=context.noise,
     )
     chart = render_chart(event_chart_spec(context, statement), ChartFormat(fmt))
     out.mkdir(parents=True, exist_ok=True)

@@ -24,6 +24,7 @@ from lightsout.detect.seasonal import BaselineParams, SeasonalBank
 from lightsout.detect.service import list_events
 from lightsout.errors import UserError
 from lightsout.model import Entity, Event, SeriesKey, SeriesSummary, SignalKind, SourceFile
+from lightsout.report.noise import event_noise
 from lightsout.store import Store, TimeSeries
 
 FloatArray = npt.NDArray[np.float64]
@@ -115,6 +116,7 @@ class EventContext:
     own_alerts: bool = True  # False: only sub-entities alerted (counties clustered into a region's event)
     sub_series: list[NormalisedSeries] = field(default_factory=list)  # their series, when own_alerts is False
     files: list[SourceFile] = field(default_factory=list)  # the files the event's numbers come from
+    noise: dict[str, float] = field(default_factory=dict)  # ordinary low % per entity (report.noise)
 
 
 MAX_SUB_SERIES = 8  # sub-entity series drawn for an event seen only in its sub-entities
@@ -254,6 +256,7 @@ def load_event_context(
         own_alerts=own,
         sub_series=sub_series,
         files=event_files(store, event, own),
+        noise=event_noise(store, event),
     )
 
 

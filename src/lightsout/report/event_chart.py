@@ -23,7 +23,15 @@ from matplotlib.figure import Figure
 
 from lightsout.model import Affected, Entity, EntityKind, Event, EventKind
 from lightsout.report.context import EntityContext, EventContext, NormalisedSeries, epoch_s
-from lightsout.report.statement import Statement, bin_text, pct, signal_noun, source_name, unit_words
+from lightsout.report.statement import (
+    Statement,
+    bin_text,
+    noise_filtered,
+    pct,
+    signal_noun,
+    source_name,
+    unit_words,
+)
 
 # matplotlib keeps some global state (font cache, text layout caches): one chart at a time.
 _DRAW_LOCK = threading.Lock()
@@ -384,7 +392,8 @@ def event_chart_spec(context: EventContext, statement: Statement) -> ChartSpec:
     ]
     label = "this event's cuts" if event.occurrences else f"this {event.kind.value}"
     shades += _event_shades(event, context.data_end, colour, 0.22, label)
-    side_title, side_lines = affected_lines(event, context.entities) if event.affected else ("", [])
+    listed, _, _ = noise_filtered(event, context.noise, context.entities)  # affected beyond noise only
+    side_title, side_lines = affected_lines(listed, context.entities) if listed.affected else ("", [])
     entity = context.entity
     names = {
         s.key.entity_id: context.entities[s.key.entity_id].name

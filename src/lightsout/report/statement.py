@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from lightsout.detect.policy import POLICIES, Direction
 from lightsout.detect.seasonal import BaselineParams
 from lightsout.model import (
+    Affected,
     Entity,
     EntityKind,
     Event,
@@ -29,9 +30,12 @@ from lightsout.model import (
     SignalKind,
     SourceFile,
 )
+from lightsout.report.noise import NOISE_DAYS, NOISE_FACTOR, beyond_noise
 
-SHUTDOWN_LEVEL_PCT = 25.0  # nationwide and at most this: "shutdown"; elsewhere "near-total"
-MAJOR_LEVEL_PCT = 60.0  # at most this: "major"; above: "partial"
+# The scale of words (docs/reporting.md), by the event's mean level as % of ordinary:
+SHUTDOWN_LEVEL_PCT = 25.0  # at most this: nationwide "shutdown"; elsewhere "near-total outage"
+MAJOR_LEVEL_PCT = 50.0  # at most this: "major"
+PARTIAL_LEVEL_PCT = 75.0  # at most this, and its lowest level beyond noise: "partial"; else "degraded"
 NIGHT_START_HOURS = {*range(18, 24), *range(0, 6)}  # a recurring cut starting then is "nightly"
 
 SIGNAL_NOUNS: dict[SignalKind, str] = {
@@ -222,22 +226,34 @@ def _measured_noun(event: Event) -> str:
     return "reachability signals" if event.kind == EventKind.OUTAGE else "latency signals"
 
 
-def _what(event: Event) -> str:
+def severity(event: Event, within_noise: bool = False) -> str:
+    """The word for the event's depth: "shutdown" (nationwide) or "near-total", "major", "partial",
+    or "degraded" (above ``PARTIAL_LEVEL_PCT``, or a fall within the series' ordinary swing)."""
+    level = event.mean_level_pct
+    if level <= SHUTDOWN_LEVEL_PCT:
+        return "shutdown" if event.scope == Scope.NATIONAL else "near-total"
+    if level <= MAJOR_LEVEL_PCT:
+        return "major"
+    if level <= PARTIAL_LEVEL_PCT and not within_noise:
+        return "partial"
+    return "degraded"
+
+
+def _what(event: Event, within_noise: bool = False) -> str:
     if event.kind == EventKind.DEGRADATION:
         return "degraded internet performance"
-    level = event.mean_level_pct
     if event.schedule is not None:
         hour = int(event.schedule.start_local.split(":")[0])
         return ("nightly" if hour in NIGHT_START_HOURS else "daily") + " internet cuts"
+    word = severity(event, within_noise)
+    if word == "degraded":
+        return "degraded internet connectivity" + (" nationwide" if event.scope == Scope.NATIONAL else "")
     if event.scope == Scope.NATIONAL:
-        if level <= SHUTDOWN_LEVEL_PCT:
+        if word == "shutdown":
             return "a nationwide internet shutdown"
-        return ("a major" if level <= MAJOR_LEVEL_PCT else "a partial") + " nationwide internet disruption"
-    severity = (
-        "near-total" if level <= SHUTDOWN_LEVEL_PCT else "major" if level <= MAJOR_LEVEL_PCT else "partial"
-    )
+        return f"a {word} nationwide internet disruption"
     noun = "outage" if event.scope == Scope.NETWORK else "internet outage"
-    return f"a {severity} {noun}"
+    return f"a {word} {noun}"
 
 
 def _when(event: Event) -> str:
@@ -477,6 +493,48 @@ def _evidence_lines(
     return lines
 
 
+def noise_filtered(
+    event: Event, noise: Mapping[str, float], entities: Mapping[str, Entity]
+) -> tuple[Event, bool, list[Affected]]:
+    """The event with only the affected sub-entities whose fall is beyond their ordinary swing,
+    whether the event's own fall stays within its entity's, and the sub-entities left out."""
+    if event.kind != EventKind.OUTAGE or not noise:
+        return event, False, []
+    kept = [a for a in event.affected if beyond_noise(100 * a.min_ratio, noise.get(a.entity_id))]
+    dropped = [a for a in event.affected if a not in kept]
+    within = not beyond_noise(event.min_level_pct, noise.get(event.entity_id))
+    if not dropped:
+        return event, within, []
+    parents = {a.entity_id: entities[a.entity_id].parent_id for a in kept if a.entity_id in entities}
+    children = sum(1 for a in kept if parents.get(a.entity_id) == event.entity_id)
+    return replace(event, affected=tuple(kept), affected_children=children), within, dropped
+
+
+def _noise_lines(
+    event: Event, noise: Mapping[str, float], within_noise: bool, dropped: list[Affected]
+) -> list[str]:
+    if event.kind != EventKind.OUTAGE or not noise:
+        return []
+    lines = []
+    own = noise.get(event.entity_id)
+    if own is not None:
+        verdict = "within it: the words say degraded, not outage" if within_noise else "beyond it"
+        lines.append(
+            f"Noise: {event.entity_name}'s series ordinarily swings down to {pct(own)} of its median "
+            f"(5th percentile over the {NOISE_DAYS} days before the event); a fall counts beyond noise below "
+            f"{NOISE_FACTOR:g} x that ({pct(NOISE_FACTOR * own)}); the lowest level, "
+            f"{pct(event.min_level_pct)}, is {verdict}."
+        )
+    if dropped:
+        names = ", ".join(f"{a.name} ({pct(100 * a.min_ratio)})" for a in dropped[:8])
+        more = f" and {len(dropped) - 8} more" if len(dropped) > 8 else ""
+        lines.append(
+            f"Not counted as affected: {len(dropped)} sub-entit{'y' if len(dropped) == 1 else 'ies'} whose "
+            f"lowest level stayed within their own ordinary swing: {names}{more}."
+        )
+    return lines
+
+
 def make_statement(
     event: Event,
     entities: Mapping[str, Entity] | None = None,
@@ -484,20 +542,28 @@ def make_statement(
     data_end: datetime | None = None,
     params: BaselineParams | None = None,
     own_alerts: bool = True,
+    noise: Mapping[str, float] | None = None,
 ) -> Statement:
     """The statement of ``event``. ``entities`` (all of the store's, by id) name the place and count the
     affected sub-entities; ``sources`` are exactly the data files the event's numbers come from
     (:func:`lightsout.report.context.event_files`), each named in the evidence; ``data_end`` is where
     the entity's data stop (said of an event still going on there); ``own_alerts`` false says the entity's own
     series did not alert (:func:`lightsout.report.context.events_with_own_alerts`), so the levels are
-    its affected sub-entities'."""
+    its affected sub-entities'. ``noise`` (:func:`lightsout.report.noise.event_noise`) gives each
+    series' ordinary low: a sub-entity whose fall stays within it is not counted as affected, and
+    an event whose lowest level stays within its entity's is "degraded", never an outage."""
     entities = entities or {}
     params = params or BaselineParams()
+    noise = noise or {}
+    event, within_noise, dropped = noise_filtered(event, noise, entities)
     place = place_text(event, entities)
     from_subs = not own_alerts and bool(event.affected) and place.startswith("in ")
     if from_subs:
         place = f"in {_sub_units(event, entities)} of {place.removeprefix('in ')}"
-    headline = f"Metrics show {_what(event)} {place} {_when(event)}; {_level_clause(event, there=from_subs)}."
+    headline = (
+        f"Metrics show {_what(event, within_noise)} {place} {_when(event)}; "
+        f"{_level_clause(event, there=from_subs)}."
+    )
     headline = headline[0].upper() + headline[1:]
     body_parts = [
         *_affected_sentences(event, entities),
@@ -510,6 +576,9 @@ def make_statement(
         event_id=event.event_id,
         headline=headline,
         body=body,
-        evidence=tuple(_evidence_lines(event, sources, params, data_end, from_subs, entities)),
+        evidence=tuple(
+            _evidence_lines(event, sources, params, data_end, from_subs, entities)
+            + _noise_lines(event, noise, within_noise, dropped)
+        ),
         attribution=f"Data: {', '.join(names) or 'the store'}. Analysis: Lightsout.",
     )

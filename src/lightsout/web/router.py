@@ -43,6 +43,7 @@ from lightsout.report.context import (
 from lightsout.report.event_chart import ChartFormat, entity_chart_spec, event_chart_spec, render_chart
 from lightsout.report.external import external_of
 from lightsout.report.external import source_name as external_source_name
+from lightsout.report.noise import event_noise
 from lightsout.report.statement import bin_text, make_statement, pct, source_name, unit_words
 from lightsout.service.freshness import freshness
 from lightsout.store import Store
@@ -189,7 +190,9 @@ def make_router(
             summaries = store.series(event.entity_id)
             own = event.event_id in events_with_own_alerts(store, [event])
             files = event_files(store, event, own)
-            statement = make_statement(event, entities, files, data_end(summaries), own_alerts=own)
+            statement = make_statement(
+                event, entities, files, data_end(summaries), own_alerts=own, noise=event_noise(store, event)
+            )
             return page(
                 request,
                 "event.html",
@@ -226,6 +229,7 @@ def make_router(
                 context.files,
                 context.data_end,
                 own_alerts=context.own_alerts,
+                noise=context.noise,
             )
             svg = render_chart(event_chart_spec(context, statement), ChartFormat.SVG)
             return Response(svg, media_type="image/svg+xml", headers=SVG_HEADERS)
