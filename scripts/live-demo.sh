@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Run the live service against a local replay of recorded OONI API answers: no token, no internet.
+# Run the live service against a local replay of recorded OONI, IODA and Cloudflare Radar answers:
+# no real token, no internet.
 # Starts the replay server (tests/replay) on 127.0.0.1:8765 and `lightsout run` on
 # http://127.0.0.1:8600 (dashboard /, API /api/v1/sources, feed /feed.atom). Ctrl-C stops both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || ./scripts/setup.sh
 mkdir -p .demo
+# The Cloudflare Radar replay wants a bearer token like the real API; this one is only for the replay.
+export LIGHTSOUT_DEMO_RADAR_TOKEN="${LIGHTSOUT_DEMO_RADAR_TOKEN:-demo-token}"
 (cd tests && exec ../.venv/bin/python -m replay --port 8765) &
 replay=$!
 trap 'kill "$replay" 2>/dev/null || true' EXIT

@@ -184,3 +184,12 @@ def test_config_defaults_from_watch_and_checks(tmp_path: Path) -> None:
     path.write_text('[sources.ioda]\nkind = "ioda-api"\nregions = ["Baghdad"]\n')
     with pytest.raises(UserError, match=r"sources\.ioda\.regions: expected IODA's numeric region ids"):
         build_connector(load_config(path).source("ioda"), load_config(path))
+
+
+def test_freshness_is_the_newest_bin_stored_not_the_slice(store: Store, server: ReplayServer) -> None:
+    result = _round(store, server, _iraq_settings(server))
+    assert result.last_data == IRAQ_WINDOW.until  # the last 5-minute bin, 05:55-06:00
+    # After the recording ends IODA's answers are empty: the slices are done, but no data is new.
+    later = Window("backfill/later", datetime(2023, 9, 1, tzinfo=UTC), datetime(2023, 9, 2, tzinfo=UTC))
+    empty = _round(store, server, _iraq_settings(server), later)
+    assert empty.error is None and empty.items_stored == 4 * 6 and empty.last_data is None

@@ -127,7 +127,8 @@ class CloudflareRadarConnector:
             for i, (key, url, params, label) in enumerate(items):
                 if key.startswith("traffic/"):
                     self._reference[key] = dict(self._tails.get(key.split("/")[1], {}))
-                yield WorkItem(key, url, after if i == len(items) - 1 else before, params, stop, label)
+                # No data time: freshness comes from the newest bin an answer held, never the slice.
+                yield WorkItem(key, url, after if i == len(items) - 1 else before, params, None, label)
             start = stop
 
     def _slice_items(

@@ -62,7 +62,8 @@ class WorkItem:
     url: str
     checkpoint: Checkpoint  # where the stream stands once this item is stored
     params: tuple[tuple[str, str], ...] = ()
-    data_time: datetime | None = None  # the time of the data the item holds (for lag)
+    # The time of the data the item holds (for lag); None: the end of the newest bin it stored.
+    data_time: datetime | None = None
     label: str = ""  # for progress lines, e.g. "RU web_connectivity 2026-07-11"
 
 

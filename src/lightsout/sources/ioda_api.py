@@ -114,8 +114,7 @@ class IodaApiConnector:
                     url=url,
                     params=params,
                     checkpoint=after if i == len(items) - 1 else before,
-                    data_time=stop,
-                    label=label,
+                    label=label,  # data time: the newest bin the answer held (not the slice's end)
                 )
             start = stop
 

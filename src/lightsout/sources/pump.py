@@ -272,9 +272,18 @@ def _store(
     result.items_stored += 1
     result.measurements += len(parsed.measurements)
     result.points += len(parsed.points)
-    if item.data_time is not None and (result.last_data is None or item.data_time > result.last_data):
-        result.last_data = item.data_time
+    newest = item.data_time if item.data_time is not None else _newest_data(parsed)
+    if newest is not None and (result.last_data is None or newest > result.last_data):
+        result.last_data = newest
     return True
+
+
+def _newest_data(parsed: Parsed) -> datetime | None:
+    """The end of the newest bin an item stored, for connectors whose items do not know their data
+    time before the answer (a time-series API may answer an empty or shorter window than asked)."""
+    if not parsed.points:
+        return None
+    return max(p.bin_start + timedelta(seconds=p.bin_s) for p in parsed.points)
 
 
 # -- health --------------------------------------------------------------------------------------
