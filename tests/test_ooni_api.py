@@ -161,3 +161,19 @@ def test_the_sources_clock_skew_is_recorded_and_lateness_judged_on_its_clock(
     later = now + timedelta(hours=1)
     health = health_after(None, result, later, timedelta(minutes=5), timedelta(hours=1), Backoff())
     assert health.state == HealthState.LATE
+
+
+def test_following_resumes_from_the_checkpoint_after_a_long_downtime(server: ReplayServer) -> None:
+    # Stopped for months: the checkpoint says everything before 2022-11-01 was listed; the
+    # configured start ("2d") would begin much later. Discovery starts at the checkpoint minus the
+    # lookback, so the RU telegram measurement of 2022-11-09 is not skipped.
+    connector = _connector(server)
+    listed = datetime(2022, 11, 1, tzinfo=UTC)
+    checkpoint = connector._checkpoint(Window("follow", listed), listed, listed)
+    window = Window("follow", datetime.now(UTC) - timedelta(days=2))
+    with new_client(timeout_s=5) as client:
+        keys = [i.key for i in connector.discover(client, checkpoint, window)]
+    assert "20221109225810.435617_RU_telegram_ecbc73cacd8ea566" in keys
+    assert "20201029043459.005820_RU_webconnectivity_604f1cb2579d144d" not in keys  # before the checkpoint
+    first = min(r.arg("since") or "" for r in server.hits(LIST))
+    assert first == "2022-10-31T00:00:00"  # the checkpoint minus the 1-day lookback

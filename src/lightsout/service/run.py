@@ -136,13 +136,14 @@ class Service:
             health = SourceHealth(source.name, HealthState.PENDING, None, None, None, None, now)
             pending = health
             access.write(lambda s: s.save_health(pending))
-        window = Window("follow", first_round_start(source))
+        first = first_round_start(source)
         with new_client(timeout_s=20.0) as client:
             while not self.stop.is_set():
                 if health.next_attempt is not None:
                     wait = (health.next_attempt - datetime.now(UTC)).total_seconds()
                     if wait > 0 and self.stop.wait(wait):
                         break
+                window = self._follow_window(access, source.name, first)
                 try:
                     result = run_round(
                         connector, client, access.write, window,
@@ -161,6 +162,16 @@ class Service:
                 self._log(result, health)
                 if result.items_stored:
                     self.new_data.set()
+
+    @staticmethod
+    def _follow_window(access: StoreAccess, name: str, first: datetime) -> Window:
+        """From the configured start the first time; from the checkpoint after that, however long
+        the service was stopped (the connector takes the later of ``since`` and its checkpoint)."""
+        checkpoint = access.write(lambda s: s.load_checkpoint(name, "follow"))
+        since = first
+        if checkpoint is not None and checkpoint.data_until is not None:
+            since = min(since, checkpoint.data_until)
+        return Window("follow", since)
 
     def _judge(self, access: StoreAccess) -> None:
         from lightsout.detect.run import detect_online

@@ -20,9 +20,11 @@ A connector knows one public API (OONI, IODA, Cloudflare Radar, ...); the runner
    moment leaves either all of an item or none of it; the restarted service resumes after the last
    stored item and skips any item already in the ledger.
 
-Windows: the service follows a source with ``Window("follow", start, None)`` (``start``: how far back
-the first round reaches); ``lightsout backfill`` uses ``Window("backfill/<since>/<until>", since,
-until)``, a stream of its own, so a backfill never moves the follow cursor and resumes on its own.
+Windows: the service follows a source with ``Window("follow", since, None)``: ``since`` is how far
+back the first round reaches; once the stream has a checkpoint the service passes ``since`` no later
+than the checkpoint's ``data_until``, so a restart after any downtime resumes from the checkpoint
+and loses nothing. ``lightsout backfill`` uses ``Window("backfill/<since>/<until>", since, until)``,
+a stream of its own, so a backfill never moves the follow cursor and resumes on its own.
 
 Connectors must be small and synchronous (one thread per source in the service); they never touch
 the store. Tests run them against the loopback replay server in ``tests/replay``.

@@ -105,7 +105,9 @@ class OoniApiConnector:
         start = window.since
         listed = self._listed_until(checkpoint)
         if listed is not None:
-            start = max(start, listed - self.settings.lookback if window.until is None else listed)
+            # Following resumes from the checkpoint, however long the service was down (``since``
+            # only places the first round); a backfill stays inside its window.
+            start = listed - self.settings.lookback if window.until is None else max(start, listed)
         step = timedelta(days=self.settings.slice_days)
         while start < end:
             stop = min(start + step, end)
