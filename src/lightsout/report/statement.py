@@ -555,7 +555,13 @@ def make_statement(
     entities = entities or {}
     params = params or BaselineParams()
     noise = noise or {}
-    event, within_noise, dropped = noise_filtered(event, noise, entities)
+    filtered, within_noise, dropped = noise_filtered(event, noise, entities)
+    if not own_alerts and event.affected and not filtered.affected:
+        # only sub-entities alerted, and every one of them within its own ordinary swing: they are
+        # still what the event is made of, so they are named, and the words say degraded
+        within_noise, dropped = True, []
+    else:
+        event = filtered
     place = place_text(event, entities)
     from_subs = not own_alerts and bool(event.affected) and place.startswith("in ")
     if from_subs:

@@ -1,0 +1,163 @@
+"""The statement audit (issue 11): for every event of the bundled data, every number and entity the
+report states is recomputed from the store by code written here, independently of the reporting
+code, and must agree.
+
+Recomputed from the store's tables only (points, alerts, entities, sources, file_series) and the
+files on disk: the level (mean and lowest, from the stored alerts, whose values are checked against
+the stored points), start, end and duration, each signal's alerted bins and first/last alert, where
+the data end, which sub-entities are affected and how many there are, every name the statement uses,
+and the data files by SHA-256 (hashed again from disk).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lightsout.detect.policy import POLICIES
+from lightsout.detect.run import detect_batch
+from lightsout.detect.service import list_events
+from lightsout.ingest import ingest_file
+from lightsout.model import Alert, Event, EventKind
+from lightsout.report.context import load_event_context
+from lightsout.report.statement import Statement, make_statement
+from lightsout.store import Store, open_store
+
+MONASH = "monash-ip-observatory"
+FILES = {
+    "IR": "irn-2019-11-11_gif.csv",
+    "VE": "ven-2019-07-22_gif.csv",
+    "UA": "ukr-2022-01-18_border-regions.csv",
+}
+
+
+@pytest.fixture(scope="module")
+def bundled(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    store = open_store(tmp_path_factory.mktemp("audit") / "audit.duckdb")
+    for name in FILES.values():
+        ingest_file(store, shared_data / MONASH / name)
+    detect_batch(store)
+    yield store
+    store.close()
+
+
+def _pct(value: float) -> str:
+    """Written independently of report.statement.pct: a whole percentage, 'under 1%' below 0.5."""
+    if 0 < value < 0.5:
+        return "under 1%"
+    return f"{int(np.floor(value + 0.5)) if value % 1 != 0.5 else round(value)}%"
+
+
+def _utc(moment: datetime) -> str:
+    return f"{moment.astimezone(UTC):%H:%M} UTC on {moment.day} {moment.astimezone(UTC):%B}"
+
+
+def _alerts_of(store: Store, entity_id: str, event: Event, data_end: datetime) -> list[Alert]:
+    end = event.end or data_end
+    return [a for a in store.alerts() if a.entity_id == entity_id and event.start <= a.bin_start < end]
+
+
+def _statement(store: Store, event: Event) -> tuple[Statement, bool, datetime]:
+    context = load_event_context(store, event.event_id)
+    assert context.data_end is not None
+    statement = make_statement(
+        context.event,
+        context.entities,
+        context.files,
+        context.data_end,
+        own_alerts=context.own_alerts,
+        noise=context.noise,
+    )
+    return statement, context.own_alerts, context.data_end
+
+
+def _events(store: Store) -> list[Event]:
+    events = list_events(store)
+    assert len(events) >= 5, "the bundled data make several events"
+    return events
+
+
+def test_every_event_states_numbers_the_store_gives(bundled: Store, shared_data: Path) -> None:
+    entities = {e.entity_id: e for e in bundled.entities()}
+    checked_levels = 0
+    for event in _events(bundled):
+        statement, own, data_end = _statement(bundled, event)
+        text = statement.text()
+        where = f"{event.event_id} ({event.entity_name})"
+
+        # -- the data end: the last stored bin of the entity's series (or its sub-entities')
+        ends = [s.end for s in bundled.series(event.entity_id)]
+        if ends:
+            assert data_end == max(ends), where
+        # -- start and end: the first alerted bin and the end of the last one
+        assert f"Start: {_utc(event.start)}" in text, where
+        owner_ids = [event.entity_id] if own else [a.entity_id for a in event.affected]
+        alerts = [a for owner in owner_ids for a in _alerts_of(bundled, owner, event, data_end)]
+        assert alerts, where
+        assert min(a.bin_start for a in alerts) == event.start, where
+        if event.end is not None and event.schedule is None:
+            last_end = max(a.bin_start + timedelta(seconds=a.bin_s) for a in alerts)
+            assert last_end == event.end, where
+            assert f"End: {_utc(event.end)}" in text, where
+        elif event.end is None:
+            assert "End: none yet" in text and "still going on where the data end" in statement.body, where
+        # -- each stored alert's value is the stored point of its bin, and its ratio value / baseline
+        for alert in alerts[:50]:
+            key = next(s.key for s in bundled.series(alert.entity_id) if s.key.signal == alert.signal)
+            point = bundled.points(key, alert.bin_start, alert.bin_start + timedelta(seconds=alert.bin_s))
+            assert point.values.tolist() == [alert.value], where
+            assert alert.ratio == pytest.approx(alert.value / alert.baseline, rel=1e-9), where
+        # -- the level, from the alerts (own events with one run: the detector's definition)
+        if own and event.schedule is None and not event.occurrences:
+            outage = [a for a in alerts if POLICIES[a.signal].outage] or alerts
+            ratios = np.array([a.ratio for a in outage])
+            mean, low = (
+                100 * ratios.mean(),
+                100 * (ratios.max() if event.kind == EventKind.DEGRADATION else ratios.min()),
+            )
+            assert f"Level {_pct(round(mean, 1))} (mean) and {_pct(round(low, 1))}" in text, where
+            assert f"at {_pct(round(mean, 1))} of ordinary levels" in statement.headline, where
+            for evidence in event.evidence:
+                mine = [a for a in alerts if a.signal == evidence.signal and a.source == evidence.source]
+                first, last = min(a.bin_start for a in mine), max(a.bin_start for a in mine)
+                line = f"{len(mine)} alerted bins from {_utc(first)}"
+                assert line in text and f"to {_utc(last)}" in text, (where, line)
+            checked_levels += 1
+        # -- every affected sub-entity named has its own alerts during the event, and is a descendant
+        for name in re.findall(r"affected: ([^.]+)\.", statement.body):
+            for listed in name.split(", "):
+                found = [e for e in entities.values() if e.name == listed]
+                assert found, (where, listed)
+                assert any(_alerts_of(bundled, e.entity_id, event, data_end) for e in found), (where, listed)
+        # -- "N of M units are affected": M children in the store, N of them with alerts during the event
+        counted = re.search(r"(\d+) of (\d+) (\w+) (?:is|are) affected", statement.body)
+        if counted:
+            n, m = int(counted.group(1)), int(counted.group(2))
+            children = [e for e in entities.values() if e.parent_id == event.entity_id]
+            kinds = {e.kind for e in children}
+            same = [e for e in children if len(kinds) == 1 or e.kind.value in ("region", "county")]
+            assert m == len([e for e in same if e.kind == same[0].kind]), where
+            hit = [e for e in same if _alerts_of(bundled, e.entity_id, event, data_end)]
+            assert n <= len(hit), where  # noise may leave some out, never add
+        # -- the place: every name in it is a stored entity on the event's chain
+        assert event.entity_name in statement.headline, where
+        # -- the data files: named by SHA-256, hashed again from disk, and only the event's country's file
+        named = re.findall(
+            r"Data file: (\S+) \(format \S+, sha256 ([0-9a-f]{64}), ([\d,]+) records read", text
+        )
+        assert named, where
+        expected = FILES[event.country_code or ""]
+        assert [n for n, _, _ in named] == [expected], where
+        digest = hashlib.sha256((shared_data / MONASH / expected).read_bytes()).hexdigest()
+        assert named[0][1] == digest, where
+        stored = next(s for s in bundled.sources() if s.sha256 == digest)
+        assert named[0][2].replace(",", "") == str(stored.records_read), where
+        # -- the attribution names only the sources of the event's signals
+        assert statement.attribution == "Data: Monash IP Observatory. Analysis: Lightsout.", where
+    assert checked_levels >= 2  # Iran's and Venezuela's national events at least
