@@ -412,3 +412,43 @@ def test_file_series_names_the_files_behind_each_series(store: Store) -> None:
     assert got[0].signal == SignalKind.CONNECTIVITY_INDEX and got[0].entity_id == "country/IR"
     assert [(f.sha256, f.points) for f in store.file_series([bgp])] == [("a", 1)]
     assert store.file_series([]) == []
+
+
+@pytest.mark.parametrize("kind", ["clickhouse", "chdb"])
+def test_the_rows_of_a_killed_clickhouse_write_are_removed_later(
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write that never published its generation leaves rows no reader sees; a writer opening
+    the store once that generation is old deletes them (here "old" is made "now")."""
+    reason = clickhouse_unavailable() if kind == "clickhouse" else chdb_unavailable()
+    if reason:
+        pytest.skip(reason)
+    import time
+
+    from lightsout.store import clickhouse_store
+
+    backend = Backend(kind, tmp_path)
+    try:
+        store = backend.open()
+        store.write_batch(IngestBatch(source("a"), [IR], points([50.0])))
+        broken = IngestBatch(replace(source("b"), records_read="x"), [TEHRAN], points([1.0, 2.0]))  # type: ignore[arg-type]
+        with pytest.raises(Exception):  # noqa: B017
+            store.write_batch(broken)
+        con = store._con  # type: ignore[attr-defined]
+        unpublished = "SELECT count() FROM points WHERE gen NOT IN (SELECT gen FROM commits)"
+        assert con.query(unpublished) == [(2,)]
+        store.close()
+
+        monkeypatch.setattr(clickhouse_store, "_ABANDONED_AFTER_S", 0)
+        store = backend.open()
+        con = store._con  # type: ignore[attr-defined]
+        for _ in range(100):  # ALTER ... DELETE runs in the background
+            if con.query(unpublished) == [(0,)]:
+                break
+            time.sleep(0.1)
+        assert con.query(unpublished) == [(0,)]
+        assert con.query("SELECT count() FROM entities") == [(1,)]
+        assert store.points(CONNECTIVITY).values.tolist() == [50.0] and store.entities() == [IR]
+        store.close()
+    finally:
+        backend.drop()

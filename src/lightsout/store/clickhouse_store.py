@@ -79,6 +79,12 @@ SCHEMA_VERSION = 1
 _MIN_US = -(2**62)
 _MAX_US = 2**62
 _PUBLISHED = "gen IN (SELECT gen FROM commits)"
+# Every write registers its generation here first (see ClickHouseStore._begin).
+_BEGUN_TABLE = (
+    "CREATE TABLE IF NOT EXISTS begun (gen UInt64) ENGINE = MergeTree PARTITION BY tuple() ORDER BY gen"
+)
+# A generation begun this long ago and not published belongs to a killed writer.
+_ABANDONED_AFTER_S = 6 * 3600
 # Entity ids per `IN (...)` list: well under the server's max_query_size (256 KiB by default).
 _IDS_PER_QUERY = 2_000
 
@@ -134,11 +140,12 @@ class ClickHouseStore:
             raise
 
     def _create_schema(self) -> None:
-        for statement in [*SCHEMA, SUMMARY_TABLE]:
+        for statement in [*SCHEMA, SUMMARY_TABLE, _BEGUN_TABLE]:
             self._con.query(statement)
+        self._discard_abandoned()
         if not self._con.query("SELECT 1 FROM meta WHERE key = 'series_summary'"):
             # A store written before summaries were kept: count every series once.
-            gen = _GENERATIONS.next()
+            gen = self._begin()
             self._insert_summaries(self._recount(None, gen), gen)
             self._commit(gen, "series_summary")
             self._con.insert("meta", ("key", "value", "gen"), [["series_summary"], ["1"], [0]])
@@ -150,6 +157,33 @@ class ClickHouseStore:
     def _insert(self, table: str, cls: type, rows: Sequence[Any], gen: int) -> None:
         """Rows of a dataclass into its table, tagged with generation ``gen``."""
         self._con.insert(table, [*field_names(cls), "gen"], insert_columns(cls, rows, gen))
+
+    def _begin(self) -> int:
+        """A new generation, registered as begun so that the writer after a killed one finds and
+        removes its rows (:meth:`_discard_abandoned`)."""
+        gen = _GENERATIONS.next()
+        self._con.insert("begun", ("gen",), [[gen]])
+        return gen
+
+    def _discard_abandoned(self) -> None:
+        """Delete the rows of generations begun long ago and never published (their writer was
+        killed): invisible to every reader already, they only take space. ALTER ... DELETE is a
+        background mutation; the rows stay invisible until it has run."""
+        cutoff = time.time_ns() - _ABANDONED_AFTER_S * 1_000_000_000
+        rows = self._con.query(
+            bind(f"SELECT gen FROM begun WHERE gen < {{cutoff}} AND NOT ({_PUBLISHED})", cutoff=cutoff)
+        )
+        abandoned = sorted(r[0] for r in rows)
+        if not abandoned:
+            return
+        # Every table whose rows carry a generation, whoever added it.
+        tables = self._con.query(
+            "SELECT DISTINCT table FROM system.columns WHERE database = currentDatabase() AND name = 'gen' "
+            "AND table NOT IN ('commits', 'begun', 'meta')"
+        )
+        for (table,) in tables:
+            self._con.query(bind(f"ALTER TABLE {table} DELETE WHERE gen IN {{gens}}", gens=abandoned))
+        self._con.query(bind("ALTER TABLE begun DELETE WHERE gen IN {gens}", gens=abandoned))
 
     def _commit(self, gen: int, kind: str) -> None:
         """Publish generation ``gen``: one single-row insert, the last step of every write."""
@@ -169,7 +203,7 @@ class ClickHouseStore:
     def write_batch(self, batch: IngestBatch) -> None:
         if self.has_source(batch.source.sha256):
             return  # already ingested: adds nothing
-        gen = _GENERATIONS.next()
+        gen = self._begin()
         con = self._con
         if batch.entities:
             self._insert("entities", Entity, batch.entities, gen)
@@ -269,7 +303,7 @@ class ClickHouseStore:
     def replace_alerts(
         self, keys: list[SeriesKey], since: datetime | None, until: datetime | None, alerts: list[Alert]
     ) -> None:
-        gen = _GENERATIONS.next()
+        gen = self._begin()
         new = {(a.entity_id, a.signal.value, a.source, a.bin_s, micros(a.bin_start)) for a in alerts}
         tombstones: list[Alert] = []
         for key in keys:
@@ -290,7 +324,7 @@ class ClickHouseStore:
     def add_alerts(self, alerts: list[Alert]) -> None:
         if not alerts:
             return
-        gen = _GENERATIONS.next()
+        gen = self._begin()
         self._insert_alerts(alerts, gen, deleted=False)
         self._commit(gen, "alerts")
 
@@ -334,7 +368,7 @@ class ClickHouseStore:
         ]
 
     def save_detector_state(self, group_id: str, payload: bytes) -> None:
-        gen = _GENERATIONS.next()
+        gen = self._begin()
         self._con.insert(
             "detector_state",
             ("group_id", "payload", "saved_at", "gen"),
@@ -377,12 +411,12 @@ class ClickHouseStore:
         return Checkpoint(r[0], r[1], r[2], _time(r[3]), from_micros(r[4]))
 
     def save_checkpoint(self, checkpoint: Checkpoint) -> None:
-        gen = _GENERATIONS.next()
+        gen = self._begin()
         self._insert("checkpoints", Checkpoint, [checkpoint], gen)
         self._commit(gen, "checkpoint")
 
     def save_health(self, health: SourceHealth) -> None:
-        gen = _GENERATIONS.next()
+        gen = self._begin()
         self._insert("source_health", SourceHealth, [health], gen)
         self._commit(gen, "health")
 
