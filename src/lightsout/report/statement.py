@@ -52,6 +52,9 @@ SOURCE_NAMES = {
     "monash": "Monash IP Observatory",
     "ooni": "OONI",
     "probing": "Lightsout active probing",
+    "ioda": "IODA",
+    "ioda-normalized": "IODA (dashboard export, % of its window's maximum)",
+    "cloudflare-radar": "Cloudflare Radar",
 }
 
 

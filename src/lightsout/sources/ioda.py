@@ -40,6 +40,7 @@ from lightsout.model import Entity, EntityKind, ExternalEvent, Scope, SignalKind
 from lightsout.sources import Parsed, Progress, no_progress
 
 SOURCE = "ioda"
+_INFINITE = (float("inf"), float("-inf"))
 DASHBOARD_URL = "https://ioda.inetintel.cc.gatech.edu"
 
 DATASOURCES: dict[str, SignalKind] = {
@@ -247,6 +248,7 @@ def parse_signals(data: Any, path: str, parsed: Parsed) -> None:
         raise InputError(path, "data", "not a list of entities")
     entities: dict[str, Entity] = {}
     seen: set[tuple[str, SignalKind, int]] = set()
+    moments: dict[int, datetime] = {}  # every series of an answer shares its bin times
     gaps = 0
     for i, group in enumerate(data):
         for j, raw in enumerate(group if isinstance(group, list) else [group]):
@@ -271,25 +273,28 @@ def parse_signals(data: Any, path: str, parsed: Parsed) -> None:
             seen.add(key)
             entities[series.entity.entity_id] = series.entity
             samples = max(1, series.step_s // series.native_step_s)
+            entity_id, signal, start_s, step_s = (
+                series.entity.entity_id, series.signal, series.start_s, series.step_s
+            )  # fmt: skip
+            append = parsed.points.append
             for k, value in enumerate(series.values):
-                if value is None:
-                    gaps += 1
+                kind = type(value)
+                if kind is not float and kind is not int:
+                    if value is None:
+                        gaps += 1
+                    else:  # bool, str, list, ...
+                        parsed.skipped.append(
+                            Skip(path, f"{position}.values[{k}]", f"not a number: {value!r}")
+                        )
                     continue
-                if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+                if value != value or value in _INFINITE:
                     parsed.skipped.append(Skip(path, f"{position}.values[{k}]", f"not a number: {value!r}"))
                     continue
-                when = datetime.fromtimestamp(series.start_s + k * series.step_s, UTC)
-                parsed.points.append(
-                    SignalPoint(
-                        series.entity.entity_id,
-                        series.signal,
-                        SOURCE,
-                        when,
-                        series.step_s,
-                        float(value),
-                        samples,
-                    )
-                )
+                epoch = start_s + k * step_s
+                when = moments.get(epoch)
+                if when is None:
+                    when = moments[epoch] = datetime.fromtimestamp(epoch, UTC)
+                append(SignalPoint(entity_id, signal, SOURCE, when, step_s, float(value), samples))
     add_parents(entities)
     parsed.entities.extend(entities.values())
     if gaps:
