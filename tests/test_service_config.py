@@ -101,3 +101,25 @@ def test_unknown_source_names_the_configured_ones(tmp_path: Path) -> None:
     config = load_config(_write(tmp_path, '[sources.ooni]\nkind = "ooni-api"\n'))
     with pytest.raises(Exception, match=r"no source 'ioda' configured \(sources: ooni\)"):
         config.source("ioda")
+
+
+def test_the_store_may_be_a_clickhouse_database(tmp_path: Path) -> None:
+    from lightsout.store import ClickHouseLocation
+
+    config = load_config(_write(tmp_path, '[store]\nurl = "clickhouse://db.example:9001/obs"\n'))
+    assert config.store == ClickHouseLocation("db.example", 9001, "obs")
+    assert load_config(_write(tmp_path, '[store]\npath = "x.duckdb"\n')).store == tmp_path / "x.duckdb"
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ('[store]\nurl = "clickhouse://h/db"\npath = "x.duckdb"\n', "not both"),
+        ('[store]\nurl = "x.duckdb"\n', "expected clickhouse://"),
+        ('[store]\nurl = "clickhouse://h/bad-name"\n', "database name"),
+    ],
+)
+def test_a_bad_store_url_is_one_line_naming_the_key(tmp_path: Path, text: str, words: str) -> None:
+    with pytest.raises(ConfigError, match=words) as caught:
+        load_config(_write(tmp_path, text))
+    assert "store.url" in str(caught.value) and "\n" not in str(caught.value)

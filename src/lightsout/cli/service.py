@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from lightsout.cli.common import console, err_console
 from lightsout.cli.params import parse_time
 from lightsout.errors import UserError
+
+if TYPE_CHECKING:
+    from lightsout.store import StoreLocation
 
 _CONFIG_HELP = "The service's TOML config (lightsout.example.toml documents every key)."
 
@@ -92,12 +96,13 @@ def sources(config_path: Path, fmt: str) -> None:
     console.print(view.message, highlight=False)
 
 
-def _health(store_path: Path) -> list:  # type: ignore[type-arg]
+def _health(store: StoreLocation) -> list:  # type: ignore[type-arg]
     """The stored health: from the running service's API when it holds the store, else the store."""
     from lightsout.model import HealthState, SourceHealth
     from lightsout.service.holder import read_holder
+    from lightsout.store import sidecar_base
 
-    holder = read_holder(store_path)
+    holder = read_holder(sidecar_base(store))
     if holder is not None:
         import httpx
 
@@ -114,15 +119,15 @@ def _health(store_path: Path) -> list:  # type: ignore[type-arg]
             )
             for s in data["sources"]
         ]
-    if not store_path.exists():
+    if isinstance(store, Path) and not store.exists():
         return []
     from lightsout.store import open_store
 
-    store = open_store(store_path, read_only=True)
+    opened = open_store(store, read_only=True)
     try:
-        return store.source_health()
+        return opened.source_health()
     finally:
-        store.close()
+        opened.close()
 
 
 @click.command()

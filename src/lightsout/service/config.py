@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from lightsout.errors import UserError
+from lightsout.store.location import ClickHouseLocation, StoreLocation, parse_location
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -88,7 +89,7 @@ class SourceConfig:
 @dataclass(frozen=True, slots=True)
 class ServiceConfig:
     path: Path
-    store: Path
+    store: StoreLocation  # a DuckDB file ([store] path) or a ClickHouse database ([store] url)
     host: str = "127.0.0.1"
     port: int = 8000
     api_token_env: str | None = None
@@ -136,15 +137,25 @@ def load_config(path: Path) -> ServiceConfig:
     _refuse_inline_secrets(path, data, "")
     _only(path, data, "", {"store", "serve", "watch", "detect", "sources"})
     store = _table(path, data, "store")
-    _only(path, store, "store", {"path"})
+    _only(path, store, "store", {"path", "url"})
     serve = _table(path, data, "serve")
     _only(path, serve, "serve", {"host", "port", "token_env"})
     watch = _table(path, data, "watch")
     _only(path, watch, "watch", {"countries", "regions", "networks"})
     detect = _table(path, data, "detect")
     _only(path, detect, "detect", {"every"})
-    store_path = Path(_get(path, store, "store.path", str, "lightsout.duckdb"))
-    if not store_path.is_absolute():
+    store_path: StoreLocation = Path(_get(path, store, "store.path", str, "lightsout.duckdb"))
+    if "url" in store:  # a ClickHouse database instead of a DuckDB file
+        if "path" in store:
+            raise ConfigError(path, "store.url", "give store.path (a DuckDB file) or store.url, not both")
+        url = _get(path, store, "store.url", str, "")
+        try:
+            store_path = parse_location(url)
+        except UserError as exc:
+            raise ConfigError(path, "store.url", str(exc)) from None
+        if not isinstance(store_path, ClickHouseLocation):
+            raise ConfigError(path, "store.url", f"expected clickhouse://host:port/database, got {url!r}")
+    elif isinstance(store_path, Path) and not store_path.is_absolute():
         store_path = (path.parent / store_path).resolve()
     port = _get(path, serve, "serve.port", int, 8000)
     if not 0 <= port <= 65535:

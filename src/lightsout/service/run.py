@@ -31,7 +31,7 @@ from lightsout.model import Event, HealthState, SourceHealth
 from lightsout.service.config import CONNECTOR_KINDS, ServiceConfig, SourceConfig, first_round_start
 from lightsout.sources.connector import Backoff, Connector, Window, new_client
 from lightsout.sources.pump import RoundLimits, RoundResult, health_after, run_round
-from lightsout.store import Store
+from lightsout.store import Store, sidecar_base
 
 if TYPE_CHECKING:
     from lightsout.api.access import StoreAccess
@@ -67,7 +67,8 @@ class Service:
         from lightsout.service.holder import held_message, remove_holder, write_holder
 
         config = self.config
-        held = held_message(config.store)
+        local = sidecar_base(config.store)  # the holder file goes beside it
+        held = held_message(local)
         if held is not None:
             raise UserError(held)
         connectors = {name: build_connector(s, config) for name, s in config.sources.items()}
@@ -92,7 +93,7 @@ class Service:
                 if server.started:
                     port = server.servers[0].sockets[0].getsockname()[1] if server.servers else config.port
                     self.url = f"http://{config.host}:{port}"
-                    write_holder(config.store, self.url, started_at)
+                    write_holder(local, self.url, started_at)
                     names = ", ".join(connectors) or "none"
                     self.console.print(
                         f"lightsout run: serving {self.url} (API /api/v1, dashboard /, feed /feed.atom); "
@@ -119,7 +120,7 @@ class Service:
                 if thread.is_alive():
                     thread.join(timeout=30)
             access.close()
-            remove_holder(config.store)
+            remove_holder(local)
             self.console.print("lightsout run: stopped", highlight=False)
 
     def _stop_signal(self, signum: int, frame: object) -> None:
@@ -202,7 +203,7 @@ class Service:
     def _notify(self, events: list[Event]) -> None:
         from lightsout.notify.webhooks import WebhookRegistry, default_registry_path, deliver_new_events
 
-        path = default_registry_path(self.config.store)
+        path = default_registry_path(sidecar_base(self.config.store))
         if not path.exists() or not events:
             return
         registry = WebhookRegistry(path)
