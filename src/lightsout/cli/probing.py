@@ -16,6 +16,7 @@ from __future__ import annotations
 import ipaddress
 import signal
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -108,6 +109,15 @@ _opt_out = click.option(
 )
 
 
+_dnp_files = click.option(
+    "--do-not-probe",
+    "dnp_files",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="File of prefixes never to probe (repeatable); bogons are always left out.",
+)
+
+
 @click.group("probing")
 def probing() -> None:
     """Active probing of /24 blocks, Trinocular-style: hitlist, discovery, rounds, status."""
@@ -122,8 +132,7 @@ def probing() -> None:
 @click.option("--asn", "asns", multiple=True, type=int, help="Keep blocks of this origin AS (repeatable).")
 @click.option("--census", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Responsive addresses (ISI census), one a line: E(b) without discovery.")  # fmt: skip
-@click.option("--do-not-probe", "dnp_files", multiple=True, type=click.Path(path_type=Path, dir_okay=False),
-              help="File of prefixes never to probe (repeatable); bogons are always left out.")  # fmt: skip
+@_dnp_files
 @_lab_option
 def hitlist_command(
     state_dir: Path,
@@ -169,6 +178,7 @@ def hitlist_command(
 
 @probing.command("discover")
 @_state_option
+@_dnp_files
 @click.option("--max-age-days", type=float, default=None,
               help="Discover again blocks older than this (default: new blocks only).")  # fmt: skip
 @click.option("--survey-only", is_flag=True, help="Keep E(b) (e.g. from --census); measure A(b) only.")
@@ -178,8 +188,8 @@ def hitlist_command(
 @_opt_out
 @_lab_option
 def discover_command(
-    state_dir: Path, max_age_days: float | None, survey_only: bool, rate: float, timeout: float,
-    socket_kind: str, opt_out_url: str | None, lab: bool,
+    state_dir: Path, dnp_files: tuple[Path, ...], max_age_days: float | None, survey_only: bool,
+    rate: float, timeout: float, socket_kind: str, opt_out_url: str | None, lab: bool,
 ) -> None:  # fmt: skip
     """Find each block's responsive addresses E(b) and availability A(b); keeps the hitlist current."""
     from lightsout.sources.probing.hitlist import Hitlist
@@ -189,11 +199,12 @@ def discover_command(
 
     hitlist = Hitlist.load(state_dir / HITLIST_FILE)
     _check_lab(hitlist.lab, lab)
-    params = _params(rate, timeout, (), lab, _dnp(lab, ()), opt_out_url or DEFAULT_OPT_OUT_URL)
+    dnp = _dnp(lab, dnp_files)
+    params = _params(rate, timeout, (), lab, dnp, opt_out_url or DEFAULT_OPT_OUT_URL)
     now_s = int(time.time())
-    stale = hitlist.discovered_s == 0
+    stale = (hitlist.discovered_s == 0) & dnp.allowed(hitlist.blocks)
     if max_age_days is not None:
-        stale |= hitlist.discovered_s < now_s - max_age_days * 86_400
+        stale |= (hitlist.discovered_s < now_s - max_age_days * 86_400) & dnp.allowed(hitlist.blocks)
     indices = np.flatnonzero(stale).tolist()
     sock = _socket(socket_kind)
     assert isinstance(sock, IcmpSocket)
@@ -250,6 +261,7 @@ def show_command(state_dir: Path, by: str) -> None:
 
 @probing.command("run")
 @_state_option
+@_dnp_files
 @db_option
 @click.option("--round-s", type=int, default=660, show_default=True, help="Round length in seconds.")
 @click.option("--rounds", type=int, default=None, help="Stop after this many rounds (default: run on).")
@@ -264,8 +276,9 @@ def show_command(state_dir: Path, by: str) -> None:
 @_opt_out
 @_lab_option
 def run_command(
-    state_dir: Path, db: StoreLocation | None, round_s: int, rounds: int | None, controls: tuple[str, ...],
-    vantage: str, rate: float, timeout: float, socket_kind: str, opt_out_url: str | None, lab: bool,
+    state_dir: Path, dnp_files: tuple[Path, ...], db: StoreLocation | None, round_s: int,
+    rounds: int | None, controls: tuple[str, ...], vantage: str, rate: float, timeout: float,
+    socket_kind: str, opt_out_url: str | None, lab: bool,
 ) -> None:  # fmt: skip
     """Probe in rounds; each round's signals go into the store (a round cut off from us is a gap)."""
     from lightsout.sources.probing.icmp import IcmpSocket
@@ -277,13 +290,15 @@ def run_command(
         raise UserError(f"--round-s below Trinocular's {TRINOCULAR_ROUND_S} s is for the lab only (--lab)")
     if timeout * 2 >= round_s:
         raise UserError("--timeout must be well under --round-s")
-    params = _params(rate, timeout, controls, lab, _dnp(lab, ()), opt_out_url or DEFAULT_OPT_OUT_URL)
+    dnp = _dnp(lab, dnp_files)
+    params = _params(rate, timeout, controls, lab, dnp, opt_out_url or DEFAULT_OPT_OUT_URL)
+    params = replace(params, spread_s=round_s / 2)  # the first probes spread over the round's first half
     sock = _socket(socket_kind)
     assert isinstance(sock, IcmpSocket)
     stopping: list[int] = []
     signal.signal(signal.SIGTERM, lambda number, frame: stopping.append(number))
     try:
-        prober = Prober(state_dir, sock, params, vantage)
+        prober = Prober(state_dir, sock, params, vantage, dnp)
         _check_lab(prober.hitlist.lab, lab)
         console.print(f"probing {int(prober.probeable.sum()):,} blocks every {round_s} s through a "
                       f"{sock.kind} socket at up to {rate:g} probes/s")  # fmt: skip

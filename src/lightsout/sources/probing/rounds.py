@@ -29,6 +29,7 @@ from lightsout.model import Entity, SignalKind, SignalPoint, SourceFile
 from lightsout.sources.probing.hitlist import Hitlist
 from lightsout.sources.probing.icmp import IcmpSocket
 from lightsout.sources.probing.prober import ProbeParams, ProbeState, RoundResult, run_round
+from lightsout.sources.probing.safety import DoNotProbe
 from lightsout.store import IngestBatch, Store
 
 FORMAT = "probing"
@@ -179,7 +180,12 @@ class Prober:
     """A vantage point's prober: its hitlist, its state, its socket, its rounds."""
 
     def __init__(
-        self, directory: Path, sock: IcmpSocket, params: ProbeParams, vantage: str = "local"
+        self,
+        directory: Path,
+        sock: IcmpSocket,
+        params: ProbeParams,
+        vantage: str = "local",
+        do_not_probe: DoNotProbe | None = None,
     ) -> None:
         self.directory = directory
         self.sock = sock
@@ -187,7 +193,8 @@ class Prober:
         self.source = source_name(vantage)
         self.hitlist = Hitlist.load(directory / HITLIST_FILE)
         self.state = load_state(directory, self.hitlist)
-        self.probeable = self.hitlist.probeable()
+        dnp = do_not_probe or DoNotProbe.build(lab=self.hitlist.lab)
+        self.probeable = self.hitlist.probeable() & dnp.allowed(self.hitlist.blocks)
         self.attribution = Attribution.of(self.hitlist)
 
     def round(self, store: Store | None, start_s: int, bin_s: int) -> RoundResult:
