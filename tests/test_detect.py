@@ -92,8 +92,8 @@ def test_scenario_short_dip_and_noise_raise_nothing(store: Store) -> None:
 
 
 def test_scenario_too_short_for_a_baseline(store: Store) -> None:
-    values = daily(23)
-    values[12:] = 0.0  # a drop, but less than a day of data: no baseline yet
+    values = daily(3)
+    values[1:] = 0.0  # a drop, but three hours of data: not even a fallback baseline
     put(store, "a", [IR], {IR.entity_id: values})
     summary = detect_batch(store)
     assert summary.insufficient_history == ["country/IR"]

@@ -12,11 +12,11 @@ from rich.text import Text
 
 from lightsout.cli.common import console, err_console, open_db
 from lightsout.cli.params import db_option, parse_country, parse_time
-from lightsout.errors import UserError
 from lightsout.model import Event, ExternalEvent, Scope
 
 if TYPE_CHECKING:
     from lightsout.apps.aggregate import BlockingEvent
+    from lightsout.detect.evaluate import CaseResult
     from lightsout.inbox import InboxResult
     from lightsout.notify.webhooks import DeliveryReport
     from lightsout.store import StoreLocation
@@ -376,37 +376,109 @@ def _print_events(rows: list[Event], fmt: str) -> None:
     console.print(f"{len(rows)} events")
 
 
+REPO = Path(__file__).resolve().parents[3]
+BUILT_IN_TRUTH = REPO / "tests" / "ground_truth"
+
+
+def _default_data() -> Path:
+    import os
+
+    env = os.environ.get("LIGHTSOUT_DATA")
+    return Path(env) if env else REPO.parent / "shared" / "data"
+
+
 @click.command()
 @click.option(
     "--truth",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=Path("tests/ground_truth"),
-    show_default=True,
-    help="Directory of ground-truth case files (*.yaml).",
+    type=click.Path(path_type=Path, exists=True),
+    default=None,
+    help="A directory of ground-truth cases (*.yaml; default: the built-in cases, tests/ground_truth) "
+    "or a CSV of labelled windows: entity,start,end[,scope][,recurring] (docs/detection.md).",
 )
 @click.option(
     "--data",
     type=click.Path(path_type=Path, file_okay=False),
     default=None,
-    help="Directory the cases' data_file paths are relative to (default: ../shared/data or $LIGHTSOUT_DATA).",
+    help="Directory the cases' data_file paths are relative to (default: $LIGHTSOUT_DATA or the "
+    "repository's ../shared/data).",
+)
+@click.option(
+    "--input",
+    "inputs",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    multiple=True,
+    help="With a CSV: data files to ingest into a scratch store and judge (repeatable); without "
+    "it, the CSV is scored against the store (--db), which is only read.",
+)
+@click.option(
+    "--onset-tolerance",
+    type=click.FloatRange(0),
+    default=30.0,
+    show_default=True,
+    help="With a CSV: minutes a detected onset may be from a labelled start.",
 )
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-def evaluate(truth: Path, data: Path | None, fmt: str) -> None:
-    """Run the detector on each ground-truth case and score it against the published reports."""
-    import os
+@db_option
+def evaluate(
+    truth: Path | None,
+    data: Path | None,
+    inputs: tuple[Path, ...],
+    onset_tolerance: float,
+    fmt: str,
+    db: StoreLocation | None,
+) -> None:
+    """Score the detector against ground truth: the built-in cases from published reports, or a
+    CSV of labelled windows. Prints every check, and per signal and method (IODA's thresholds,
+    Cloudflare Radar's forecast, Lightsout's seasonal CUSUM) the windows detected and missed, the
+    events outside them and the onset errors. Exit status 1 when a check fails."""
+    from lightsout.detect.evaluate import evaluate_all, evaluate_truth_file
 
-    from lightsout.detect.evaluate import evaluate_all
+    truth = truth or BUILT_IN_TRUTH
+    if truth.is_dir():
+        results = evaluate_all(truth, data or _default_data())
+    else:
+        import tempfile
 
-    data_dir = data or Path(os.environ.get("LIGHTSOUT_DATA", "../shared/data"))
-    if not truth.is_dir():
-        raise UserError(f"{truth}: no such directory of ground-truth cases")
-    results = evaluate_all(truth, data_dir)
+        from lightsout.detect.run import detect_batch
+        from lightsout.ingest import ingest_file
+        from lightsout.store import open_store
+
+        if inputs:
+            with tempfile.TemporaryDirectory(prefix="lightsout-eval-") as tmp:
+                store = open_store(Path(tmp) / "eval.duckdb")
+                try:
+                    for path in inputs:
+                        ingest_file(store, path)
+                    detect_batch(store)
+                    results = [evaluate_truth_file(truth, store, onset_tolerance)]
+                finally:
+                    store.close()
+        else:
+            store = open_db(db)
+            try:
+                results = [evaluate_truth_file(truth, store, onset_tolerance)]
+            finally:
+                store.close()
+    _print_evaluation(results, fmt)
+    if not all(r.passed for r in results):
+        sys.exit(1)
+
+
+def _print_evaluation(results: list[CaseResult], fmt: str) -> None:
     if fmt == "json":
         import json
 
         from lightsout.report.serialize import to_jsonable
 
-        payload = [{"case": r.case, "passed": r.passed, "checks": to_jsonable(r.checks)} for r in results]
+        payload = [
+            {
+                "case": r.case,
+                "passed": r.passed,
+                "checks": to_jsonable(r.checks),
+                "methods": to_jsonable(r.method_scores),
+            }
+            for r in results
+        ]
         click.echo(json.dumps(payload, indent=2))
         return
     table = Table(
@@ -437,12 +509,31 @@ def evaluate(truth: Path, data: Path | None, fmt: str) -> None:
                 depth,
                 str(c.false_alarms),
                 "[green]pass[/]" if c.passed else "[red]FAIL[/]",
-                c.detail,
+                Text(c.detail),
             )
     console.print(table)
+    scores = [m for r in results for m in r.method_scores]
+    if scores:
+        methods = Table(
+            "case", "entity", "signal", "method", "detected", "missed", "false events",
+            "onset err (min): median", "max |err|", title="per signal and method",
+        )  # fmt: skip
+        for m in scores:
+            errors = sorted(m.score.onset_errors_min)
+            methods.add_row(
+                m.case,
+                m.entity_id,
+                m.series,
+                m.method,
+                f"{m.score.detected}/{m.score.windows}",
+                str(m.score.missed),
+                str(m.score.false_events),
+                f"{errors[len(errors) // 2]:+g}" if errors else "-",
+                f"{m.score.max_abs_onset_error_min:g}" if errors else "-",
+            )
+        console.print(methods)
     checks = [c for r in results for c in r.checks]
     console.print(
         f"{sum(c.passed for c in checks)}/{len(checks)} checks passed; "
         f"{sum(c.false_alarms for c in checks)} false alarms"
     )
-

@@ -5,6 +5,13 @@ reports say: events with an onset (a time and a tolerance, or a window), an end 
 at the end of the data", a depth bound; recurring schedules; the share of regions affected; and
 windows in which nothing happened (false-alarm checks). Every case is run on a fresh store with
 the default parameters: the same detector for every case.
+
+A case can also name a CSV of labelled windows (``expect.windows``, or ``lightsout evaluate
+--truth FILE.csv`` on any store): each window must be found by the fused events with its onset
+within a tolerance, no event of its entity may fall outside the windows, and windows marked
+recurring must be occurrences of one recurring event. For those cases every signal of the
+labelled entities is also run through each published method (:mod:`lightsout.detect.methods`)
+and scored alone: detected / missed / false events and onset errors per signal and method.
 """
 
 from __future__ import annotations
@@ -19,12 +26,16 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from lightsout.attribution.places import fold, region_code
-from lightsout.detect.run import detect_batch
-from lightsout.detect.service import list_events
+from lightsout.detect.events import make_events
+from lightsout.detect.methods import Method, alert_runs, judge
+from lightsout.detect.policy import POLICIES
+from lightsout.detect.run import detect_batch, judge_alerts
+from lightsout.detect.service import data_ends, list_events
+from lightsout.detect.truth import Interval, Score, TruthWindow, read_truth_csv, score
 from lightsout.errors import UserError
 from lightsout.ingest import ingest_file
-from lightsout.model import Entity, EntityKind, Event, EventKind, Scope
-from lightsout.store import open_store
+from lightsout.model import Entity, EntityKind, Event, EventKind, Scope, SeriesKey
+from lightsout.store import Store, open_store
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,12 +54,24 @@ class Check:
     detail: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class MethodScore:
+    """One signal of one labelled entity, judged alone by one method."""
+
+    case: str
+    entity_id: str
+    series: str  # "<signal>/<source>"
+    method: str  # a :class:`Method`, or "fused events" (Lightsout's events from every signal)
+    score: Score
+
+
 @dataclass(slots=True)
 class CaseResult:
     case: str
     title: str
     checks: list[Check] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
+    method_scores: list[MethodScore] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -120,6 +143,7 @@ def evaluate_case(path: Path, data_dir: Path) -> CaseResult:
     country = str(truth["country"]["iso_3166_1"]) if isinstance(truth.get("country"), dict) else ""
     result = CaseResult(case, str(truth.get("title", case)))
     data_path = data_dir / truth["data_file"]["path"]
+    expect = truth.get("expect") or {}
     with tempfile.TemporaryDirectory(prefix="lightsout-eval-") as tmp:
         store = open_store(Path(tmp) / "eval.duckdb")
         try:
@@ -127,12 +151,18 @@ def evaluate_case(path: Path, data_dir: Path) -> CaseResult:
             detect_batch(store)
             events = list_events(store)
             entities = {e.entity_id: e for e in store.entities()}
+            if expect.get("windows"):
+                spec = expect["windows"]
+                windows = read_truth_csv(path.parent / spec["file"])
+                tolerance = float(spec.get("onset_tolerance_minutes", 30))
+                windowed = evaluate_windows(case, store, windows, tolerance)
+                result.checks += windowed.checks
+                result.method_scores += windowed.method_scores
         finally:
             store.close()
     result.events = events
     window = [_t(x) for x in truth["data_file"].get("evaluation_window_utc", [None, None])]
     data_end = window[1]
-    expect = truth.get("expect") or {}
     for spec in expect.get("events") or []:
         result.checks.append(_check_event(case, spec, country, events, data_end))
     for spec in expect.get("recurring") or []:
@@ -350,6 +380,126 @@ def _zone_of(country: str) -> str:
     from lightsout.attribution.timezones import country_zone
 
     return country_zone(country)
+
+
+def _related(entity_ids: set[str], entities: dict[str, Entity]) -> set[str]:
+    """The entities, their ancestors and their descendants (what folds into their events)."""
+    related = set(entity_ids)
+    for entity in entities.values():
+        chain = [entity.entity_id]
+        parent = entity.parent_id
+        while parent is not None and parent in entities and parent not in chain:
+            chain.append(parent)
+            parent = entities[parent].parent_id
+        if entity_ids & set(chain):
+            related.update(chain)
+    return related & set(entities)
+
+
+def evaluate_windows(
+    case: str, store: Store, windows: list[TruthWindow], onset_tolerance_min: float = 30.0
+) -> CaseResult:
+    """Score a store against labelled windows: the fused events (checks) and every signal of the
+    labelled entities under every method (scores). The store is only read."""
+    result = CaseResult(case, case)
+    entities = {e.entity_id: e for e in store.entities()}
+    wanted = {w.entity_id for w in windows}
+    for entity_id in sorted(wanted - set(entities)):
+        missing = Check(case, f"windows {entity_id}", False, False, detail="entity not in the store")
+        result.checks.append(missing)
+    related = _related(wanted & set(entities), entities)
+    summaries = [s for s in store.series() if s.key.entity_id in related]
+
+    def count_points(key: SeriesKey, start: datetime, end: datetime) -> int:
+        return int(store.points(key, start, end).times_s.size)
+
+    events = make_events(
+        judge_alerts(store, related),
+        {k: v for k, v in entities.items() if k in related},
+        data_ends(summaries),
+        None,
+        summaries,
+        count_points,
+    )
+    result.events = events
+    for entity_id in sorted(wanted & set(entities)):
+        own = [w for w in windows if w.entity_id == entity_id]
+        sightings = _sightings(events, entity_id)
+        fused = score("fused events", own, [Interval(s.start, s.end) for s in sightings])
+        result.method_scores.append(MethodScore(case, entity_id, "all signals", "fused events", fused))
+        worst = fused.max_abs_onset_error_min
+        result.checks.append(
+            Check(
+                case,
+                f"windows {entity_id}",
+                fused.missed == 0 and worst is not None and worst <= onset_tolerance_min,
+                fused.detected > 0,
+                None if worst is None else round(worst / 60.0, 2),
+                detail=f"{fused.detected}/{fused.windows} found, onset errors (min) "
+                f"{', '.join(f'{e:+g}' for e in fused.onset_errors_min) or '-'}; tolerance "
+                f"{onset_tolerance_min:g} min"
+                + (f"; missed {', '.join(fused.missed_windows)}" if fused.missed_windows else ""),
+            )
+        )
+        result.checks.append(
+            Check(
+                case,
+                f"no event outside the windows {entity_id}",
+                fused.false_events == 0,
+                false_alarms=fused.false_events,
+                detail="; ".join(fused.false_starts[:4]),
+            )
+        )
+        recurring = [w for w in own if w.recurring]
+        if recurring:
+            result.checks.append(_check_recurring_windows(case, entity_id, recurring, events))
+        result.method_scores += _method_scores(case, store, entity_id, own)
+    return result
+
+
+def _check_recurring_windows(
+    case: str, entity_id: str, windows: list[TruthWindow], events: list[Event]
+) -> Check:
+    best, covered = None, 0
+    for event in events:
+        if event.entity_id != entity_id or event.schedule is None:
+            continue
+        hits = sum(
+            any(o.start < w.end and o.end > w.start for o in event.occurrences) for w in windows
+        )
+        if hits > covered:
+            best, covered = event, hits
+    detail = f"{covered}/{len(windows)} labelled windows are occurrences of one recurring event"
+    if best is not None and best.schedule is not None:
+        s = best.schedule
+        detail += f" ({s.start_local}-{s.end_local} {s.time_zone} x{s.days})"
+    return Check(case, f"recurring {entity_id}", covered == len(windows), best is not None, detail=detail)
+
+
+def _method_scores(case: str, store: Store, entity_id: str, windows: list[TruthWindow]) -> list[MethodScore]:
+    scores: list[MethodScore] = []
+    for summary in store.series(entity_id):
+        key = summary.key
+        if key.signal not in POLICIES or summary.points < 2:
+            continue
+        series = store.points(key)
+        for method in Method:
+            levels, _, ratios, bin_s = judge(method, key.signal, series.times_s, series.values, key.bin_s)
+            runs = alert_runs(levels, ratios, int(series.times_s[0]), bin_s)
+            intervals = [
+                Interval(datetime.fromtimestamp(r.start_s, UTC), datetime.fromtimestamp(r.end_s, UTC))
+                for r in runs
+            ]
+            label = f"{key.signal.value}/{key.source}"
+            scores.append(MethodScore(case, entity_id, label, method.value, score(label, windows, intervals)))
+    return scores
+
+
+def evaluate_truth_file(path: Path, store: Store, onset_tolerance_min: float = 30.0) -> CaseResult:
+    """``lightsout evaluate --truth FILE.csv``: a user's labelled windows against a store."""
+    result = evaluate_windows(path.name, store, read_truth_csv(path), onset_tolerance_min)
+    result.title = f"labelled windows of {path}"
+    return result
 
 
 def evaluate_all(truth_dir: Path, data_dir: Path) -> list[CaseResult]:

@@ -336,12 +336,12 @@ def _fuse(event: Event, span: _Span, series: list[SeriesSummary], count_points: 
             continue
         if summary.first >= end or summary.end <= span.start:
             continue
-        if count_points is not None:
-            points = count_points(key, span.start, end)
-        else:
-            lo, hi = max(summary.first, span.start), min(summary.end, end)
-            points = int((hi - lo).total_seconds() // key.bin_s)
-        if points > 0:
+        lo, hi = max(summary.first, span.start), min(summary.end, end)
+        bins = max(1, int((hi - lo).total_seconds() // key.bin_s))
+        points = count_points(key, span.start, end) if count_points is not None else bins
+        # "did not see it" only for a signal the detector could judge then: data in at least half
+        # of the event's bins (a series with one value every 30 minutes on 5-minute bins is not)
+        if points * 2 >= bins:
             quiet.append(QuietSignal(key.signal, key.source, key.bin_s, points))
     seen = {(e.signal, e.source) for e in event.evidence if POLICIES[e.signal].outage}
     quiet_outage = [q for q in quiet if POLICIES[q.signal].outage]

@@ -86,22 +86,25 @@ def _levels(policy: SignalPolicy, ratio: FloatArray, warning: float, critical: f
 
 def judge(
     method: Method, signal: SignalKind, times_s: IntArray, values: FloatArray, bin_s: int
-) -> tuple[IntArray, FloatArray, FloatArray]:
-    """(levels, values, ratios) of every bin of a regular grid from the series' first bin."""
+) -> tuple[IntArray, FloatArray, FloatArray, int]:
+    """(levels, values, ratios, bin_s) of every bin of a regular grid from the series' first bin;
+    ``bin_s`` is the series' own cadence when its values come more sparsely than its bins."""
     policy = POLICIES[signal]
+    if times_s.size > 2:  # a series sampled more coarsely than its bins (IODA's gtr): its own cadence
+        bin_s = max(bin_s, int(np.median(np.diff(times_s))) // bin_s * bin_s)
     first, grid = _grid(times_s, values, bin_s)
     if method == Method.SEASONAL_CUSUM:
-        return _seasonal(policy, first, grid, bin_s)
+        return (*_seasonal(policy, first, grid, bin_s), bin_s)
     if method == Method.IODA:
         rule = IODA_RULES.get(signal, IodaRule(7 * DAY_S, policy.warning, policy.critical))
         baseline = _trailing_median(grid, max(1, rule.window_s // bin_s))
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(baseline > 0, grid / baseline, np.nan)
-        return _levels(policy, ratio, rule.warning, rule.critical), grid, ratio
+        return _levels(policy, ratio, rule.warning, rule.critical), grid, ratio, bin_s
     forecast = _radar_forecast(grid, max(1, DAY_S // bin_s))
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(forecast > 0, grid / forecast, np.nan)
-    return _levels(policy, ratio, policy.warning, policy.critical), grid, ratio
+    return _levels(policy, ratio, policy.warning, policy.critical), grid, ratio, bin_s
 
 
 def _seasonal(

@@ -153,6 +153,21 @@ def detect_batch(
     return summary
 
 
+def judge_alerts(
+    store: Store, entity_ids: set[str] | None = None, params: BaselineParams | None = None
+) -> list[Alert]:
+    """The alerts ``detect_batch`` would store for these entities, without writing them (to score a
+    read-only store)."""
+    params = params or BaselineParams()
+    alerts: list[Alert] = []
+    for group, keys in group_series(store, entity_ids).items():
+        run = _GroupRun(group, keys, SeasonalBank(len(keys), group.bin_s, POLICIES[group.signal], params))
+        times, matrix, _ = _matrix(store, keys, None, None)
+        run.feed(times, matrix)
+        alerts += run.alerts
+    return alerts
+
+
 def detect_online(store: Store, params: BaselineParams | None = None) -> DetectSummary:
     """Judge the bins that arrived since the last call, from the state saved in the store."""
     params = params or BaselineParams()
@@ -176,13 +191,13 @@ def detect_online(store: Store, params: BaselineParams | None = None) -> DetectS
 
 
 def _short(keys: list[SeriesKey], matrix: np.ndarray, bank: SeasonalBank) -> list[str]:
-    needed = bank.params.min_days * bank.bins_per_day
+    needed = max(3, round(bank.params.fallback_hours * 3600 / bank.bin_s))  # not even a fallback
     return [k.entity_id for i, k in enumerate(keys) if np.count_nonzero(~np.isnan(matrix[i])) <= needed]
 
 
 # -- state in the store ---------------------------------------------------------------------------
 
-_ARRAYS = ("smooth", "history", "baseline_ring", "value_ring", "cusum", "run_start", "alarmed")
+_ARRAYS = ("smooth", "history", "baseline_ring", "young_ring", "value_ring", "cusum", "run_start", "alarmed")
 
 
 def _dump(bank: SeasonalBank, keys: list[SeriesKey]) -> bytes:

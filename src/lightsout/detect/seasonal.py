@@ -23,10 +23,13 @@ Method, for every series and every new bin ``t`` (all series of a bank at once, 
    ``h``. The onset is the first bin of the run (the CUSUM change-point estimate), so the alert
    covers the whole run, and those bins are inpainted retroactively. ooni/data's detector uses a
    CUSUM the same way, to turn many weak per-measurement departures into one confident change.
-5. **Short histories** — a series is judged once ``min_days`` day(s) of history exist. Until it
-   has ``full_days`` days, the baseline rests on one day and the run must reach the policy's
+5. **Short histories** — a series has a seasonal baseline once ``min_days`` day(s) of history
+   exist; before that, once ``fallback_hours`` of data exist, its baseline is the median of its
+   trailing bins (up to a day). Until it has ``full_days`` days, a run must reach the policy's
    CRITICAL level (not merely WARNING) to count: a user who starts during a crisis gets the deep
-   cut, not the wobbles of an unknown rhythm, and the event says how short its history was.
+   cut, not the wobbles of an unknown rhythm, and the event says how short its history was. A
+   cut in the first hours is thus found and inpainted, instead of entering the day samples as
+   the next day's normal.
 
    With the defaults (``z_cap = 4``, ``k = 0.5``, ``h = 4``) one bin never raises an alarm: the
    detector's resolution is two bins.
@@ -43,6 +46,7 @@ a sort per series; the day samples are smoothed once, when their bins arrive.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,6 +67,8 @@ class BaselineParams:
     neighbours: int = 1  # a day's sample is the median of the bins within +-neighbours of the time
     min_days: int = 1  # days with data needed before a series is judged at all
     full_days: int = 2  # below this many days, only CRITICAL-depth runs count (short history)
+    fallback_hours: float = 3.0  # before a day of history: trailing median of at least this much data
+    flat_spread: float = 0.1  # a trailing day this flat (1.4826 MAD / median) may inpaint outage bins
     z_cap: float = 4.0  # one bin adds at most z_cap - k to the CUSUM
     k: float = 0.5  # CUSUM allowance, in noise-scale units
     h: float = 4.0  # CUSUM alarm level
@@ -148,6 +154,8 @@ class SeasonalBank:
         # raw values in float64: a backdated alert reports the stored value exactly
         self.value_ring = np.full((self.recent, n), np.nan)
         self.baseline_ring = np.full((self.recent, n), np.nan, dtype=np.float32)
+        self.young_ring = np.zeros((self.recent, n), dtype=bool)  # judged on a non-flat fallback
+        self._flat_fallback = np.zeros(n, dtype=bool)
         self.cusum = np.zeros(n, dtype=np.float32)
         self.run_start = np.full(n, -1, dtype=np.int64)  # bin number where the current run began
         self.alarmed = np.zeros(n, dtype=bool)
@@ -195,12 +203,18 @@ class SeasonalBank:
         self.value_ring[col] = values
         self.baseline_ring[col] = baselines
         # inpainting: alarmed bins enter the history as their baseline
-        self.history[col] = np.where(self.alarmed, baselines, value32)
+        # A fallback baseline (no day of history) stands for the level at any time of day only if
+        # the trailing day was flat (BGP, probing); otherwise (a daily rhythm, Google traffic) an
+        # outage bin judged on it enters the history as unknown, so no day sample is built on it.
+        young = (days < p.min_days) & ~self._flat_fallback
+        self.young_ring[col] = young
+        self.history[col] = np.where(self.alarmed, np.where(young, np.float32(np.nan), baselines), value32)
         backdated: list[tuple[int, int]] = []
         for i in np.flatnonzero(fire):
             first = max(int(self.run_start[i]), bin_no - self.recent + 2 * p.neighbours + 1)
             for b in range(first, bin_no):
-                self.history[b % self.recent, i] = self.baseline_ring[b % self.recent, i]
+                row = b % self.recent
+                self.history[row, i] = np.nan if self.young_ring[row, i] else self.baseline_ring[row, i]
             for b in range(first - p.neighbours, bin_no - p.neighbours):
                 self.smooth[b % self.length, i] = self._smooth_one(int(i), b)
             if first < bin_no:
@@ -251,8 +265,40 @@ class SeasonalBank:
         if self.policy.counts:
             scale = np.maximum(scale, np.sqrt(np.maximum(median, 0.0)))
         scale = np.maximum(scale, np.float32(1e-9))
-        median[days < self.params.min_days] = np.nan
+        young = np.flatnonzero(days < self.params.min_days)
+        median[young] = np.nan
+        self._flat_fallback = np.zeros(self.n, dtype=bool)
+        if young.size:
+            self._fallback(bin_no, young, median, scale)
         return median, scale, days
+
+    def _fallback(self, bin_no: int, young: IntArray, median: Float32Array, scale: Float32Array) -> None:
+        """Series without a day of history: the median of their (inpainted) trailing bins, up to a
+        day, once ``fallback_hours`` of them exist. They are judged in short-history mode (days = 0:
+        CRITICAL depth only), so an outage in the first hours is found and inpainted instead of
+        entering the day samples as tomorrow's normal."""
+        span = min(self.recent, self.bins_per_day)
+        need = max(3, round(self.params.fallback_hours * 3600 / self.bin_s))
+        if span < need:
+            return
+        rows = self.history[[(bin_no - k) % self.recent for k in range(1, span + 1)]][:, young]
+        enough = np.count_nonzero(~np.isnan(rows), axis=0) >= need
+        if not enough.any():
+            return
+        rows = rows[:, enough]
+        chosen = young[enough]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            centre = np.nanmedian(rows, axis=0)
+            mad = np.nanmedian(np.abs(rows - centre), axis=0)
+        floor = np.float32(self.policy.min_scale_fraction) * np.abs(centre)
+        spread = np.maximum(np.float32(1.4826) * mad, floor)
+        if self.policy.counts:
+            spread = np.maximum(spread, np.sqrt(np.maximum(centre, 0.0)))
+        median[chosen] = centre
+        scale[chosen] = np.maximum(spread, np.float32(1e-9))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            self._flat_fallback[chosen] = np.float32(1.4826) * mad <= self.params.flat_spread * np.abs(centre)
 
     def value_at(self, index: int, time_s: int) -> tuple[float, float]:
         """(value, baseline) the bank saw for a series at a bin still in its ring."""
