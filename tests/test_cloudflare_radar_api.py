@@ -1,7 +1,8 @@
 """The Cloudflare Radar connector against a loopback replay (tests/replay/cloudflare_radar.py):
-annotations as external events, traffic answers on their own MIN0_MAX scales chained onto one
-stored scale, across a kill and restart; the token sent, a refused token a source failure (not
-data); 429 with Retry-After, 500 and truncated bodies retried; every item stored once."""
+annotations as external events; traffic answers, each MIN0_MAX-normalised on its own, put on one
+scale by the anchor window they all ask for, whatever stream fetched them; the token sent, a
+refused token a source failure (not data); 429 with Retry-After, 500 and truncated bodies retried;
+every item stored once."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ FAST = RoundLimits(attempts=4, max_wait_s=3.0, backoff_base_s=0.01)
 TRAFFIC = f"{PREFIX}/http/timeseries"
 # Iraq, 20-29 August 2023: nine daily slices, the exam shutdowns inside.
 WINDOW = Window("backfill/iq", datetime(2023, 8, 20, tzinfo=UTC), datetime(2023, 8, 29, tzinfo=UTC))
+ANCHOR = datetime(2023, 8, 20, tzinfo=UTC)  # a day of Iraq's recorded traffic, before the first cut
 KEY = SeriesKey("country/IQ", SignalKind.CLOUDFLARE_HTTP_TRAFFIC, "cloudflare-radar", 3600)
 
 
@@ -49,6 +51,8 @@ def _round(
         locations=("IQ",),
         base_url=f"{server.url}/client/v4",
         annotations=bool(kw.pop("annotations", False)),
+        anchor_start=kw.pop("anchor_start", ANCHOR),  # type: ignore[arg-type]
+        anchor_days=1,
     )
     with new_client(timeout_s=5) as client:
         return run_round(
@@ -56,20 +60,19 @@ def _round(
         )  # type: ignore[arg-type]
 
 
-def _assert_one_scale(store: Store, replay: RadarReplay) -> None:
-    """Stored traffic is the underlying series times one constant: every answer (each on the scale
-    of its own maximum) was chained onto the first one's scale."""
+def _assert_one_scale(store: Store, replay: RadarReplay, window: Window = WINDOW) -> None:
+    """Stored traffic is the underlying series divided by the anchor day's median hour, whatever
+    answer (each on the scale of its own maximum) a bin came in."""
     stored = store.points(KEY)
     underlying = replay.underlying["IQ"]
-    expected_times = [t for t in underlying if WINDOW.since.timestamp() <= t < WINDOW.until.timestamp()]  # type: ignore[union-attr]
+    anchor = [v for t, v in underlying.items() if ANCHOR.timestamp() <= t < ANCHOR.timestamp() + 86400]
+    expected_times = [t for t in underlying if window.since.timestamp() <= t < window.until.timestamp()]  # type: ignore[union-attr]
     assert stored.times_s.tolist() == expected_times
-    ratios = stored.values / np.array([underlying[t] for t in expected_times])
-    assert np.allclose(ratios, ratios[0], rtol=2e-4), (ratios.min(), ratios.max())
+    expected = np.array([underlying[t] for t in expected_times]) / float(np.median(anchor))
+    assert np.allclose(stored.values, expected, rtol=1e-4)
 
 
-def test_traffic_answers_chained_onto_one_scale(
-    store: Store, server: ReplayServer, replay: RadarReplay
-) -> None:
+def test_traffic_answers_on_one_scale(store: Store, server: ReplayServer, replay: RadarReplay) -> None:
     result = _round(store, server)
     assert result.error is None and result.items_stored == 9
     _assert_one_scale(store, replay)
@@ -84,23 +87,35 @@ def test_traffic_answers_chained_onto_one_scale(
         & (stored.times_s < datetime(2023, 8, 21, 4, tzinfo=UTC).timestamp())
     ]
     assert cut.mean() < 0.5 * day.mean()
-    # Each answer reached two slices back for the overlap, with the token.
+    # Each answer asked the anchor day and its slice, with the token.
     hits = server.hits(TRAFFIC)
     assert len(hits) == 9 and all(h.headers["authorization"] == f"Bearer {TOKEN}" for h in hits)
-    assert (
-        hits[1].arg("dateStart") == "2023-08-19T00:00:00Z"
-        and hits[1].arg("dateEnd") == "2023-08-22T00:00:00Z"
-    )
+    assert hits[1].query["name"] == ["anchor", "slice"]
+    assert hits[1].query["dateStart"] == ["2023-08-20T00:00:00Z", "2023-08-21T00:00:00Z"]
 
 
-def test_restart_keeps_the_scale_from_the_checkpoint(
+def test_backfill_and_follow_streams_share_the_scale(
     store: Store, server: ReplayServer, replay: RadarReplay
 ) -> None:
+    # Two streams (a backfill of the first days, then "following" the rest): one series, one scale.
+    first = Window("backfill/a", WINDOW.since, datetime(2023, 8, 24, tzinfo=UTC))
+    second = Window("follow-like", datetime(2023, 8, 24, tzinfo=UTC), WINDOW.until)
+    assert _round(store, server, second).items_stored == 5
+    assert _round(store, server, first).items_stored == 4
+    _assert_one_scale(store, replay)
+
+
+def test_anchor_without_traffic_is_unreadable_and_said(store: Store, server: ReplayServer) -> None:
+    result = _round(store, server, anchor_start=datetime(2020, 1, 1, tzinfo=UTC))
+    assert result.items_stored == 9 and result.unreadable == 9 and store.series() == []
+    assert "no IQ traffic in the anchor window 2020-01-01..2020-01-02" in result.notes[0]
+
+
+def test_restart_resumes_on_the_same_scale(store: Store, server: ReplayServer, replay: RadarReplay) -> None:
     first = _round(store, server, limits=RoundLimits(max_items=4, backoff_base_s=0.01))
     assert first.items_stored == 4
-    second = _round(store, server)  # a new connector: the scale comes back from the stored cursor
+    second = _round(store, server)  # a new connector, after a "kill"
     assert second.items_stored == 5 and second.error is None
-    assert not any("new scale" in note for note in second.notes)
     _assert_one_scale(store, replay)
     assert set(Counter(h.arg("dateEnd") for h in server.hits(TRAFFIC)).values()) == {1}
 

@@ -41,7 +41,7 @@ class SignalKind(enum.StrEnum):
     PROBING_PROBES_SENT = "probing_probes_sent"  # ICMP echo requests sent
     PROBING_PROBES_ANSWERED = "probing_probes_answered"  # echo replies received in time
     MOZILLA_CITIES = "mozilla_cities"  # cities seen in Mozilla's telemetry (IODA dashboard export)
-    # HTTP requests from a location seen by Cloudflare, relative (MIN0_MAX answers chained to one scale)
+    # HTTP requests from a location seen by Cloudflare, as multiples of a fixed anchor week's median hour
     CLOUDFLARE_HTTP_TRAFFIC = "cloudflare_http_traffic"
 
 

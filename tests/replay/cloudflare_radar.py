@@ -86,16 +86,30 @@ class RadarReplay:
         return Reply.json({"success": True, "errors": [], "result": {"annotations": rows[:limit]}})
 
     def _timeseries(self, request: Request) -> Reply:
-        start, end = _time(request.arg("dateStart")), _time(request.arg("dateEnd"))
-        if start is None or end is None or request.arg("aggInterval") != "1h":
+        """One series per ``name`` (``location``/``dateStart``/``dateEnd`` by position), normalised
+        together: MIN0_MAX over every series of the request, as Radar does (see the module doc)."""
+        names = request.query.get("name") or ["serie_0"]
+        locations, starts, ends = (request.query.get(k, []) for k in ("location", "dateStart", "dateEnd"))
+        if request.arg("aggInterval") != "1h" or not (
+            len(names) == len(locations) == len(starts) == len(ends)
+        ):
             return _error(400, 2001, "Input Validation Error")
-        hours = self.underlying.get((request.arg("location") or "").upper(), {})
-        inside = [(t, v) for t, v in hours.items() if start.timestamp() <= t < end.timestamp()]
-        top = max((v for _, v in inside), default=1.0)
-        series = {
-            "timestamps": [datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ") for t, _ in inside],
-            "values": [f"{v / top:.6f}" for _, v in inside],
+        picked: dict[str, list[tuple[int, float]]] = {}
+        for name, location, start_text, end_text in zip(names, locations, starts, ends, strict=True):
+            start, end = _time(start_text), _time(end_text)
+            if start is None or end is None:
+                return _error(400, 2001, "Input Validation Error")
+            hours = self.underlying.get(location.upper(), {})
+            picked[name] = [(t, v) for t, v in hours.items() if start.timestamp() <= t < end.timestamp()]
+        top = max((v for series in picked.values() for _, v in series), default=1.0)
+        result: dict[str, Any] = {
+            name: {
+                "timestamps": [
+                    datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ") for t, _ in series
+                ],
+                "values": [f"{v / top:.6f}" for _, v in series],
+            }
+            for name, series in picked.items()
         }
-        meta = {"aggInterval": "ONE_HOUR", "normalization": "MIN0_MAX", "dateRange": [
-            {"startTime": request.arg("dateStart"), "endTime": request.arg("dateEnd")}]}  # fmt: skip
-        return Reply.json({"success": True, "errors": [], "result": {"serie_0": series, "meta": meta}})
+        result["meta"] = {"aggInterval": "ONE_HOUR", "normalization": "MIN0_MAX"}
+        return Reply.json({"success": True, "errors": [], "result": result})

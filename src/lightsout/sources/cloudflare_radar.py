@@ -12,10 +12,12 @@ no complete recording exists).
   country page and a network page each show it.
 * ``/radar/http/timeseries``: ``result.<series name>: {timestamps: [ISO], values: [numeric
   strings]}`` plus ``result.meta`` (``aggInterval`` e.g. ``ONE_HOUR``, ``normalization``). With
-  ``MIN0_MAX`` normalisation values are relative to the maximum of *that request*: two answers are
-  on different scales. Lightsout chains them (:func:`chain_scale`): each request overlaps the bins
-  already stored, and is rescaled by the median ratio over the overlap, so the stored series stays
-  on the scale of the first answer.
+  ``MIN0_MAX`` normalisation values are relative to the maximum of *that request*, over all the
+  series it asks for (Cloudflare's docs show it: Tonga's outage series, asked beside a normal week,
+  peaks at 0.36 while the normal one holds the 1.0): two answers are on different scales. So every
+  traffic request also asks a fixed *anchor* window of the same location, and the answer is
+  divided by the anchor's median (:func:`anchor_scale`): every answer, from any stream or process,
+  lands on one scale, "times the anchor window's median hour".
 
 Radar data is CC BY-NC 4.0 (non-commercial); the API needs a token (``Authorization: Bearer``).
 """
@@ -170,8 +172,10 @@ def parse_annotations(document: Any, path: str, parsed: Parsed) -> None:
 # -- traffic time series -------------------------------------------------------------------------
 
 
-def parse_timeseries(document: Any, where: str) -> tuple[int, list[tuple[datetime, float]], list[Skip]]:
-    """(bin seconds, [(bin start, value)], skips) of the first series of a timeseries answer."""
+def parse_timeseries(
+    document: Any, where: str
+) -> tuple[int, dict[str, list[tuple[datetime, float]]], list[Skip]]:
+    """(bin seconds, {series name: [(bin start, value)]}, skips) of a timeseries answer."""
     result = result_of(document, where)
     if not isinstance(result, dict):
         raise RowError(f"{where}: result is not an object")
@@ -179,36 +183,37 @@ def parse_timeseries(document: Any, where: str) -> tuple[int, list[tuple[datetim
     names = [k for k, v in result.items() if k != "meta" and isinstance(v, dict) and "timestamps" in v]
     if not names:
         raise RowError(f"{where}: no series (timestamps/values) in the answer")
-    series = result[names[0]]
-    times, values = series.get("timestamps"), series.get("values")
-    if not isinstance(times, list) or not isinstance(values, list) or len(times) != len(values):
-        raise RowError(f"{where}: timestamps and values are not lists of the same length")
-    out: list[tuple[datetime, float]] = []
+    out: dict[str, list[tuple[datetime, float]]] = {}
     skipped: list[Skip] = []
-    for i, (when, value) in enumerate(zip(times, values, strict=True)):
-        try:
-            moment = parse_time(when)
-            number = float(value)
-        except (RowError, TypeError, ValueError):
-            skipped.append(Skip(where, f"{names[0]}[{i}]", f"unreadable point {when!r}: {value!r}"))
-            continue
-        if number != number or number < 0:
-            skipped.append(Skip(where, f"{names[0]}[{i}]", f"not a traffic level: {value!r}"))
-            continue
-        out.append((moment, number))
+    for name in names:
+        times, values = result[name].get("timestamps"), result[name].get("values")
+        if not isinstance(times, list) or not isinstance(values, list) or len(times) != len(values):
+            raise RowError(f"{where}: {name}: timestamps and values are not lists of the same length")
+        points = out[name] = []
+        for i, (when, value) in enumerate(zip(times, values, strict=True)):
+            try:
+                moment = parse_time(when)
+                number = float(value)
+            except (RowError, TypeError, ValueError):
+                skipped.append(Skip(where, f"{name}[{i}]", f"unreadable point {when!r}: {value!r}"))
+                continue
+            if number != number or number < 0 or number == float("inf"):
+                skipped.append(Skip(where, f"{name}[{i}]", f"not a traffic level: {value!r}"))
+                continue
+            points.append((moment, number))
     bin_s = AGG_INTERVALS.get(str(meta.get("aggInterval", "")))
     if bin_s is None:
-        spacing = sorted({int((b[0] - a[0]).total_seconds()) for a, b in itertools.pairwise(out)})
-        bin_s = spacing[0] if spacing else 3600
+        every = [p for series in out.values() for p in series]
+        spacing = sorted({int((b[0] - a[0]).total_seconds()) for a, b in itertools.pairwise(every)} - {0})
+        bin_s = next((s for s in spacing if s > 0), 3600)
     return bin_s, out, skipped
 
 
-def chain_scale(new: list[tuple[datetime, float]], stored: Mapping[datetime, float]) -> float | None:
-    """The factor that puts ``new`` (one MIN0_MAX answer) on the scale of ``stored`` (the same
-    series as already stored): the median of stored/new over their overlapping bins; None without
-    an overlap (the answer then starts a scale of its own, and the caller says so)."""
-    ratios = [stored[t] / v for t, v in new if t in stored and v > 0 and stored[t] > 0]
-    return statistics.median(ratios) if ratios else None
+def anchor_scale(anchor: list[tuple[datetime, float]]) -> float | None:
+    """The factor that expresses one answer's values as multiples of the anchor window's median hour:
+    1 / median(anchor values), None when the anchor window has no traffic to compare with."""
+    levels = [v for _, v in anchor if v > 0]
+    return 1.0 / statistics.median(levels) if levels else None
 
 
 def traffic_points(

@@ -7,23 +7,24 @@ discover
     slices that ended ``settle`` ago. Per slice: one ``GET /radar/annotations/outages?dateStart=
     &dateEnd=&limit=`` reaching ``lookback`` (default 7 days) before the slice, so an outage
     announced as ongoing gets its end when Cloudflare adds it (the event is replaced by id); and per
-    location one ``GET /radar/http/timeseries?location=&dateStart=&dateEnd=&aggInterval=
-    &normalization=MIN0_MAX`` starting ``overlap`` (two slices) before the slice.
+    location one ``GET /radar/http/timeseries`` asking two series, the fixed *anchor* window
+    (``anchor_start``, ``anchor_days``) and the slice (``name=anchor&location=&dateStart=&dateEnd=
+    &name=slice&location=&dateStart=&dateEnd=&aggInterval=&normalization=MIN0_MAX``).
 fetch
     With ``Authorization: Bearer <token>``; the token comes from the environment variable the config
     names (``token_env``), never from the file. 429 (Cloudflare's limit is 1,200 requests per 5
-    minutes) waits out ``Retry-After``.
+    minutes) waits out ``Retry-After``. A refused token (401/403) is a failing source, not an
+    unreadable item: nothing enters the ledger, so the items are fetched once the token works.
 parse
     Annotations: external events (one per location and per AS named). Traffic: ``MIN0_MAX`` values
-    are relative to the maximum of each answer, so each answer is rescaled onto the scale of what is
-    already stored by the median ratio over the overlapping bins (:func:`chain_scale`); only the
-    slice's own bins are stored, as signal ``cloudflare_http_traffic`` of source
-    ``cloudflare-radar``. The first answer of a location sets its scale; an answer with no overlap
-    (after a gap longer than the overlap) starts a new one and says so.
+    are relative to the maximum of each answer over both its series, so the slice is divided by
+    the anchor's median (:func:`anchor_scale`): signal ``cloudflare_http_traffic`` of source
+    ``cloudflare-radar`` counts HTTP requests as multiples of the anchor window's median hour, the
+    same scale for every answer whatever stream (follow, any backfill) or process fetched it.
+    Changing the anchor changes the scale: the anchor is part of each item's key.
 checkpoint
-    ``{"until": ISO time, "tails": {location: {epoch: value}}}``: the slices before ``until`` are
-    stored, and the last stored values of each location (the reference for the next answer's scale)
-    travel with it, in the same transaction as the data.
+    ``{"until": ISO time}``: the slices before it are stored (the ledger skips the items of a
+    half-stored slice after a kill).
 
 Radar data is CC BY-NC 4.0 (non-commercial use); see ``../shared/data/api-samples/cloudflare-radar``.
 """
@@ -42,7 +43,7 @@ from lightsout.model import Checkpoint
 from lightsout.sources import Parsed
 from lightsout.sources.cloudflare_radar import (
     RowError,
-    chain_scale,
+    anchor_scale,
     parse_annotations,
     parse_timeseries,
     traffic_points,
@@ -78,6 +79,9 @@ class RadarSettings:
     lookback: timedelta = timedelta(days=7)
     agg_interval: str = "1h"
     page_size: int = 100
+    # A fixed window every traffic answer is scaled against (a week, so the weekly cycle is in it).
+    anchor_start: datetime = datetime(2024, 1, 1, tzinfo=UTC)
+    anchor_days: int = 7
 
 
 def _iso(moment: datetime) -> str:
@@ -98,10 +102,7 @@ class CloudflareRadarConnector:
         self.name = name
         self.settings = settings
         self.base = settings.base_url.rstrip("/")
-        # The stored tail of each location's traffic (epoch -> value on the stored scale), and the
-        # tail each traffic item is to be scaled against (taken when the item was discovered).
-        self._tails: dict[str, dict[int, float]] = {}
-        self._reference: dict[str, dict[int, float]] = {}
+        self._anchor = (settings.anchor_start, settings.anchor_start + timedelta(days=settings.anchor_days))
 
     # -- discover --------------------------------------------------------------------------------
 
@@ -115,8 +116,6 @@ class CloudflareRadarConnector:
         cursor = json.loads(checkpoint.cursor) if checkpoint is not None else {}
         if isinstance(cursor.get("until"), str):
             start = max(start, datetime.fromisoformat(cursor["until"]))
-        for cc, tail in (cursor.get("tails") or {}).items():
-            self._tails.setdefault(cc, {int(t): float(v) for t, v in tail.items()})
         while start < end:
             stop = min(start + self.settings.slice, end)
             if stop - start < self.settings.slice and window.until is None:
@@ -125,8 +124,6 @@ class CloudflareRadarConnector:
             before = self._checkpoint(window, start, now)
             after = self._checkpoint(window, stop, now)
             for i, (key, url, params, label) in enumerate(items):
-                if key.startswith("traffic/"):
-                    self._reference[key] = dict(self._tails.get(key.split("/")[1], {}))
                 # No data time: freshness comes from the newest bin an answer held, never the slice.
                 yield WorkItem(key, url, after if i == len(items) - 1 else before, params, None, label)
             start = stop
@@ -151,22 +148,24 @@ class CloudflareRadarConnector:
                 f"annotations {when}",
             )
         if self.settings.traffic:
-            overlap = 2 * self.settings.slice
+            anchor_start, anchor_end = self._anchor
+            anchor = f"{anchor_start:%Y%m%d}+{self.settings.anchor_days}d"
             for cc in self.settings.locations:
                 params = (
+                    ("name", "anchor"),
                     ("location", cc),
-                    ("dateStart", _iso(start - overlap)),
+                    ("dateStart", _iso(anchor_start)),
+                    ("dateEnd", _iso(anchor_end)),
+                    ("name", "slice"),
+                    ("location", cc),
+                    ("dateStart", _iso(start)),
                     ("dateEnd", _iso(stop)),
                     ("aggInterval", self.settings.agg_interval),
                     ("normalization", "MIN0_MAX"),
                     ("format", "json"),
                 )
-                yield (
-                    f"traffic/{cc}/{span}",
-                    f"{self.base}/radar/http/timeseries",
-                    params,
-                    f"{cc} traffic {when}",
-                )
+                key = f"traffic/{cc}/{anchor}/{span}"
+                yield key, f"{self.base}/radar/http/timeseries", params, f"{cc} traffic {when}"
 
     def idle_checkpoint(
         self, checkpoint: Checkpoint | None, window: Window, now: datetime
@@ -174,13 +173,7 @@ class CloudflareRadarConnector:
         return None  # the cursor moves only with stored slices
 
     def _checkpoint(self, window: Window, until: datetime, now: datetime) -> Checkpoint:
-        keep = int((2 * self.settings.slice).total_seconds())
-        tails = {
-            cc: {str(t): v for t, v in sorted(tail.items()) if t >= until.timestamp() - keep}
-            for cc, tail in self._tails.items()
-        }
-        cursor = json.dumps({"until": until.isoformat(), "tails": tails})
-        return Checkpoint(self.name, window.stream, cursor, until, now)
+        return Checkpoint(self.name, window.stream, json.dumps({"until": until.isoformat()}), until, now)
 
     # -- fetch and parse -------------------------------------------------------------------------
 
@@ -201,45 +194,40 @@ class CloudflareRadarConnector:
         try:
             document: Any = json.loads(answer.body)
         except ValueError as exc:
-            raise BadPayload(f"{where}: not JSON: {exc}") from None
+            raise BadPayload(f"not JSON: {exc}") from None
         parsed = Parsed(format=self.format)
         if key.startswith("annotations/"):
             try:
                 parse_annotations(document, where, parsed)
             except InputError as exc:
-                raise BadPayload(f"{where}: {exc.message}") from None
+                raise BadPayload(exc.message) from None
             return parsed
-        _, cc, span = key.split("/")
-        slice_start = int(span.split("-")[0])
+        cc = key.split("/")[1]
         try:
-            bin_s, values, skipped = parse_timeseries(document, where)
+            bin_s, series, skipped = parse_timeseries(document, where)
         except RowError as exc:
-            raise BadPayload(str(exc)) from None
-        parsed.records_read = len(values) + len(skipped)
-        parsed.skipped.extend(skipped)
-        reference = self._reference.pop(key, {})
-        stored = {datetime.fromtimestamp(t, UTC): v for t, v in reference.items()}
-        scale = chain_scale(values, stored)
+            raise BadPayload(str(exc).removeprefix(f"{where}: ")) from None
+        if "anchor" not in series or "slice" not in series:
+            raise BadPayload(f"the answer lacks the anchor or the slice series ({', '.join(series)})")
+        scale = anchor_scale(series["anchor"])
         if scale is None:
-            scale = 1.0
-            parsed.notes.append(
-                f"{cc}: traffic scale starts here (MIN0_MAX of this answer)"
-                if not reference
-                else f"{cc}: no overlap with the stored traffic: a new scale starts at this answer"
+            anchor_start, anchor_end = self._anchor
+            raise BadPayload(
+                f"no {cc} traffic in the anchor window {anchor_start:%Y-%m-%d}.."
+                f"{anchor_end:%Y-%m-%d} to scale against; choose another anchor_start"
             )
+        parsed.records_read = len(series["slice"]) + len(skipped)
+        parsed.skipped.extend(skipped)
         country = make_country(cc)
-        own = [(t, v) for t, v in values if t.timestamp() >= slice_start]
         parsed.entities.append(country)
-        parsed.points.extend(traffic_points(country, bin_s, own, scale))
-        tail = self._tails.setdefault(cc, {})
-        for t, v in values:
-            tail[int(t.timestamp())] = v * scale
+        parsed.points.extend(traffic_points(country, bin_s, series["slice"], scale))
         return parsed
 
 
 def from_config(source: SourceConfig, service: ServiceConfig) -> CloudflareRadarConnector:
     """``[sources.NAME] kind = "cloudflare-radar"``: token_env (required), locations (default:
-    ``watch.countries``), annotations, traffic, slice, settle, lookback, agg_interval, base_url."""
+    ``watch.countries``), annotations, traffic, slice, settle, lookback, agg_interval, anchor_start,
+    anchor_days, base_url."""
     from lightsout.service.config import ConfigError
 
     if source.options.get("token_env") is None:
@@ -251,6 +239,9 @@ def from_config(source: SourceConfig, service: ServiceConfig) -> CloudflareRadar
     if traffic and not locations:
         raise ConfigError(source.config_path, source.key("locations"),
                           "no locations for traffic: set them here or in [watch] countries")  # fmt: skip
+    anchor_days = source.option("anchor_days", int, 7)
+    if not 1 <= anchor_days <= 28:
+        raise ConfigError(source.config_path, source.key("anchor_days"), f"expected 1..28, got {anchor_days}")
     agg = source.option("agg_interval", str, "1h")
     if agg not in AGG:
         raise ConfigError(source.config_path, source.key("agg_interval"), f"expected one of {', '.join(AGG)}")
@@ -264,5 +255,22 @@ def from_config(source: SourceConfig, service: ServiceConfig) -> CloudflareRadar
         settle=source.duration("settle", "1h"),
         lookback=source.duration("lookback", "7d"),
         agg_interval=agg,
+        anchor_start=_anchor_start(source),
+        anchor_days=anchor_days,
     )
     return CloudflareRadarConnector(source.name, settings)
+
+
+def _anchor_start(source: SourceConfig) -> datetime:
+    from lightsout.service.config import ConfigError
+
+    value = source.options.get("anchor_start", "2024-01-01")
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise ConfigError(
+            source.config_path, source.key("anchor_start"), f"expected a date, got {value!r}"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

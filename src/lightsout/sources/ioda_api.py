@@ -164,12 +164,12 @@ class IodaApiConnector:
         try:
             document: Any = json.loads(answer.body)
         except ValueError as exc:
-            raise BadPayload(f"{where}: not JSON: {exc}") from None
+            raise BadPayload(f"not JSON: {exc}") from None
         kind = envelope_type(document)
         if kind is None:
-            raise BadPayload(f"{where}: not an IODA API v2 answer (no type and data)")
+            raise BadPayload("not an IODA API v2 answer (no type and data)")
         if document.get("error"):
-            raise BadPayload(f"{where}: IODA answered with an error: {str(document['error'])[:200]}")
+            raise BadPayload(f"IODA answered with an error: {str(document['error'])[:200]}")
         parsed = Parsed(format=self.format)
         try:
             if kind == "signals":
@@ -177,9 +177,9 @@ class IodaApiConnector:
             elif kind == "outages.events":
                 parse_events(document["data"], where, parsed)
             else:
-                raise BadPayload(f"{where}: unexpected IODA answer type {kind!r}")
+                raise BadPayload(f"unexpected IODA answer type {kind!r}")
         except InputError as exc:
-            raise BadPayload(f"{where}: {exc.message}") from None
+            raise BadPayload(exc.message) from None
         return parsed
 
 
