@@ -452,3 +452,31 @@ def test_the_rows_of_a_killed_clickhouse_write_are_removed_later(
         store.close()
     finally:
         backend.drop()
+
+
+@pytest.mark.parametrize("kind", ["clickhouse", "chdb"])
+def test_a_reader_of_an_older_clickhouse_store_upgrades_it(kind: str, tmp_path: Path) -> None:
+    """A store written before series summaries existed (no series_summary table, no marker in
+    meta): a read-only open adds the tables and counts the summaries from the points."""
+    reason = clickhouse_unavailable() if kind == "clickhouse" else chdb_unavailable()
+    if reason:
+        pytest.skip(reason)
+    backend = Backend(kind, tmp_path)
+    try:
+        store = backend.open()
+        store.write_batch(IngestBatch(source("a"), [IR], points([50.0, 60.0, 40.0])))
+        store._con.query("DROP TABLE series_summary")  # type: ignore[attr-defined]
+        store._con.query("DROP TABLE meta")  # type: ignore[attr-defined]
+        store.close()
+
+        reader = backend.open(read_only=True)
+        (summary,) = reader.series()
+        assert (summary.key, summary.points, summary.min_value, summary.max_value) == (
+            CONNECTIVITY,
+            3,
+            40.0,
+            60.0,
+        )
+        reader.close()
+    finally:
+        backend.drop()

@@ -83,6 +83,11 @@ _PUBLISHED = "gen IN (SELECT gen FROM commits)"
 _BEGUN_TABLE = (
     "CREATE TABLE IF NOT EXISTS begun (gen UInt64) ENGINE = MergeTree PARTITION BY tuple() ORDER BY gen"
 )
+# Every table of the store, from the statements that create them.
+_TABLES = frozenset(
+    statement.split("CREATE TABLE IF NOT EXISTS ", 1)[1].split(" ", 1)[0]
+    for statement in [*SCHEMA, SUMMARY_TABLE, _BEGUN_TABLE]
+)
 # A generation begun this long ago and not published belongs to a killed writer.
 _ABANDONED_AFTER_S = 6 * 3600
 # Entity ids per `IN (...)` list: well under the server's max_query_size (256 KiB by default).
@@ -126,10 +131,27 @@ class ClickHouseStore:
             self._con = connection
             if not read_only:
                 self._create_schema()
-            elif not self._con.query(
-                bind("SELECT 1 FROM system.tables WHERE database = {db} AND name = 'commits'", db=db)
-            ):
-                raise UserError(f"{location}: no store here yet; run `lightsout ingest` first")
+            else:
+                tables = {
+                    r[0]
+                    for r in self._con.query(
+                        bind("SELECT name FROM system.tables WHERE database = {db}", db=db)
+                    )
+                }
+                if "commits" not in tables:
+                    raise UserError(f"{location}: no store here yet; run `lightsout ingest` first")
+                missing = _TABLES - tables
+                if missing:
+                    # Written by an older Lightsout: add the new tables (and count the series
+                    # summaries) as a writer would, even from a reader; refused if the user may not.
+                    try:
+                        self._create_schema()
+                    except Exception as exc:
+                        raise UserError(
+                            f"{location}: the store lacks tables of this version "
+                            f"({', '.join(sorted(missing))}) and could not add them: {_first_line(exc)}; "
+                            "open it once for writing (e.g. `lightsout detect`) to upgrade it"
+                        ) from None
         except UserError:
             raise
         except Exception as exc:
