@@ -327,18 +327,14 @@ class ClickHouseStore:
     ) -> None:
         gen = self._begin()
         new = {(a.entity_id, a.signal.value, a.source, a.bin_s, micros(a.bin_start)) for a in alerts}
-        tombstones: list[Alert] = []
-        for key in keys:
-            for alert in self._alerts(since, until, key):
-                ident = (
-                    alert.entity_id,
-                    alert.signal.value,
-                    alert.source,
-                    alert.bin_s,
-                    micros(alert.bin_start),
-                )
-                if ident not in new:
-                    tombstones.append(alert)
+        # The range's stored alerts in one query (alerts are few beside points), then by key.
+        wanted = set(keys)
+        tombstones = [
+            a
+            for a in self._alerts(since, until)
+            if SeriesKey(a.entity_id, a.signal, a.source, a.bin_s) in wanted
+            and (a.entity_id, a.signal.value, a.source, a.bin_s, micros(a.bin_start)) not in new
+        ]
         self._insert_alerts(alerts, gen, deleted=False)
         self._insert_alerts(tombstones, gen, deleted=True)
         self._commit(gen, "alerts")
@@ -359,18 +355,7 @@ class ClickHouseStore:
     def alerts(self, since: datetime | None = None, until: datetime | None = None) -> list[Alert]:
         return self._alerts(since, until)
 
-    def _alerts(
-        self, since: datetime | None, until: datetime | None, key: SeriesKey | None = None
-    ) -> list[Alert]:
-        where = ""
-        if key is not None:
-            where = bind(
-                "AND entity_id = {e} AND signal = {s} AND source = {src} AND bin_s = {b} ",
-                e=key.entity_id,
-                s=key.signal,
-                src=key.source,
-                b=key.bin_s,
-            )
+    def _alerts(self, since: datetime | None, until: datetime | None) -> list[Alert]:
         rows = self._con.query(
             "SELECT entity_id, signal, source, bin_s, bin_start, tupleElement(r, 1), tupleElement(r, 2), "
             "tupleElement(r, 3), tupleElement(r, 4) FROM ("
@@ -381,7 +366,6 @@ class ClickHouseStore:
                 since=_since(since),
                 until=_until(until),
             )
-            + where
             + "GROUP BY entity_id, signal, source, bin_s, bin_start) WHERE tupleElement(r, 5) = 0 "
             "ORDER BY entity_id, signal, source, bin_s, bin_start"
         )
