@@ -121,7 +121,7 @@ def test_damaged_series_skipped_with_position_rest_kept(shared_data: Path, tmp_p
     path = tmp_path / "damaged.json"
     path.write_text(json.dumps(document))
     parsed = read_ioda(path)
-    assert [(s.position, s.reason) for s in parsed.skipped] == [
+    assert sorted((s.position, s.reason) for s in parsed.skipped) == [
         ("data[1][0].values[2]", "not a number: 'n/a'"),
         ("data[2][0]", "unknown datasource 'ucsd-nt-future'"),
     ]
@@ -233,3 +233,21 @@ def test_export_bad_rows_skipped_with_line(shared_data: Path, tmp_path: Path) ->
     }
     bgp = [p for p in parsed.points if p.signal == SignalKind.BGP_SLASH24S]
     assert len(bgp) == 2928 - 3
+
+
+def test_one_google_series_per_entity_web_search_preferred(shared_data: Path, tmp_path: Path) -> None:
+    """IODA answers Google's traffic per product (subtype); the raw series kept is web search (the
+    dashboard's "Google (Search)"), whatever the order, and the other is a named skip."""
+    document = _iraq(shared_data)
+    gtr = next(s for s in document["data"][0] if s["datasource"] == "gtr")
+    blended = dict(gtr, subtype="BLENDED", values=[None if v is None else v * 2 for v in gtr["values"]])
+    search = dict(gtr, subtype="WEB_SEARCH")
+    document["data"][0] = [blended, search]
+    path = tmp_path / "gtr.json"
+    path.write_text(json.dumps(document))
+    parsed = read_ioda(path)
+    values = [p.value for p in parsed.points]
+    assert values == [float(v) for v in gtr["values"] if v is not None]
+    assert [(s.position, s.reason) for s in parsed.skipped] == [
+        ("data[0][0]", "another google_traffic series of the entity (subtype BLENDED; kept WEB_SEARCH)")
+    ]

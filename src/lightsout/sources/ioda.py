@@ -214,6 +214,52 @@ class _Series:
     step_s: int
     native_step_s: int
     values: list[Any]
+    subtype: str
+
+
+# Google's traffic comes per product (IODA ``subtype``); one series per entity is kept: web search
+# for raw traffic (the dashboard's "Google (Search)"), the blend for the normalised series.
+_PREFERRED_SUBTYPES = {
+    SignalKind.GOOGLE_TRAFFIC: ("WEB_SEARCH", "BLENDED"),
+    SignalKind.GOOGLE_TRAFFIC_NORMALISED: ("BLENDED", "WEB_SEARCH"),
+}
+
+
+def _rank(series: _Series) -> int:
+    preferred = _PREFERRED_SUBTYPES.get(series.signal, ())
+    return preferred.index(series.subtype) if series.subtype in preferred else len(preferred)
+
+
+def _chosen_series(data: list[Any], path: str, parsed: Parsed) -> list[tuple[str, _Series]]:
+    """Every readable series, one per (entity, signal, step): the preferred subtype, else the first;
+    the others and the unreadable ones are skipped with their position."""
+    chosen: dict[tuple[str, SignalKind, int], tuple[str, _Series]] = {}
+    for i, group in enumerate(data):
+        for j, raw in enumerate(group if isinstance(group, list) else [group]):
+            position = f"data[{i}][{j}]"
+            parsed.records_read += 1
+            try:
+                series = _series(raw)
+            except RowError as exc:
+                parsed.skipped.append(Skip(path, position, str(exc)))
+                continue
+            key = (series.entity.entity_id, series.signal, series.step_s)
+            kept = chosen.get(key)
+            if kept is not None and _rank(kept[1]) <= _rank(series):
+                loser, winner = (position, series), kept
+            else:
+                loser, winner = kept, (position, series)  # type: ignore[assignment]
+            chosen[key] = winner
+            if loser is not None:
+                parsed.skipped.append(
+                    Skip(
+                        path,
+                        loser[0],
+                        f"another {series.signal.value} series of the entity (subtype "
+                        f"{loser[1].subtype or '-'}; kept {winner[1].subtype or '-'})",
+                    )
+                )
+    return list(chosen.values())
 
 
 def _series(raw: Any) -> _Series:
@@ -239,7 +285,7 @@ def _series(raw: Any) -> _Series:
     values = raw.get("values")
     if not isinstance(values, list):
         raise RowError("values is not a list")
-    return _Series(entity, signal, start_s, step_s, native_s, values)
+    return _Series(entity, signal, start_s, step_s, native_s, values, str(raw.get("subtype") or ""))
 
 
 def parse_signals(data: Any, path: str, parsed: Parsed) -> None:
@@ -247,54 +293,31 @@ def parse_signals(data: Any, path: str, parsed: Parsed) -> None:
     if not isinstance(data, list):
         raise InputError(path, "data", "not a list of entities")
     entities: dict[str, Entity] = {}
-    seen: set[tuple[str, SignalKind, int]] = set()
     moments: dict[int, datetime] = {}  # every series of an answer shares its bin times
     gaps = 0
-    for i, group in enumerate(data):
-        for j, raw in enumerate(group if isinstance(group, list) else [group]):
-            position = f"data[{i}][{j}]"
-            parsed.records_read += 1
-            try:
-                series = _series(raw)
-            except RowError as exc:
-                parsed.skipped.append(Skip(path, position, str(exc)))
-                continue
-            key = (series.entity.entity_id, series.signal, series.step_s)
-            if key in seen:
-                subtype = raw.get("subtype") or "-"
-                parsed.skipped.append(
-                    Skip(
-                        path,
-                        position,
-                        f"second {raw.get('datasource')} series (subtype {subtype}) of the entity",
-                    )
-                )
-                continue
-            seen.add(key)
-            entities[series.entity.entity_id] = series.entity
-            samples = max(1, series.step_s // series.native_step_s)
-            entity_id, signal, start_s, step_s = (
-                series.entity.entity_id, series.signal, series.start_s, series.step_s
-            )  # fmt: skip
-            append = parsed.points.append
-            for k, value in enumerate(series.values):
-                kind = type(value)
-                if kind is not float and kind is not int:
-                    if value is None:
-                        gaps += 1
-                    else:  # bool, str, list, ...
-                        parsed.skipped.append(
-                            Skip(path, f"{position}.values[{k}]", f"not a number: {value!r}")
-                        )
-                    continue
-                if value != value or value in _INFINITE:
+    for position, series in _chosen_series(data, path, parsed):
+        entities[series.entity.entity_id] = series.entity
+        samples = max(1, series.step_s // series.native_step_s)
+        entity_id, signal, start_s, step_s = (
+            series.entity.entity_id, series.signal, series.start_s, series.step_s
+        )  # fmt: skip
+        append = parsed.points.append
+        for k, value in enumerate(series.values):
+            kind = type(value)
+            if kind is not float and kind is not int:
+                if value is None:
+                    gaps += 1
+                else:  # bool, str, list, ...
                     parsed.skipped.append(Skip(path, f"{position}.values[{k}]", f"not a number: {value!r}"))
-                    continue
-                epoch = start_s + k * step_s
-                when = moments.get(epoch)
-                if when is None:
-                    when = moments[epoch] = datetime.fromtimestamp(epoch, UTC)
-                append(SignalPoint(entity_id, signal, SOURCE, when, step_s, float(value), samples))
+                continue
+            if value != value or value in _INFINITE:
+                parsed.skipped.append(Skip(path, f"{position}.values[{k}]", f"not a number: {value!r}"))
+                continue
+            epoch = start_s + k * step_s
+            when = moments.get(epoch)
+            if when is None:
+                when = moments[epoch] = datetime.fromtimestamp(epoch, UTC)
+            append(SignalPoint(entity_id, signal, SOURCE, when, step_s, float(value), samples))
     add_parents(entities)
     parsed.entities.extend(entities.values())
     if gaps:
