@@ -181,3 +181,39 @@ def test_country_page_shows_them_in_their_own_section(shared_data: Path, tmp_pat
         'href="https://ioda.inetintel.cc.gatech.edu/country/IQ?from=1790724000&amp;until=1791381600"'
         in section
     )
+
+
+def test_event_page_shows_what_others_reported_during_it(shared_data: Path, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from lightsout.api.app import create_app
+    from lightsout.detect.run import detect_batch
+    from lightsout.store import open_store
+
+    db = tmp_path / "event.duckdb"
+    store = open_store(db)
+    try:
+        ingest_file(
+            store, shared_data / "ioda/iraq-2023-08-exams/signals-raw-country-IQ-2023-08-20_2023-08-30.json"
+        )
+        document = json.loads((shared_data / IODA / "recorded/country-events.json").read_text())
+        iraq = {"code": "IQ", "name": "Iraq", "type": "country", "attrs": {"fqid": "geo.netacuity.AS.IQ"}}
+        during = dict(
+            document["data"][1], entity=iraq, **{"from": 1692579600, "until": 1692594000}
+        )  # 21 Aug 01-05
+        long_before = dict(document["data"][2], entity=iraq, **{"from": 1600000000, "until": 1600003600})
+        document["data"] = [during, long_before]
+        events = tmp_path / "iq-events.json"
+        events.write_text(json.dumps(document))
+        ingest_file(store, events)
+        detect_batch(store)
+    finally:
+        store.close()
+    with TestClient(create_app(db, None)) as client:
+        ours = client.get("/api/v1/events", params={"country": "IQ", "until": "2023-08-22"}).json()["data"]
+        assert ours, "the detector finds Iraq's exam shutdown of 21 August"
+        html = client.get(f"/event/{ours[0]['event_id']}").text
+    section = html[html.index('id="external"') :]
+    assert "Iraq during this event" in section
+    assert section.count("<td>IODA</td>") == 1  # the 21 August report; not the one of 2020
+    assert "2023-08-21 01:00" in section

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from lightsout.model import Entity, EntityKind, ExternalEvent, Scope
+from lightsout.model import Entity, EntityKind, Event, ExternalEvent, Scope
 from lightsout.store import Store
 
 SOURCE_NAMES = {"ioda": "IODA", "cloudflare-radar": "Cloudflare Radar"}
@@ -36,6 +36,14 @@ def external_of(store: Store, entity: Entity) -> list[ExternalEvent]:
     if entity.kind == EntityKind.COUNTRY:
         return store.external_events(country=entity.code)
     return store.external_events(entity_id=entity.entity_id)
+
+
+def external_during(store: Store, event: Event) -> list[ExternalEvent]:
+    """What other observatories reported for an event's country (or its entity, when it has no
+    country) while it went on: their events that overlap it."""
+    if event.country_code is not None:
+        return store.external_events(country=event.country_code, since=event.start, until=event.end)
+    return store.external_events(entity_id=event.entity_id, since=event.start, until=event.end)
 
 
 def source_name(source: str) -> str:

@@ -41,7 +41,7 @@ from lightsout.report.context import (
     load_event_context,
 )
 from lightsout.report.event_chart import ChartFormat, entity_chart_spec, event_chart_spec, render_chart
-from lightsout.report.external import external_of
+from lightsout.report.external import external_during, external_of
 from lightsout.report.external import source_name as external_source_name
 from lightsout.report.noise import event_noise
 from lightsout.report.statement import bin_text, make_statement, pct, source_name, unit_words
@@ -173,6 +173,7 @@ def make_router(
                 kind_label=_kind_label,
                 blocking=_entity_blocking(context.entity, blocking.get(store)),
                 external=external_of(store, context.entity),
+                external_place=context.entity.name,
                 external_source_name=external_source_name,
             )
 
@@ -201,6 +202,9 @@ def make_router(
                 entity=entities.get(event.entity_id),
                 affected=_affected_rows([event], entities),
                 kind_label=_kind_label,
+                external=external_during(store, event),
+                external_place=f"{event.entity_name} during this event",
+                external_source_name=external_source_name,
             )
 
         return read(request, job)
