@@ -480,3 +480,53 @@ def test_a_reader_of_an_older_clickhouse_store_upgrades_it(kind: str, tmp_path: 
         reader.close()
     finally:
         backend.drop()
+
+
+def test_an_ingest_killed_in_the_middle_of_its_clickhouse_write_leaves_nothing(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    """`lightsout ingest --db clickhouse://...` killed (SIGKILL) while its generation is begun but
+    not published: readers see nothing of the file, and the next run stores it whole."""
+    reason = clickhouse_unavailable()
+    if reason:
+        pytest.skip(reason)
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    csv = shared_data / "monash-ip-observatory" / "usa-2020-08-31_HurrLaura.csv"
+    backend = Backend("clickhouse", tmp_path)
+    env = {**os.environ, "LIGHTSOUT_DB": str(backend.location)}
+    command = [sys.executable, "-m", "lightsout.cli", "ingest", str(csv)]
+    try:
+        probe = backend.open()  # creates the schema, so that the write can be watched
+        con = probe._con  # type: ignore[attr-defined]
+        in_progress = "SELECT count() FROM begun WHERE gen NOT IN (SELECT gen FROM commits)"
+        proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 60
+            while con.query(in_progress) == [(0,)] and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.005)
+            proc.send_signal(signal.SIGKILL)
+        finally:
+            proc.wait()
+        assert proc.returncode == -signal.SIGKILL, "the ingest ended before it could be killed mid-write"
+        assert con.query(in_progress) == [(1,)]  # killed with its generation begun, unpublished
+        assert probe.sources() == [] and probe.series() == [] and probe.entities() == []
+        probe.close()
+
+        assert subprocess.run(command, env=env, capture_output=True, timeout=300).returncode == 0
+        store = backend.open(read_only=True)
+        reference = Backend("duckdb", tmp_path).open()
+        try:
+            from lightsout.ingest import ingest_file
+
+            ingest_file(reference, csv)
+            assert store.series() == reference.series() and len(store.sources()) == 1
+        finally:
+            store.close()
+            reference.close()
+    finally:
+        backend.drop()
