@@ -251,3 +251,11 @@ def test_one_google_series_per_entity_web_search_preferred(shared_data: Path, tm
     assert [(s.position, s.reason) for s in parsed.skipped] == [
         ("data[0][0]", "another google_traffic series of the entity (subtype BLENDED; kept WEB_SEARCH)")
     ]
+
+
+def test_answer_saved_with_sorted_keys_is_still_told_apart(shared_data: Path, tmp_path: Path) -> None:
+    document = json.loads((shared_data / SAMPLES / "country-bgp.json").read_text())
+    path = tmp_path / "sorted.json"
+    path.write_text(json.dumps(document, sort_keys=True, indent=2))  # as `jq -S .` saves it
+    assert guess_format(path) == InputFormat.IODA
+    assert len(read_ioda(path).points) == 12

@@ -34,6 +34,8 @@ class InputFormat(enum.StrEnum):
 _MAGIC = {b"\x1f\x8b": "gzip", b"BZ": "bzip2"}
 # IODA API v2 envelopes (``type`` is the first member of every response) and the dashboard export.
 _IODA_JSON = re.compile(rb'^\s*\{\s*"type"\s*:\s*"(signals|outages\.events)"')
+# The same envelope with its keys sorted (jq -S): IODA's copyright line comes first.
+_IODA_JSON_SORTED = re.compile(rb'^\s*\{\s*"copyright"\s*:\s*"[^"]*Georgia Tech Research Corporation')
 # A Cloudflare API envelope holding outage annotations.
 _RADAR_JSON = re.compile(rb'^\s*\{\s*"(success|errors|result)".{0,300}?"annotations"', re.DOTALL)
 _IODA_CSV = re.compile(rb'^(\xef\xbb\xbf)?"?Time \(UTC\)"?,')
@@ -62,7 +64,7 @@ def guess_format(path: Path) -> InputFormat:
     name = path.name.lower()
     with path.open("rb") as handle:
         start = handle.read(512)
-    if _IODA_JSON.match(start) or _IODA_CSV.match(start):
+    if _IODA_JSON.match(start) or _IODA_JSON_SORTED.match(start) or _IODA_CSV.match(start):
         return InputFormat.IODA
     if _RADAR_JSON.match(start):
         return InputFormat.CLOUDFLARE_RADAR
