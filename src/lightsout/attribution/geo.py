@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from geolite2 import geolite2
@@ -34,6 +35,7 @@ class GeoLocator:
         self._reader: Any = None
         self._cache: dict[str, str | None] = {}
         self._tree_cache: tuple[Any, ...] | None = None  # () when the tree cannot be read
+        self._data_section: _DataSection | None = None
 
     def _open(self) -> Any:
         if self._reader is None:
@@ -67,27 +69,35 @@ class GeoLocator:
         tree = self._tree()
         if tree is None:
             return [self.country(str(ipaddress.IPv4Address(int(a)))) for a in addresses.tolist()]
-        left, right, node_count, start = tree
+        nodes, size, node_count, start = tree
         node = np.full(len(addresses), start, dtype=np.int64)
         values = addresses.astype(np.int64)
         for bit in range(31, -1, -1):
-            inside = node < node_count
-            if not inside.any():
+            inside = np.flatnonzero(node < node_count)
+            if not len(inside):
                 break
-            at = node[inside]
             go_right = ((values[inside] >> bit) & 1).astype(bool)
-            node[inside] = np.where(go_right, right[at], left[at])
-        pointers, first, back = np.unique(node, return_index=True, return_inverse=True)
+            node[inside] = _children(nodes[node[inside]], size, go_right)
+        pointers, back = np.unique(node, return_inverse=True)
+        data = self._data()
         codes: list[str | None] = []
-        for pointer, index in zip(pointers.tolist(), first.tolist(), strict=True):
+        for pointer in pointers.tolist():
             if pointer <= node_count:  # == node_count: no data; < node_count: ran out of bits
                 codes.append(None)
             else:
-                codes.append(self.country(str(ipaddress.IPv4Address(int(addresses[index])))))
+                codes.append(data.country(pointer - node_count - 16))
         return [codes[i] for i in back.tolist()]
 
-    def _tree(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], int, int] | None:
-        """The search tree as child arrays (left, right), node count and the IPv4 start node."""
+    def _data(self) -> _DataSection:
+        if self._data_section is None:
+            meta = self._open().metadata()
+            tree_bytes = int(meta.node_count) * int(meta.record_size) // 4
+            self._data_section = _DataSection(Path(geolite2.filename).read_bytes(), tree_bytes + 16)
+        return self._data_section
+
+    def _tree(self) -> tuple[npt.NDArray[np.uint8], int, int, int] | None:
+        """The search tree as a (node count x record bytes) array mapped from the file, the record
+        size in bits, the node count and the node where IPv4 (::/96) starts."""
         if self._tree_cache is not None:
             return self._tree_cache or None
         import numpy as np
@@ -95,31 +105,22 @@ class GeoLocator:
         meta = self._open().metadata()
         size = int(meta.record_size)
         count = int(meta.node_count)
+        if size not in (24, 28, 32):
+            self._tree_cache = ()
+            return None
         try:
-            raw = np.fromfile(geolite2.filename, dtype=np.uint8, count=count * size // 4)
-        except (OSError, AttributeError):
+            raw = np.memmap(geolite2.filename, dtype=np.uint8, mode="r", shape=(count * size // 4,))
+        except (OSError, AttributeError, ValueError):
             self._tree_cache = ()
             return None
-        nodes = raw.reshape(count, size // 4).astype(np.int64)
-        if size == 24:
-            left = nodes[:, 0] << 16 | nodes[:, 1] << 8 | nodes[:, 2]
-            right = nodes[:, 3] << 16 | nodes[:, 4] << 8 | nodes[:, 5]
-        elif size == 28:
-            left = (nodes[:, 3] >> 4) << 24 | nodes[:, 0] << 16 | nodes[:, 1] << 8 | nodes[:, 2]
-            right = (nodes[:, 3] & 0x0F) << 24 | nodes[:, 4] << 16 | nodes[:, 5] << 8 | nodes[:, 6]
-        elif size == 32:
-            left = nodes[:, 0] << 24 | nodes[:, 1] << 16 | nodes[:, 2] << 8 | nodes[:, 3]
-            right = nodes[:, 4] << 24 | nodes[:, 5] << 16 | nodes[:, 6] << 8 | nodes[:, 7]
-        else:
-            self._tree_cache = ()
-            return None
+        nodes = raw.reshape(count, size // 4)
         start = 0
         if int(meta.ip_version) == 6:  # IPv4 lives under ::/96
             for _ in range(96):
                 if start >= count:
                     break
-                start = int(left[start])
-        self._tree_cache = (left, right, count, start)
+                start = int(_children(nodes[np.array([start])], size, np.array([False]))[0])
+        self._tree_cache = (nodes, size, count, start)
         return self._tree_cache
 
     def database_date(self) -> datetime:
@@ -128,6 +129,134 @@ class GeoLocator:
 
     def database_type(self) -> str:
         return str(self._open().metadata().database_type)
+
+
+def _children(rows: npt.NDArray[np.uint8], size: int, right: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
+    """The left or right child of each node row (MaxMind DB search tree, 24/28/32-bit records)."""
+    import numpy as np
+
+    r = rows.astype(np.int64)
+    if size == 24:
+        left_v = r[:, 0] << 16 | r[:, 1] << 8 | r[:, 2]
+        right_v = r[:, 3] << 16 | r[:, 4] << 8 | r[:, 5]
+    elif size == 28:
+        left_v = (r[:, 3] >> 4) << 24 | r[:, 0] << 16 | r[:, 1] << 8 | r[:, 2]
+        right_v = (r[:, 3] & 0x0F) << 24 | r[:, 4] << 16 | r[:, 5] << 8 | r[:, 6]
+    else:
+        left_v = r[:, 0] << 24 | r[:, 1] << 16 | r[:, 2] << 8 | r[:, 3]
+        right_v = r[:, 4] << 24 | r[:, 5] << 16 | r[:, 6] << 8 | r[:, 7]
+    result: npt.NDArray[np.int64] = np.where(right, right_v, left_v)
+    return result
+
+
+class _DataSection:
+    """Just enough of the MaxMind DB data-section format (https://maxmind.github.io/MaxMind-DB/)
+    to read a record's ``country`` / ``registered_country`` ``iso_code`` without decoding the
+    rest of it (city names in eight languages, coordinates, ...). The country maps are stored once
+    and shared by pointer, so their codes are cached by offset; checked against the reader's own
+    full decoding in tests/test_mrt.py."""
+
+    def __init__(self, raw: bytes, start: int) -> None:
+        self.buf = raw
+        self.start = start  # offset of the data section in the file
+        self.keys: dict[int, str] = {}
+        self.codes: dict[int, str | None] = {}
+        self.records: dict[int, str | None] = {}
+
+    def _control(self, off: int) -> tuple[int, int, int]:
+        """(type, size or pointer target, offset of the payload)."""
+        buf = self.buf
+        c = buf[off]
+        off += 1
+        kind = c >> 5
+        if kind == 0:
+            kind = 7 + buf[off]
+            off += 1
+        if kind == 1:
+            ss, v = (c >> 3) & 3, c & 7
+            if ss == 0:
+                target = (v << 8) | buf[off]
+            elif ss == 1:
+                target = ((v << 16) | buf[off] << 8 | buf[off + 1]) + 2048
+            elif ss == 2:
+                target = ((v << 24) | buf[off] << 16 | buf[off + 1] << 8 | buf[off + 2]) + 526336
+            else:
+                target = int.from_bytes(buf[off : off + 4], "big")
+            return 1, self.start + target, off + ss + 1
+        size = c & 0x1F
+        if size == 29:
+            size, off = 29 + buf[off], off + 1
+        elif size == 30:
+            size, off = 285 + (buf[off] << 8 | buf[off + 1]), off + 2
+        elif size == 31:
+            size, off = 65821 + int.from_bytes(buf[off : off + 3], "big"), off + 3
+        return kind, size, off
+
+    def _skip(self, off: int) -> int:
+        kind, size, off = self._control(off)
+        if kind == 1 or kind == 14:  # pointer (payload elsewhere), boolean (in the size)
+            return off
+        if kind == 7:
+            for _ in range(2 * size):
+                off = self._skip(off)
+            return off
+        if kind == 11:
+            for _ in range(size):
+                off = self._skip(off)
+            return off
+        return off + size
+
+    def _string(self, off: int) -> tuple[str, int]:
+        kind, size, after = self._control(off)
+        if kind == 1:
+            text = self.keys.get(size)
+            if text is None:
+                text = self.keys[size] = self._string(size)[0]
+            return text, after
+        return self.buf[after : after + size].decode(), after + size
+
+    def _map(self, off: int) -> tuple[int, int]:
+        """(pairs, offset of the first key) of the map at ``off`` (following one pointer)."""
+        kind, size, after = self._control(off)
+        if kind == 1:
+            kind, size, after = self._control(size)
+        return (size, after) if kind == 7 else (0, after)
+
+    def _iso_code(self, off: int) -> str | None:
+        kind, target, _ = self._control(off)
+        at = target if kind == 1 else off
+        if at in self.codes:
+            return self.codes[at]
+        code = None
+        pairs, pos = self._map(at)
+        for _ in range(pairs):
+            key, pos = self._string(pos)
+            if key == "iso_code":
+                code = self._string(pos)[0]
+                break
+            pos = self._skip(pos)
+        self.codes[at] = code
+        return code
+
+    def country(self, pointer: int) -> str | None:
+        """The country code of the record ``pointer`` bytes into the data section."""
+        at = self.start + pointer
+        if at in self.records:
+            return self.records[at]
+        code = None
+        pairs, pos = self._map(at)
+        for _ in range(pairs):
+            key, pos = self._string(pos)
+            if key == "country":
+                own = self._iso_code(pos)
+                if own is not None:
+                    code = own
+                    break  # the country wins; registered_country is only the fallback
+            elif key == "registered_country" and code is None:
+                code = self._iso_code(pos)
+            pos = self._skip(pos)
+        self.records[at] = code
+        return code
 
 
 def _country_of(record: Any) -> str | None:

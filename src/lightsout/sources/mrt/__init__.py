@@ -24,6 +24,7 @@ from lightsout.sources.mrt.framing import (
     T_TABLE_DUMP,
     T_TABLE_DUMP_V2,
     TABLE_DUMP_PAD,
+    TYPE_NAMES,
     Framing,
     MrtRecord,
     decompress,
@@ -315,7 +316,9 @@ def _notes(
     locator: GeoLocator,
     state: RouteTables,
 ) -> list[str]:
-    types = ", ".join(f"{k} x{v}" for k, v in sorted(counts.by_type.items()))
+    types = ", ".join(
+        f"{TYPE_NAMES.get(kind, kind)}/{sub} x{n}" for (kind, sub), n in sorted(counts.by_type.items())
+    )
     notes = [
         f"{source}: {counts.framed} MRT records framed ({types}); {counts.route_records} carry routes, "
         f"{counts.state_changes} state changes ({counts.peer_downs} leaving Established), "
@@ -334,7 +337,7 @@ def _notes(
         )
     if counts.host_bits:
         notes.append(f"{counts.host_bits} prefixes had host bits set; read with the host bits cleared")
-    uncounted = len(state.counted) - sum(state.counted)
+    uncounted = len(state.keys) - int(state.prefix_info()[2].sum())
     if uncounted:
         shortest = ", ".join(f"/{n}" for n in MIN_COUNTED_LEN.values())
         notes.append(

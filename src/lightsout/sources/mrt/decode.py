@@ -52,6 +52,7 @@ TD2_PEER_INDEX = 1
 TD2_RIB_AFI = {2: 1, 3: 1, 4: 2, 5: 2, 8: 1, 9: 1, 10: 2, 11: 2}
 TD2_ADDPATH = frozenset({8, 9, 10, 11})
 AFI_ADDR_LEN = {1: 4, 2: 16}
+ATTR_CACHE_SIZE = 1 << 20
 _U16 = struct.Struct(">H")
 _U32 = struct.Struct(">I")
 
@@ -65,7 +66,7 @@ class RecordCounts:
     """What the records of a file were, for ``Parsed.notes``."""
 
     framed: int = 0
-    by_type: Counter[str] = field(default_factory=Counter)
+    by_type: Counter[tuple[int, int]] = field(default_factory=Counter)  # (MRT type, subtype)
     route_records: int = 0  # records carrying routes
     announcements: int = 0
     withdrawals: int = 0
@@ -231,6 +232,7 @@ class Decoder:
         self.sink = RouteSink(state, track_peaks=not rib)
         self.peer_names: dict[bytes, str] = {}
         self.td2_peers: list[str] | None = None
+        self.attr_origins: dict[bytes, int] = {}  # TABLE_DUMP_V2 attribute block -> origin-set id
 
     def peer(self, raw: bytes) -> str:
         name = self.peer_names.get(raw)
@@ -242,7 +244,7 @@ class Decoder:
     def record(self, rec: MrtRecord) -> None:
         counts = self.counts
         counts.framed += 1
-        counts.by_type[f"{TYPE_NAMES.get(rec.mrt_type, rec.mrt_type)}/{rec.subtype}"] += 1
+        counts.by_type[rec.mrt_type, rec.subtype] += 1
         try:
             if rec.mrt_type == T_TABLE_DUMP_V2:
                 self._table_dump_v2(rec)
@@ -431,10 +433,15 @@ class Decoder:
             raise Malformed("TABLE_DUMP_V2 RIB prefix damaged")
         keys: list[bytes] = []
         _prefixes(body, 4, at, afi == 2, False, keys, self.counts)
+        state = self.state
+        pid = state.ids.get(keys[0])
+        if pid is None:
+            pid = state.prefix_id(keys[0])
         (count,) = _U16.unpack_from(body, at)
         pos, end = at + 2, len(body)
         skip = 10 if sub in TD2_ADDPATH else 6  # peer index u16 .. attribute length u16
-        routes = []
+        self.at(rec.timestamp)
+        tables, sizes, cache = state.tables, state.sizes, self.attr_origins
         for _ in range(count):
             if pos + skip + 2 > end:
                 raise Malformed("TABLE_DUMP_V2 RIB entry cut short")
@@ -446,13 +453,22 @@ class Decoder:
                 raise Malformed("TABLE_DUMP_V2 RIB entry attributes run past the record")
             if index >= len(peers):
                 raise Malformed(f"TABLE_DUMP_V2 peer index {index} beyond the {len(peers)} peers")
-            routes.append((peers[index], _as_path_only(body, attr_at, pos)))
+            # Entries of one path share their attribute bytes: decode each distinct block once.
+            attrs = body[attr_at:pos]
+            oid = cache.get(attrs)
+            if oid is None:
+                if len(cache) >= ATTR_CACHE_SIZE:
+                    cache.clear()
+                oid = cache[attrs] = state.origin_id(_as_path_only(body, attr_at, pos))
+            peer = peers[index]
+            table = tables.get(peer)
+            if table is None:
+                table = state.table(peer)
+            if not table[pid]:
+                sizes[peer] += 1
+            table[pid] = oid
         self.counts.route_records += 1
         self.counts.announcements += count
-        self.at(rec.timestamp)
-        update = self.sink.update
-        for peer, origins in routes:
-            update(peer, [], keys, origins)
 
 
 def _peer_index(body: bytes) -> list[str]:

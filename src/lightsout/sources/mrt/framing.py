@@ -38,6 +38,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from lightsout.errors import InputError
 from lightsout.model import Skip
@@ -65,9 +66,9 @@ KNOWN_SUBTYPES: dict[int, range] = {
 }  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
-class MrtRecord:
-    """One framed MRT record: where it starts in the decompressed stream and its body."""
+class MrtRecord(NamedTuple):
+    """One framed MRT record: where it starts in the decompressed stream and its body (a tuple:
+    one is made per record, and a frozen dataclass costs several times as much to build)."""
 
     offset: int
     timestamp: int
@@ -316,6 +317,7 @@ def iter_frames(pieces: Iterator[bytes], name: str, framing: Framing) -> Iterato
     ref_ts = first[0]
     finder = _Finder(buf)
     records = 0
+    unpack, window = HEADER.unpack_from, TIMESTAMP_WINDOW_S
     while True:
         if not eof and len(buf) - off < LOOKAHEAD:
             fill()
@@ -333,6 +335,24 @@ def iter_frames(pieces: Iterator[bytes], name: str, framing: Framing) -> Iterato
             )
             framing.damaged_bytes += len(data) - off
             break
+        # The common case first, inline: a known header whose successor is known too.
+        if off + HEADER_LEN <= len(data):
+            ts, mrt_type, subtype, length = unpack(data, off)
+            end = off + HEADER_LEN + length
+            subs = KNOWN_SUBTYPES.get(mrt_type)
+            if subs is not None and subtype in subs and -window <= ts - ref_ts <= window:
+                good = end == len(data) and eof
+                if not good and end + HEADER_LEN <= len(data):
+                    nts, ntype, nsub, nlen = unpack(data, end)
+                    nsubs = KNOWN_SUBTYPES.get(ntype)
+                    good = (nsubs is not None and nsub in nsubs and nlen <= MAX_RECORD_LEN
+                            and end + HEADER_LEN + nlen <= len(data) and -window <= nts - ts <= window)  # fmt: skip
+                if good and length <= MAX_RECORD_LEN:
+                    records += 1
+                    yield MrtRecord(base + off, ts, mrt_type, subtype, data[off + HEADER_LEN : end])
+                    ref_ts = ts
+                    off = end
+                    continue
         span = _span(data, off, ref_ts)
         if span is None:
             nxt = _resync(data, off + 1, ref_ts, finder)

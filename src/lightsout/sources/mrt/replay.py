@@ -118,47 +118,52 @@ def grouped_union(
 
 
 class CountryCache:
-    """Country index per prefix id, looked up once per prefix (the network address)."""
+    """Country index per prefix id, looked up once per prefix (its network address) and kept in the
+    collector's tables (``RouteTables.country_of``), so later files only look up new prefixes."""
 
-    def __init__(self, locator: GeoLocator) -> None:
-        import numpy as np
-
+    def __init__(self, locator: GeoLocator, state: RouteTables) -> None:
         self.locator = locator
-        self.codes: list[str] = []
-        self.index: dict[str, int] = {}
-        self.of_prefix = np.full(0, -2, dtype=np.int32)  # -2: not looked up, -1: no country
-        self.located = 0
+        self.state = state
+        self.index = {cc: i for i, cc in enumerate(state.country_codes)}
+        self.located = 0  # of the visible prefixes at the last snapshot
         self.unlocated = 0
 
-    def countries(self, state: RouteTables, pids: npt.NDArray[np.int64]) -> npt.NDArray[np.int32]:
+    @property
+    def codes(self) -> list[str]:
+        return self.state.country_codes
+
+    def countries(self, pids: npt.NDArray[np.int64]) -> npt.NDArray[np.int32]:
         import numpy as np
 
+        state = self.state
         n = len(state.keys)
-        if len(self.of_prefix) < n:
-            grown = np.full(n, -2, dtype=np.int32)
-            grown[: len(self.of_prefix)] = self.of_prefix
-            self.of_prefix = grown
-        todo = pids[self.of_prefix[pids] == -2].tolist()
-        keys = state.keys
-        v4 = [pid for pid in todo if keys[pid][0] != V6_TAG]
-        v6 = [pid for pid in todo if keys[pid][0] == V6_TAG]
-        addresses = np.array(
-            [int.from_bytes(keys[pid][1:].ljust(4, b"\0"), "big") for pid in v4], dtype=np.uint32
-        )
-        found = self.locator.countries_v4(addresses)
-        found += [self.locator.country(key_text(keys[pid]).partition("/")[0]) for pid in v6]
-        for pid, cc in zip(v4 + v6, found, strict=True):
-            if cc is None:
-                self.of_prefix[pid] = -1
-                self.unlocated += 1
-                continue
-            self.located += 1
-            idx = self.index.get(cc)
-            if idx is None:
-                idx = self.index[cc] = len(self.codes)
-                self.codes.append(cc)
-            self.of_prefix[pid] = idx
-        result: npt.NDArray[np.int32] = self.of_prefix[pids]
+        known = state.country_of
+        if known is None or len(known) < n:
+            grown = np.full(max(n, 1024), -2, dtype=np.int32)
+            if known is not None:
+                grown[: len(known)] = known
+            state.country_of = known = grown
+        todo = pids[known[pids] == -2]
+        if len(todo):
+            address = state.prefix_info()[3][todo]
+            v4 = todo[address >= 0]
+            v6 = todo[address < 0].tolist()
+            found = self.locator.countries_v4(address[address >= 0].astype(np.uint32))
+            found += [self.locator.country(key_text(state.keys[pid]).partition("/")[0]) for pid in v6]
+            codes = np.empty(len(found), dtype=np.int32)
+            for i, cc in enumerate(found):
+                if cc is None:
+                    codes[i] = -1
+                    continue
+                idx = self.index.get(cc)
+                if idx is None:
+                    idx = self.index[cc] = len(state.country_codes)
+                    state.country_codes.append(cc)
+                codes[i] = idx
+            known[np.concatenate([v4, np.array(v6, dtype=np.int64)])] = codes
+        result: npt.NDArray[np.int32] = known[pids]
+        self.unlocated = int((result == -1).sum())
+        self.located = len(result) - self.unlocated
         return result
 
 
@@ -171,7 +176,7 @@ def snapshot(
     n = len(state.keys)
     if not full or not n:
         return {}, {}
-    counted = np.frombuffer(state.counted, dtype=np.int8)[:n].astype(bool)
+    start_all, size_all, counted, _ = state.prefix_info()
     columns = [np.frombuffer(state.tables[p], dtype=np.uint32)[:n] for p in full]
     if len(columns) == 1:
         held = columns[0]
@@ -188,8 +193,6 @@ def snapshot(
         visible = np.flatnonzero(keep.any(axis=0))
         del stacked, keep
     del columns
-    start_all = np.frombuffer(state.slash24_start, dtype=np.int64)[:n]
-    size_all = np.frombuffer(state.slash24_size, dtype=np.int64)[:n]
 
     # (prefix, AS) pairs: an origin set of one AS maps straight; AS_SETs add a pair per member.
     sets = state.origin_sets
@@ -223,7 +226,7 @@ def snapshot(
 
     by_country: dict[str, Value] = {}
     visible = visible.astype(np.int64)
-    found = countries.countries(state, visible)
+    found = countries.countries(visible)
     located = found >= 0
     if located.any():
         vis, cc = visible[located], found[located].astype(np.int64)
@@ -310,7 +313,7 @@ class Replayer:
         self.state = state
         self.rib = rib
         self.emit = emit  # False after a gap: the tables are not trusted until a RIB dump
-        self.countries = CountryCache(locator)
+        self.countries = CountryCache(locator, state)
         self.replay = Replay()
         self.current_bin: int | None = None
         self.first_s: int | None = None

@@ -21,6 +21,11 @@ import struct
 import zlib
 from array import array
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 AFI_V4, AFI_V6 = 4, 6
 V6_TAG = 0x80  # first byte of an IPv6 key; an IPv4 key starts with its length (<= 32)
@@ -84,9 +89,11 @@ class RouteTables:
 
     keys: list[bytes] = field(default_factory=list)
     ids: dict[bytes, int] = field(default_factory=dict)
-    slash24_start: array[int] = field(default_factory=lambda: array("q"))
-    slash24_size: array[int] = field(default_factory=lambda: array("q"))
-    counted: array[int] = field(default_factory=lambda: array("b"))
+    # per prefix id, filled in bulk by prefix_info() (numpy arrays; None until first asked)
+    info: tuple[Any, Any, Any, Any] | None = None  # (/24 start, /24 size, counted, IPv4 address or -1)
+    # per prefix id: index into country_codes, -1 no country, -2 not looked up yet (geolocated once)
+    country_of: Any = None
+    country_codes: list[str] = field(default_factory=list)
     origin_sets: list[tuple[int, ...]] = field(default_factory=lambda: [()])  # id 0: no route
     origin_ids: dict[tuple[int, ...], int] = field(default_factory=dict)
     tables: dict[str, array[int]] = field(default_factory=dict)
@@ -107,18 +114,46 @@ class RouteTables:
         if pid is None:
             pid = self.ids[key] = len(self.keys)
             self.keys.append(key)
-            afi, plen, addr = key_parts(key)
-            if afi == AFI_V4 and plen <= 24:
-                value = int.from_bytes(addr.ljust(4, b"\0"), "big")
-                self.slash24_start.append(value >> 8)
-                self.slash24_size.append(1 << (24 - plen))
-            else:
-                self.slash24_start.append(0)
-                self.slash24_size.append(0)
-            self.counted.append(1 if plen >= MIN_COUNTED_LEN.get(afi, 0) else 0)
             if pid >= self.capacity:
                 self._grow(pid + 1)
         return pid
+
+    def prefix_info(
+        self,
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.bool_], npt.NDArray[np.int64]]:
+        """Per prefix id: the start and size of its IPv4 space in /24s (size 0: IPv6 or longer than
+        /24), whether it counts (``MIN_COUNTED_LEN``) and its IPv4 network address (-1 for IPv6);
+        computed in bulk for new prefixes."""
+        import numpy as np
+
+        n = len(self.keys)
+        done = 0 if self.info is None else len(self.info[0])
+        if self.info is None or done < n:
+            fresh = self.keys[done:n]
+            raw = np.frombuffer(b"".join(k.ljust(18, b"\0") for k in fresh), dtype=np.uint8).reshape(-1, 18)
+            head = raw[:, 0].astype(np.int64)
+            v6 = head == V6_TAG
+            plen = np.where(v6, raw[:, 1], head)
+            value = (
+                raw[:, 1].astype(np.int64) << 24
+                | raw[:, 2].astype(np.int64) << 16
+                | raw[:, 3].astype(np.int64) << 8
+                | raw[:, 4]
+            )
+            slash24 = ~v6 & (plen <= 24)
+            size = np.where(slash24, np.left_shift(1, np.clip(24 - plen, 0, 24)), 0).astype(np.int64)
+            start = np.where(slash24, value >> 8, 0).astype(np.int64)
+            counted = np.where(v6, plen >= MIN_COUNTED_LEN[AFI_V6], plen >= MIN_COUNTED_LEN[AFI_V4])
+            address = np.where(v6, -1, value)
+            if self.info is None:
+                self.info = (start, size, counted, address)
+            else:
+                self.info = tuple(
+                    np.concatenate([a, b])
+                    for a, b in zip(self.info, (start, size, counted, address), strict=True)
+                )  # type: ignore[assignment]
+        assert self.info is not None
+        return self.info
 
     def origin_id(self, origins: tuple[int, ...]) -> int:
         oid = self.origin_ids.get(origins)
@@ -191,6 +226,7 @@ class RouteTables:
             "next_file_s": self.next_file_s,
             "file_interval_s": self.file_interval_s,
             "synced": self.synced,
+            "country_codes": self.country_codes,
         }
         parts = [json.dumps(head, separators=(",", ":")).encode()]
         parts.append(b"".join(bytes((len(k),)) + k for k in self.keys))
@@ -200,6 +236,8 @@ class RouteTables:
             pids = np.flatnonzero(table).astype(np.uint32)
             parts.append(pids.tobytes() + table[pids].tobytes())
             del table
+        if self.country_of is not None:
+            parts.append(np.asarray(self.country_of[:n], dtype=np.int32).tobytes())
         body = b"".join(struct.pack(">Q", len(p)) + p for p in parts)
         return _HEAD.pack(FORMAT_TAG, 1) + zlib.compress(body, 1)
 
@@ -225,7 +263,11 @@ class RouteTables:
             length = keys[pos]
             state.prefix_id(keys[pos + 1 : pos + 1 + length])
             pos += 1 + length
-        for peer, blob in zip(head["peers"], parts[2:], strict=True):
+        peer_parts = parts[2 : 2 + len(head["peers"])]
+        if len(parts) > 2 + len(head["peers"]):
+            state.country_of = np.frombuffer(parts[-1], dtype=np.int32).copy()
+            state.country_codes = list(head.get("country_codes", []))
+        for peer, blob in zip(head["peers"], peer_parts, strict=True):
             half = len(blob) // 2
             pids = np.frombuffer(blob[:half], dtype=np.uint32)
             oids = np.frombuffer(blob[half:], dtype=np.uint32)
