@@ -345,8 +345,8 @@ def iter_frames(pieces: Iterator[bytes], name: str, framing: Framing) -> Iterato
                 if not good and end + HEADER_LEN <= len(data):
                     nts, ntype, nsub, nlen = unpack(data, end)
                     nsubs = KNOWN_SUBTYPES.get(ntype)
-                    good = (nsubs is not None and nsub in nsubs and nlen <= MAX_RECORD_LEN
-                            and end + HEADER_LEN + nlen <= len(data) and -window <= nts - ts <= window)  # fmt: skip
+                    fits = nlen <= MAX_RECORD_LEN and end + HEADER_LEN + nlen <= len(data)
+                    good = nsubs is not None and nsub in nsubs and fits and -window <= nts - ts <= window
                 if good and length <= MAX_RECORD_LEN:
                     records += 1
                     yield MrtRecord(base + off, ts, mrt_type, subtype, data[off + HEADER_LEN : end])

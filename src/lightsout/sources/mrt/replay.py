@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 from lightsout.attribution.entities import make_asn_network, make_country
 from lightsout.attribution.geo import GeoLocator
 from lightsout.model import Entity, SignalKind, SignalPoint
-from lightsout.sources.mrt.tables import AFI_V4, V6_TAG, RouteTables, key_text
+from lightsout.sources.mrt.tables import AFI_V4, RouteTables, key_text
 
 if TYPE_CHECKING:
     import numpy as np
