@@ -182,7 +182,7 @@ def test_config_defaults_from_watch_and_checks(tmp_path: Path) -> None:
     assert isinstance(connector, IodaApiConnector)
     assert connector.settings.groups() == [("country", "IQ"), ("asn", "9500")]
     path.write_text('[sources.ioda]\nkind = "ioda-api"\nregions = ["Baghdad"]\n')
-    with pytest.raises(UserError, match=r"sources\.ioda\.regions: expected IODA's numeric region ids"):
+    with pytest.raises(UserError, match=r"sources\.ioda\.regions: expected ISO 3166-2 codes"):
         build_connector(load_config(path).source("ioda"), load_config(path))
 
 
@@ -193,3 +193,26 @@ def test_freshness_is_the_newest_bin_stored_not_the_slice(store: Store, server: 
     later = Window("backfill/later", datetime(2023, 9, 1, tzinfo=UTC), datetime(2023, 9, 2, tzinfo=UTC))
     empty = _round(store, server, _iraq_settings(server), later)
     assert empty.error is None and empty.items_stored == 4 * 6 and empty.last_data is None
+
+
+def test_iso_regions_looked_up_in_iodas_entities(store: Store, server: ReplayServer) -> None:
+    window = Window(
+        "backfill/nz", datetime.fromtimestamp(1791374400, UTC), datetime.fromtimestamp(1791381600, UTC)
+    )
+    settings = IodaApiSettings(regions=("NZ-GIS", "NZ-MWT", "NZ-AUK"), datasources=("bgp",), events=False,
+                               base_url=f"{server.url}/v2", slice=timedelta(hours=2))  # fmt: skip
+    connector = IodaApiConnector("ioda", settings)
+    with new_client(timeout_s=5) as client:
+        result = run_round(connector, client, direct_writer(store), window, limits=FAST)
+    assert result.error is None
+    # Gisborne and Manawatu-Wanganui are IODA's regions 3047 and 3046; IODA's recording has no Auckland.
+    assert [r.path for r in server.hits("/v2/signals/raw/")] == ["/v2/signals/raw/region/3047,3046"]
+    assert connector.unresolved_regions == ("NZ-AUK",)
+    assert (
+        store.points(SeriesKey("region/NZ-GIS", SignalKind.BGP_SLASH24S, "ioda", 1800)).values.tolist()
+        == [307] * 4
+    )
+    assert (
+        store.points(SeriesKey("region/NZ-MWT", SignalKind.BGP_SLASH24S, "ioda", 1800)).values.tolist()
+        == [1471] * 4
+    )

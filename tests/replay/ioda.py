@@ -4,8 +4,10 @@ series (``../shared/data/ioda/iraq-2023-08-exams``, written in the API's own sha
 ``/v2/signals/raw/{type}/{codes}?from=&until=&datasource=`` answers, for each requested code, the
 recorded series of that datasource cut to the bins in ``[from, until)`` (value *i* at
 ``from + i*step``, as the API lays them out), in the API's envelope; ``from``/``until`` missing is the
-API's parameter error. ``/v2/outages/events?from=&until=&entityType=&entityCode=&format=ioda`` answers
-the recorded events (format=ioda) of those entities that overlap the window.
+API's parameter error. ``/v2/entities/query?entityType=region&relatedTo=country/NZ`` answers the
+recorded regions of New Zealand.
+``/v2/outages/events?from=&until=&entityType=&entityCode=&format=ioda`` answers the recorded events
+(format=ioda) of those entities that overlap the window.
 """
 
 from __future__ import annotations
@@ -45,13 +47,24 @@ class IodaReplay:
         for group in json.loads(IRAQ.read_text())["data"]:
             self.series.extend(group)
         self.events: list[dict[str, Any]] = json.loads((RECORDED / "country-events.json").read_text())["data"]
+        self.regions: list[dict[str, Any]] = json.loads((RECORDED / "nz-regions.json").read_text())["data"]
 
     def __call__(self, request: Request) -> Reply | None:
         if request.path.startswith("/v2/signals/raw/"):
             return self._signals(request)
         if request.path == "/v2/outages/events":
             return self._events(request)
+        if request.path == "/v2/entities/query":
+            return self._entities(request)
         return None
+
+    def _entities(self, request: Request) -> Reply:
+        """Regions of a country (``entityType=region&relatedTo=country/NZ``), from the recording."""
+        if request.arg("entityType") != "region":
+            return _envelope("entities.lookup", [])
+        country = (request.arg("relatedTo") or "").removeprefix("country/").upper()
+        rows = [r for r in self.regions if r["attrs"].get("country_code") == country]
+        return _envelope("entities.lookup", rows)
 
     @staticmethod
     def _span(request: Request) -> tuple[int, int] | None:

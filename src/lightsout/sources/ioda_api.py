@@ -27,6 +27,7 @@ research and education (``../shared/data/api-samples/ioda/README.md``). No token
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -36,7 +37,14 @@ from lightsout.errors import InputError
 from lightsout.model import Checkpoint
 from lightsout.sources import Parsed
 from lightsout.sources.connector import BadPayload, Fetched, Window, WorkItem, fetched, http_get
-from lightsout.sources.ioda import DATASOURCES, envelope_type, parse_events, parse_signals
+from lightsout.sources.ioda import (
+    DATASOURCES,
+    RowError,
+    envelope_type,
+    ioda_entity,
+    parse_events,
+    parse_signals,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -49,7 +57,8 @@ DEFAULT_BASE_URL = "https://api.ioda.inetintel.cc.gatech.edu/v2"
 @dataclass(frozen=True, slots=True)
 class IodaApiSettings:
     countries: tuple[str, ...] = ()  # ISO 3166-1 alpha-2
-    regions: tuple[str, ...] = ()  # IODA's numeric region ids (GET /entities/query?entityType=region)
+    # IODA's numeric region ids, or ISO 3166-2 codes (looked up with IODA's entities/query)
+    regions: tuple[str, ...] = ()
     asns: tuple[int, ...] = ()
     datasources: tuple[str, ...] = tuple(DATASOURCES)
     events: bool = True
@@ -57,11 +66,13 @@ class IodaApiSettings:
     slice: timedelta = timedelta(hours=6)
     settle: timedelta = timedelta(minutes=30)
 
-    def groups(self) -> list[tuple[str, str]]:
-        """(IODA entity type, comma-joined codes) of every configured entity type."""
+    def groups(self, region_ids: tuple[str, ...] | None = None) -> list[tuple[str, str]]:
+        """(IODA entity type, comma-joined codes) of every configured entity type; ``region_ids``:
+        the regions as IODA's numeric ids, once ISO 3166-2 codes are looked up."""
+        regions = self.regions if region_ids is None else region_ids
         groups = [
             ("country", ",".join(self.countries)),
-            ("region", ",".join(self.regions)),
+            ("region", ",".join(regions)),
             ("asn", ",".join(str(a) for a in self.asns)),
         ]
         return [(kind, codes) for kind, codes in groups if codes]
@@ -88,6 +99,8 @@ class IodaApiConnector:
         self.name = name
         self.settings = settings
         self.base = settings.base_url.rstrip("/")
+        self._resolved: tuple[str, ...] | None = None  # ISO 3166-2 regions as IODA ids, once looked up
+        self.unresolved_regions: tuple[str, ...] = ()
 
     # -- discover --------------------------------------------------------------------------------
 
@@ -101,7 +114,7 @@ class IodaApiConnector:
         done = self._until(checkpoint)
         if done is not None:
             start = max(start, done)
-        groups = self.settings.groups()
+        groups = self.settings.groups(self._region_ids(client) if start < end else None)
         while start < end:
             stop = min(start + self.settings.slice, end)
             if stop - start < self.settings.slice and window.until is None:
@@ -117,6 +130,38 @@ class IodaApiConnector:
                     label=label,  # data time: the newest bin the answer held (not the slice's end)
                 )
             start = stop
+
+    def _region_ids(self, client: httpx.Client) -> tuple[str, ...]:
+        """The configured regions as IODA's numeric ids. An ISO 3166-2 code is looked up once with
+        ``GET /entities/query?entityType=region&relatedTo=country/CC`` (IODA's regions are Natural
+        Earth's): the region whose name matches the code (:func:`lightsout.sources.ioda.ioda_entity`)
+        is followed; a code IODA has no region for is left out (``unresolved_regions``)."""
+        wanted = [r for r in self.settings.regions if not r.isdigit()]
+        if not wanted:
+            return self.settings.regions
+        if self._resolved is None:
+            found: dict[str, str] = {}
+            for cc in sorted({code.split("-")[0].upper() for code in wanted}):
+                params = (("entityType", "region"), ("relatedTo", f"country/{cc}"))
+                answer = http_get(client, f"{self.base}/entities/query", params)
+                try:
+                    rows = json.loads(answer.content).get("data") or []
+                except (ValueError, AttributeError):
+                    raise BadPayload(f"{self.base}/entities/query: not an IODA entities answer") from None
+                for row in rows if isinstance(rows, list) else []:
+                    if not isinstance(row, dict) or not str(row.get("code", "")).isdigit():
+                        continue
+                    attrs: dict[str, Any] = row["attrs"] if isinstance(row.get("attrs"), dict) else {}
+                    try:
+                        entity = ioda_entity("region", str(row["code"]), row.get("name"), attrs.get("fqid"),
+                                             attrs.get("country_code") or cc)  # fmt: skip
+                    except RowError:
+                        continue
+                    found.setdefault(entity.code.upper(), str(row["code"]))
+            self._resolved = tuple(found[c.upper()] for c in wanted if c.upper() in found)
+            self.unresolved_regions = tuple(c for c in wanted if c.upper() not in found)
+        numeric = tuple(r for r in self.settings.regions if r.isdigit())
+        return numeric + tuple(r for r in self._resolved if r not in numeric)
 
     def _slice_items(
         self, groups: list[tuple[str, str]], start: datetime, stop: datetime
@@ -185,15 +230,18 @@ class IodaApiConnector:
 
 def from_config(source: SourceConfig, service: ServiceConfig) -> IodaApiConnector:
     """``[sources.NAME] kind = "ioda-api"``: countries (default: ``watch.countries``), regions
-    (IODA's numeric region ids), networks (AS numbers; default: ``watch.networks``), datasources,
-    events, slice, settle, base_url."""
+    (ISO 3166-2 or IODA's numeric region ids; default: ``watch.regions``), networks (AS numbers;
+    default: ``watch.networks``), datasources, events, slice, settle, base_url."""
     from lightsout.service.config import ConfigError
 
     countries = tuple(c.upper() for c in source.strings("countries", service.countries))
-    regions = source.strings("regions", ())
-    if any(not r.isdigit() for r in regions):
-        message = 'expected IODA\'s numeric region ids (e.g. "3046"; GET /v2/entities/query)'
-        raise ConfigError(source.config_path, source.key("regions"), message)
+    regions = tuple(r.upper() for r in source.strings("regions", service.regions))
+    for region in regions:
+        if not (region.isdigit() or re.fullmatch(r"[A-Z]{2}-[A-Z0-9]{1,3}", region)):
+            message = (
+                f'expected ISO 3166-2 codes ("IQ-BG") or IODA\'s numeric region ids ("3046"), got {region!r}'
+            )
+            raise ConfigError(source.config_path, source.key("regions"), message)
     raw_networks = source.options.get("networks", list(service.networks))
     if not isinstance(raw_networks, list):
         raise ConfigError(
