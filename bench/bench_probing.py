@@ -25,8 +25,6 @@ import socket
 import sys
 import time
 import tracemalloc
-from collections import deque
-from collections.abc import Iterator
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
@@ -36,8 +34,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 from lightsout.sources.probing.hitlist import Hitlist  # noqa: E402
-from lightsout.sources.probing.icmp import IcmpSocket, Reply  # noqa: E402
+from lightsout.sources.probing.icmp import IcmpSocket  # noqa: E402
 from lightsout.sources.probing.prober import ProbeParams, ProbeState, run_round, survey  # noqa: E402
+from probing_sim import SimulatedNetwork  # noqa: E402
 
 
 def cpu() -> tuple[float, float]:
@@ -137,44 +136,6 @@ def lab_part(rounds: int) -> tuple[float, float] | None:
     return measured
 
 
-class Responder:
-    """An in-process stand-in for the socket: each probe is answered at once with probability
-    A(b) (per-block availability), so only the round engine's own work is measured."""
-
-    def __init__(self, availability: dict[int, float], seed: int = 1) -> None:
-        self.availability = availability
-        self.rng = np.random.default_rng(seed)
-        self.queue: deque[int] = deque()
-        self.token = 0
-        self.send_errors = 0
-        self.kind = "simulated"
-        self._r, self._w = os.pipe()
-        os.write(self._w, b"x")  # always readable: select never waits
-        self._draws = iter(())  # type: Iterator[float]
-
-    def fileno(self) -> int:
-        return self._r
-
-    def set_payload(self, data: bytes) -> None:
-        self.token = int.from_bytes(data[4:8], "big")
-
-    def _draw(self) -> float:
-        try:
-            return next(self._draws)
-        except StopIteration:
-            self._draws = iter(self.rng.random(1 << 16).tolist())
-            return next(self._draws)
-
-    def send(self, address: int) -> bool:
-        if self._draw() < self.availability[address >> 8]:
-            self.queue.append(address)
-        return True
-
-    def replies(self, limit: int = 4096) -> Iterator[Reply]:
-        while self.queue:
-            yield Reply(self.queue.popleft(), self.token)
-
-
 def synthetic(n: int, seed: int = 2) -> tuple[Hitlist, dict[int, float]]:
     rng = np.random.default_rng(seed)
     blocks = (np.arange(n, dtype=np.uint32) + (1 << 16)).astype(np.uint32)  # 1.0.0.0 onwards (never sent)
@@ -218,7 +179,7 @@ def scale_part(n: int, lab: tuple[float, float] | None) -> None:
         x.nbytes
         for x in (state.belief, state.state, state.cursor, state.a_pos, state.a_probes, state.window_probes)
     )
-    responder = Responder(availability)
+    responder = SimulatedNetwork(availability)
     params = ProbeParams(rate_pps=1e9, timeout_s=0.0, burst=1 << 20)
     run_round(responder, hitlist, state, params, 0)  # type: ignore[arg-type]  # settle the beliefs
     u0, s0 = cpu()

@@ -26,6 +26,7 @@ _SECRET_KEYS = re.compile(r"(^|_)(token|api_key|apikey|key|password|secret)$")
 # The connector of each source kind: "module:function(SourceConfig, ServiceConfig) -> Connector".
 CONNECTOR_KINDS: dict[str, str] = {
     "ooni-api": "lightsout.sources.ooni_api:from_config",
+    "probing": "lightsout.sources.probing.connector:from_config",
     "ioda-api": "lightsout.sources.ioda_api:from_config",
     "cloudflare-radar": "lightsout.sources.cloudflare_radar_api:from_config",
 }

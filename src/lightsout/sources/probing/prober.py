@@ -79,8 +79,10 @@ class ProbeState:
         a0 = np.nan_to_num(hitlist.availability.astype(np.float64), nan=0.0)
         rng = np.random.default_rng()
         sizes = np.maximum(hitlist.responsive_counts(), 1)
+        # A block just found answering is believed up until a probe says otherwise.
+        start = rng.integers(0, 1 << 30, n) % sizes
         return cls(
-            np.full(n, 0.5), np.full(n, bl.UNKNOWN, dtype=np.int8), rng.integers(0, 1 << 30, n) % sizes,
+            np.full(n, bl.BELIEF_MAX), np.full(n, bl.UNKNOWN, dtype=np.int8), start,
             a0 * A_PRIOR_PROBES, np.full(n, A_PRIOR_PROBES), 0, np.zeros(n, dtype=np.int64),
         )  # fmt: skip
 

@@ -197,15 +197,20 @@ class Prober:
         self.probeable = self.hitlist.probeable() & dnp.allowed(self.hitlist.blocks)
         self.attribution = Attribution.of(self.hitlist)
 
+    def run_once(self, start_s: int) -> RoundResult:
+        """One round named by ``start_s``; the state is saved unless the round is a gap."""
+        result = run_round(self.sock, self.hitlist, self.state, self.params, start_s, self.probeable)
+        if not result.gap:
+            save_state(self.directory, self.hitlist, self.state)
+        return result
+
     def round(self, store: Store | None, start_s: int, bin_s: int) -> RoundResult:
         """One round named by ``start_s``; its signals go to ``store`` unless it is a gap."""
-        result = run_round(self.sock, self.hitlist, self.state, self.params, start_s, self.probeable)
+        result = self.run_once(start_s)
         if not result.gap and store is not None:
             batch = round_batch(self.attribution, self.probeable, result, self.source, bin_s)
             if not store.has_source(batch.source.sha256):
                 store.write_batch(batch)
-        if not result.gap:
-            save_state(self.directory, self.hitlist, self.state)
         log_round(self.directory, result, self.source)
         return result
 
