@@ -171,3 +171,19 @@ def test_config_token_from_the_environment_only(tmp_path: Path, monkeypatch: pyt
     path.write_text('[sources.radar]\nkind = "cloudflare-radar"\nlocations = ["IQ"]\n')
     with pytest.raises(UserError, match=r"sources\.radar\.token_env: Cloudflare Radar needs an API token"):
         build_connector(load_config(path).source("radar"), load_config(path))
+
+
+def test_slow_body_times_out_and_is_fetched_again(
+    store: Store, server: ReplayServer, replay: RadarReplay
+) -> None:
+    server.inject(Fault.slow(0.6, path=TRAFFIC))
+    base_url = f"{server.url}/client/v4"
+    settings = RadarSettings(
+        TOKEN, ("IQ",), annotations=False, base_url=base_url, anchor_start=ANCHOR, anchor_days=1
+    )
+    with new_client(timeout_s=0.5) as client:
+        result = run_round(
+            CloudflareRadarConnector("radar", settings), client, direct_writer(store), WINDOW, limits=FAST
+        )
+    assert result.error is None and result.retries == 1 and result.items_stored == 9
+    _assert_one_scale(store, replay)

@@ -217,3 +217,36 @@ def test_event_page_shows_what_others_reported_during_it(shared_data: Path, tmp_
     assert "Iraq during this event" in section
     assert section.count("<td>IODA</td>") == 1  # the 21 August report; not the one of 2020
     assert "2023-08-21 01:00" in section
+
+
+def test_command_line_lists_them_apart(shared_data: Path, tmp_path: Path) -> None:
+    import csv
+    import io
+    import os
+    import subprocess
+    import sys
+
+    db = tmp_path / "cli.duckdb"
+    env = {**os.environ, "LIGHTSOUT_DB": str(db), "COLUMNS": "250"}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "lightsout.cli", *args], capture_output=True, text=True,
+                              env=env, timeout=120, check=False)  # fmt: skip
+
+    ingested = run(
+        "ingest", str(shared_data / IODA / "recorded/country-events.json"), str(shared_data / RADAR)
+    )
+    assert ingested.returncode == 0, ingested.stderr
+    assert "3 external events" in ingested.stdout and "2 external events" in ingested.stdout
+    table = run("events")
+    assert table.returncode == 0, table.stderr
+    assert "0 events" in table.stdout  # Lightsout's own: none measured
+    section = table.stdout[table.stdout.index("Reported by other observatories") :]
+    assert "5 external events" in section and "Cloudflare Radar" in section and "IODA" in section
+    rows = list(
+        csv.DictReader(io.StringIO(run("events", "--external", "--format", "csv", "--country", "TN").stdout))
+    )
+    assert [(r["source"], r["datasource"], r["end"]) for r in rows] == [
+        ("ioda", "ping-slash24", "2026-10-07T14:00:00+00:00"),
+        ("ioda", "bgp", "2026-10-06T18:55:00+00:00"),
+    ]
