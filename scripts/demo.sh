@@ -13,3 +13,6 @@ mkdir -p out
 .venv/bin/lightsout show IR --chart out/iran-2019-11.png
 .venv/bin/lightsout detect
 .venv/bin/lightsout events --country IR --scope national
+echo
+echo "The store is $LIGHTSOUT_DB; to use it with the commands of the README:"
+echo "  . .venv/bin/activate && export LIGHTSOUT_DB=$LIGHTSOUT_DB"

@@ -77,7 +77,7 @@ def test_country_filter_and_table(tmp_path: Path, shared_data: Path) -> None:
 
 def test_bad_country_is_a_user_error(tmp_path: Path, shared_data: Path) -> None:
     result = CliRunner().invoke(blocking, ["--db", str(_store(tmp_path, shared_data)), "--country", "QQ"])
-    assert isinstance(result.exception, UserError) and "unknown ISO 3166-1 country code 'QQ'" in str(
+    assert isinstance(result.exception, UserError) and "unknown country 'QQ': give an ISO 3166-1 code" in str(
         result.exception
     )
 

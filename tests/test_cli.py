@@ -53,7 +53,7 @@ def test_ingest_then_show_iran(shared_data: Path, tmp_path: Path) -> None:
         (["ingest", "{tmp}/empty.csv"], "empty file"),
         (["ingest", "{tmp}/wrong.csv"], "line 1: unknown columns"),
         (["show", "XX"], "no entity 'XX'"),
-        (["entities", "--country", "QQQ"], "unknown ISO 3166-1 country code"),
+        (["entities", "--country", "QQQ"], "unknown country 'QQQ': give an ISO 3166-1 code"),
         (["show", "IR", "--since", "yesterday"], "not an ISO 8601 time"),
     ],
 )

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 
 from lightsout.api.access import StoreAccess
 from lightsout.api.blocking import BlockingItem, select_blocking
@@ -53,6 +53,23 @@ def _no_entity(entity_id: str, parameter: str) -> ApiError:
         f"no entity {entity_id[:300]!r}; ids look like country/VE (GET /api/v1/entities lists them)",
         parameter,
     )
+
+
+@router.get("", summary="What the API offers: its endpoints, each with its summary")
+def api_index(request: Request) -> dict[str, Any]:
+    """``GET /api/v1``: every endpoint under it (method, path, summary), and where the schema is."""
+    prefix = request.url.path.rstrip("/")
+    paths = request.app.openapi().get("paths", {})
+    endpoints = [
+        {"method": method.upper(), "path": path, "summary": operation.get("summary", "")}
+        for path, operations in sorted(paths.items())
+        if path.startswith(prefix + "/")
+        for method, operation in sorted(operations.items())
+    ]
+    return {
+        "data": {"endpoints": endpoints, "openapi": "/openapi.json", "docs": "docs/api.md"},
+        "meta": {"count": len(endpoints)},
+    }
 
 
 @router.get("/entities", summary="Countries, regions, counties and networks")

@@ -20,7 +20,7 @@ from rich.text import Text
 from lightsout.apps.aggregate import BlockingEvent, BlockingSeries, make_events, make_series
 from lightsout.apps.aggregate import iter_verdicts as _iter_verdicts
 from lightsout.apps.finding import Status, clean
-from lightsout.cli.params import db_option, parse_country, parse_time
+from lightsout.cli.params import db_option, parse_country, parse_window
 from lightsout.store import StoreLocation, open_store
 
 TEXT_LIMIT = 120  # characters of untrusted text shown in a table cell
@@ -58,7 +58,7 @@ def blocking(
 ) -> None:
     """Judge stored OONI app and website measurements: accessible, blocked (how), down or
     inconclusive, per country, network and target; then the blocking events they make."""
-    cc, start, end = parse_country(country), parse_time(since), parse_time(until)
+    cc, (start, end) = parse_country(country), parse_window(since, until)
     store = open_store(db, read_only=True)
     try:
         verdicts = list(_iter_verdicts(store, cc, asn, start, end))

@@ -12,9 +12,9 @@ from lightsout.errors import UserError
 from lightsout.model import Entity
 from lightsout.store import Store, StoreLocation, open_store
 
-# Piped output gets a wide page rather than rich's 80-column default.
-console = Console(width=None if sys.stdout.isatty() else 160)
-err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+# Piped output gets a 100-column page rather than rich's 80-column default; tables are made to fit it.
+console = Console(width=None if sys.stdout.isatty() else 100)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 100)
 
 
 def advance(bar: Progress, task: TaskID, done: int, total: int) -> None:
@@ -28,7 +28,7 @@ def utc_text(seconds: int | None) -> str:
 
 
 def resolve_entity(store: Store, text: str) -> Entity:
-    """Accept ``country/IR``, ``IR``, ``IRN``, ``IR-23``, ``AS12880`` or ``12880``."""
+    """Accept ``country/IR``, ``IR``, ``IRN``, ``IR-23``, ``AS12880``, ``12880`` or a name (``Iran``)."""
     candidates = [text]
     upper = text.strip().upper()
     if "/" not in text:
@@ -46,6 +46,20 @@ def resolve_entity(store: Store, text: str) -> Entity:
         entity = store.entity(candidate)
         if entity is not None:
             return entity
+    # a name: "Iran", "Khuzestan", "Myanma Post Telecommunication" (countries first, then regions...)
+    wanted = text.strip().casefold()
+    named = [e for e in store.entities() if e.name.casefold() == wanted]
+    if not named:
+        import pycountry
+
+        try:
+            code = str(pycountry.countries.lookup(text.strip()).alpha_2)
+        except LookupError:
+            code = ""
+        named = [e for e in [store.entity(f"country/{code}")] if e is not None] if code else []
+    if named:
+        order = {"country": 0, "region": 1, "county": 2, "network": 3}
+        return min(named, key=lambda e: (order.get(e.kind.value, 9), e.entity_id))
     raise UserError(f"no entity {text!r} in the store; `lightsout entities` lists them")
 
 

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import functools
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+import numpy as np
+from rich import box
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
 
-from lightsout.cli.common import advance, console, err_console, open_db, resolve_entity, utc_text
-from lightsout.cli.params import db_option, parse_country, parse_time
+from lightsout.cli.common import advance, console, err_console, open_db, resolve_entity
+from lightsout.cli.params import db_option, parse_country, parse_window
 from lightsout.errors import UserError
 from lightsout.ingest import InputFormat, ingest_file
 from lightsout.model import Entity, EntityKind, SeriesSummary, SignalKind
@@ -159,11 +162,15 @@ def signals(entity: str | None, country: str | None, db: StoreLocation | None) -
 def _pick(summaries: list[SeriesSummary], signal: SignalKind | None) -> SeriesSummary | None:
     if signal is not None:
         return next((s for s in summaries if s.key.signal == signal), None)
-    for preferred in SIGNAL_PREFERENCE:
-        for s in summaries:
-            if s.key.signal == preferred:
-                return s
-    return summaries[0] if summaries else None
+    if not summaries:
+        return None
+
+    def richness(s: SeriesSummary) -> tuple[int, int, int]:
+        # the most recent data first (by day), then the most points, then the preferred signal
+        pref = SIGNAL_PREFERENCE.index(s.key.signal) if s.key.signal in SIGNAL_PREFERENCE else 99
+        return (-int(s.end.timestamp() // 86_400), -s.points, pref)
+
+    return min(summaries, key=richness)
 
 
 @click.command()
@@ -187,7 +194,7 @@ def show(
     db: StoreLocation | None,
 ) -> None:
     """Show an entity's signal and, for each region/county/network inside it, where it fell."""
-    start, end = parse_time(since), parse_time(until)
+    start, end = parse_window(since, until)
     store = open_db(db)
     try:
         target = resolve_entity(store, entity)
@@ -214,6 +221,9 @@ def show(
 
         if chart.suffix.lower() not in (".png", ".svg"):
             raise UserError(f"{chart}: chart must end in .png or .svg")
+        if chart.parent.exists() and not chart.parent.is_dir():
+            raise UserError(f"{chart.parent}: not a directory")
+        chart.parent.mkdir(parents=True, exist_ok=True)
         child_series.sort(key=lambda cs: (_fell(cs[1]) or 2**62, cs[0].name))
         signal_name = (overall.key.signal if overall else child_series[0][1].key.signal).value
         draw_entity_chart(
@@ -224,6 +234,32 @@ def show(
             f"{target.name} ({target.entity_id}): {signal_name.replace('_', ' ')}",
         )
         console.print(f"chart written to {chart}")
+
+
+def number(value: float) -> str:
+    """A value as people read it: 3,490 and 0.25, never 3.49e+03."""
+    if not np.isfinite(value):
+        return "-"
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+
+
+def _years(rows: list[tuple[Entity, TimeSeries]]) -> str:
+    times = [int(t) for _, sr in rows for t in (sr.times_s[:1].tolist() + sr.times_s[-1:].tolist())]
+    years = sorted({datetime.fromtimestamp(t, UTC).year for t in times})
+    if len(years) > 1:
+        return f"{years[0]}-{years[-1]}"
+    return str(years[0]) if years else ""
+
+
+def _day_time(seconds: int | None) -> str:
+    if seconds is None:
+        return "-"
+    return datetime.fromtimestamp(seconds, UTC).strftime("%m-%d %H:%M")
+
+
+def pct_or_dash(value: float) -> str:
+    """A whole percentage, or "-" where there is none (no ordinary level): never "nan%"."""
+    return f"{value:.0f}%" if np.isfinite(value) else "-"
 
 
 def _fell(series: TimeSeries) -> int | None:
@@ -240,26 +276,33 @@ def _print_show(
     key = rows[0][1].key
     console.print(
         f"[bold]{target.name}[/] ({target.entity_id}) - {key.signal.value}, source {key.source}, "
-        f"bins of {key.bin_s} s, times in UTC"
+        f"bins of {key.bin_s} s, times in UTC ({_years(rows)})"
     )
-    console.print("ordinary = upper quartile of the window; fell = first bin below half of it", style="dim")
-    table = Table(
-        "entity", "name", "series (window)", "ordinary", "fell (UTC)", "lowest", "lowest at (UTC)", "latest"
+    rises = key.signal in (SignalKind.LATENCY_INDEX, SignalKind.MEDIAN_RTT_MS)
+    console.print(
+        "ordinary = upper quartile of the window; fell = first bin below half of it"
+        + ("; this is latency: up is worse, a fall is an improvement" if rises else ""),
+        style="dim",
     )
+    # At most 100 columns: the name (the id is in `lightsout entities`), a 24-column sparkline, levels.
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0))
+    table.add_column("name", overflow="ellipsis", no_wrap=True, min_width=22, max_width=22)
+    table.add_column("series (window)", no_wrap=True)
+    for name in ("ordinary", "fell", "lowest", "lowest at", "latest"):
+        table.add_column(name, no_wrap=True)
     for entity, series in rows:
         fall = describe(series)
         if fall is None:
-            table.add_row(Text(entity.entity_id), Text(entity.name), "no data", "-", "-", "-", "-", "-")
+            table.add_row(Text(entity.name), "no data", "-", "-", "-", "-", "-")
             continue
         table.add_row(
-            Text(entity.entity_id),
             Text(entity.name),
-            sparkline(series.values, width=36, top=fall.ordinary),
-            f"{fall.ordinary:.3g}",
-            utc_text(fall.fell_at_s),
-            f"{fall.minimum:.3g} ({fall.minimum_pct:.0f}%)",
-            utc_text(fall.minimum_at_s),
-            f"{fall.latest:.3g} ({fall.latest_pct:.0f}%)",
+            sparkline(series.values[np.isfinite(series.values)], width=18, top=fall.ordinary),
+            number(fall.ordinary),
+            _day_time(fall.fell_at_s),
+            f"{number(fall.minimum)} ({pct_or_dash(fall.minimum_pct)})",
+            _day_time(fall.minimum_at_s),
+            f"{number(fall.latest)} ({pct_or_dash(fall.latest_pct)})",
         )
     console.print(table)
     fell = [e for e, s in children if _fell(s) is not None]
@@ -286,7 +329,7 @@ def measurements(
 ) -> None:
     """List stored OONI measurements by country, network, test and time."""
     query = MeasurementFilter(
-        parse_country(country), asn, test_name, parse_time(since), parse_time(until), limit
+        parse_country(country), asn, test_name, *parse_window(since, until), limit
     )
     store = open_db(db)
     try:

@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+from rich import box
 from rich.table import Table
 from rich.text import Text
 
 from lightsout.cli.common import console, err_console, open_db
-from lightsout.cli.params import db_option, parse_country, parse_time
-from lightsout.model import Event, ExternalEvent, Scope
+from lightsout.cli.params import db_option, parse_country, parse_window
+from lightsout.model import Event, EventKind, ExternalEvent, Scope
 
 if TYPE_CHECKING:
     from lightsout.apps.aggregate import BlockingEvent
@@ -32,7 +33,7 @@ def detect(since: str | None, until: str | None, db: StoreLocation | None) -> No
     """Judge every stored signal over a time range (batch) and store its alerts."""
     from lightsout.detect.run import detect_batch
 
-    start, end = parse_time(since), parse_time(until)
+    start, end = parse_window(since, until)
     store = open_db(db, read_only=False)
     try:
         summary = detect_batch(store, start, end)
@@ -211,7 +212,7 @@ def events(
     from lightsout.report.external import select_external
 
     query = EventFilter(
-        parse_country(country), Scope(scope) if scope else None, parse_time(since), parse_time(until)
+        parse_country(country), Scope(scope) if scope else None, *parse_window(since, until)
     )
     store = open_db(db)
     try:
@@ -264,20 +265,13 @@ def _print_blocking(blocked: list[BlockingEvent]) -> None:
         return
     from lightsout.cli.blocking import safe_text
 
-    table = Table(
-        "since (UTC)",
-        "until (UTC)",
-        "country",
-        "network",
-        "target",
-        "method",
-        "measurements",
-        "statement",
-    )
+    table = Table("since (UTC)", "until (UTC)", "network", "statement (quoting an untrusted target)")
     for b in blocked:
-        table.add_row(f"{b.start:%Y-%m-%d %H:%M}", f"{b.end:%Y-%m-%d %H:%M}" if b.end else "ongoing",
-                      b.country or "-", f"AS{b.asn}" if b.asn else "-", safe_text(b.target, 60),
-                      b.method.value, str(b.measurements), safe_text(b.statement(), 160))  # fmt: skip
+        until = f"{b.end:%Y-%m-%d %H:%M}" if b.end else ("ongoing" if b.live() else "end of data")
+        where = (f"AS{b.asn}" if b.asn else "AS?") + (f" {b.country}" if b.country else "")
+        table.add_row(
+            f"{b.start:%Y-%m-%d %H:%M}", until, where, safe_text(b.statement(), 400)
+        )
     console.print(table)
     console.print(f"{len(blocked)} blocking events (`lightsout blocking` for every verdict)")
 
@@ -339,41 +333,33 @@ def _print_events(rows: list[Event], fmt: str) -> None:
         for event in rows:
             writer.writerow(event_csv_row(event))
         return
-    table = Table(
-        "start (UTC)",
-        "end (UTC)",
-        "scope",
-        "entity",
-        "kind",
-        "level",
-        "lowest",
-        "signals",
-        "affected",
-        "conf.",
-        "recurring",
-    )
+    # At most 100 columns: the id (what `lightsout report` takes), time, place, depth; the signals and
+    # schedules are in --format csv/json.
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0))
+    table.add_column("event id", no_wrap=True, min_width=16)
+    for name in ("start (UTC)", "end (UTC)", "entity", "kind", "level", "aff.", "conf."):
+        table.add_column(name, no_wrap=name != "entity", overflow="ellipsis")
     for e in rows:
-        signals = ", ".join(f"{v.signal.value}:{v.alerted_bins}" for v in e.evidence)
-        recurring = (
-            f"{e.schedule.start_local}-{e.schedule.end_local} {e.schedule.time_zone} x{e.schedule.days}"
-            if e.schedule
-            else ""
-        )
+        kind = "outage" if e.kind == EventKind.OUTAGE else "degr."
+        kind += f" x{e.schedule.days}" if e.schedule is not None else ""
         table.add_row(
-            f"{e.start:%Y-%m-%d %H:%M} ±{e.start_uncertainty_s // 60}m",
-            f"{e.end:%Y-%m-%d %H:%M}" if e.end else "ongoing",
-            e.scope.value,
-            Text(f"{e.entity_name} ({e.entity_id})"),
-            e.kind.value,
-            f"{e.mean_level_pct:.0f}%",
-            f"{e.min_level_pct:.0f}%",
-            signals,
+            e.event_id,
+            f"{e.start:%Y-%m-%d %H:%M}",
+            (f"{e.end:%m-%d %H:%M}" if e.end.year == e.start.year else f"{e.end:%Y-%m-%d %H:%M}")
+            if e.end
+            else "end of data",
+            Text(_short(e.entity_name, 15) + f" ({e.scope.value[:3]})"),
+            kind,
+            f"{e.mean_level_pct:.0f}/{e.min_level_pct:.0f}%",
             f"{e.affected_children}/{e.affected_of}" if e.affected_of else str(len(e.affected)),
             f"{e.confidence:.2f}",
-            recurring,
         )
     console.print(table)
-    console.print(f"{len(rows)} events")
+    console.print(
+        f"{len(rows)} events; level = mean/lowest % of ordinary; `lightsout report EVENT_ID` writes one's "
+        "statement and chart; --format csv for signals and schedules",
+        highlight=False,
+    )
 
 
 REPO = Path(__file__).resolve().parents[3]
@@ -537,3 +523,7 @@ def _print_evaluation(results: list[CaseResult], fmt: str) -> None:
         f"{sum(c.passed for c in checks)}/{len(checks)} checks passed; "
         f"{sum(c.false_alarms for c in checks)} false alarms"
     )
+
+
+def _short(name: str, width: int) -> str:
+    return name if len(name) <= width else name[: width - 1] + "\u2026"

@@ -49,13 +49,27 @@ def parse_time(text: str | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def parse_window(since: str | None, until: str | None) -> tuple[datetime | None, datetime | None]:
+    """``--since`` and ``--until`` as times; a window that ends before it starts is refused."""
+    start, end = parse_time(since), parse_time(until)
+    if start is not None and end is not None and start >= end:
+        raise UserError(f"--since {since} is not before --until {until}: the window is empty")
+    return start, end
+
+
 def parse_country(text: str | None) -> str | None:
-    """An ISO 3166-1 code (alpha-2 or alpha-3) -> alpha-2."""
+    """An ISO 3166-1 code (alpha-2 or alpha-3) or a country's name ("Iran", "Venezuela") -> alpha-2."""
     if text is None:
         return None
+    import pycountry
+
     from lightsout.attribution.places import country_alpha2
 
     alpha2 = country_alpha2(text)
     if alpha2 is None:
-        raise UserError(f"unknown ISO 3166-1 country code {text!r}")
+        try:
+            alpha2 = str(pycountry.countries.lookup(text.strip()).alpha_2)
+        except LookupError:
+            hint = "give an ISO 3166-1 code (IR, IRN) or its name"
+            raise UserError(f"unknown country {text!r}: {hint}") from None
     return alpha2

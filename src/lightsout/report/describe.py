@@ -37,8 +37,12 @@ class Fall:
 
 
 def describe(series: TimeSeries) -> Fall | None:
-    if series.values.size == 0:
+    """The window's ordinary level and fall. Negative values (a source's -1 for "no measurement")
+    and NaN are gaps, not levels; a window without a value is None."""
+    keep = np.isfinite(series.values) & (series.values >= 0)
+    if not keep.any():
         return None
+    series = TimeSeries(series.key, series.times_s[keep], series.values[keep])
     values = series.values
     ordinary = float(np.percentile(values, 75))
     low = int(np.argmin(values))

@@ -69,6 +69,7 @@ class DuckDBStore:
             raise UserError(f"{path}: is a directory, expected a DuckDB file")
         if read_only and not path.exists():
             raise UserError(f"{path}: no store here yet; run `lightsout ingest` first")
+        _check_duckdb_file(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._con = duckdb.connect(str(path), read_only=read_only)
@@ -409,3 +410,17 @@ def _external_event(row: tuple[Any, ...]) -> ExternalEvent:
 
 def _entity(row: tuple[Any, ...]) -> Entity:
     return Entity(row[0], EntityKind(row[1]), row[2], row[3], row[4], row[5], row[6])
+
+
+def _check_duckdb_file(path: Path) -> None:
+    """Refuse a file that exists but is not a DuckDB database: DuckDB would open a CSV or Parquet
+    file as a read-only view, and every write would silently go nowhere."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(12)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read the store: {exc}") from None
+    if head and head[8:12] != b"DUCK":
+        raise UserError(f"{path}: not a DuckDB store; give a new file name or an existing store (--db)")
