@@ -18,7 +18,7 @@ from pathlib import Path
 from lightsout.errors import InputError
 from lightsout.model import IngestReport, SourceFile
 from lightsout.sources import Parsed, Progress, no_progress
-from lightsout.sources.bounds import drop_bad_points, max_points
+from lightsout.sources.bounds import clean_records, drop_bad_points, max_points
 from lightsout.store import IngestBatch, Store
 
 
@@ -133,6 +133,15 @@ def ingest_file(
     # future, no entity id the API cannot serve (lightsout.sources.bounds).
     parsed.points, dropped = drop_bad_points(parsed.points, str(path))
     parsed.skipped.extend(dropped)
+    parsed.entities, dropped, cleaned = clean_records(parsed.entities, str(path))
+    parsed.skipped.extend(dropped)
+    parsed.external_events, dropped, cleaned_events = clean_records(parsed.external_events, str(path))
+    parsed.skipped.extend(dropped)
+    if cleaned or cleaned_events:
+        parsed.notes.append(
+            f"{cleaned + cleaned_events:,} name(s) or description(s) with control characters, lone "
+            "surrogates or too many characters: those characters replaced by U+FFFD or cut"
+        )
     if len(parsed.points) > max_points():
         raise InputError(
             str(path),

@@ -24,13 +24,17 @@ line of defence the ingest pipeline applies to every reader's output.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import unicodedata
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
-from lightsout.model import SignalPoint, Skip
+from lightsout.model import Entity, ExternalEvent, SignalPoint, Skip
+
+R = TypeVar("R", Entity, ExternalEvent)
 
 EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)  # before any dataset Lightsout reads
 FUTURE_SLACK = timedelta(days=1)  # clocks and time zones: a bin may start up to a day ahead
@@ -194,3 +198,43 @@ def drop_bad_points(points: list[SignalPoint], path: str) -> tuple[list[SignalPo
         for reason, count in dropped.items()
     ]
     return kept, skips
+
+
+def clean_text(text: str, limit: int = MAX_TEXT_CHARS) -> str:
+    """``text`` with lone surrogates and control characters (but tab) replaced by U+FFFD and cut
+    to ``limit`` characters: what a display field from a stranger's file may hold."""
+    if text_problem(text, limit) is None:
+        return text
+    out = [
+        "\ufffd" if ("\ud800" <= c <= "\udfff" or (unicodedata.category(c) == "Cc" and c != "\t")) else c
+        for c in text[:limit]
+    ]
+    return "".join(out)
+
+
+def clean_records(records: list[R], path: str) -> tuple[list[R], list[Skip], int]:
+    """Entities or external events as they may be stored: a record whose id breaks the bounds is
+    dropped (a skip); display text (names, descriptions) is cleaned (:func:`clean_text`).
+    Returns the records, the skips and how many were cleaned."""
+    kept: list[R] = []
+    skips: list[Skip] = []
+    cleaned = 0
+    for record in records:
+        ident = record.entity_id if isinstance(record, Entity) else record.event_id
+        problem = text_problem(ident or "", MAX_ENTITY_ID_CHARS)
+        if problem is not None:
+            skips.append(Skip(path, f"{type(record).__name__.lower()} {ident[:40]!r}", f"id has {problem}"))
+            continue
+        changes: dict[str, str] = {}
+        for field in dataclasses.fields(record):
+            value = getattr(record, field.name)
+            if isinstance(value, str):
+                limit = MAX_NAME_CHARS if field.name in ("name", "entity_name") else MAX_TEXT_CHARS
+                clean = clean_text(value, limit)
+                if clean != value:
+                    changes[field.name] = clean
+        if changes:
+            cleaned += 1
+            record = dataclasses.replace(record, **changes)  # type: ignore[arg-type]
+        kept.append(record)
+    return kept, skips, cleaned

@@ -38,6 +38,7 @@ from lightsout.attribution.places import country_alpha2, region_code
 from lightsout.errors import InputError
 from lightsout.model import Entity, EntityKind, ExternalEvent, Scope, SignalKind, SignalPoint, Skip
 from lightsout.sources import Parsed, Progress, no_progress
+from lightsout.sources.bounds import BoundError, epoch_to_utc
 
 SOURCE = "ioda"
 _INFINITE = (float("inf"), float("-inf"))
@@ -57,6 +58,9 @@ _REGION_SUFFIXES = re.compile(
     r"division|state|territory|oblast|wilayah|muhafazat)$",
     re.IGNORECASE,
 )
+
+
+MAX_STEP_S = 86_400  # IODA's coarsest step is a day
 
 
 class RowError(ValueError):
@@ -282,9 +286,16 @@ def _series(raw: Any) -> _Series:
         raise RowError("from/step missing or not integers") from None
     if step_s <= 0 or native_s <= 0:
         raise RowError(f"step {step_s} / nativeStep {native_s} not positive")
+    if step_s > MAX_STEP_S:
+        raise RowError(f"step {step_s} s is longer than a day")
     values = raw.get("values")
     if not isinstance(values, list):
         raise RowError("values is not a list")
+    try:  # the whole span within bounds (lightsout.sources.bounds): 1990 to a day from now
+        epoch_to_utc(start_s, "from")
+        epoch_to_utc(start_s + max(0, len(values) - 1) * step_s, "the series' last bin")
+    except BoundError as exc:
+        raise RowError(str(exc)) from None
     return _Series(entity, signal, start_s, step_s, native_s, values, str(raw.get("subtype") or ""))
 
 
@@ -310,7 +321,7 @@ def parse_signals(data: Any, path: str, parsed: Parsed) -> None:
                 else:  # bool, str, list, ...
                     parsed.skipped.append(Skip(path, f"{position}.values[{k}]", f"not a number: {value!r}"))
                 continue
-            if value != value or value in _INFINITE:
+            if value != value or value in _INFINITE or abs(value) > 1e300:
                 parsed.skipped.append(Skip(path, f"{position}.values[{k}]", f"not a number: {value!r}"))
                 continue
             epoch = start_s + k * step_s
@@ -363,6 +374,11 @@ def _event(raw: Any) -> ExternalEvent:
         raise RowError(f"from/until not integers: {start_raw!r}, {end_raw!r}") from None
     if end_s < start_s:
         raise RowError(f"ends ({end_s}) before it starts ({start_s})")
+    try:
+        epoch_to_utc(start_s, "from")
+        epoch_to_utc(end_s, "until")
+    except BoundError as exc:
+        raise RowError(str(exc)) from None
     try:
         entity: Entity | None = ioda_entity(entity_type, code, name, fqid, country)
     except RowError:
