@@ -39,7 +39,11 @@ def monash() -> dict[str, str]:
         "time_e_past_9999.csv": ven([("253402300800", "100")]),
         "time_e_before_1990.csv": ven([("86400", "100")]),
         "time_e_future.csv": ven([("4102444800", "100")]),
-        "connectivity_1e308.csv": ven([("1563591600", "1e308"), ("1563595200", "1e308")]),
+        "connectivity_1e308.csv": "\n".join([IRN_HEAD] + [
+            f"IRN,1,Ardebil,{county},{name},{1573430400 + 3600 * h},x,38.4,48.3,{level}"
+            for h, level in ((0, "100"), (1, "1e308"), (2, "90"))
+            for county, name in ((1, "Ardebil"), (2, "Meshgin Shahr"))
+        ]) + "\n",
         "connectivity_negative.csv": ven([("1563591600", "-5")]),
         "connectivity_above_100.csv": ven([("1563591600", "250")]),
         "connectivity_inf.csv": ven([("1563591600", "inf"), ("1563595200", "-Infinity")]),
@@ -115,7 +119,7 @@ def ooni() -> dict[str, bytes]:
     }
     # A gzip bomb: one good line, then 300 MiB of blanks in 300 kB.
     with_blanks = json.dumps(good).encode() + b"\n" + b" " * (300 << 20)
-    files["gzip_bomb.jsonl.gz"] = gzip.compress(with_blanks, 9)
+    files["gzip_bomb.jsonl.gz"] = gzip.compress(with_blanks, 9, mtime=0)
     return files
 
 
@@ -125,7 +129,8 @@ def mrt() -> dict[str, bytes]:
     block = b"\0" * (64 << 20)
     bomb = b"".join(compressor.compress(block) for _ in range(32)) + compressor.flush()
     header = struct.pack(">IHHI", 1700000000, 16, 4, 0)
-    return {"updates.bomb.bz2": bomb, "updates.bomb.gz": gzip.compress(header + b"\0" * (400 << 20), 9)}
+    zeros = gzip.compress(header + b"\0" * (400 << 20), 9, mtime=0)
+    return {"updates.bomb.bz2": bomb, "updates.bomb.gz": zeros}
 
 
 def main() -> None:
