@@ -247,3 +247,32 @@ def test_round_signals_per_country_region_and_network_and_state_on_disk(tmp_path
     bigger = _simulated(41)  # one block more: it starts fresh, the others keep their state
     again = load_state(tmp_path, bigger)
     assert np.array_equal(again.belief[:40], state.belief) and again.state[40] == bl.UNKNOWN
+
+
+def test_a_cut_seen_by_probing_becomes_an_event_and_a_statement(tmp_path: Path, store: Store) -> None:
+    """Simulated rounds -> store -> detector -> event -> statement naming our probing and its rounds."""
+    from lightsout.detect.run import detect_batch
+    from lightsout.detect.seasonal import BaselineParams
+    from lightsout.detect.service import list_events
+    from lightsout.report.context import event_files
+    from lightsout.report.statement import make_statement
+    from lightsout.sources.probing.rounds import HITLIST_FILE, Prober
+
+    hitlist = _simulated(60)
+    hitlist.save(tmp_path / HITLIST_FILE)
+    answer = {int(b): 0.9 for b in hitlist.blocks}
+    params = ProbeParams(rate_pps=1e9, timeout_s=0.0, burst=1 << 20)
+    prober = Prober(tmp_path, SimulatedNetwork(answer), params, "sim")  # type: ignore[arg-type]
+    t0 = 1_767_225_600 // 660 * 660
+    for r in range(16):
+        if r == 12:
+            answer.update({int(b): 0.0 for b in hitlist.blocks})  # the whole country goes dark
+        prober.round(store, t0 + 660 * r, 660)
+    detect_batch(store, params=BaselineParams(days=2, min_days=1, day_s=8 * 660))
+    events = [e for e in list_events(store) if e.entity_id == "country/KZ"]
+    assert len(events) == 1 and events[0].start == datetime.fromtimestamp(t0 + 12 * 660, UTC)
+    entities = {e.entity_id: e for e in store.entities()}
+    files = event_files(store, events[0], True)
+    text = make_statement(events[0], entities, files).text()
+    assert "Lightsout active probing from sim" in text
+    assert "Probing rounds: 16 rounds" in text and "Data file" not in text

@@ -501,7 +501,8 @@ def _merge_pattern(pattern: list[Event], zone_name: str, zone: ZoneInfo) -> Even
 def _intermittent(events: list[Event], params: EventParams) -> list[Event]:
     """Outages of one entity, none recurring, each starting less than ``intermittent_gap_s`` after
     the previous one ended, become one event with its occurrences (and no schedule): a
-    restoration of a few hours between two cuts is part of one shutdown, reported as such."""
+    restoration of a few hours between two cuts is part of one shutdown, reported as such. As for a
+    recurring event, the evidence is the first occurrence's; each occurrence keeps its own span."""
     if params.intermittent_gap_s <= 0:
         return events
     gap = timedelta(seconds=params.intermittent_gap_s)
@@ -536,7 +537,6 @@ def _merge_run(run: list[Event]) -> Event:
     for event in run:
         for a in event.affected:
             affected.setdefault(a.entity_id, a)
-    evidence = {(e.signal, e.source, e.bin_s, e.first_alert): e for event in run for e in event.evidence}
     return replace(
         first,
         event_id=first.event_id.replace("ev-", "int-"),
@@ -545,7 +545,6 @@ def _merge_run(run: list[Event]) -> Event:
         mean_level_pct=round(sum(e.mean_level_pct * w for e, w in zip(run, weights, strict=True)) / total, 1),
         min_level_pct=min(e.min_level_pct for e in run),
         confidence=max(e.confidence for e in run),
-        evidence=tuple(sorted(evidence.values(), key=lambda e: (e.signal.value, e.first_alert))),
         affected=tuple(sorted(affected.values(), key=lambda a: (a.start, a.entity_id))),
         affected_children=max(e.affected_children for e in run),
         occurrences=tuple(Occurrence(e.start, e.end or e.start, e.min_level_pct / 100.0) for e in run),

@@ -392,6 +392,26 @@ def _file_line(source: SourceFile) -> str:
     )
 
 
+def _file_lines(files: list[SourceFile]) -> list[str]:
+    """One line per ingested file; our probing stores one record per round, so its rounds are
+    summed up in one line per vantage point instead of one line per 11-minute round."""
+    rounds: dict[str, list[SourceFile]] = {}
+    lines = []
+    for f in files:
+        if f.format == "probing" and f.path.startswith("probing://"):
+            rounds.setdefault(f.path.split("/")[2], []).append(f)
+        else:
+            lines.append(_file_line(f))
+    for source, group in sorted(rounds.items()):
+        names = sorted(f.path.rsplit("/", 1)[-1] for f in group)
+        lines.append(
+            f"Probing rounds: {len(group):,} rounds of {source_name(source)} (source '{source}') from "
+            f"{names[0]} to {names[-1]}, {sum(f.records_read for f in group):,} block-rounds probed, "
+            f"{sum(f.points_written for f in group):,} values stored"
+        )
+    return lines
+
+
 def _count(n: int, singular: str, plural: str) -> str:
     return f"{n} {singular if n == 1 else plural}"
 
@@ -491,7 +511,7 @@ def _evidence_lines(
         "not a probability (docs/detection.md)."
     )
     files = {f.sha256: f for f in sources}
-    lines += [_file_line(f) for f in files.values()]
+    lines += _file_lines(list(files.values()))
     lines.append(f"Event id: {event.event_id}.")
     return lines
 
