@@ -12,6 +12,7 @@ Needs root and ``ip netns``; skips with the reason where they are unavailable.
 
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
 import sys
@@ -78,6 +79,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProbingLab]:
     reason = netns_unavailable_reason()
     if reason is not None:
         pytest.skip(f"ip netns is unavailable here: {reason}")
+    missing = [tool for tool in ("nft", "sysctl") if shutil.which(tool) is None]
+    if missing:
+        pytest.fail(f"the probing lab needs {', '.join(missing)}: run scripts/ci-netlab-deps.sh (as root)")
     built = ProbingLab(tmp_path_factory.mktemp("probing-lab"))
     built.build()
     try:
@@ -338,3 +342,29 @@ def test_command_line_refuses_what_a_good_citizen_would_not_do(tmp_path: Path) -
     assert greedy.returncode == 1 and "--rate" in greedy.stderr
     outside = cli("run", *state, "--lab", "--round-s", "5", "--timeout", "1", "--control", "8.8.8.8")
     assert outside.returncode == 1 and "outside the lab" in outside.stderr
+
+
+def test_an_unprivileged_datagram_socket_probes_as_well(lab: ProbingLab, tmp_path: Path) -> None:
+    """Where net.ipv4.ping_group_range lets the user's group open ping sockets (set here inside the
+    vantage namespace only), the kernel's ICMP datagram socket gives the same rounds."""
+    lab.clear()
+    lab.ns("van", "sysctl", "-q", "-w", "net.ipv4.ping_group_range=0 2147483647")
+    raw = socket_in(
+        lab.vantage, lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP)
+    )
+    sock = IcmpSocket(raw, False)
+    rows = read_prefix_rows(lab.prefix_file())
+    hitlist, _ = build_hitlist(rows, DoNotProbe.build(lab=True), geolocate=False)
+    part = list(range(0, 2048, 16))  # 128 blocks across every network
+    census = [(int(hitlist.blocks[i]) << 8) + o for i in part for o in lab.responsive[int(hitlist.blocks[i])]]
+    try:
+        hitlist = survey(sock, hitlist.with_census(census), part, _params(), T0)
+        hitlist.save(tmp_path / HITLIST_FILE)
+        prober = Prober(tmp_path, sock, _params(), vantage="dgram")
+        results = [prober.round(None, T0 + ROUND_S * r, ROUND_S) for r in range(2)]
+    finally:
+        sock.close()
+        lab.ns("van", "sysctl", "-q", "-w", "net.ipv4.ping_group_range=1 0")
+    probeable = int(prober.probeable.sum())
+    assert sock.kind == "datagram" and probeable > 100
+    assert not results[-1].gap and results[-1].up.sum() >= 0.97 * probeable
