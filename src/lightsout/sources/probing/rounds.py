@@ -222,25 +222,28 @@ class Prober:
         on_round: Callable[[RoundResult], None] | None = None,
         should_stop: Callable[[], bool] = lambda: False,
     ) -> None:
-        """Rounds on the wall clock, each starting on a multiple of ``round_s`` (UTC): a round that
-        overruns its slot makes the next start at the following slot (a missing bin, not a late one)."""
-        done = 0
+        """Rounds on the wall clock, each named by its slot, a multiple of ``round_s`` (UTC). A slot
+        is joined only in its first quarter; a round that overruns makes the next one start at the
+        following slot (a missing bin, never a shifted one). The store is opened only to write."""
+        done, last_slot = 0, -1
         while (rounds is None or done < rounds) and not should_stop():
             now = time.time()
-            start_s = (
-                int(now // round_s + 1) * round_s
-                if done or now % round_s > 1
-                else int(now // round_s) * round_s
-            )
+            slot = int(now // round_s) * round_s
+            start_s = slot if slot > last_slot and now - slot <= round_s / 4 else slot + round_s
             while time.time() < start_s and not should_stop():
                 time.sleep(min(1.0, start_s - time.time()))
             if should_stop():
                 break
-            store = open_store()
-            try:
-                result = self.round(store, start_s, round_s)
-            finally:
-                store.close()
+            result = self.run_once(start_s)
+            if not result.gap:
+                batch = round_batch(self.attribution, self.probeable, result, self.source, round_s)
+                store = open_store()
+                try:
+                    if not store.has_source(batch.source.sha256):
+                        store.write_batch(batch)
+                finally:
+                    store.close()
+            log_round(self.directory, result, self.source)
             if on_round is not None:
                 on_round(result)
-            done += 1
+            done, last_slot = done + 1, start_s
