@@ -123,3 +123,44 @@ def test_entity_page_lists_the_event_and_draws_the_chart(server: str, iran_db: P
             page.screenshot(path=str(tmp_path / "event-page.png"), full_page=True)
         finally:
             browser.close()
+
+
+def _shots(tmp_path: Path) -> Path:
+    """Where screenshots go: the test's folder, or $LIGHTSOUT_SHOTS to look at them."""
+    import os
+
+    folder = Path(os.environ.get("LIGHTSOUT_SHOTS", str(tmp_path)))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def test_home_page_map_coloured_by_status(server: str, tmp_path: Path) -> None:
+    """The home page leads with Iran (ongoing) and a world map where Iran is red and the rest blank."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 1000})
+            response = page.goto(f"{server}/", wait_until="networkidle", timeout=60_000)
+            assert response is not None and response.status == 200
+            first = page.locator("ul.countries li").first
+            assert first.inner_text().startswith("Iran") and "ongoing" in first.inner_text()
+            iran = page.locator("figure.worldmap path.map.ongoing")
+            assert iran.count() == 1 and "Iran" in iran.locator("title").text_content()
+            assert page.locator("figure.worldmap path.map.blank").count() > 150
+            figure = page.locator("figure.worldmap svg")
+            page.screenshot(path=str(_shots(tmp_path) / "home.png"), full_page=True)
+            shot = np.asarray(Image.open(io.BytesIO(figure.screenshot())).convert("RGB")).astype(int)
+            red = np.all(np.abs(shot - [0xC0, 0x00, 0x00]) < 30, axis=2).sum()
+            assert red > 100, "Iran is not drawn red on the map"
+            page.goto(f"{server}/entity/country/IR", wait_until="networkidle", timeout=60_000)
+            assert page.locator("h2#inside").count() == 1  # Iran's regional events listed on its page
+            page.wait_for_function(
+                "() => { const i = document.getElementById('entity-chart'); "
+                "return i.complete && i.naturalWidth > 0; }",
+                timeout=60_000,
+            )
+            page.screenshot(path=str(_shots(tmp_path) / "country-IR.png"), full_page=True)
+        finally:
+            browser.close()

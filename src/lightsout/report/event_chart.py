@@ -420,11 +420,31 @@ def event_chart_spec(context: EventContext, statement: Statement) -> ChartSpec:
     )
 
 
-def entity_chart_spec(context: EntityContext) -> ChartSpec:
-    """The whole stored span of an entity's signals, each of its events shaded."""
+QUIET_WINDOW = timedelta(days=14)  # an entity without events: the last two weeks of its data
+
+
+def entity_window(context: EntityContext) -> tuple[datetime, datetime]:
+    """The window an entity's chart shows: around its events (and those listing it), from 3 days
+    before the first to a day after the last, else the last two weeks of its data; never the whole
+    stored span, where a 2019 shutdown would be squashed beside 2010 BGP data."""
     span = _span(context.series)
     now = context.data_end or datetime.now(UTC)
-    start, end = span if span is not None else (now - timedelta(days=1), now)
+    if span is None:
+        return now - timedelta(days=1), now
+    events = [*context.events, *context.affecting]
+    if events:
+        start = min(e.start for e in events) - timedelta(days=3)
+        end = max(_event_end(e, context.data_end) for e in events) + timedelta(days=1)
+    else:
+        end = span[1]
+        start = end - QUIET_WINDOW
+    start, end = max(start, span[0]), min(end, span[1])
+    return (start, end) if end > start else span
+
+
+def entity_chart_spec(context: EntityContext) -> ChartSpec:
+    """An entity's signals over :func:`entity_window`, each of its events shaded."""
+    start, end = entity_window(context)
     shades: list[Shade] = []
     for event in context.events:
         degradation = event.kind == EventKind.DEGRADATION

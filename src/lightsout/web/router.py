@@ -48,6 +48,7 @@ from lightsout.report.statement import bin_text, make_statement, pct, source_nam
 from lightsout.service.freshness import freshness
 from lightsout.store import Store
 from lightsout.web.status import country_statuses
+from lightsout.web.worldmap import world_map
 
 StoreOpener = Callable[[], Store] | Callable[[], AbstractContextManager[Store]]
 
@@ -145,7 +146,14 @@ def make_router(
             ongoing_blocking = Counter(
                 b.country for b in blocking.get(store) if b.ongoing and b.meets_bar and b.country
             )
-            return page(request, "index.html", countries=rows, events=latest, blocking=ongoing_blocking)
+            return page(
+                request,
+                "index.html",
+                countries=rows,
+                events=latest,
+                blocking=ongoing_blocking,
+                world=world_map(rows),
+            )
 
         return read(request, job)
 
@@ -154,8 +162,17 @@ def make_router(
         def job(store: Store) -> Response:
             if store.entity(entity_id) is None:
                 return error(request, 404, f"No entity {entity_id!r} in the store.")
-            context = load_entity_context(store, entity_id, with_series=False)
+            every = list_events(store)
+            context = load_entity_context(store, entity_id, events=every, with_series=False)
             entities = context.entities
+            listed = {e.event_id for e in (*context.events, *context.affecting)}
+            inside = [  # a country's regional and network events (a region's: its counties')
+                e
+                for e in every
+                if e.event_id not in listed
+                and e.entity_id != entity_id
+                and _descends(entities.get(e.entity_id), entity_id, entities)
+            ]
             children = sorted(
                 (e for e in entities.values() if e.parent_id == entity_id),
                 key=lambda e: (_KIND_RANK.get(e.kind, 9), e.name),
@@ -172,6 +189,7 @@ def make_router(
                 affected=_affected_rows(context.events, entities),
                 kind_label=_kind_label,
                 blocking=_entity_blocking(context.entity, blocking.get(store)),
+                inside=sorted(inside, key=lambda e: e.start, reverse=True),
                 external=external_of(store, context.entity),
                 external_place=context.entity.name,
                 external_source_name=external_source_name,
@@ -307,6 +325,20 @@ def _entity_blocking(entity: Entity, events: list[BlockingEvent]) -> list[Blocki
     mine.sort(key=lambda e: e.start, reverse=True)
     mine.sort(key=lambda e: not e.ongoing)
     return mine
+
+
+def _descends(entity: Entity | None, ancestor_id: str, entities: dict[str, Entity]) -> bool:
+    """Whether ``entity`` lies inside ``ancestor_id`` (a network by its country)."""
+    if entity is None:
+        return False
+    ancestor = entities.get(ancestor_id)
+    if entity.kind == EntityKind.NETWORK:
+        return (
+            ancestor is not None
+            and ancestor.kind == EntityKind.COUNTRY
+            and entity.country_code == ancestor.country_code
+        )
+    return any(a.entity_id == ancestor_id for a in _ancestors(entity, entities))
 
 
 def _ancestors(entity: Entity, entities: dict[str, Entity]) -> list[Entity]:

@@ -1,6 +1,8 @@
 """Each country's current status, as the dashboard's front page colours it.
 
-"Current" is judged at the end of each country's own data, not by the wall clock: an archive of
+A country whose longest series spans less than the detector's warm-up (2 days) is "not enough
+data", not "normal": nothing could have been detected there. "Current" is judged at the end of
+each country's own data, not by the wall clock: an archive of
 November 2019 shows Iran's shutdown as ongoing where its data end, and a live store, whose data
 end minutes ago, shows what is happening now.
 """
@@ -12,6 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from lightsout.detect.seasonal import BaselineParams
 from lightsout.model import Entity, EntityKind, Event, Scope, SeriesSummary
 
 RECENT = timedelta(days=7)
@@ -20,8 +23,12 @@ RECENT = timedelta(days=7)
 class Status(enum.StrEnum):
     ONGOING = "ongoing"  # an event still going on where the country's data end
     RECENT = "recent"  # an event that ended within RECENT of the end of the data
-    NORMAL = "normal"
+    NORMAL = "normal"  # judged (enough data for a baseline), and no event in that time
+    NOT_ENOUGH = "not enough data"  # too short a span for the detector to judge anything
     NO_DATA = "no data"
+
+
+MIN_SPAN = timedelta(days=BaselineParams().min_days)  # the detector judges nothing before this much data
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,12 +64,14 @@ def country_statuses(
         else:
             names.setdefault(entity.country_code, _country_name(entity.country_code))
     data_end: dict[str, datetime] = {}
+    longest: dict[str, timedelta] = {}
     for summary in summaries:
         owner = by_id.get(summary.key.entity_id)
         if owner is None or owner.country_code is None:
             continue
         code = owner.country_code
         data_end[code] = max(summary.end, data_end.get(code, summary.end))
+        longest[code] = max(summary.end - summary.first, longest.get(code, timedelta(0)))
     per_country: dict[str, list[Event]] = defaultdict(list)
     for event in events:
         if event.country_code is not None:
@@ -81,13 +90,17 @@ def country_statuses(
             status = Status.ONGOING
         elif recent_events:
             status = Status.RECENT
+        elif longest.get(code, timedelta(0)) < MIN_SPAN and not country_events:
+            status = Status.NOT_ENOUGH
         else:
             status = Status.NORMAL
         rows.append(
             CountryStatus(code, name, own.get(code), status, ongoing, recent_events, len(country_events), end)
         )
-    order = {Status.ONGOING: 0, Status.RECENT: 1, Status.NORMAL: 2, Status.NO_DATA: 3}
-    return sorted(rows, key=lambda r: (order[r.status], not r.national, r.name))
+    # what is going on first: ongoing, recent, then countries with events in their data (most
+    # first), then the quiet ones, then those too thinly measured to judge
+    order = {Status.ONGOING: 0, Status.RECENT: 1, Status.NORMAL: 2, Status.NOT_ENOUGH: 3, Status.NO_DATA: 4}
+    return sorted(rows, key=lambda r: (order[r.status], not r.national, -r.events, r.name))
 
 
 def _country_name(code: str) -> str:
