@@ -273,39 +273,55 @@ def build_hitlist(
     """Cut prefixes into /24 blocks (a prefix longer than /24 contributes its /24), attribute them,
     keep those of ``countries``/``asns`` that the do-not-probe list allows. Returns the hitlist
     and how many blocks the do-not-probe list removed."""
-    spans = []
-    for order, row in enumerate(rows):
-        net = ipaddress.IPv4Network(row.prefix, strict=False)
-        first = int(net.network_address) >> 8
-        count = max(1, net.num_addresses >> 8)
-        spans.append((net.prefixlen, order, first, count))
-    # most specific prefix wins: fill from the shortest to the longest, later writes override
-    spans.sort()
-    owner: dict[int, int] = {}
-    for _, order, first, count in spans:
-        for block in range(first, first + count):
-            owner[block] = order
-    blocks = np.array(sorted(owner), dtype=np.uint32)
+    nets = [ipaddress.IPv4Network(row.prefix, strict=False) for row in rows]
+    first = np.array([int(n.network_address) >> 8 for n in nets], dtype=np.int64)
+    count = np.array([max(1, n.num_addresses >> 8) for n in nets], dtype=np.int64)
+    length = np.array([n.prefixlen for n in nets], dtype=np.int64)
+    # every (block, prefix) pair, then per block the most specific prefix (the longest)
+    total = int(count.sum())
+    offset = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(count) - count, count)
+    all_blocks = np.repeat(first, count) + offset
+    all_owner = np.repeat(np.arange(len(rows), dtype=np.int64), count)
+    order = np.lexsort((np.repeat(length, count), all_blocks))
+    all_blocks, all_owner = all_blocks[order], all_owner[order]
+    last = np.ones(total, dtype=bool)
+    last[:-1] = all_blocks[1:] != all_blocks[:-1]
+    blocks, owner = all_blocks[last].astype(np.uint32), all_owner[last]
     allowed = dnp.allowed(blocks)
     excluded = int((~allowed).sum())
-    blocks = blocks[allowed]
-    owners = [rows[owner[int(b)]] for b in blocks]
-    need = [i for i, r in enumerate(owners) if r.country is None] if geolocate else []
-    located = _geolocate([block_address(int(blocks[i]), 1) for i in need])
-    where = dict(zip(need, located, strict=True))
+    blocks, owner = blocks[allowed], owner[allowed]
+    asn_of_row = np.array([r.asn or 0 for r in rows], dtype=np.int64)
+    cc = [rows[o].country for o in owner.tolist()]
+    need = [i for i, c in enumerate(cc) if c is None] if geolocate else []
+    if need:
+        from lightsout.attribution.geo import default_locator
+
+        found = default_locator().countries_v4(((blocks[need].astype(np.int64) << 8) | 1).astype(np.uint32))
+        for i, code in zip(need, found, strict=True):
+            cc[i] = code
+    keep = [
+        i for i, code in enumerate(cc)
+        if (countries is None or code in countries) and (asns is None or int(asn_of_row[owner[i]]) in asns)
+    ]  # fmt: skip
+    located = set(need)
+    lookup = [i for i in keep if i in located] if geolocate else []
+    regions_found = dict(
+        zip(lookup, _geolocate([block_address(int(blocks[i]), 1) for i in lookup]), strict=True)
+    )
     country_ids: dict[str, int] = {}
     region_ids: dict[tuple[str, str], int] = {}
-    keep, asn_col, cc_col, region_col = [], [], [], []
-    for i, row in enumerate(owners):
-        cc, region = (row.country, row.region) if row.country is not None else where.get(i, (None, None))
-        if countries is not None and cc not in countries:
-            continue
-        if asns is not None and (row.asn or 0) not in asns:
-            continue
-        keep.append(i)
+    asn_col, cc_col, region_col = [], [], []
+    for i in keep:
+        code = cc[i]
+        row = rows[int(owner[i])]
+        if i in regions_found:
+            where_cc, where_region = regions_found[i]
+            region = where_region if where_cc == code else None
+        else:
+            region = row.region
         asn_col.append(row.asn or 0)
-        cc_col.append(country_ids.setdefault(cc, len(country_ids)) if cc else -1)
-        region_col.append(region_ids.setdefault((cc, region), len(region_ids)) if cc and region else -1)
+        cc_col.append(country_ids.setdefault(code, len(country_ids)) if code else -1)
+        region_col.append(region_ids.setdefault((code, region), len(region_ids)) if code and region else -1)
     n = len(keep)
     hitlist = Hitlist(
         blocks[keep] if n else np.zeros(0, dtype=np.uint32),
