@@ -46,7 +46,6 @@ a sort per series; the day samples are smoothed once, when their bins arrive.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -105,30 +104,67 @@ def _network(n: int) -> list[tuple[int, int]]:
     return pairs
 
 
-def nanmedian_columns(rows: Float32Array) -> tuple[Float32Array, npt.NDArray[np.uint8]]:
-    """Per column of a (m, n) array: the median of its non-NaN values (NaN when none) and how many
-    there were. A sorting network of element-wise min/max over the m rows (NaN sorted last) instead
-    of n sorts of m values. ``rows`` is overwritten."""
-    m, n = rows.shape
-    missing = np.isnan(rows)
-    counts = (m - missing.view(np.uint8).sum(axis=0, dtype=np.uint8)).astype(np.uint8)
-    rows[missing] = np.inf
-    ordered = list(rows)
-    spare = np.empty_like(rows[0])
-    for a, b in _network(m):
+def _sorted_median(ordered: Float32Array) -> Float32Array:
+    """Column medians of an array sorted along axis 0 with NaN last (np.sort's order)."""
+    counts = np.count_nonzero(~np.isnan(ordered), axis=0)
+    lo = np.maximum(counts - 1, 0) // 2
+    hi = np.maximum(counts // 2, 0)
+    hi = np.minimum(hi, ordered.shape[0] - 1)
+    pick = np.take_along_axis
+    median: Float32Array = (pick(ordered, lo[None, :], 0)[0] + pick(ordered, hi[None, :], 0)[0]) * np.float32(
+        0.5
+    )
+    median[counts == 0] = np.nan
+    return median
+
+
+SMALL_BANK = 8192  # below this many series, sort the rows instead of running the network
+
+
+def _sort_rows(ordered: list[Float32Array]) -> list[Float32Array]:
+    """Sort m rows element-wise per column (+inf last) by a sorting network: m x n element-wise
+    min/max instead of n sorts of m values. The rows' buffers are reused."""
+    if ordered[0].size < SMALL_BANK:  # few series: one sort beats the network's per-call overhead
+        return list(np.sort(np.stack(ordered), axis=0))
+    spare = np.empty_like(ordered[0])
+    for a, b in _network(len(ordered)):
         np.minimum(ordered[a], ordered[b], out=spare)
         np.maximum(ordered[a], ordered[b], out=ordered[b])
         ordered[a], spare = spare, ordered[a]
-    if m and int(counts.min()) == m:  # every column complete: the middle row(s)
-        return (ordered[(m - 1) // 2] + ordered[m // 2]) * np.float32(0.5), counts
+    return ordered
+
+
+def _pick_median(ordered: list[Float32Array], counts: npt.NDArray[np.uint8]) -> Float32Array:
+    """Per column, the median of its first ``counts`` sorted values (NaN when none)."""
+    m, n = len(ordered), ordered[0].size
+    if int(counts.min()) == m:  # every column complete: the middle row(s)
+        return (ordered[(m - 1) // 2] + ordered[m // 2]) * np.float32(0.5)
     flat = np.stack(ordered).ravel()
     columns = np.arange(n)
     lo = np.maximum(counts.astype(np.int64) - 1, 0) // 2
-    hi = counts.astype(np.int64) // 2
-    hi[hi >= m] = m - 1
+    hi = np.minimum(counts.astype(np.int64) // 2, m - 1)
     median = (flat[lo * n + columns] + flat[hi * n + columns]) * np.float32(0.5)
     median[counts == 0] = np.nan
+    return median
+
+
+def nanmedian_columns(rows: Float32Array) -> tuple[Float32Array, npt.NDArray[np.uint8]]:
+    """Per column of a (m, n) array: the median of its non-NaN values (NaN when none) and how many
+    there were, by a sorting network (NaN sorted last). ``rows`` is overwritten."""
+    median, counts, _ = _nanmedian_sorted(rows)
     return median, counts
+
+
+def _nanmedian_sorted(
+    rows: Float32Array,
+) -> tuple[Float32Array, npt.NDArray[np.uint8], list[Float32Array]]:
+    m = rows.shape[0]
+    missing = np.isnan(rows)
+    counts = (m - missing.view(np.uint8).sum(axis=0, dtype=np.uint8)).astype(np.uint8)
+    if int(counts.min()) < m:
+        rows[missing] = np.inf
+    ordered = _sort_rows(list(rows))
+    return _pick_median(ordered, counts), counts, ordered
 
 
 class SeasonalBank:
@@ -184,11 +220,17 @@ class SeasonalBank:
             else:
                 z = (value32 - baselines) / scale
         ratios[~(baselines > 0)] = np.nan
+        # short histories (fewer than full_days days) must reach the CRITICAL level
+        level = (
+            pol.warning
+            if int(days.min()) >= p.full_days
+            else np.where(days >= p.full_days, pol.warning, pol.critical)
+        )
         if pol.direction == Direction.DROP:
-            past_warning = ratios <= np.where(days >= p.full_days, pol.warning, pol.critical)
+            past_warning = ratios <= level
             critical = ratios <= pol.critical
         else:
-            past_warning = ratios >= np.where(days >= p.full_days, pol.warning, pol.critical)
+            past_warning = ratios >= level
             critical = ratios >= pol.critical
         # restarted CUSUM (NaN ratios compare False: a missing bin ends a run)
         increment = np.minimum(np.nan_to_num(z, nan=0.0), p.z_cap) - p.k
@@ -210,15 +252,27 @@ class SeasonalBank:
         self.young_ring[col] = young
         self.history[col] = np.where(self.alarmed, np.where(young, np.float32(np.nan), baselines), value32)
         backdated: list[tuple[int, int]] = []
-        for i in np.flatnonzero(fire):
-            first = max(int(self.run_start[i]), bin_no - self.recent + 2 * p.neighbours + 1)
-            for b in range(first, bin_no):
+        fired = np.flatnonzero(fire)
+        if fired.size:
+            firsts = np.maximum(self.run_start[fired], bin_no - self.recent + 2 * p.neighbours + 1)
+            # inpaint the run's earlier bins, then rebuild the day samples that saw them, one bin
+            # offset at a time for every fired series together
+            for back in range(1, int(bin_no - firsts.min()) + 1):
+                b = bin_no - back
+                cols = fired[firsts <= b]
                 row = b % self.recent
-                self.history[row, i] = np.nan if self.young_ring[row, i] else self.baseline_ring[row, i]
-            for b in range(first - p.neighbours, bin_no - p.neighbours):
-                self.smooth[b % self.length, i] = self._smooth_one(int(i), b)
-            if first < bin_no:
-                backdated.append((int(i), first * self.bin_s + phase))
+                self.history[row, cols] = np.where(
+                    self.young_ring[row, cols], np.float32(np.nan), self.baseline_ring[row, cols]
+                )
+            for back in range(p.neighbours + 1, int(bin_no - firsts.min()) + p.neighbours + 1):
+                centre = bin_no - back
+                cols = fired[firsts - p.neighbours <= centre]
+                self._write_smooth(centre, cols)
+            backdated = [
+                (int(i), int(f) * self.bin_s + phase)
+                for i, f in zip(fired, firsts, strict=True)
+                if f < bin_no
+            ]
         self._write_smooth(bin_no - p.neighbours)
         return StepResult(
             time_s,
@@ -239,27 +293,24 @@ class SeasonalBank:
         self.alarmed[:] = False
         self._write_smooth(bin_no - self.params.neighbours)
 
-    def _write_smooth(self, centre: int) -> None:
-        """The day sample of bin ``centre``: the median of its inpainted neighbourhood, once the
-        bins on both sides have arrived."""
+    def _write_smooth(self, centre: int, cols: IntArray | None = None) -> None:
+        """The day sample of bin ``centre`` (of every series, or of ``cols``): the median of its
+        inpainted neighbourhood, once the bins on both sides have arrived."""
         w = self.params.neighbours
-        if w == 0:
-            self.smooth[centre % self.length] = self.history[centre % self.recent]
-            return
-        rows = self.history[[(centre + j) % self.recent for j in range(-w, w + 1)]]
-        self.smooth[centre % self.length] = nanmedian_columns(rows)[0]
-
-    def _smooth_one(self, i: int, centre: int) -> float:
-        w = self.params.neighbours
-        sample = self.history[[(centre + j) % self.recent for j in range(-w, w + 1)], i]
-        sample = sample[~np.isnan(sample)]
-        return float(np.median(sample)) if sample.size else float("nan")
+        rows = [(centre + j) % self.recent for j in range(-w, w + 1)]
+        if cols is None:
+            sample = self.history[rows] if w else self.history[rows[0]][None, :].copy()
+            self.smooth[centre % self.length] = nanmedian_columns(sample)[0] if w else sample[0]
+        else:
+            sample = self.history[np.ix_(np.array(rows, dtype=np.int64), cols)]
+            self.smooth[centre % self.length, cols] = nanmedian_columns(sample)[0]
 
     def _baseline(self, bin_no: int) -> tuple[Float32Array, Float32Array, npt.NDArray[np.uint8]]:
         rows = self.smooth[(bin_no - self._days) % self.length]  # (days, n), a copy
-        median, days = nanmedian_columns(rows.copy())
-        deviation = np.abs(rows - median)
-        mad, _ = nanmedian_columns(deviation)
+        median, days, ordered = _nanmedian_sorted(rows)
+        # MAD from the sorted samples (the same values per column; missing ones are +inf, last)
+        deviation = [np.abs(row - median) for row in ordered]
+        mad = _pick_median(_sort_rows(deviation), days)
         floor = np.float32(self.policy.min_scale_fraction) * np.abs(median)
         scale = np.maximum(np.float32(1.4826) * mad, floor)
         if self.policy.counts:
@@ -287,10 +338,8 @@ class SeasonalBank:
             return
         rows = rows[:, enough]
         chosen = young[enough]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            centre = np.nanmedian(rows, axis=0)
-            mad = np.nanmedian(np.abs(rows - centre), axis=0)
+        centre = _sorted_median(np.sort(rows, axis=0))
+        mad = _sorted_median(np.sort(np.abs(rows - centre), axis=0))
         floor = np.float32(self.policy.min_scale_fraction) * np.abs(centre)
         spread = np.maximum(np.float32(1.4826) * mad, floor)
         if self.policy.counts:
