@@ -170,6 +170,7 @@ def main() -> int:
     parser.add_argument("--no-previous", action="store_true")
     parser.add_argument("files", nargs="*", type=Path)
     args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     if not shutil.which("bgpdump"):
         print("bgpdump not found (scripts/ci-system-deps.sh installs it)", file=sys.stderr)
         return 2

@@ -11,13 +11,13 @@ import enum
 import hashlib
 import importlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 from lightsout.errors import InputError
 from lightsout.model import IngestReport, SourceFile
-from lightsout.sources import Parsed, Progress, no_progress
+from lightsout.sources import CarryState, Parsed, Progress, no_progress
 from lightsout.sources.bounds import clean_records, drop_bad_points, max_points
 from lightsout.store import IngestBatch, Store
 
@@ -90,6 +90,15 @@ def guess_format(path: Path) -> InputFormat:
     )
 
 
+def guess_format_or_none(path: Path) -> InputFormat | None:
+    """The format of a readable, non-empty file, or None (the caller reports the problem later)."""
+    try:
+        check_input_file(path)
+        return guess_format(path)
+    except (InputError, OSError):
+        return None
+
+
 def _reader(fmt: InputFormat) -> Callable[[Path, Progress], Parsed]:
     """The reader of a format, imported on first use (the MRT library is slow to load)."""
     module = importlib.import_module(f"lightsout.sources.{fmt.value}")
@@ -129,6 +138,15 @@ def ingest_file(
         parsed = read_cloudflare_radar(path, progress)
     else:
         parsed = _reader(fmt)(path, progress)
+    return _write(store, path, digest, parsed, report)
+
+
+def _write(
+    store: Store, path: Path, digest: str, parsed: Parsed, report: IngestReport | None = None
+) -> IngestReport:
+    """Check what a reader made of a file and write it with its source record, atomically."""
+    if report is None:
+        report = IngestReport(path=str(path), format=parsed.format, sha256=digest)
     # The last line of defence, whatever the reader: no infinity, no bin before 1990 or in the
     # future, no entity id the API cannot serve (lightsout.sources.bounds).
     parsed.points, dropped = drop_bad_points(parsed.points, str(path))
@@ -177,3 +195,77 @@ def ingest_file(
     report.skipped = parsed.skipped
     report.notes = parsed.notes
     return report
+
+
+# -- many MRT files at once: one process per collector -------------------------------------------
+
+
+def _mrt_order(path: Path) -> tuple[int, int, str]:
+    """Time order within a collector: the time in the name, a RIB dump before the update file of
+    the same time (RouteViews keeps them in RIBS/ and UPDATES/, so path order is not time order)."""
+    from lightsout.sources.mrt import file_time
+
+    name = path.name.lower()
+    rib = "bview" in name or "rib" in name
+    return file_time(path) or 0, 0 if rib else 1, str(path)
+
+
+def _read_collector(
+    paths: list[Path], carry: CarryState | None
+) -> list[tuple[Path, str, Parsed | None, str | None]]:
+    """Read one collector's files in order, each continuing the previous one's tables (runs in a
+    worker process). Per file: (path, sha256, what was read or None, the error or None)."""
+    from lightsout.sources.mrt import read_mrt
+
+    out: list[tuple[Path, str, Parsed | None, str | None]] = []
+    for path in paths:
+        digest = sha256_of(path)
+        previous = carry
+
+        def load(_key: str, state: CarryState | None = previous) -> CarryState | None:
+            return state
+
+        try:
+            parsed = read_mrt(path, load_carry=load)
+        except InputError as exc:
+            out.append((path, digest, None, str(exc)))
+            continue
+        carry = parsed.carry or carry
+        out.append((path, digest, parsed, None))
+    return out
+
+
+def ingest_mrt_files(store: Store, paths: list[Path], jobs: int) -> Iterator[IngestReport | InputError]:
+    """Ingest MRT files with up to ``jobs`` worker processes, one per collector at a time.
+
+    A collector's files depend on each other (an update file continues the tables of the file
+    before), so they are read in time order by one worker that carries the tables from file to
+    file; different collectors are independent and read in parallel. The parent process writes
+    every file's batch (points and tables, one transaction per file) in each collector's order, so
+    the store and the results are the same as with one process."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from lightsout.sources.mrt import collector_name
+
+    groups: dict[str, list[Path]] = {}
+    for path in paths:
+        check_input_file(path)
+        groups.setdefault(collector_name(path), []).append(path)
+    context = multiprocessing.get_context("spawn")  # never fork a process holding the store open
+    with ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=context) as pool:
+        futures = []
+        for collector, members in groups.items():
+            todo = [p for p in sorted(members, key=_mrt_order) if not store.has_source(sha256_of(p))]
+            for done in sorted(set(members) - set(todo), key=_mrt_order):
+                digest = sha256_of(done)
+                yield IngestReport(path=str(done), format="mrt", sha256=digest, already_ingested=True)
+            if todo:
+                carry = store.load_carry(f"mrt/{collector}")
+                futures.append(pool.submit(_read_collector, todo, carry))
+        for future in as_completed(futures):
+            for path, digest, parsed, error in future.result():
+                if parsed is None:
+                    yield InputError(str(path), "", error or "unreadable")
+                    continue
+                yield _write(store, path, digest, parsed)

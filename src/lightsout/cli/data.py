@@ -18,8 +18,8 @@ from rich.text import Text
 from lightsout.cli.common import advance, console, err_console, open_db, resolve_entity
 from lightsout.cli.params import db_option, parse_country, parse_window
 from lightsout.errors import UserError
-from lightsout.ingest import InputFormat, ingest_file
-from lightsout.model import Entity, EntityKind, SeriesSummary, SignalKind
+from lightsout.ingest import InputFormat, guess_format_or_none, ingest_file, ingest_mrt_files
+from lightsout.model import Entity, EntityKind, IngestReport, SeriesSummary, SignalKind
 from lightsout.report.describe import describe, sparkline
 from lightsout.store import MeasurementFilter, TimeSeries
 
@@ -51,8 +51,17 @@ SIGNAL_PREFERENCE = [
     default=None,
     help="Entity of an IODA dashboard CSV export whose file name does not say it (IR, AS12880, IR-23).",
 )
+@click.option(
+    "--jobs",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Processes reading MRT files, one collector each (a collector's files are read in time order).",
+)
 @db_option
-def ingest(paths: tuple[Path, ...], fmt: str, entity: str | None, db: StoreLocation | None) -> None:
+def ingest(
+    paths: tuple[Path, ...], fmt: str, entity: str | None, jobs: int, db: StoreLocation | None
+) -> None:
     """Ingest Monash IP Observatory CSVs, BGP MRT files, OONI measurements (JSON/JSONL), IODA
     signals/raw responses (JSON) or IODA dashboard CSV exports.
 
@@ -61,6 +70,16 @@ def ingest(paths: tuple[Path, ...], fmt: str, entity: str | None, db: StoreLocat
     store = open_db(db, read_only=False)
     failed = 0
     try:
+        if jobs > 1 and fmt in (InputFormat.AUTO.value, InputFormat.MRT.value):
+            mrt = [p for p in paths if guess_format_or_none(p) is InputFormat.MRT]
+            if mrt:
+                for result in ingest_mrt_files(store, mrt, jobs):
+                    if isinstance(result, UserError):
+                        err_console.print(f"[red]error:[/] {result}", highlight=False, soft_wrap=True)
+                        failed += 1
+                    else:
+                        _print_report(Path(result.path), result)
+                paths = tuple(p for p in paths if p not in set(mrt))
         for path in paths:
             try:
                 with Progress(
@@ -83,31 +102,35 @@ def ingest(paths: tuple[Path, ...], fmt: str, entity: str | None, db: StoreLocat
                 err_console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
                 failed += 1
                 continue
-            if report.already_ingested:
-                console.print(f"{path}: already in the store (sha256 {report.sha256[:12]}), nothing added")
-                continue
-            console.print(
-                f"{path}: {report.format}: {report.records_read:,} records read, "
-                f"{report.points_written:,} signal points, {report.measurements_written:,} measurements, "
-                f"{report.entities_written:,} entities"
-                + (
-                    f", {report.external_events_written:,} external events"
-                    if report.external_events_written
-                    else ""
-                )
-                + f"; {len(report.skipped):,} skipped",
-                highlight=False,
-                soft_wrap=True,
-            )
-            for reason, count in sorted(report.skip_reasons().items(), key=lambda kv: -kv[1]):
-                first = next(s for s in report.skipped if s.reason == reason)
-                console.print(f"  skipped {count:,}: {reason} (first at {first.position})", highlight=False)
-            for note in report.notes:
-                console.print(f"  note: {note}", highlight=False)
+            _print_report(path, report)
     finally:
         store.close()
     if failed:
         sys.exit(1)
+
+
+def _print_report(path: Path, report: IngestReport) -> None:
+    if report.already_ingested:
+        console.print(f"{path}: already in the store (sha256 {report.sha256[:12]}), nothing added")
+        return
+    console.print(
+        f"{path}: {report.format}: {report.records_read:,} records read, "
+        f"{report.points_written:,} signal points, {report.measurements_written:,} measurements, "
+        f"{report.entities_written:,} entities"
+        + (
+            f", {report.external_events_written:,} external events"
+            if report.external_events_written
+            else ""
+        )
+        + f"; {len(report.skipped):,} skipped",
+        highlight=False,
+        soft_wrap=True,
+    )
+    for reason, count in sorted(report.skip_reasons().items(), key=lambda kv: -kv[1]):
+        first = next(s for s in report.skipped if s.reason == reason)
+        console.print(f"  skipped {count:,}: {reason} (first at {first.position})", highlight=False)
+    for note in report.notes:
+        console.print(f"  note: {note}", highlight=False)
 
 
 @click.command()
