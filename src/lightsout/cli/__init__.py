@@ -52,7 +52,7 @@ HELP_LINES: dict[str, str] = {
     "detect": "Judge every stored signal over a time range (batch) and store its alerts.",
     "watch": "Online detection: judge each new bin as it arrives, resuming from the state...",
     "events": "List outage events: scope, start/end, depth, signals, affected...",
-    "evaluate": "Run the detector on each ground-truth case and score it against the...",
+    "evaluate": "Score the detector against ground truth: the built-in cases from published...",
     "serve": "Serve the HTTP API: entities, signals, events, status, exports; ingest with...",
     "report": "Write a chart and a statement of one event (EVENT_ID, or a unique start of...",
     "feed": "Write an Atom feed of events (newest first).",
