@@ -135,21 +135,29 @@ def detect_batch(
     params: BaselineParams | None = None,
     entity_ids: set[str] | None = None,
 ) -> DetectSummary:
-    """Judge every stored series over ``[since, until)`` from an empty state; replace its alerts."""
+    """Judge every stored series over ``[since, until)`` from an empty state; replace its alerts.
+
+    Every group is judged first and all the alerts replaced in one transaction at the end, so a run
+    killed half-way leaves the previous alerts as they were, never half of them judged again."""
     params = params or BaselineParams()
     summary = DetectSummary()
     warmup = since - timedelta(seconds=params.days * params.day_s + 1) if since else None
+    judged: list[SeriesKey] = []
+    alerts: list[Alert] = []
     for group, keys in group_series(store, entity_ids).items():
         bank = SeasonalBank(len(keys), group.bin_s, POLICIES[group.signal], params)
         run = _GroupRun(group, keys, bank)
         times, matrix, points = _matrix(store, keys, warmup, until)
         run.feed(times, matrix, int(since.timestamp()) if since else None)
-        store.replace_alerts(keys, since, until, run.alerts)
+        judged += keys
+        alerts += run.alerts
         summary.series += len(keys)
         summary.bins += int(times.size)
         summary.points += points
         summary.alerts += len(run.alerts)
         summary.insufficient_history += _short(keys, matrix, bank)
+    if judged:
+        store.replace_alerts(judged, since, until, alerts)
     return summary
 
 
