@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -24,7 +24,7 @@ from lightsout.detect.seasonal import BaselineParams, SeasonalBank
 from lightsout.detect.service import list_events
 from lightsout.errors import UserError
 from lightsout.model import Entity, Event, SeriesKey, SeriesSummary, SignalKind, SourceFile
-from lightsout.report.noise import event_noise
+from lightsout.report.noise import beyond_noise, event_noise
 from lightsout.store import Store, TimeSeries
 
 FloatArray = npt.NDArray[np.float64]
@@ -240,7 +240,11 @@ def load_event_context(
     summaries = store.series(event.entity_id)
     sources = store.sources()
     own = event.event_id in events_with_own_alerts(store, [event])
-    sub_series = [] if own else _affected_series(store, event, sources, cache)
+    noise = event_noise(store, event)
+    # the sub-entities drawn: those whose fall is beyond their own ordinary swing (report.noise)
+    beyond = [a for a in event.affected if beyond_noise(100 * a.min_ratio, noise.get(a.entity_id))]
+    drawn = replace(event, affected=tuple(beyond or event.affected))
+    sub_series = [] if own else _affected_series(store, drawn, sources, cache)
     ends = [s.times_s[-1] + s.key.bin_s for s in sub_series if s.times_s.size]
     end = data_end(summaries)
     if end is None and ends:
@@ -256,7 +260,7 @@ def load_event_context(
         own_alerts=own,
         sub_series=sub_series,
         files=event_files(store, event, own),
-        noise=event_noise(store, event),
+        noise=noise,
     )
 
 

@@ -21,6 +21,7 @@ import numpy.typing as npt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from lightsout.detect.policy import POLICIES, Direction
 from lightsout.model import Affected, Entity, EntityKind, Event, EventKind
 from lightsout.report.context import EntityContext, EventContext, NormalisedSeries, epoch_s
 from lightsout.report.statement import (
@@ -120,11 +121,31 @@ def _dates(times_s: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
 
 
 def _series_label(series: NormalisedSeries, names: dict[str, str]) -> str:
+    """The legend's label; with sub-entities drawn, their names (short, so the legend fits), the
+    signal and source said once in the subtitle."""
     key = series.key
     source = source_name(key.source)
-    label = f"{signal_noun(key.signal)} ({key.signal.value}, {source}, {bin_text(key.bin_s)} bins)"
+    rises = POLICIES[key.signal].direction == Direction.RISE if key.signal in POLICIES else False
+    noun = signal_noun(key.signal) + (" (up is worse)" if rises else "")
+    label = f"{noun} ({key.signal.value}, {source}, {bin_text(key.bin_s)} bins)"
     name = names.get(key.entity_id)
-    return f"{name}: {label}" if name else label
+    if name:
+        return f"{name}: {noun}"
+    return label
+
+
+def broken_at_gaps(
+    times_s: npt.NDArray[np.int64], values: npt.NDArray[np.float64], bin_s: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """The series with a NaN after every bin followed by missing bins, so the line breaks there
+    instead of drawing a straight line across a gap in the data."""
+    if times_s.size < 2:
+        return times_s, values
+    after = np.flatnonzero(np.diff(times_s) > bin_s) + 1
+    return (
+        np.insert(times_s, after, times_s[after - 1] + bin_s),
+        np.insert(values.astype(np.float64), after, np.nan),
+    )
 
 
 def render_chart(spec: ChartSpec, fmt: ChartFormat = ChartFormat.PNG) -> bytes:
@@ -139,26 +160,41 @@ def render_chart(spec: ChartSpec, fmt: ChartFormat = ChartFormat.PNG) -> bytes:
     return buffer.getvalue()
 
 
+LEGEND_ROW_IN = 0.2  # inches per legend row
+FOOTER_IN = 0.42  # the footer's two lines at the bottom
+
+
+def _legend_rows(spec: ChartSpec) -> tuple[int, int]:
+    """(columns, rows) of the legend: one entry per series drawn, the 100% line, the warm-up, each
+    kind of shading; three columns when the labels are short (sub-entities' names)."""
+    entries = len(drawn_series(spec)) + 2 + len({shade.label for shade in spec.shades})
+    columns = 3 if spec.names else 2
+    return columns, -(-entries // columns)
+
+
 def _draw(spec: ChartSpec) -> Figure:
-    fig = Figure(figsize=(13, 7.3))
+    columns, rows = _legend_rows(spec)
+    height = 7.3 + max(0, rows - 3) * LEGEND_ROW_IN  # room for the legend: it never covers the footer
+    fig = Figure(figsize=(13, height))
     side = bool(spec.side_lines)
     title = "\n".join(textwrap.wrap(spec.title, 118)[:3])
     title_lines = title.count("\n") + 1
+    legend_top = (FOOTER_IN + rows * LEGEND_ROW_IN + 0.1) / height
     grid = fig.add_gridspec(
         1,
         2 if side else 1,
         width_ratios=[3.3, 1] if side else [1],
         left=0.06,
         right=0.985,
-        top=0.9 - 0.033 * title_lines,
-        bottom=0.22,
+        top=1 - (0.2 + 0.25 * title_lines + 0.5) / height,
+        bottom=legend_top + 0.7 / height,  # the date labels, two lines, between axes and legend
         wspace=0.04,
     )
     ax = fig.add_subplot(grid[0, 0])
-    fig.text(0.06, 0.975, title, ha="left", va="top", fontsize=12.5, fontweight="bold")
+    fig.text(0.06, 1 - 0.18 / height, title, ha="left", va="top", fontsize=12.5, fontweight="bold")
     fig.text(
         0.06,
-        0.975 - 0.033 * title_lines - 0.01,
+        1 - (0.25 + 0.25 * title_lines) / height,
         spec.subtitle,
         ha="left",
         va="top",
@@ -197,9 +233,8 @@ def _draw(spec: ChartSpec) -> Figure:
             )
             peak = float(np.nanmax(buckets.mean))
         else:
-            ax.plot(
-                _dates(part.times_s), np.minimum(level, CAP_PCT), color=colour, linewidth=1.3, label=label
-            )
+            times, gapped = broken_at_gaps(part.times_s, np.minimum(level, CAP_PCT), part.key.bin_s)
+            ax.plot(_dates(times), gapped, color=colour, linewidth=1.3, label=label)
             peak = float(np.nanmax(level))
         top = max(top, min(CAP_PCT, peak * 1.05))
         drawn += 1
@@ -238,13 +273,24 @@ def _draw(spec: ChartSpec) -> Figure:
         )
     ax.set_xlim(mdates.date2num(spec.start), mdates.date2num(spec.end))
     ax.set_ylim(0, top)
-    ax.set_ylabel("% of ordinary level")
+    rises = [x for x in drawn_series(spec) if POLICIES[x.key.signal].direction == Direction.RISE]
+    ax.set_ylabel("% of ordinary level" + (" (latency: up is worse)" if rises else ""))
     ax.grid(alpha=0.3)
     locator = mdates.AutoDateLocator(minticks=4, maxticks=10)
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %b %Y\n%H:%M UTC"))
     ax.tick_params(axis="x", labelsize=8)
-    ax.legend(loc="upper left", bbox_to_anchor=(0.0, -0.11), ncol=2, fontsize=8, frameon=False)
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(
+        handles,
+        labels,
+        loc="upper left",
+        bbox_to_anchor=(0.06, legend_top),
+        ncol=columns,
+        fontsize=8,
+        frameon=False,
+        borderaxespad=0,
+    )
     if side:
         _side_panel(fig.add_subplot(grid[0, 1]), spec)
     fig.text(
@@ -400,8 +446,14 @@ def event_chart_spec(context: EventContext, statement: Statement) -> ChartSpec:
         for s in context.sub_series
         if s.key.entity_id in context.entities
     }
+    lines = ""
     if names:
         names[event.entity_id] = f"{event.entity_name} as a whole"
+        key = context.sub_series[0].key
+        lines = (
+            f"; every line: {signal_noun(key.signal)} ({key.signal.value}, {source_name(key.source)}, "
+            f"{bin_text(key.bin_s)} bins)"
+        )
     return ChartSpec(
         names=names,
         title=statement.headline,
@@ -409,6 +461,7 @@ def event_chart_spec(context: EventContext, statement: Statement) -> ChartSpec:
             f"{event.entity_name} ({event.entity_id})"
             + (f", {entity.kind.value}" if entity is not None else "")
             + f" - event {event.event_id}, confidence {event.confidence:.2f}"
+            + lines
         ),
         series=[*context.series, *context.sub_series],
         start=window_start,

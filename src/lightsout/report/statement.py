@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from lightsout.attribution.timezones import country_zone, country_zone_count
 from lightsout.detect.policy import POLICIES, Direction
 from lightsout.detect.seasonal import BaselineParams
 from lightsout.model import (
@@ -376,6 +377,25 @@ def _timing_sentence(event: Event, data_end: datetime | None) -> str:
     return f"It lasted {duration_text(event.end - event.start)}."
 
 
+def local_time_sentence(event: Event) -> str:
+    """ "In local time (Asia/Tehran, UTC+03:30) it began at 21:00 on 16 November 2019." - for a
+    country with one time zone (a recurring event already speaks local time; a country with several
+    zones is left in UTC rather than given a wrong local time)."""
+    code = event.country_code
+    if event.schedule is not None or code is None or country_zone_count(code) != 1:
+        return ""
+    zone = ZoneInfo(country_zone(code))
+    start = event.start.astimezone(zone)
+    offset = start.strftime("%z")
+    where = f"{zone.key}, UTC{offset[:3]}:{offset[3:]}"
+    began = f"{start:%H:%M} on {day_text(start)}"
+    if event.end is None:
+        return f"In local time ({where}) it began at {began}."
+    end = event.end.astimezone(zone)
+    ended = f"{end:%H:%M}" + ("" if end.date() == start.date() else f" on {day_text(end)}")
+    return f"In local time ({where}) it lasted from {began} to {ended}."
+
+
 def _depth_sentence(event: Event) -> str:
     if event.kind == EventKind.DEGRADATION:
         return ""
@@ -598,6 +618,7 @@ def make_statement(
         *_affected_sentences(event, entities),
         _depth_sentence(event),
         _timing_sentence(event, data_end),
+        local_time_sentence(event),
     ]
     body = " ".join(p for p in body_parts if p)
     names = sorted({source_name(e.source) for e in event.evidence})
