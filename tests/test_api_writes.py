@@ -142,7 +142,7 @@ def test_short_token_is_refused(tmp_path: Path) -> None:
         ("filename=../../etc/passwd", b"x", "filename", "filename: String should match pattern"),
         ("filename=.hidden.csv", b"x", "filename", "filename: String should match pattern"),
         ("", b"x", "filename", "filename: required"),
-        ("filename=ven.csv&format=excel", b"x", "format", "'auto', 'monash', 'mrt' or 'ooni'"),
+        ("filename=ven.csv&format=excel", b"x", "format", "'ioda', 'monash', 'mrt' or 'ooni'"),
         ("filename=ven.csv&detect=perhaps", b"x", "detect", "valid boolean"),
     ],
 )

@@ -250,3 +250,14 @@ def test_command_line_lists_them_apart(shared_data: Path, tmp_path: Path) -> Non
         ("ioda", "ping-slash24", "2026-10-07T14:00:00+00:00"),
         ("ioda", "bgp", "2026-10-06T18:55:00+00:00"),
     ]
+
+
+def test_radar_text_is_bounded(shared_data: Path, tmp_path: Path) -> None:
+    document = json.loads((shared_data / RADAR).read_text())
+    document["result"]["annotations"][0]["description"] = "ok\x1b[31m"
+    document["result"]["annotations"][1]["startDate"] = "9999-12-31T00:00:00Z"
+    path = tmp_path / "hostile.json"
+    path.write_text(json.dumps(document))
+    parsed = read_cloudflare_radar(path)
+    assert parsed.external_events == []
+    assert sorted(s.reason.split(" ")[0] for s in parsed.skipped) == ["description", "not"]

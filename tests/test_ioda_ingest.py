@@ -259,3 +259,23 @@ def test_answer_saved_with_sorted_keys_is_still_told_apart(shared_data: Path, tm
     path.write_text(json.dumps(document, sort_keys=True, indent=2))  # as `jq -S .` saves it
     assert guess_format(path) == InputFormat.IODA
     assert len(read_ioda(path).points) == 12
+
+
+def test_hostile_numbers_and_names_are_skips_not_crashes(shared_data: Path, tmp_path: Path) -> None:
+    document = json.loads((shared_data / SAMPLES / "region-bgp.json").read_text())
+    document["data"].append(json.loads(json.dumps(document["data"][1])))
+    document["data"][0][0]["from"] = 10**20  # no date can hold it
+    document["data"][1][0]["entityName"] = "Gisborne\x00District"
+    path = tmp_path / "hostile.json"
+    path.write_text(json.dumps(document))
+    parsed = read_ioda(path)
+    reasons = sorted(s.reason for s in parsed.skipped)
+    assert len(reasons) == 2 and "in the future" in reasons[0] and "control character U+0000" in reasons[1]
+    assert {p.entity_id for p in parsed.points} == {"region/NZ-GIS"}  # the good copy is kept
+    export = tmp_path / "ioda-iraq-23-08-20-01-00-raw.csv"
+    export.write_text(
+        '"Time (UTC)","BGP (#Visible /24s)"\n99999999999999,5\n'
+        '"2023-08-20 01:00:00",7\n"2023-08-20 01:05:00",8\n'
+    )
+    parsed = read_ioda(export)
+    assert [s.position for s in parsed.skipped] == ["line 2"] and [p.value for p in parsed.points] == [7, 8]

@@ -38,6 +38,14 @@ from lightsout.attribution.places import country_alpha2
 from lightsout.errors import InputError
 from lightsout.model import Entity, ExternalEvent, Scope, SignalKind, SignalPoint, Skip
 from lightsout.sources import Parsed, Progress, no_progress
+from lightsout.sources.bounds import (
+    MAX_TEXT_CHARS,
+    BoundError,
+    check_name,
+    check_text,
+    check_time,
+    max_document_bytes,
+)
 
 SOURCE = "cloudflare-radar"
 SIGNAL = SignalKind.CLOUDFLARE_HTTP_TRAFFIC
@@ -58,13 +66,15 @@ class RowError(ValueError):
 
 
 def parse_time(text: Any) -> datetime:
+    """An ISO 8601 time of an answer, UTC, between 1990 and a day from now."""
     if not isinstance(text, str):
-        raise RowError(f"not a time: {text!r}")
+        raise RowError(f"not a time: {str(text)[:40]!r}")
     try:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise RowError(f"not an ISO 8601 time: {text!r}") from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return check_time(value, "time")
+    except (ValueError, OverflowError):
+        raise RowError(f"not an ISO 8601 time of 1990..now: {text[:40]!r}") from None
 
 
 def result_of(document: Any, where: str) -> Any:
@@ -130,6 +140,13 @@ def annotation_events(raw: Any) -> list[ExternalEvent]:
     if not places:
         places.append((None, "worldwide", scope))
     text = "; ".join(str(t) for t in (raw.get("scope"), raw.get("description")) if t)
+    link = str(raw["linkedUrl"]) if raw.get("linkedUrl") else None
+    try:  # text from another service: shown on pages and in feeds, so bounded and clean
+        text = check_text(text, "description", MAX_TEXT_CHARS) if text else ""
+        link = check_text(link, "linkedUrl", 2048) if link else None
+        places = [(e, check_name(n, "location name"), s) for e, n, s in places]
+    except BoundError as exc:
+        raise RowError(str(exc)) from None
     annotation = _annotation_id(raw)
     return [
         ExternalEvent(
@@ -143,7 +160,7 @@ def annotation_events(raw: Any) -> list[ExternalEvent]:
             end_time=end,
             cause=str(outage["outageCause"]) if outage.get("outageCause") else None,
             description=text or None,
-            link=str(raw["linkedUrl"]) if raw.get("linkedUrl") else None,
+            link=link,
             datasource=str(raw["dataSource"]) if raw.get("dataSource") else None,
         )
         for entity, name, place_scope in places
@@ -229,6 +246,9 @@ def traffic_points(
 
 def read_cloudflare_radar(path: Path, progress: Progress = no_progress) -> Parsed:
     """A saved ``annotations/outages`` answer (JSON)."""
+    limit = max_document_bytes()
+    if path.stat().st_size > limit:
+        raise InputError(str(path), "byte 0", f"more than {limit:,} bytes (LIGHTSOUT_MAX_DOCUMENT_BYTES)")
     try:
         with path.open(encoding="utf-8-sig") as handle:
             document = json.load(handle)

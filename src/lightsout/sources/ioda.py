@@ -38,7 +38,7 @@ from lightsout.attribution.places import country_alpha2, region_code
 from lightsout.errors import InputError
 from lightsout.model import Entity, EntityKind, ExternalEvent, Scope, SignalKind, SignalPoint, Skip
 from lightsout.sources import Parsed, Progress, no_progress
-from lightsout.sources.bounds import BoundError, epoch_to_utc
+from lightsout.sources.bounds import BoundError, check_name, epoch_to_utc, max_document_bytes
 
 SOURCE = "ioda"
 _INFINITE = (float("inf"), float("-inf"))
@@ -102,6 +102,10 @@ def ioda_entity(
     """
     kind = entity_type.strip().lower()
     code = str(code).strip()
+    try:
+        name = check_name(name, f"{kind} {code[:20]} name") if name else None
+    except BoundError as exc:
+        raise RowError(str(exc)) from None
     if kind == "country":
         alpha2 = country_alpha2(code)
         if alpha2 is None:
@@ -168,6 +172,11 @@ def read_ioda(path: Path, progress: Progress = no_progress, entity: str | None =
 
 
 def _load_json(path: Path) -> Any:
+    limit = max_document_bytes()
+    if path.stat().st_size > limit:
+        size = path.stat().st_size
+        message = f"{size:,} bytes, more than one answer may ({limit:,}, LIGHTSOUT_MAX_DOCUMENT_BYTES)"
+        raise InputError(str(path), "byte 0", message)
     try:
         with path.open(encoding="utf-8-sig") as handle:
             return json.load(handle)

@@ -28,6 +28,7 @@ from lightsout.attribution.places import fold
 from lightsout.errors import InputError
 from lightsout.model import Entity, SignalKind, SignalPoint, Skip
 from lightsout.sources import Parsed
+from lightsout.sources.bounds import BoundError, epoch_to_utc, max_document_bytes
 from lightsout.sources.ioda import SOURCE, RowError, add_parents, parse_entity_option
 
 SOURCE_NORMALIZED = "ioda-normalized"  # a "normalized" export: % of each series' window maximum
@@ -79,13 +80,15 @@ def entity_from_export_name(name_part: str) -> Entity | None:
 
 def _parse_time(text: str) -> datetime:
     value = text.strip().strip('"')
-    if re.fullmatch(r"\d{9,14}(\.\d+)?", value):
-        number = float(value)
-        return datetime.fromtimestamp(number / 1000 if number > 1e11 else number, UTC)
     try:
+        if re.fullmatch(r"\d{9,14}(\.\d+)?", value):
+            number = float(value)
+            return epoch_to_utc(number / 1000 if number > 1e11 else number, TIME_COLUMN)
         when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except BoundError as exc:
+        raise RowError(str(exc)) from None
     except ValueError:
-        raise RowError(f"{TIME_COLUMN} is not a time: {value!r}") from None
+        raise RowError(f"{TIME_COLUMN} is not a time: {value[:40]!r}") from None
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
@@ -97,6 +100,9 @@ def _bin_seconds(times: list[int]) -> int | None:
 
 def read_dashboard_csv(path: Path, entity_option: str | None = None) -> Parsed:
     name_match = _EXPORT_NAME.match(path.name)
+    limit = max_document_bytes()
+    if path.stat().st_size > limit:  # a dashboard export is a few hundred kB; read whole
+        raise InputError(str(path), "byte 0", f"more than {limit:,} bytes (LIGHTSOUT_MAX_DOCUMENT_BYTES)")
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
             rows = list(csv.reader(handle))
