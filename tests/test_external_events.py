@@ -242,7 +242,7 @@ def test_command_line_lists_them_apart(shared_data: Path, tmp_path: Path) -> Non
     assert table.returncode == 0, table.stderr
     assert "0 events" in table.stdout  # Lightsout's own: none measured
     section = table.stdout[table.stdout.index("Reported by other observatories") :]
-    assert "5 external events" in section and "Cloudflare Radar" in section and "IODA" in section
+    assert "5 external events" in section and "Cloudflare" in section and "IODA" in section
     rows = list(
         csv.DictReader(io.StringIO(run("events", "--external", "--format", "csv", "--country", "TN").stdout))
     )
