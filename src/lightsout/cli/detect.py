@@ -278,7 +278,7 @@ def _print_blocking(blocked: list[BlockingEvent]) -> None:
 
 def _print_external(rows: list[ExternalEvent], fmt: str, section: bool = False) -> None:
     """Other observatories' events, apart from Lightsout's (``section``: after them, only if any)."""
-    from lightsout.report.external import EXTERNAL_CSV_COLUMNS, external_csv_row, source_name
+    from lightsout.report.external import EXTERNAL_CSV_COLUMNS, external_csv_row, external_line
 
     if fmt == "json":
         import json
@@ -298,20 +298,17 @@ def _print_external(rows: list[ExternalEvent], fmt: str, section: bool = False) 
         return
     if section and not rows:
         return
-    from lightsout.cli.blocking import safe_text
+    from lightsout.apps.finding import clean
 
-    table = Table(
-        "start (UTC)", "end (UTC)", "source", "scope", "entity", "cause / signal", "description", "link",
-        title="Reported by other observatories (their judgement, not Lightsout's measurement)",
-    )  # fmt: skip
+    # One line per event, then what the source says of it: a table of eight columns wraps every
+    # cell to nothing in a terminal; lines stay readable and greppable.
+    console.print("[bold]Reported by other observatories[/] (their judgement, not Lightsout's measurement)")
     for e in rows:
-        place = f"{e.entity_name} ({e.entity_id})" if e.entity_id else e.entity_name
-        table.add_row(f"{e.start_time:%Y-%m-%d %H:%M}",
-                      f"{e.end_time:%Y-%m-%d %H:%M}" if e.end_time else "ongoing",
-                      source_name(e.source), e.scope.value if e.scope else "-", safe_text(place, 60),
-                      e.cause or e.datasource or "-", safe_text(e.description or "", 80),
-                      safe_text(e.link or "", 100))  # fmt: skip
-    console.print(table)
+        console.print(clean(external_line(e), 400), highlight=False, soft_wrap=True, markup=False)
+        parts = (e.scope.value if e.scope else "", e.description or "", e.link or "")
+        said = " · ".join(clean(t, 300) for t in parts if t)
+        if said:
+            console.print(f"    {said}", highlight=False, soft_wrap=True, markup=False, style="dim")
     console.print(f"{len(rows)} external events")
 
 

@@ -51,15 +51,22 @@ def source_name(source: str) -> str:
 
 
 def external_line(event: ExternalEvent) -> str:
-    """``IODA: bgp outage in Tunisia (country/TN) 2026-10-07 10:15 - 10:55 UTC``."""
-    end = f"{event.end_time:%Y-%m-%d %H:%M}" if event.end_time else "ongoing"
-    what = event.cause.replace("_", " ").lower() if event.cause else (event.datasource or "")
+    """``IODA: bgp outage in Tunisia (country/TN), 2026-10-06 18:15 - 18:55 UTC``; ``Cloudflare
+    Radar: power outage in Ukraine (country/UA), since 2022-10-25 00:00 UTC, ongoing``."""
+    cause = event.cause.replace("_", " ").lower() if event.cause else None
+    if cause:
+        what = cause if cause.endswith("outage") else f"{cause} outage"
+    else:
+        what = f"{event.datasource} outage" if event.datasource else "outage"
     place = f"{event.entity_name} ({event.entity_id})" if event.entity_id else event.entity_name
-    what = f"{what} " if what else ""
-    return (
-        f"{source_name(event.source)}: {what}outage in {place} "
-        f"{event.start_time:%Y-%m-%d %H:%M} - {end} UTC"
-    )
+    start = f"{event.start_time:%Y-%m-%d %H:%M}"
+    if event.end_time is None:
+        when = f"since {start} UTC, ongoing"
+    elif event.end_time.date() == event.start_time.date():
+        when = f"{start} - {event.end_time:%H:%M} UTC"
+    else:
+        when = f"{start} - {event.end_time:%Y-%m-%d %H:%M} UTC"
+    return f"{source_name(event.source)}: {what} in {place}, {when}"
 
 
 EXTERNAL_CSV_COLUMNS = [
