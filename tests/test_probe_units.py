@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from lightsout.cli.probe import probe
 from lightsout.errors import UserError
 from lightsout.ingest import ingest_file
-from lightsout.probe.archival import SCRUBBED, Scrubber, as_measurement
+from lightsout.probe.archival import as_measurement
 from lightsout.probe.config import (
     SIGNAL_URLS,
     TELEGRAM_DATA_CENTRES,
@@ -31,6 +31,7 @@ from lightsout.probe.config import (
 from lightsout.probe.im import App
 from lightsout.probe.netx import failure_of
 from lightsout.probe.runner import parse_apps, read_urls, write_jsonl
+from lightsout.probe.scrub import SCRUBBED, Scrubber
 from lightsout.probe.web import NO_CONTROL, run_web_connectivity
 from lightsout.sources.ooni import read_ooni
 from lightsout.store import MeasurementFilter, Store

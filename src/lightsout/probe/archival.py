@@ -4,16 +4,15 @@
 
 Privacy: ``probe_ip`` is always ``127.0.0.1`` (as OONI writes it) and nothing records the
 probe's own address. A page or header that echoes the address it was reached from would carry
-it: every local address of the probe's connections is replaced by ``[scrubbed]`` in everything
-written (bodies included, before base64 encoding), as OONI scrubs the probe's IP.
+it: the vantage's addresses, in every textual form, are replaced by ``[scrubbed]`` in everything
+written (bodies included, before base64 encoding), as OONI scrubs the probe's IP
+(:mod:`lightsout.probe.scrub`).
 """
 
 from __future__ import annotations
 
 import base64
-import ipaddress
 import json
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -21,53 +20,14 @@ from lightsout import __version__ as lightsout_version
 from lightsout.model import OoniMeasurement
 from lightsout.probe.config import ProbeConfig
 from lightsout.probe.netx import DnsLookup, HttpExchange, TcpConnect, TlsHandshake
+from lightsout.probe.scrub import Scrubber
 from lightsout.sources.ooni import measurement_start, probe_asn, probe_cc
 
 SOFTWARE_NAME = "lightsout-probe"
-SCRUBBED = "[scrubbed]"
 PROBE_IP = "127.0.0.1"
 DATA_FORMAT_VERSION = "0.2.0"
 
 JsonObject = dict[str, Any]
-
-
-class Scrubber:
-    """Replaces the probe's own addresses (every textual form) in strings and bytes."""
-
-    def __init__(self, addresses: Iterable[str]) -> None:
-        forms: set[str] = set()
-        for text in addresses:
-            try:
-                address = ipaddress.ip_address(text)
-            except ValueError:
-                continue
-            if address.is_loopback or address.is_unspecified:
-                continue  # 127.0.0.1 is what OONI writes as probe_ip; never an identity
-            forms.add(str(address))
-            if isinstance(address, ipaddress.IPv6Address):
-                forms.add(address.exploded)
-                if address.ipv4_mapped is not None:
-                    forms.add(str(address.ipv4_mapped))
-        self.forms = sorted(forms, key=len, reverse=True)  # longest first: no partial replacement
-
-    def text(self, value: str) -> str:
-        for form in self.forms:
-            value = value.replace(form, SCRUBBED)
-        return value
-
-    def data(self, value: bytes) -> bytes:
-        for form in self.forms:
-            value = value.replace(form.encode("ascii"), SCRUBBED.encode("ascii"))
-        return value
-
-    def tree(self, value: Any) -> Any:
-        if isinstance(value, str):
-            return self.text(value)
-        if isinstance(value, dict):
-            return {self.text(k) if isinstance(k, str) else k: self.tree(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self.tree(item) for item in value]
-        return value
 
 
 def endpoint_text(ip: str, port: int) -> str:

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import dns.resolver
 
 from lightsout.errors import UserError
-from lightsout.probe.archival import JsonObject, Scrubber, query_entry, request_entry, tcp_entry, tls_entry
+from lightsout.probe.archival import JsonObject, query_entry, request_entry, tcp_entry, tls_entry
 from lightsout.probe.config import Endpoint, ProbeConfig
 from lightsout.probe.netx import (
     DnsLookup,
@@ -31,6 +31,7 @@ from lightsout.probe.netx import (
     lookup,
     tls_context,
 )
+from lightsout.probe.scrub import Scrubber, configured_public_addresses, interface_addresses
 
 ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 ACCEPT_LANGUAGE = "en-US,en;q=0.9"
@@ -93,7 +94,9 @@ class Session:
     records: Records = field(default_factory=Records)
 
     def scrubber(self) -> Scrubber:
-        return Scrubber(self.trace.local_addresses)
+        """The vantage's own addresses: its connections', its interfaces' and the public ones
+        the operator named (lightsout.probe.scrub)."""
+        return Scrubber(self.trace.local_addresses | interface_addresses() | configured_public_addresses())
 
     def context(self, extra_ca: str | None = None, pinned: bool = False) -> ssl.SSLContext:
         """A verifying TLS context: the system's anchors plus ``tls.ca_file`` (and ``extra_ca``, PEM)."""
