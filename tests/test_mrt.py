@@ -515,3 +515,20 @@ def test_geolocation() -> None:
     assert geo.country(ipaddress.ip_address("2001:67c:2e8::1")) == "NL"
     assert geo.database_date().date().isoformat() == "2018-07-03"
     assert geo.database_type() == "GeoLite2-City"
+
+
+def test_batch_geolocation_equals_the_readers_lookups() -> None:
+    """countries_v4 walks the database's tree with numpy and reads only the country of each record;
+    it must answer exactly what the maxminddb reader's full lookup answers."""
+    import random
+
+    import numpy as np
+
+    rng = random.Random(20261203)
+    values = [rng.randrange(0, 2**32) for _ in range(3000)]
+    values += [int(ipaddress.IPv4Address(a)) for a in ("193.0.0.1", "8.8.8.0", "10.0.0.1", "196.223.14.55")]
+    batch = GeoLocator().countries_v4(np.array(values, dtype=np.uint32))
+    one_by_one = GeoLocator()
+    assert batch == [one_by_one.country(str(ipaddress.IPv4Address(v))) for v in values]
+    assert batch[-4:-1] == ["NL", "US", None]
+    assert sum(1 for c in batch if c is not None) > 1500

@@ -146,21 +146,15 @@ class CountryCache:
         todo = pids[known[pids] == -2]
         if len(todo):
             address = state.prefix_info()[3][todo]
-            v4 = todo[address >= 0]
-            v6 = todo[address < 0].tolist()
-            found = self.locator.countries_v4(address[address >= 0].astype(np.uint32))
-            found += [self.locator.country(key_text(state.keys[pid]).partition("/")[0]) for pid in v6]
-            codes = np.empty(len(found), dtype=np.int32)
-            for i, cc in enumerate(found):
-                if cc is None:
-                    codes[i] = -1
-                    continue
-                idx = self.index.get(cc)
-                if idx is None:
-                    idx = self.index[cc] = len(state.country_codes)
-                    state.country_codes.append(cc)
-                codes[i] = idx
-            known[np.concatenate([v4, np.array(v6, dtype=np.int64)])] = codes
+            v4, v6 = todo[address >= 0], todo[address < 0]
+            codes, index = state.country_codes, self.index
+            known[v4] = self.locator.country_indexes_v4(address[address >= 0].astype(np.uint32), codes, index)
+            for pid in v6.tolist():
+                cc = self.locator.country(key_text(state.keys[pid]).partition("/")[0])
+                if cc is not None and cc not in index:
+                    index[cc] = len(codes)
+                    codes.append(cc)
+                known[pid] = -1 if cc is None else index[cc]
         result: npt.NDArray[np.int32] = known[pids]
         self.unlocated = int((result == -1).sum())
         self.located = len(result) - self.unlocated
