@@ -377,6 +377,20 @@ def _timing_sentence(event: Event, data_end: datetime | None) -> str:
     return f"It lasted {duration_text(event.end - event.start)}."
 
 
+def what_text(event: Event) -> str:
+    """The statement's words for what happened ("a nationwide internet shutdown"), without noise."""
+    return _what(event)
+
+
+def local_start(event: Event) -> str:
+    """ "21:00 Asia/Tehran" for a country with one time zone, else ""."""
+    code = event.country_code
+    if code is None or country_zone_count(code) != 1:
+        return ""
+    zone = ZoneInfo(country_zone(code))
+    return f"{event.start.astimezone(zone):%H:%M} {zone.key}"
+
+
 def local_time_sentence(event: Event) -> str:
     """ "In local time (Asia/Tehran, UTC+03:30) it began at 21:00 on 16 November 2019." - for a
     country with one time zone (a recurring event already speaks local time; a country with several

@@ -44,7 +44,15 @@ from lightsout.report.event_chart import ChartFormat, entity_chart_spec, event_c
 from lightsout.report.external import external_during, external_of
 from lightsout.report.external import source_name as external_source_name
 from lightsout.report.noise import event_noise
-from lightsout.report.statement import bin_text, make_statement, pct, source_name, unit_words
+from lightsout.report.statement import (
+    bin_text,
+    local_start,
+    make_statement,
+    pct,
+    source_name,
+    unit_words,
+    what_text,
+)
 from lightsout.service.freshness import freshness
 from lightsout.store import Store
 from lightsout.web.status import country_statuses
@@ -107,7 +115,9 @@ def make_router(
     env.filters["utc"] = _utc
     env.filters["pct"] = pct
     env.filters["clean"] = clean  # measurement text: control and bidi characters replaced, length cut
-    env.globals.update(source_name=source_name, bin_text=bin_text)
+    env.globals.update(
+        source_name=source_name, bin_text=bin_text, what_text=what_text, local_start=local_start
+    )
     cache = normalise_cache or NormaliseCache()
     blocking = BlockingCache()
     css = resources.files("lightsout.web").joinpath("static/lightsout.css").read_bytes()
