@@ -12,6 +12,9 @@ if TYPE_CHECKING:
     from lightsout.store import StoreLocation
 
 
+GRACE_S = 20
+
+
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
@@ -77,4 +80,8 @@ def serve(
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     # uvicorn's own access log writes full client addresses and query strings: always off.
-    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
+    # SIGTERM: stop accepting, give requests under way GRACE_S to finish, then stop (an upload cut
+    # short is rolled back: each ingest is one transaction).
+    uvicorn.run(
+        app, host=host, port=port, log_level="info", access_log=False, timeout_graceful_shutdown=GRACE_S
+    )

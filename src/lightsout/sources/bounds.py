@@ -136,6 +136,9 @@ def check_name(text: str, what: str) -> str:
     name = text.strip()
     if not name:
         raise BoundError(f"{what} is empty")
+    if not name.strip("./\\ "):
+        # "." or ".." would become a path segment of the entity id that URLs normalise away
+        raise BoundError(f"{what} {name[:20]!r} is only dots and slashes")
     return check_text(name, what, MAX_NAME_CHARS)
 
 
