@@ -51,7 +51,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from lightsout.detect.policy import AlertLevel, Direction, SignalPolicy
+from lightsout.detect.policy import Direction, SignalPolicy
 
 FloatArray = npt.NDArray[np.float64]
 Float32Array = npt.NDArray[np.float32]
@@ -81,8 +81,8 @@ class StepResult:
 
     time_s: int
     values: FloatArray
-    baselines: FloatArray  # NaN where the history is too short
-    ratios: FloatArray
+    baselines: Float32Array  # NaN where the history is too short (float32: the bank's precision)
+    ratios: Float32Array
     levels: IntArray  # AlertLevel per series for this bin (0 while a run is not yet an alarm)
     # (series index, first bin time) of alarms that fired at this bin and reach back in time
     backdated: list[tuple[int, int]]
@@ -232,15 +232,20 @@ class SeasonalBank:
         else:
             past_warning = ratios >= level
             critical = ratios >= pol.critical
-        # restarted CUSUM (NaN ratios compare False: a missing bin ends a run)
-        increment = np.minimum(np.nan_to_num(z, nan=0.0), p.z_cap) - p.k
-        new_cusum = np.where(past_warning, np.maximum(0.0, self.cusum + increment), 0.0).astype(np.float32)
-        starting = past_warning & (self.run_start < 0)
-        self.run_start = np.where(starting, bin_no, np.where(past_warning, self.run_start, -1))
-        fire = past_warning & ~self.alarmed & (new_cusum >= p.h)
+        # restarted CUSUM (NaN ratios compare False: a missing bin ends a run), in place
+        np.nan_to_num(z, copy=False, nan=0.0)
+        np.minimum(z, np.float32(p.z_cap), out=z)
+        z -= np.float32(p.k)
+        cusum = self.cusum
+        cusum += z
+        np.maximum(cusum, np.float32(0.0), out=cusum)
+        cusum[~past_warning] = 0.0
+        self.run_start[~past_warning] = -1
+        self.run_start[past_warning & (self.run_start < 0)] = bin_no
+        fire = past_warning & ~self.alarmed & (cusum >= p.h)
         self.alarmed = past_warning & (self.alarmed | fire)
-        self.cusum = new_cusum
-        levels = np.where(self.alarmed, np.where(critical, AlertLevel.CRITICAL, AlertLevel.WARNING), 0)
+        levels = self.alarmed.astype(np.int64)  # WARNING ...
+        levels += self.alarmed & critical  # ... or CRITICAL
         col = bin_no % self.recent
         self.value_ring[col] = values
         self.baseline_ring[col] = baselines
@@ -250,7 +255,9 @@ class SeasonalBank:
         # outage bin judged on it enters the history as unknown, so no day sample is built on it.
         young = (days < p.min_days) & ~self._flat_fallback
         self.young_ring[col] = young
-        self.history[col] = np.where(self.alarmed, np.where(young, np.float32(np.nan), baselines), value32)
+        inpainted = np.where(self.alarmed, baselines, value32)
+        inpainted[self.alarmed & young] = np.nan
+        self.history[col] = inpainted
         backdated: list[tuple[int, int]] = []
         fired = np.flatnonzero(fire)
         if fired.size:
@@ -274,14 +281,7 @@ class SeasonalBank:
                 if f < bin_no
             ]
         self._write_smooth(bin_no - p.neighbours)
-        return StepResult(
-            time_s,
-            np.asarray(values, dtype=np.float64),
-            baselines.astype(np.float64),
-            ratios.astype(np.float64),
-            levels.astype(np.int64),
-            backdated,
-        )
+        return StepResult(time_s, np.asarray(values, dtype=np.float64), baselines, ratios, levels, backdated)
 
     def _write_missing(self, bin_no: int) -> None:
         col = bin_no % self.recent
