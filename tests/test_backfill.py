@@ -66,6 +66,7 @@ def test_backfill_resumes_after_a_kill_and_never_fetches_twice(
     mark = len(server.requests)
     proc = _backfill(config)
     out, err = proc.communicate(timeout=60)
+    out = " ".join(out.split())
     assert proc.returncode == 0, err
     assert f"{len(available - first)} stored" in out and "not available from the source" in out
     again = {r.arg("measurement_uid") for r in server.requests[mark:] if r.path == META}

@@ -93,7 +93,7 @@ def sources(config_path: Path, fmt: str) -> None:
             _when(h.next_attempt),
         )
     console.print(table)
-    console.print(view.message, highlight=False)
+    console.print(view.message, highlight=False, soft_wrap=True)
 
 
 def _health(store: StoreLocation) -> list:  # type: ignore[type-arg]
@@ -166,6 +166,7 @@ def backfill(source: str, since: str, until: str | None, config_path: Path) -> N
             f"{source}: {start:%Y-%m-%d %H:%M}..{end:%Y-%m-%d %H:%M} is already complete "
             f"(checkpoint of {done.updated_at:%Y-%m-%d %H:%M} UTC); nothing to fetch",
             highlight=False,
+            soft_wrap=True,
         )
         return
     try:
@@ -193,7 +194,7 @@ def backfill(source: str, since: str, until: str | None, config_path: Path) -> N
         line += f", {result.not_yet} listed but not available from the source"
     if result.unreadable:
         line += f", {result.unreadable} unreadable"
-    console.print(line, highlight=False)
+    console.print(line, highlight=False, soft_wrap=True)
     for note in result.notes[:10]:
         console.print(f"  {note}", highlight=False, style="dim")
     if result.error is not None:
