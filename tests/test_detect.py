@@ -285,3 +285,25 @@ def test_region_lows_are_the_deepest_of_their_runs(shared_data: Path, store: Sto
     assert anzoategui.min_ratio == pytest.approx(deepest.ratio) and anzoategui.min_ratio < 0.1
     assert anzoategui.start <= deepest.bin_start
     assert checked >= 10
+
+
+def test_scenario_routes_up_hosts_down_is_said(store: Store) -> None:
+    """Kazakhstan, January 2022: the routes stayed announced while hosts stopped answering. The
+    event lists BGP as a signal that had data and did not see it, and names the pattern."""
+    from lightsout.model import FusionPattern
+
+    hours = 24 * 8
+    probing = daily(hours, level=500, swing=20)
+    probing[24 * 6 + 8 : 24 * 6 + 20] = 30.0  # twelve hours of blocked traffic
+    bgp = np.full(hours, 2000.0) + np.random.default_rng(3).normal(0, 2, hours)
+    put(store, "a", [IR], {IR.entity_id: probing}, SignalKind.PROBING_UP_SLASH24S)
+    put(store, "b", [IR], {IR.entity_id: bgp}, SignalKind.BGP_SLASH24S)
+    detect_batch(store)
+    (event,) = list_events(store)
+    assert {e.signal for e in event.evidence} == {SignalKind.PROBING_UP_SLASH24S}
+    assert [q.signal for q in event.signals_not_seen] == [SignalKind.BGP_SLASH24S]
+    assert event.signals_not_seen[0].points == 12
+    assert event.pattern == FusionPattern.ROUTES_UP_HOSTS_DOWN
+    assert any("Kazakhstan" in reason for reason in event.confidence_reasons)
+    # BGP is not counted against it: the confidence is that of the probing signal alone
+    assert event.confidence > 0.85
