@@ -204,3 +204,21 @@ def test_when_every_source_fails_lightsout_says_it_is_offline(tmp_path: Path, se
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=30)
+
+
+def test_the_service_store_access_keeps_the_file_locked_against_other_processes(tmp_path: Path) -> None:
+    # Opening the pool's read connections must not drop the writer's lock (a POSIX lock is lost when
+    # the process closes any descriptor of the file): another process must still be refused.
+    from lightsout.api.access import StoreAccess
+
+    path = tmp_path / "held.duckdb"
+    access = StoreAccess(path, writable=True, readers=3)
+    try:
+        code = "import duckdb, sys; duckdb.connect(sys.argv[1], read_only=True)"
+        probe = [sys.executable, "-c", code, str(path)]
+        other = subprocess.run(probe, capture_output=True, text=True, check=False)
+        assert other.returncode != 0 and "lock" in other.stderr.lower()
+    finally:
+        access.close()
+    other = subprocess.run(probe, capture_output=True, text=True, check=False)
+    assert other.returncode == 0, other.stderr

@@ -7,6 +7,7 @@ DuckDB locks the file for one writing process; within a process, readers use cur
 from __future__ import annotations
 
 import enum
+import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -69,21 +70,28 @@ class DuckDBStore:
             raise UserError(f"{path}: is a directory, expected a DuckDB file")
         if read_only and not path.exists():
             raise UserError(f"{path}: no store here yet; run `lightsout ingest` first")
-        _check_duckdb_file(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._con = duckdb.connect(str(path), read_only=read_only)
-        except duckdb.IOException as exc:
-            from lightsout.service.holder import held_message
+        self._key = str(path.resolve())
+        with _OPEN_LOCK:
+            if not _OPEN.get(self._key):
+                # Only while this process has no connection to the file: closing any descriptor of
+                # it would drop the process's POSIX lock on it, held by DuckDB for our writer.
+                _check_duckdb_file(path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self._con = duckdb.connect(str(path), read_only=read_only)
+            except duckdb.IOException as exc:
+                from lightsout.service.holder import held_message
 
-            raise UserError(held_message(path) or f"{path}: cannot open store: {exc}") from None
+                raise UserError(held_message(path) or f"{path}: cannot open store: {exc}") from None
+            _OPEN[self._key] = _OPEN.get(self._key, 0) + 1
+            self._closed = False
         self._con.execute("SET TimeZone = 'UTC'")
         if not read_only:
             self._create_schema()
         elif not self._con.execute(
             "SELECT 1 FROM information_schema.tables WHERE table_name = 'sources'"
         ).fetchone():
-            self._con.close()
+            self.close()
             raise UserError(f"{path}: no store here yet; run `lightsout ingest` first")
 
     def _create_schema(self) -> None:
@@ -399,7 +407,14 @@ class DuckDBStore:
         return [OoniMeasurement(*row) for row in rows]
 
     def close(self) -> None:
-        self._con.close()
+        with _OPEN_LOCK:
+            if self._closed:
+                return
+            self._closed = True
+            self._con.close()
+            _OPEN[self._key] -= 1
+            if not _OPEN[self._key]:
+                del _OPEN[self._key]
 
 
 def _external_event(row: tuple[Any, ...]) -> ExternalEvent:
@@ -410,6 +425,11 @@ def _external_event(row: tuple[Any, ...]) -> ExternalEvent:
 
 def _entity(row: tuple[Any, ...]) -> Entity:
     return Entity(row[0], EntityKind(row[1]), row[2], row[3], row[4], row[5], row[6])
+
+
+# Connections this process holds, per resolved path (see DuckDBStore.__init__).
+_OPEN: dict[str, int] = {}
+_OPEN_LOCK = threading.Lock()
 
 
 def _check_duckdb_file(path: Path) -> None:
