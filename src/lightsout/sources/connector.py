@@ -63,7 +63,7 @@ class WorkItem:
     key: str  # stable identity within the source (e.g. an OONI measurement_uid); the ledger key
     url: str
     checkpoint: Checkpoint  # where the stream stands once this item is stored
-    params: tuple[tuple[str, str], ...] = ()
+    params: tuple[tuple[str, str], ...] = ()  # stored as provenance: secrets go in headers, never here
     # The time of the data the item holds (for lag); None: the end of the newest bin it stored.
     data_time: datetime | None = None
     label: str = ""  # for progress lines, e.g. "RU web_connectivity 2026-07-11"

@@ -252,7 +252,7 @@ def _store(
         result.notes.append(f"{item.label or item.key}: {exc}")
     source = SourceFile(
         sha256=digest,
-        path=f"{item.url}#{item.key}",
+        path=_provenance(item),
         format=parsed.format if parsed.format else connector.format,
         ingested_at=datetime.now(UTC),
         records_read=parsed.records_read,
@@ -284,6 +284,14 @@ def _newest_data(parsed: Parsed) -> datetime | None:
     if not parsed.points:
         return None
     return max(p.bin_start + timedelta(seconds=p.bin_s) for p in parsed.points)
+
+
+def _provenance(item: WorkItem) -> str:
+    """The URL the item was fetched from, query included: what a report cites and a reader can fetch
+    again (never a secret: connectors send those in headers)."""
+    from urllib.parse import urlencode
+
+    return f"{item.url}?{urlencode(item.params)}" if item.params else item.url
 
 
 # -- health --------------------------------------------------------------------------------------
