@@ -44,6 +44,7 @@ DEFAULT_OPT_OUT_URL = (
 )
 A_PRIOR_PROBES = 5.0  # weight of discovery's A(b), in probes
 A_DECAY = 0.95  # per up-round forgetting of the A(b) counts
+CHUNK_S = 60.0  # discovery and survey send about this many seconds of probes between two waits
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,7 +329,9 @@ def discover(
     rate; then :func:`survey` probes the addresses that answered again for A(b) (a census and a
     re-survey, as Trinocular takes E(b) and A(b) from ISI's census)."""
     found: dict[int, list[int]] = {}
-    chunk = max(1, int(params.rate_pps * 4) // 254)  # a few seconds of probes per chunk
+    # A minute of probes per chunk: the reply timeout waited after each chunk costs ~5 %, and a
+    # block sees its 254 probes spread over that minute (one every ~0.25 s), never as a burst.
+    chunk = max(1, int(params.rate_pps * CHUNK_S) // 254)
     for lo in range(0, len(indices), chunk):
         part = indices[lo : lo + chunk]
         bases = [int(hitlist.blocks[i]) << 8 for i in part]
@@ -350,10 +353,22 @@ def survey(
     interleaved across blocks, at the global rate). E(b) may come from :func:`discover` or from a
     census file (``Hitlist.with_census``)."""
     chosen = [i for i in indices if hitlist.e_offsets[i + 1] > hitlist.e_offsets[i]]
-    lists = {i: hitlist.addresses_of(i) for i in chosen}
-    width = max((len(v) for v in lists.values()), default=0)
-    addresses = [lists[i][k] for k in range(width) for i in chosen if k < len(lists[i])]
-    answered = scan(sock, addresses, params)
-    found = {i: [a & 255 for a in lists[i]] for i in chosen}
-    availability = {i: sum(1 for a in lists[i] if a in answered) / len(lists[i]) for i in chosen}
+    found: dict[int, list[int]] = {}
+    availability: dict[int, float] = {}
+    sizes = hitlist.responsive_counts()
+    per_chunk = int(params.rate_pps * CHUNK_S)  # probes per chunk, as in discover
+    lo = 0
+    while lo < len(chosen):
+        hi, probes = lo, 0
+        while hi < len(chosen) and (probes < per_chunk or hi == lo):
+            probes += int(sizes[chosen[hi]])
+            hi += 1
+        lists = {i: hitlist.addresses_of(i) for i in chosen[lo:hi]}
+        width = max(len(v) for v in lists.values())
+        addresses = [v[k] for k in range(width) for v in lists.values() if k < len(v)]
+        answered = scan(sock, addresses, params)
+        for i, members in lists.items():
+            found[i] = [a & 255 for a in members]
+            availability[i] = sum(1 for a in members if a in answered) / len(members)
+        lo = hi
     return hitlist.with_discovery(indices, found, availability, now_s)
