@@ -29,6 +29,7 @@ CONNECTOR_KINDS: dict[str, str] = {
     "probing": "lightsout.sources.probing.connector:from_config",
     "ioda-api": "lightsout.sources.ioda_api:from_config",
     "cloudflare-radar": "lightsout.sources.cloudflare_radar_api:from_config",
+    "mrt-archive": "lightsout.sources.mrt_archive:from_config",
 }
 
 

@@ -104,6 +104,9 @@ def run_round(
     stop = stop or threading.Event()
     result = RoundResult(connector.name, window.stream)
     checkpoint = _call(write, lambda s: s.load_checkpoint(connector.name, window.stream))
+    use_carry = getattr(connector, "use_carry", None)
+    if callable(use_carry):  # a connector whose reader continues stored state (MRT routing tables)
+        use_carry(lambda key: _call(write, lambda s: s.load_carry(key)))
     state = _Cursor(checkpoint, checkpoint)
     backoff = Backoff(base_s=limits.backoff_base_s, cap_s=limits.max_wait_s)
     try:
