@@ -113,11 +113,23 @@ def test_discovery_from_bgpkit_broker_pages(server: ReplayServer) -> None:
     assert items[-1].data_time == datetime(2026, 10, 5, 0, 10, tzinfo=UTC)
 
 
-def test_rib_dump_ingested_once_across_restarts_and_the_gap_reported(
+def test_rib_dump_after_faults_is_ingested_once_across_restarts_and_the_gap_reported(
     store: Store, server: ReplayServer
 ) -> None:
+    # The archive answers HTTP 500 to every try: the round fails, health is FAILING, nothing stored.
+    server.inject(Fault.status_code(500, path=JINX_RIB, count=-1))
+    failed = _round(store, _connector(server, "route-views.jinx"), JINX_WINDOW)
+    assert failed.items_stored == 0 and failed.error is not None and "HTTP 500" in failed.error
+    now = datetime.now(UTC)
+    health = health_after(None, failed, now, timedelta(minutes=5), timedelta(hours=1), Backoff())
+    assert health.state is HealthState.FAILING and health.last_data is None
+    assert store.load_carry("mrt/route-views.jinx") is None
+    assert store.load_checkpoint("bgp", JINX_WINDOW.stream) is None
+    server.clear_faults()
+    # The next round: a truncated body is retried inside the round; the RIB dump is stored once.
+    server.inject(Fault.truncated(path=JINX_RIB))
     first = _round(store, _connector(server, "route-views.jinx"), JINX_WINDOW)
-    assert first.error is None and first.items_stored == 1 and first.points > 0
+    assert first.error is None and first.retries == 1 and first.items_stored == 1 and first.points > 0
     assert store.load_carry("mrt/route-views.jinx") is not None  # the tables the next file continues
     cursor = _cursor(store, JINX_WINDOW)
     assert cursor["collectors"] == {"route-views.jinx": {
@@ -131,7 +143,7 @@ def test_rib_dump_ingested_once_across_restarts_and_the_gap_reported(
     # A restarted service (a new connector) fetches nothing again.
     again = _round(store, _connector(server, "route-views.jinx"), JINX_WINDOW)
     assert again.error is None and again.items_stored == 0
-    assert len(server.hits(JINX_RIB)) == 1
+    assert len(server.hits(JINX_RIB)) == FAST.attempts + 2
 
 
 def test_update_files_continue_until_a_missing_file(store: Store, server: ReplayServer) -> None:
@@ -145,22 +157,6 @@ def test_update_files_continue_until_a_missing_file(store: Store, server: Replay
     assert cursor["gaps"] == [{"collector": "rrc15", "from": "2010-02-27T16:05:00+00:00",
                                "to": "2010-02-27T16:10:00+00:00", "missing": 1}]  # fmt: skip
     assert server.hits("/ris/rrc15/2010.02/updates.20100227.1610.gz") == []
-
-
-def test_server_error_leaves_health_failing_then_retries(store: Store, server: ReplayServer) -> None:
-    server.inject(Fault.status_code(500, path=JINX_RIB, count=-1))
-    failed = _round(store, _connector(server, "route-views.jinx"), JINX_WINDOW)
-    assert failed.items_stored == 0 and failed.error is not None and "HTTP 500" in failed.error
-    now = datetime.now(UTC)
-    health = health_after(None, failed, now, timedelta(minutes=5), timedelta(hours=1), Backoff())
-    assert health.state is HealthState.FAILING and health.last_data is None
-    assert store.load_carry("mrt/route-views.jinx") is None
-    server.clear_faults()
-    # A truncated body is retried inside the round; the file is stored once.
-    server.inject(Fault.truncated(path=JINX_RIB))
-    result = _round(store, _connector(server, "route-views.jinx"), JINX_WINDOW)
-    assert result.error is None and result.retries == 1 and result.items_stored == 1
-    assert len(server.hits(JINX_RIB)) == FAST.attempts + 2
 
 
 def test_file_over_the_size_cap_is_not_ingested(store: Store, server: ReplayServer) -> None:
