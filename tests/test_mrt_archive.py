@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -163,3 +164,21 @@ def test_file_over_the_size_cap_is_not_ingested(store: Store, server: ReplayServ
     result = _round(store, _connector(server, "route-views.jinx", max_file_mb=1.0), JINX_WINDOW)
     assert result.items_stored == 1 and result.unreadable == 1 and result.points == 0
     assert "larger than max_file_mb" in result.notes[0]
+
+
+def test_config_builds_the_connector_and_refuses_unknown_collectors(tmp_path: Path) -> None:
+    from lightsout.service.config import ConfigError, load_config
+    from lightsout.service.run import build_connector
+
+    path = tmp_path / "lightsout.toml"
+    head = '[store]\npath = "x.duckdb"\n[sources.bgp]\nkind = "mrt-archive"\n'
+    path.write_text(head + 'collectors = ["rrc00", "route-views2"]\nmax_file_mb = 64\nsettle = "5m"\n')
+    config = load_config(path)
+    connector = build_connector(config.source("bgp"), config)
+    assert isinstance(connector, MrtArchiveConnector)
+    assert connector.settings.collectors == ("rrc00", "route-views2")
+    assert (connector.settings.max_file_mb, connector.settings.settle) == (64.0, timedelta(minutes=5))
+    path.write_text(head + 'collectors = ["amsix.ams"]\n')
+    config = load_config(path)
+    with pytest.raises(ConfigError, match=r"sources\.bgp\.collectors: 'amsix\.ams' is not a RIS"):
+        build_connector(config.source("bgp"), config)

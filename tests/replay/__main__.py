@@ -1,6 +1,7 @@
 """``cd tests && python -m replay [--port N]``: serve the recorded OONI API, IODA's API v2 (under
 ``/v2``) and the Cloudflare Radar replay (under ``/client/v4/radar``; bearer token from
-``$LIGHTSOUT_DEMO_RADAR_TOKEN``, default ``demo-token``) on loopback until interrupted."""
+``$LIGHTSOUT_DEMO_RADAR_TOKEN``, default ``demo-token``) and the MRT archives (``/ris``, ``/routeviews``,
+BGPKIT broker under ``/broker``; ``replay/mrt_archive.py``) on loopback until interrupted."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import threading
 
 from .cloudflare_radar import RadarReplay
 from .ioda import IodaReplay
+from .mrt_archive import MrtArchiveReplay
 from .ooni import OoniReplay
 from .server import ReplayServer
 
@@ -20,7 +22,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8765)
     args = parser.parse_args()
     token = os.environ.get("LIGHTSOUT_DEMO_RADAR_TOKEN", "demo-token")
-    server = ReplayServer([OoniReplay(), IodaReplay(), RadarReplay(token)], port=args.port).start()
+    routes = [OoniReplay(), IodaReplay(), RadarReplay(token), MrtArchiveReplay()]
+    server = ReplayServer(routes, port=args.port).start()
     print(f"replaying recorded OONI ({server.url}/api/v1), IODA ({server.url}/v2) and Cloudflare Radar "
           f"({server.url}/client/v4/radar) answers", flush=True)  # fmt: skip
     done = threading.Event()
