@@ -16,6 +16,7 @@ import sys
 
 import click
 
+from lightsout import __version__
 from lightsout.errors import UserError
 
 # name -> (module in lightsout.cli, attribute); imported when the command runs.
@@ -95,7 +96,7 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="lightsout")
+@click.version_option(version=__version__, package_name="lightsout")  # no importlib.metadata at start-up
 def cli() -> None:
     """Lightsout: an open observatory for internet shutdowns."""
 
