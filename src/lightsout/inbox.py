@@ -12,6 +12,9 @@ a process that starts and finds the marker knows the previous one died on that f
 :data:`DEATHS_BEFORE_QUARANTINE` such deaths the file is quarantined at start, so the service
 stops crashing on it (one death is forgiven: an operator's Ctrl-C or a reboot is not the file's
 fault). Moving a file back from the quarantine directory retries it.
+
+Writers should put a file in the inbox whole: write it elsewhere (or as ``NAME.part``, which is
+never read) and rename it in. A file read while still being written is damaged, and quarantined.
 """
 
 from __future__ import annotations
@@ -110,6 +113,8 @@ class Inbox:
 
     def ingest(self, store: Store, path: Path) -> InboxResult:
         """Ingest one inbox file, or quarantine it; never raises for what the file holds."""
+        if not path.is_file():  # taken away since it was listed: nothing to do, nothing to report
+            return InboxResult(path, None)
         self._write_marker(path.name)
         try:
             report = self._ingest(store, path)

@@ -112,7 +112,9 @@ def watch(inbox: Path | None, interval: float, once: bool, db: StoreLocation | N
                 break
             stopping.wait(interval)
     finally:
-        notifier.close()
+        # Stopping on a signal: deliveries under way get one attempt's time; after --once or an
+        # error, what was handed over is delivered first (bounded by the retry policy).
+        notifier.close(10.0 if stopping.is_set() else None)
         store.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -154,9 +156,9 @@ class _Notifier:
         if self._delivery is not None:
             self._delivery.submit(events)
 
-    def close(self) -> None:
+    def close(self, wait_s: float | None = None) -> None:
         if self._delivery is not None:
-            self._delivery.close()
+            self._delivery.close(wait_s)
 
 
 def _event_line(event: Event) -> str:
