@@ -124,15 +124,21 @@ def text_problem(text: str, limit: int = MAX_TEXT_CHARS) -> str | None:
     return None
 
 
-def check_text(text: str, what: str, limit: int = MAX_TEXT_CHARS) -> str:
+def check_text(text: object, what: str, limit: int = MAX_TEXT_CHARS) -> str:
+    """``text`` if it is a string :func:`text_problem` finds nothing wrong with (values from JSON
+    may be anything: a number where a name should be is a :class:`BoundError` too)."""
+    if not isinstance(text, str):
+        raise BoundError(f"{what} is not text: {type(text).__name__}")
     problem = text_problem(text, limit)
     if problem is not None:
         raise BoundError(f"{what} has {problem}")
     return text
 
 
-def check_name(text: str, what: str) -> str:
-    """An entity name: non-blank, at most :data:`MAX_NAME_CHARS`, no control characters."""
+def check_name(text: object, what: str) -> str:
+    """An entity name: non-blank text, at most :data:`MAX_NAME_CHARS`, no control characters."""
+    if not isinstance(text, str):
+        raise BoundError(f"{what} is not text: {type(text).__name__}")
     name = text.strip()
     if not name:
         raise BoundError(f"{what} is empty")
