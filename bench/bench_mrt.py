@@ -17,8 +17,7 @@ second, each on one core. ``--full-scale`` also builds a synthetic RIB: the jinx
 (196.223.14.55's 497k routes) replayed as ``--peers`` peers (default 40, ~20 million routes,
 uncompressed TABLE_DUMP_V2, SYNTHETIC: every peer has the same routes) and reads it with
 ``read_mrt``; bgpdump on it would take minutes, so its rate there is taken from the real RIB.
-The many-files line ingests the update files with ``lightsout ingest --jobs 2`` against
-``--jobs 1`` (processes across collectors).
+(Many files across collectors in parallel, ``lightsout ingest --jobs N``, is not timed here.)
 """
 
 from __future__ import annotations
