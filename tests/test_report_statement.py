@@ -99,11 +99,11 @@ def test_regional_event_seen_only_in_counties_says_so(iran: Store) -> None:
     entities = {e.entity_id: e for e in iran.entities()}
     statement = make_statement(event, entities, iran.sources(), own_alerts=False)
     assert statement.headline == (
-        "Metrics show a major internet outage in 2 counties of Khuzestan, Iran from 18:30 UTC on 15 November "
-        "to 06:30 UTC on 16 November 2019; connectivity there at 46% of ordinary levels."
+        "Metrics show a major internet outage in 2 counties of Khuzestan, Iran from 17:30 UTC on 15 November "
+        "to 06:30 UTC on 16 November 2019; connectivity there at 47% of ordinary levels."
     )
     assert statement.body.startswith("2 of 6 counties are affected: ")
-    assert "It lasted 12 hours." in statement.body
+    assert "It lasted 13 hours." in statement.body
     evidence = "\n".join(statement.evidence)
     assert "over the alerted bins of connectivity_index of the 2 counties." in evidence
     assert "Only sub-entities alerted: Khuzestan's own series did not alert" in evidence

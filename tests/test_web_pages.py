@@ -227,6 +227,6 @@ def test_feed_is_served(iran: TestClient) -> None:
     assert response.status_code == 200 and response.headers["content-type"].startswith("application/atom+xml")
     root = ET.fromstring(response.content)
     entries = root.findall("{http://www.w3.org/2005/Atom}entry")
-    assert len(entries) == 6
+    assert len(entries) == 12
     link = entries[0].find("{http://www.w3.org/2005/Atom}link")
     assert link is not None and link.attrib["href"].startswith("http://testserver/event/ev-")
