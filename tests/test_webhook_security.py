@@ -256,3 +256,36 @@ def test_a_receiver_following_the_docs_rejects_replays_and_forgeries(
     assert not verify("another secret", headers, body, set())
     # And the untouched delivery is still good for a receiver that has not seen it.
     assert verify(SECRET, headers, body, set())
+
+
+def test_the_service_hands_events_to_delivery_without_waiting(tmp_path: Path, events: list[Event]) -> None:
+    """`lightsout run`'s judge thread returns from notifying while a dead receiver still holds the
+    connection: delivery runs on its own thread, never on the judging path."""
+    from lightsout.notify.webhooks import default_registry_path
+    from lightsout.service.config import ServiceConfig
+    from lightsout.service.run import Service
+    from lightsout.store import sidecar_base
+
+    held = threading.Event()
+
+    def hold(connection: socket.socket) -> None:
+        connection.recv(65536)
+        held.set()
+        time.sleep(5)
+
+    server = _RawServer(hold)
+    config = ServiceConfig(path=tmp_path / "lightsout.toml", store=tmp_path / "live.duckdb")
+    setup = WebhookRegistry(default_registry_path(sidecar_base(config.store)))
+    setup.add(server.url, SECRET, allow_private=True)
+    setup.close()
+    service = Service(config)
+    try:
+        service._notify(events[:1])
+        assert service.delivery is not None
+        # _notify has returned; the receiver is reached afterwards, by the delivery thread.
+        assert held.wait(10), "the delivery thread never reached the receiver"
+        assert not service.delivery.idle()
+    finally:
+        if service.delivery is not None:
+            service.delivery.close(wait_s=3)
+        server.close()

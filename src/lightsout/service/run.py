@@ -35,6 +35,7 @@ from lightsout.store import Store, sidecar_base
 
 if TYPE_CHECKING:
     from lightsout.api.access import StoreAccess
+    from lightsout.notify.webhooks import BackgroundDelivery, DeliveryReport
 
 ROUND_ITEMS = 200  # items per round before health is saved and the judge runs (a long catch-up resumes)
 
@@ -58,6 +59,7 @@ class Service:
     stop: threading.Event = field(default_factory=threading.Event)
     new_data: threading.Event = field(default_factory=threading.Event)
     url: str | None = None
+    delivery: BackgroundDelivery | None = None  # webhooks, on their own thread once a registry exists
 
     def run(self) -> None:
         import uvicorn
@@ -119,6 +121,8 @@ class Service:
             for thread in threads:
                 if thread.is_alive():
                     thread.join(timeout=30)
+            if self.delivery is not None:
+                self.delivery.close()
             access.close()
             remove_holder(local)
             self.console.print("lightsout run: stopped", highlight=False)
@@ -201,16 +205,20 @@ class Service:
             self.new_data.clear()
 
     def _notify(self, events: list[Event]) -> None:
-        from lightsout.notify.webhooks import WebhookRegistry, default_registry_path, deliver_new_events
+        """Hand the events to the delivery thread and return at once: a slow or dead receiver never
+        holds up judging (each attempt has its own total deadline there)."""
+        from lightsout.notify.webhooks import BackgroundDelivery, default_registry_path
 
-        path = default_registry_path(sidecar_base(self.config.store))
-        if not path.exists() or not events:
+        if not events:
             return
-        registry = WebhookRegistry(path)
-        try:
-            report = deliver_new_events(events, registry)
-        finally:
-            registry.close()
+        if self.delivery is None:
+            path = default_registry_path(sidecar_base(self.config.store))
+            if not path.exists():  # `lightsout webhooks add` may create it while the service runs
+                return
+            self.delivery = BackgroundDelivery(path, on_report=self._delivered)
+        self.delivery.submit(events)
+
+    def _delivered(self, report: DeliveryReport) -> None:
         if report.delivered or report.failed:
             self.console.print(f"webhooks: {len(report.delivered)} delivered, {len(report.failed)} failed",
                                highlight=False)
