@@ -16,6 +16,7 @@ a killed test run leaves no server behind. Only ever binds addresses of its own 
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import signal
@@ -97,11 +98,16 @@ class Resolver:
 
 
 def serve_dns_udp(resolver: Resolver, sock: socket.socket) -> None:
+    """Answer queries until the socket is closed (the owner closing it ends the thread quietly)."""
     while True:
-        wire, peer = sock.recvfrom(4096)
+        try:
+            wire, peer = sock.recvfrom(4096)
+        except OSError:  # closed under us: the server's owner is done with it
+            return
         reply = resolver.answer(wire)
         if reply is not None:
-            sock.sendto(reply, peer)
+            with contextlib.suppress(OSError):
+                sock.sendto(reply, peer)
 
 
 class _DnsTcpHandler(socketserver.BaseRequestHandler):
