@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from lightsout.errors import InputError, UserError
-from lightsout.sources.probing.safety import DoNotProbe
+from lightsout.sources.probing.safety import DoNotProbe, iter_first_columns
 
 U32 = npt.NDArray[np.uint32]
 I64 = npt.NDArray[np.int64]
@@ -157,21 +157,14 @@ def read_address_file(path: Path) -> list[int]:
     """Responsive IPv4 addresses, one per line (``#`` comments; further columns ignored), as
     ISI's census and hitlist files list them (dotted quad, or 8 hex digits as in ISI's files)."""
     addresses = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise InputError(str(path), "", f"cannot read: {exc.strerror or exc}") from exc
-    for number, line in enumerate(lines, 1):
-        text = line.split("#", 1)[0].replace(",", " ").split()
-        if not text:
-            continue
+    for number, first in iter_first_columns(path):
         try:
-            if len(text[0]) == 8 and "." not in text[0]:
-                addresses.append(int(text[0], 16))
+            if len(first) == 8 and "." not in first:
+                addresses.append(int(first, 16))
             else:
-                addresses.append(int(ipaddress.IPv4Address(text[0])))
+                addresses.append(int(ipaddress.IPv4Address(first)))
         except ValueError:
-            raise InputError(str(path), f"line {number}", f"not an IPv4 address: {text[0]!r}") from None
+            raise InputError(str(path), f"line {number}", f"not an IPv4 address: {first!r}") from None
     return addresses
 
 

@@ -15,6 +15,7 @@ RFC 6598) may be probed, and nothing else at all.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,22 +64,28 @@ def _inside(blocks: U32, intervals: list[tuple[int, int]]) -> npt.NDArray[np.boo
     return result
 
 
-def read_prefix_file(path: Path) -> list[str]:
-    """IPv4 prefixes of a do-not-probe (or hitlist) file: one per line, ``#`` starts a comment,
-    anything after the prefix on the line (comma or space separated) is ignored here."""
-    prefixes = []
+def iter_first_columns(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, first column) of each line of a prefix or address list: ``#`` starts a
+    comment, blank lines are passed over, anything after the first column (comma or space
+    separated) is ignored. A file that cannot be read is one :class:`InputError` naming it."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise InputError(str(path), "", f"cannot read: {exc.strerror or exc}") from exc
     for number, line in enumerate(lines, 1):
         text = line.split("#", 1)[0].replace(",", " ").split()
-        if not text:
-            continue
+        if text:
+            yield number, text[0]
+
+
+def read_prefix_file(path: Path) -> list[str]:
+    """IPv4 prefixes of a do-not-probe (or hitlist) file: one per line (:func:`iter_first_columns`)."""
+    prefixes = []
+    for number, first in iter_first_columns(path):
         try:
-            net = ipaddress.ip_network(text[0], strict=False)
+            net = ipaddress.ip_network(first, strict=False)
         except ValueError:
-            raise InputError(str(path), f"line {number}", f"not a prefix: {text[0]!r}") from None
+            raise InputError(str(path), f"line {number}", f"not a prefix: {first!r}") from None
         if net.version == 4:
             prefixes.append(str(net))
     return prefixes
