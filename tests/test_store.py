@@ -24,6 +24,7 @@ from lightsout.model import (
     ExternalEvent,
     HealthState,
     OoniMeasurement,
+    OoniVerdict,
     Scope,
     SeriesKey,
     SignalKind,
@@ -177,6 +178,67 @@ def test_a_write_that_fails_at_its_last_step_leaves_nothing(store: Store) -> Non
     assert store.points(CONNECTIVITY).values.tolist() == [1.0, 2.0, 3.0]
     assert store.entities(kind=EntityKind.REGION) == [TEHRAN]
     assert [m.measurement_id for m in store.measurements(MeasurementFilter())] == ["m2"]
+
+
+def verdict(m: OoniMeasurement, analysis: str = "v1", status: str = "blocked") -> OoniVerdict:
+    method = "dns" if status == "blocked" else None
+    return OoniVerdict(
+        m.measurement_id, analysis, m.test_name, m.input or "", status, method, "why \'é", m.probe_cc,
+        m.probe_asn, m.measurement_start, None, "r1", None,
+    )
+
+
+def test_a_file_written_in_parts_is_one_atomic_write(store: Store) -> None:
+    def parts(fail: bool) -> Iterator[IngestBatch]:
+        yield IngestBatch(source("a"), [IR], points([1.0, 2.0]), [measurement("m1", T0)])
+        yield IngestBatch(source("a"), [TEHRAN], points([3.0, 4.0, 5.0], T0 + 2 * HOUR))
+        if fail:
+            raise ValueError("the reader failed half-way")
+        last = replace(source("a", points=5), records_read=7)
+        yield IngestBatch(last, measurements=[measurement("m2", T0)])
+
+    with pytest.raises(ValueError):
+        store.write_parts(parts(fail=True))
+    assert not store.has_source("a") and store.entities() == []
+    assert store.points(CONNECTIVITY).values.tolist() == [] and store.measurements(MeasurementFilter()) == []
+
+    store.write_parts(parts(fail=False))
+    assert [(s.sha256, s.records_read, s.points_written) for s in store.sources()] == [("a", 7, 5)]
+    assert store.entities() == [IR, TEHRAN]
+    assert store.points(CONNECTIVITY).values.tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]
+    (summary,) = store.series()
+    assert (summary.points, summary.first, summary.last) == (5, T0, T0 + 4 * HOUR)
+    (provenance,) = store.file_series([CONNECTIVITY])
+    assert (provenance.first, provenance.last, provenance.points) == (T0, T0 + 4 * HOUR, 5)
+    assert [m.measurement_id for m in store.measurements(MeasurementFilter())] == ["m1", "m2"]
+
+    store.write_parts(parts(fail=True))  # already stored: adds nothing, reads no further
+    assert len(store.sources()) == 1
+
+
+def test_verdicts_are_stored_with_new_measurements_only(store: Store) -> None:
+    m1, m2, m3 = measurement("m1", T0), measurement("m2", T0 + HOUR, cc="DE"), measurement("m3", None)
+    first = IngestBatch(source("a"), measurements=[m1, m2, m3], verdicts=[verdict(m1), verdict(m2)])
+    store.write_batch(first)
+    # A second copy of m1 (another file) keeps the stored verdict; m4 comes with its own.
+    m4 = replace(measurement("m4", T0 + 2 * HOUR), test_name="whatsapp")
+    again = verdict(m1, status="accessible")
+    store.write_batch(IngestBatch(source("b"), measurements=[m1, m4], verdicts=[again, verdict(m4)]))
+
+    assert store.verdicts(MeasurementFilter(), "v1") == [verdict(m1), verdict(m2), verdict(m4)]
+    assert store.verdicts(MeasurementFilter(country="DE"), "v1") == [verdict(m2)]
+    assert store.verdicts(MeasurementFilter(test_name="whatsapp"), "v1") == [verdict(m4)]
+    assert store.verdicts(MeasurementFilter(since=T0 + HOUR, limit=1), "v1") == [verdict(m2)]
+    assert store.verdicts(MeasurementFilter(), "v2") == []
+    assert store.unjudged(MeasurementFilter(), "v1") == [m3]
+    assert store.unjudged(MeasurementFilter(country="IR"), "v2") == [m1, m4, m3]
+
+    # Judged again by another analysis: that analysis's verdicts replace the stored ones.
+    store.save_verdicts([verdict(m1, "v2", "accessible"), verdict(m3, "v2", "inconclusive")])
+    assert store.verdicts(MeasurementFilter(), "v2") == [
+        verdict(m1, "v2", "accessible"), verdict(m3, "v2", "inconclusive")
+    ]
+    assert [m.measurement_id for m in store.unjudged(MeasurementFilter(), "v2")] == ["m2", "m4"]
 
 
 def test_series_are_summarised_per_entity_and_country(store: Store) -> None:

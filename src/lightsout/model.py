@@ -95,6 +95,30 @@ class OoniMeasurement:
 
 
 @dataclass(frozen=True, slots=True)
+class OoniVerdict:
+    """The verdict on one stored OONI measurement, computed once at ingest
+    (:func:`lightsout.apps.verdict.analyse`) and stored beside it.
+
+    ``analysis`` names the analysis that judged it (:func:`lightsout.apps.stored.analysis_version`):
+    readers use only verdicts of the running analysis and judge the others again (docs/apps.md).
+    The probe fields copy the measurement's, so verdicts are filtered as measurements are."""
+
+    measurement_id: str
+    analysis: str
+    test_name: str
+    target: str  # the URL tested, or the app's name
+    status: str  # lightsout.apps.finding.Status
+    method: str | None  # lightsout.apps.finding.Method, when blocked
+    reason: str
+    probe_cc: str | None
+    probe_asn: int | None
+    measurement_start: datetime | None
+    fingerprint: str | None
+    report_id: str | None
+    measurement_uid: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class SourceFile:
     """A file that has been ingested completely (written in the same transaction as its data)."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -17,6 +18,7 @@ from lightsout.model import (
     ExternalEvent,
     FileSeries,
     OoniMeasurement,
+    OoniVerdict,
     SeriesKey,
     SeriesSummary,
     SignalKind,
@@ -38,6 +40,9 @@ class IngestBatch:
     carry: CarryState | None = None  # the reader's state after this file, saved with it
     checkpoint: Checkpoint | None = None  # a live source's cursor after this item, saved with it
     external_events: list[ExternalEvent] = field(default_factory=list)  # upserted by event_id
+    # The verdicts on ``measurements`` (lightsout.apps.stored): each is stored with its measurement
+    # when that measurement is new to the store (a copy already stored keeps its own verdict).
+    verdicts: list[OoniVerdict] = field(default_factory=list)
 
 
 def make_file_series(batch: IngestBatch) -> list[FileSeries]:
@@ -88,6 +93,13 @@ class Store(Protocol):
         """Write a file's data atomically: all of it with its source record, or nothing. A file
         whose source record (same SHA-256) is already stored adds nothing."""
 
+    def write_parts(self, parts: Iterable[IngestBatch]) -> None:
+        """Write one file's data given in parts (a streaming reader's chunks), atomically as
+        :meth:`write_batch`: every part's rows, then the ``source`` record of the last part (its
+        counts are known only at the end; every part names the same file). Nothing is visible
+        until the last part is written; an error raised by ``parts`` leaves no trace. A file
+        already stored adds nothing (``parts`` is then not read past its first item)."""
+
     def sources(self) -> list[SourceFile]: ...
 
     def entities(
@@ -103,6 +115,19 @@ class Store(Protocol):
     ) -> TimeSeries: ...
 
     def measurements(self, query: MeasurementFilter) -> list[OoniMeasurement]: ...
+
+    def verdicts(self, query: MeasurementFilter, analysis: str) -> list[OoniVerdict]:
+        """The stored verdicts of ``analysis`` on measurements matching ``query``, ordered as
+        :meth:`measurements` (start time, then id; untimed last)."""
+
+    def unjudged(self, query: MeasurementFilter, analysis: str) -> list[OoniMeasurement]:
+        """The measurements matching ``query`` that have no stored verdict of ``analysis``
+        (ingested before verdicts were stored, or judged by another analysis), ordered as
+        :meth:`measurements`."""
+
+    def save_verdicts(self, verdicts: list[OoniVerdict]) -> None:
+        """Store verdicts judged again (re-derived), replacing the stored verdict of each
+        measurement, in one transaction."""
 
     def file_series(self, keys: list[SeriesKey]) -> list[FileSeries]:
         """Which ingested files wrote bins of ``keys``, and which bins (the provenance of a number)."""

@@ -30,6 +30,7 @@ import itertools
 import threading
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,6 +46,7 @@ from lightsout.model import (
     FileSeries,
     HealthState,
     OoniMeasurement,
+    OoniVerdict,
     Scope,
     SeriesKey,
     SeriesSummary,
@@ -223,18 +225,66 @@ class ClickHouseStore:
         )
 
     def write_batch(self, batch: IngestBatch) -> None:
-        if self.has_source(batch.source.sha256):
-            return  # already ingested: adds nothing
-        gen = self._begin()
+        self.write_parts([batch])
+
+    def write_parts(self, parts: Iterable[IngestBatch]) -> None:
+        gen = 0
+        last: IngestBatch | None = None
+        # Series summaries: from the one part with points, or recounted when several had some.
+        pending: list[SignalPoint] | None = None
+        recount: set[str] = set()
+        provenance: dict[tuple[str, SignalKind, str, int], FileSeries] = {}
+        for part in parts:
+            if last is None:
+                if self.has_source(part.source.sha256):
+                    return  # already ingested: adds nothing
+                gen = self._begin()
+            self._write_rows(part, gen)
+            if part.points:
+                if pending is None and not recount:
+                    pending = part.points
+                else:
+                    recount.update(p.entity_id for p in [*(pending or []), *part.points])
+                    pending = None
+                for row in make_file_series(part):
+                    key = (row.entity_id, row.signal, row.source, row.bin_s)
+                    seen = provenance.get(key)
+                    provenance[key] = row if seen is None else replace(
+                        seen, first=min(seen.first, row.first), last=max(seen.last, row.last),
+                        points=seen.points + row.points,
+                    )
+            last = part
+        if last is None:
+            return
+        if pending is not None:
+            self._write_summaries(pending, gen)
+        elif recount:
+            self._insert_summaries(self._recount(sorted(recount), gen), gen)
+        if provenance:
+            self._insert("file_series", FileSeries, list(provenance.values()), gen)
+        self._insert("sources", SourceFile, [last.source], gen)
+        self._commit(gen, "file")
+
+    def _write_rows(self, batch: IngestBatch, gen: int) -> None:
+        """One part's rows, tagged with the write's generation (published by its commit)."""
         con = self._con
         if batch.entities:
             self._insert("entities", Entity, batch.entities, gen)
         for chunk in _chunks(batch.points, 1_000_000):
             self._insert("points", SignalPoint, chunk, gen)
-        self._write_summaries(batch.points, gen)
-        provenance = make_file_series(batch)
-        if provenance:
-            self._insert("file_series", FileSeries, provenance, gen)
+        if batch.verdicts:
+            # A verdict goes in with its measurement when that is new to the store (as DuckDB).
+            ids = sorted({v.measurement_id for v in batch.verdicts})
+            stored: set[str] = set()
+            for chunk in _chunks(ids, _IDS_PER_QUERY):
+                rows = self._con.query(
+                    bind(f"SELECT DISTINCT measurement_id FROM ooni_measurements WHERE {_PUBLISHED} "
+                         "AND measurement_id IN {ids}", ids=chunk)
+                )
+                stored.update(r[0] for r in rows)
+            new = [v for v in batch.verdicts if v.measurement_id not in stored]
+            for chunk in _chunks(new, 100_000):
+                self._insert("ooni_verdicts", OoniVerdict, chunk, gen)
         for chunk in _chunks(batch.measurements, 100_000):
             self._insert("ooni_measurements", OoniMeasurement, chunk, gen)
         if batch.carry is not None:
@@ -249,8 +299,14 @@ class ClickHouseStore:
         if batch.external_events:
             latest = list({e.event_id: e for e in batch.external_events}.values())
             self._insert("external_events", ExternalEvent, latest, gen)
-        self._insert("sources", SourceFile, [batch.source], gen)
-        self._commit(gen, "file")
+
+    def save_verdicts(self, verdicts: list[OoniVerdict]) -> None:
+        if not verdicts:
+            return
+        gen = self._begin()
+        for chunk in _chunks(verdicts, 100_000):
+            self._insert("ooni_verdicts", OoniVerdict, chunk, gen)
+        self._commit(gen, "verdicts")
 
     def _write_summaries(self, points: list[SignalPoint], gen: int) -> None:
         """The new summary of every series ``points`` touch, in generation ``gen``
@@ -572,24 +628,24 @@ class ClickHouseStore:
         return TimeSeries(key, times, values)
 
     def measurements(self, query: MeasurementFilter) -> list[OoniMeasurement]:
-        conditions = [
-            bind("start >= {since} AND start < {until}", since=_since(query.since), until=_until(query.until))
-            if query.since is not None or query.until is not None
-            else "1"
-        ]
-        if query.country is not None:
-            conditions.append(bind("probe_cc = {v}", v=query.country))
-        if query.asn is not None:
-            conditions.append(bind("probe_asn = {v}", v=query.asn))
-        if query.test_name is not None:
-            conditions.append(bind("test_name = {v}", v=query.test_name))
+        return self._measurements(query, "")
+
+    def unjudged(self, query: MeasurementFilter, analysis: str) -> list[OoniMeasurement]:
+        judged = bind(
+            f" AND measurement_id NOT IN (SELECT measurement_id FROM ooni_verdicts WHERE {_PUBLISHED} "
+            "AND analysis = {a})",
+            a=analysis,
+        )
+        return self._measurements(query, judged)
+
+    def _measurements(self, query: MeasurementFilter, extra: str) -> list[OoniMeasurement]:
         rows = self._con.query(
             "SELECT measurement_id, tupleElement(r, 1) AS test_name, tupleElement(r, 2), "
             "tupleElement(r, 3) AS probe_cc, tupleElement(r, 4) AS probe_asn, tupleElement(r, 5) AS start, "
             "tupleElement(r, 6), tupleElement(r, 7) FROM (SELECT measurement_id, argMin(tuple(test_name, "
             "test_version, probe_cc, probe_asn, measurement_start, input, raw_json), gen) AS r "
-            f"FROM ooni_measurements WHERE {_PUBLISHED} GROUP BY measurement_id) "
-            f"WHERE {' AND '.join(conditions)} ORDER BY start, measurement_id LIMIT {int(query.limit)}"
+            f"FROM ooni_measurements WHERE {_PUBLISHED}{extra} GROUP BY measurement_id) "
+            f"WHERE {_measurement_conditions(query)} ORDER BY start, measurement_id LIMIT {int(query.limit)}"
         )
         return [
             OoniMeasurement(
@@ -597,6 +653,22 @@ class ClickHouseStore:
             )
             for r in rows
         ]
+
+    def verdicts(self, query: MeasurementFilter, analysis: str) -> list[OoniVerdict]:
+        # The first stored verdict of each measurement by this analysis (as DuckDB keeps one).
+        fields = field_names(OoniVerdict)[2:]
+        picked = ", ".join(
+            f"tupleElement(r, {i}) AS {name}" for i, name in enumerate(fields, start=1)
+        )
+        rows = self._con.query(
+            f"SELECT measurement_id, analysis, {picked} FROM (SELECT measurement_id, analysis, "
+            f"argMin(tuple({', '.join(fields)}), gen) AS r FROM ooni_verdicts WHERE {_PUBLISHED} "
+            + bind("AND analysis = {a} ", a=analysis)
+            + "GROUP BY measurement_id, analysis) "
+            + f"WHERE {_measurement_conditions(query, 'measurement_start')} "
+            f"ORDER BY measurement_start, measurement_id LIMIT {int(query.limit)}"
+        )
+        return [_verdict(r) for r in rows]
 
     def file_series(self, keys: list[SeriesKey]) -> list[FileSeries]:
         if not keys:
@@ -616,6 +688,29 @@ class ClickHouseStore:
 
     def close(self) -> None:
         self._con.close()
+
+
+def _measurement_conditions(query: MeasurementFilter, start: str = "start") -> str:
+    """The filter of a measurement query over the columns probe_cc, probe_asn, test_name and ``start``."""
+    conditions = [
+        bind(f"{start} >= {{s}} AND {start} < {{u}}", s=_since(query.since), u=_until(query.until))
+        if query.since is not None or query.until is not None
+        else "1"
+    ]
+    if query.country is not None:
+        conditions.append(bind("probe_cc = {v}", v=query.country))
+    if query.asn is not None:
+        conditions.append(bind("probe_asn = {v}", v=query.asn))
+    if query.test_name is not None:
+        conditions.append(bind("test_name = {v}", v=query.test_name))
+    return " AND ".join(conditions)
+
+
+def _verdict(row: Sequence[Any]) -> OoniVerdict:
+    values = list(row)
+    start = field_names(OoniVerdict).index("measurement_start")
+    values[start] = _time(values[start])
+    return OoniVerdict(*values)
 
 
 def _table_of(cls: type) -> str:

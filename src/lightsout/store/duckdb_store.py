@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import threading
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from lightsout.model import (
     FileSeries,
     HealthState,
     OoniMeasurement,
+    OoniVerdict,
     Scope,
     SeriesKey,
     SeriesSummary,
@@ -45,6 +47,7 @@ _TABLES: list[tuple[str, type, tuple[str, ...]]] = [
     ("entities", Entity, ("entity_id",)),
     ("points", SignalPoint, ("entity_id", "signal", "source", "bin_s", "bin_start")),
     ("ooni_measurements", OoniMeasurement, ("measurement_id",)),
+    ("ooni_verdicts", OoniVerdict, ("measurement_id",)),
     ("alerts", Alert, ("entity_id", "signal", "source", "bin_s", "bin_start")),
     ("checkpoints", Checkpoint, ("source", "stream")),
     ("source_health", SourceHealth, ("source",)),
@@ -117,52 +120,25 @@ class DuckDBStore:
         return row is not None
 
     def write_batch(self, batch: IngestBatch) -> None:
+        self.write_parts([batch])
+
+    def write_parts(self, parts: Iterable[IngestBatch]) -> None:
         con = self._con
         con.begin()
         try:
-            if con.execute("SELECT 1 FROM sources WHERE sha256 = ?", [batch.source.sha256]).fetchone():
-                con.rollback()  # already ingested: adds nothing
+            last: IngestBatch | None = None
+            for part in parts:
+                if last is None and con.execute(
+                    "SELECT 1 FROM sources WHERE sha256 = ?", [part.source.sha256]
+                ).fetchone():
+                    con.rollback()  # already ingested: adds nothing
+                    return
+                self._write_rows(part)
+                last = part
+            if last is None:
+                con.rollback()
                 return
-            if batch.entities:
-                con.register("entities_arrow", _arrow_table(Entity, batch.entities))
-                con.execute(
-                    "INSERT INTO entities SELECT * FROM entities_arrow ON CONFLICT (entity_id) DO NOTHING"
-                )
-                con.unregister("entities_arrow")
-            if batch.points:
-                con.register("points_arrow", _arrow_table(SignalPoint, batch.points))
-                # A later file covering the same bins of the same source replaces them.
-                con.execute(
-                    "INSERT INTO points SELECT * FROM points_arrow "
-                    "ON CONFLICT (entity_id, signal, source, bin_s, bin_start) "
-                    "DO UPDATE SET value = excluded.value, samples = excluded.samples"
-                )
-                con.execute(
-                    "INSERT INTO file_series SELECT ?, entity_id, signal, source, bin_s, min(bin_start), "
-                    "max(bin_start), count(*) FROM points_arrow GROUP BY entity_id, signal, source, bin_s "
-                    "ON CONFLICT DO NOTHING",
-                    [batch.source.sha256],
-                )
-                con.unregister("points_arrow")
-            if batch.measurements:
-                con.register("ooni_arrow", _arrow_table(OoniMeasurement, batch.measurements))
-                con.execute("INSERT INTO ooni_measurements SELECT * FROM ooni_arrow ON CONFLICT DO NOTHING")
-                con.unregister("ooni_arrow")
-            if batch.carry is not None:
-                con.execute(
-                    "INSERT INTO reader_state VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
-                    "as_of = excluded.as_of, payload = excluded.payload",
-                    [batch.carry.key, batch.carry.as_of, batch.carry.payload],
-                )
-            if batch.checkpoint is not None:
-                self._upsert_checkpoint(batch.checkpoint)
-            if batch.external_events:
-                # A later answer about the same event (same id) replaces it: an ongoing one ends.
-                latest = {e.event_id: e for e in batch.external_events}
-                con.register("external_arrow", _arrow_table(ExternalEvent, list(latest.values())))
-                con.execute("INSERT OR REPLACE INTO external_events SELECT * FROM external_arrow")
-                con.unregister("external_arrow")
-            s = batch.source
+            s = last.source
             con.execute(
                 "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
@@ -175,6 +151,76 @@ class DuckDBStore:
                     s.points_written,
                 ],
             )
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
+
+    def _write_rows(self, batch: IngestBatch) -> None:
+        """One part's rows, inside the caller's transaction."""
+        con = self._con
+        if batch.entities:
+            con.register("entities_arrow", _arrow_table(Entity, batch.entities))
+            con.execute(
+                "INSERT INTO entities SELECT * FROM entities_arrow ON CONFLICT (entity_id) DO NOTHING"
+            )
+            con.unregister("entities_arrow")
+        if batch.points:
+            con.register("points_arrow", _arrow_table(SignalPoint, batch.points))
+            # A later file covering the same bins of the same source replaces them.
+            con.execute(
+                "INSERT INTO points SELECT * FROM points_arrow "
+                "ON CONFLICT (entity_id, signal, source, bin_s, bin_start) "
+                "DO UPDATE SET value = excluded.value, samples = excluded.samples"
+            )
+            # Parts of one file writing the same series widen its one row.
+            con.execute(
+                "INSERT INTO file_series SELECT ?, entity_id, signal, source, bin_s, min(bin_start), "
+                "max(bin_start), count(*) FROM points_arrow GROUP BY entity_id, signal, source, bin_s "
+                "ON CONFLICT (sha256, entity_id, signal, source, bin_s) DO UPDATE SET "
+                "first = least(file_series.first, excluded.first), "
+                "last = greatest(file_series.last, excluded.last), "
+                "points = file_series.points + excluded.points",
+                [batch.source.sha256],
+            )
+            con.unregister("points_arrow")
+        if batch.verdicts:
+            # Before the measurements: a verdict goes in with its measurement when that is new.
+            con.register("verdicts_arrow", _arrow_table(OoniVerdict, batch.verdicts))
+            con.execute(
+                "INSERT INTO ooni_verdicts SELECT * FROM verdicts_arrow v WHERE NOT EXISTS "
+                "(SELECT 1 FROM ooni_measurements m WHERE m.measurement_id = v.measurement_id) "
+                "ON CONFLICT DO NOTHING"
+            )
+            con.unregister("verdicts_arrow")
+        if batch.measurements:
+            con.register("ooni_arrow", _arrow_table(OoniMeasurement, batch.measurements))
+            con.execute("INSERT INTO ooni_measurements SELECT * FROM ooni_arrow ON CONFLICT DO NOTHING")
+            con.unregister("ooni_arrow")
+        if batch.carry is not None:
+            con.execute(
+                "INSERT INTO reader_state VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
+                "as_of = excluded.as_of, payload = excluded.payload",
+                [batch.carry.key, batch.carry.as_of, batch.carry.payload],
+            )
+        if batch.checkpoint is not None:
+            self._upsert_checkpoint(batch.checkpoint)
+        if batch.external_events:
+            # A later answer about the same event (same id) replaces it: an ongoing one ends.
+            latest = {e.event_id: e for e in batch.external_events}
+            con.register("external_arrow", _arrow_table(ExternalEvent, list(latest.values())))
+            con.execute("INSERT OR REPLACE INTO external_events SELECT * FROM external_arrow")
+            con.unregister("external_arrow")
+
+    def save_verdicts(self, verdicts: list[OoniVerdict]) -> None:
+        if not verdicts:
+            return
+        con = self._con
+        con.begin()
+        try:
+            con.register("verdicts_arrow", _arrow_table(OoniVerdict, verdicts))
+            con.execute("INSERT OR REPLACE INTO ooni_verdicts SELECT * FROM verdicts_arrow")
+            con.unregister("verdicts_arrow")
             con.commit()
         except BaseException:
             con.rollback()
@@ -385,24 +431,33 @@ class DuckDBStore:
 
     def measurements(self, query: MeasurementFilter) -> list[OoniMeasurement]:
         rows = self._con.execute(
-            "SELECT * FROM ooni_measurements WHERE (? IS NULL OR probe_cc = ?) "
-            "AND (? IS NULL OR probe_asn = ?) "
-            "AND (? IS NULL OR test_name = ?) AND (?::TIMESTAMPTZ IS NULL OR measurement_start >= ?) "
-            "AND (?::TIMESTAMPTZ IS NULL OR measurement_start < ?) "
+            f"SELECT * FROM ooni_measurements WHERE {_MEASUREMENT_FILTER} "
             "ORDER BY measurement_start, measurement_id LIMIT ?",
-            [
-                query.country,
-                query.country,
-                query.asn,
-                query.asn,
-                query.test_name,
-                query.test_name,
-                query.since,
-                query.since,
-                query.until,
-                query.until,
-                query.limit,
-            ],
+            [*_filter_values(query), query.limit],
+        ).fetchall()
+        return [OoniMeasurement(*row) for row in rows]
+
+    def verdicts(self, query: MeasurementFilter, analysis: str) -> list[OoniVerdict]:
+        try:
+            rows = self._con.execute(
+                f"SELECT * FROM ooni_verdicts WHERE analysis = ? AND {_MEASUREMENT_FILTER} "
+                "ORDER BY measurement_start, measurement_id LIMIT ?",
+                [analysis, *_filter_values(query), query.limit],
+            ).fetchall()
+        except duckdb.CatalogException:  # a store written before verdicts, opened read-only
+            return []
+        return [OoniVerdict(*row) for row in rows]
+
+    def unjudged(self, query: MeasurementFilter, analysis: str) -> list[OoniMeasurement]:
+        try:
+            self._con.execute("SELECT 1 FROM ooni_verdicts LIMIT 0")
+        except duckdb.CatalogException:  # a store written before verdicts: none is judged
+            return self.measurements(query)
+        rows = self._con.execute(
+            f"SELECT * FROM ooni_measurements m WHERE {_MEASUREMENT_FILTER} AND NOT EXISTS "
+            "(SELECT 1 FROM ooni_verdicts v WHERE v.measurement_id = m.measurement_id AND v.analysis = ?) "
+            "ORDER BY measurement_start, measurement_id LIMIT ?",
+            [*_filter_values(query), analysis, query.limit],
         ).fetchall()
         return [OoniMeasurement(*row) for row in rows]
 
@@ -415,6 +470,19 @@ class DuckDBStore:
             _OPEN[self._key] -= 1
             if not _OPEN[self._key]:
                 del _OPEN[self._key]
+
+
+_MEASUREMENT_FILTER = (
+    "(? IS NULL OR probe_cc = ?) AND (? IS NULL OR probe_asn = ?) AND (? IS NULL OR test_name = ?) "
+    "AND (?::TIMESTAMPTZ IS NULL OR measurement_start >= ?) "
+    "AND (?::TIMESTAMPTZ IS NULL OR measurement_start < ?)"
+)
+
+
+def _filter_values(query: MeasurementFilter) -> list[Any]:
+    """The values of :data:`_MEASUREMENT_FILTER`'s parameters."""
+    q = query
+    return [q.country, q.country, q.asn, q.asn, q.test_name, q.test_name, q.since, q.since, q.until, q.until]
 
 
 def _external_event(row: tuple[Any, ...]) -> ExternalEvent:
