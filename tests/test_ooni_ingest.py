@@ -164,11 +164,13 @@ def test_network_entity_is_named_and_placed_in_its_country(shared_data: Path) ->
     by_id = {e.entity_id: e for e in parsed.entities}
     country, network = by_id["country/IE"], by_id["network/AS6830"]
     assert (country.kind, country.code, country.name) == (EntityKind.COUNTRY, "IE", "Ireland")
-    assert (network.kind, network.asn, network.name) == (EntityKind.NETWORK, 6830, "Liberty Global B.V.")
+    assert (network.kind, network.asn) == (EntityKind.NETWORK, 6830)
+    assert network.name == "AS6830 (Liberty Global B.V.)"
     assert (network.country_code, network.parent_id) == ("IE", "country/IE")
-    # old measurements carry no probe_network_name: the network is named by its number
+    # old measurements carry no probe_network_name: the network is named from the packaged AS table
     old = read_ooni(_ooni(shared_data) / "fastpath" / "report2.json")
-    assert [e.name for e in old.entities if e.kind == EntityKind.NETWORK] == ["AS3352"]
+    old_names = [e.name for e in old.entities if e.kind == EntityKind.NETWORK]
+    assert old_names == ["AS3352 (TELEFONICA DE ESPANA S.A.U.)"]
 
 
 # -- many measurements in one file -----------------------------------------------------------------
@@ -196,7 +198,7 @@ def test_jsonl_of_every_real_measurement(shared_data: Path, tmp_path: Path) -> N
     networks = {e.asn: e for e in parsed.entities if e.kind == EntityKind.NETWORK}
     assert set(networks) == {137, 3352, 4134, 4788, 6830, 7922, 8167, 9443, 17552, 17623, 20115, 20661, 23693,
                              30722, 44395, 197207}
-    assert (networks[30722].country_code, networks[30722].name) == ("IT", "Vodafone Italia S.p.A.")
+    assert (networks[30722].country_code, networks[30722].name) == ("IT", "AS30722 (Vodafone Italia S.p.A.)")
     assert len(parsed.entities) == len({e.entity_id for e in parsed.entities})
     assert "measurements by test: signal 3, telegram 1, tor 2, torsf 3, vanilla_tor 2, " \
         "web_connectivity 37, whatsapp 1" in parsed.notes

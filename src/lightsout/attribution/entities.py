@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from lightsout.attribution.asnames import as_label, lookup_as
 from lightsout.attribution.places import country_name, fold, region_code
 from lightsout.model import Entity, EntityKind
 
@@ -21,12 +22,23 @@ def make_county(region: Entity, name: str) -> Entity:
     return Entity(f"county/{code}", EntityKind.COUNTY, code, name, region.country_code, region.entity_id)
 
 
-def make_asn_network(asn: int, country: str | None = None, name: str | None = None) -> Entity:
-    """An autonomous system. ``country`` is where the observations put it, when they do."""
+def make_asn_network(
+    asn: int, country: str | None = None, name: str | None = None, *, place: bool = True
+) -> Entity:
+    """An autonomous system, named ``AS12880 (Information Technology Company (ITC))``.
+
+    ``country`` is where the observations put it, when they do; otherwise the packaged AS table's
+    country (the one holding most of its registered address space, see
+    :mod:`lightsout.attribution.asnames`), unless ``place`` is False (the observations saw it in
+    several countries: it belongs to none). ``name`` is the source's name for it, else the table's.
+    """
+    record = lookup_as(asn)
+    if record is not None:
+        country = country or (record.country_code if place else None)
+        name = name or record.name
     parent = f"country/{country}" if country else None
-    return Entity(
-        f"network/AS{asn}", EntityKind.NETWORK, f"AS{asn}", name or f"AS{asn}", country, parent, asn
-    )
+    label = as_label(asn, name)
+    return Entity(f"network/AS{asn}", EntityKind.NETWORK, f"AS{asn}", label, country, parent, asn)
 
 
 def make_isp_network(alpha2: str, isp_name: str) -> Entity:

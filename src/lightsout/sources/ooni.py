@@ -292,8 +292,9 @@ class _Reader:
             ccs = self.asn_countries[asn]
             # A network seen in several countries belongs to none of them (see Entity).
             names = self.asn_names.get(asn)
+            name = names.most_common(1)[0][0] if names else None
             entities.append(make_asn_network(
-                asn, next(iter(ccs)) if len(ccs) == 1 else None, names.most_common(1)[0][0] if names else None
+                asn, next(iter(ccs)) if len(ccs) == 1 else None, name, place=len(ccs) == 1
             ))
         parsed.entities = entities
         tests = Counter(m.test_name for m in parsed.measurements)

@@ -1,0 +1,58 @@
+"""Names and countries of autonomous systems, from a packaged, dated table.
+
+The table (``attribution/data/as-table.tsv.gz``, see the README beside it) is derived by
+``scripts/build-as-table.py`` from ip-location-db's npm packages of June 2026 (CC BY 4.0:
+RouteViews, DB-IP, NRO): the name is the organisation DB-IP gives for most of the AS's addresses,
+the country the one whose registry delegations hold most of its IPv4 space. It is read once, on
+first use; nothing is fetched.
+"""
+
+from __future__ import annotations
+
+import gzip
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+AS_TABLE_SOURCE = "ip-location-db 2.3.2026061719 (RouteViews, DB-IP, NRO; CC BY 4.0)"
+
+
+@dataclass(frozen=True, slots=True)
+class ASRecord:
+    asn: int
+    name: str  # organisation name; "" when the table has none
+    country_code: str | None  # ISO 3166-1 alpha-2 holding most of its registered space
+
+
+@cache
+def _table() -> dict[int, tuple[str, str]]:
+    raw = resources.files("lightsout.attribution").joinpath("data/as-table.tsv.gz").read_bytes()
+    table: dict[int, tuple[str, str]] = {}
+    for line in gzip.decompress(raw).decode("utf-8").splitlines():
+        if not line or line.startswith("#"):
+            continue
+        asn, country, name = line.split("\t", 2)
+        table[int(asn)] = (country, name)
+    return table
+
+
+def lookup_as(asn: int) -> ASRecord | None:
+    """The table's record of ``asn``, or None when the AS is not in it (unrouted in June 2026)."""
+    found = _table().get(asn)
+    if found is None:
+        return None
+    return ASRecord(asn, found[1], found[0] or None)
+
+
+def as_label(asn: int, name: str | None) -> str:
+    """``AS12880 (Information Technology Company (ITC))``; ``AS64500`` when no name is known.
+
+    A name that already starts with the number (IODA's ``AS9500 (VODAFONE-TRANSIT-AS)``) is kept.
+    """
+    prefix = f"AS{asn}"
+    text = " ".join((name or "").split())
+    if not text or text.upper() == prefix:
+        return prefix
+    if text.upper().startswith(prefix) and not text[len(prefix) : len(prefix) + 1].isdigit():
+        return text
+    return f"{prefix} ({text})"

@@ -1,0 +1,69 @@
+"""Names and countries of networks from the packaged AS table (attribution/data/as-table.tsv.gz)."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from lightsout.attribution.asnames import as_label, lookup_as
+from lightsout.attribution.entities import make_asn_network
+from lightsout.cli.data import entities
+from lightsout.ingest import ingest_file
+from lightsout.model import EntityKind
+from lightsout.store import open_store
+
+TABLE = Path(__file__).resolve().parents[1] / "src/lightsout/attribution/data/as-table.tsv.gz"
+
+
+def test_iranian_networks_are_named_and_placed() -> None:
+    # Iran's two gateways and its two largest mobile operators, by their registry records.
+    for asn, name in [(12880, "Information Technology Company"), (58224, "Iran Telecommunication Company"),
+                      (44244, "Iran Cell"), (197207, "Mobile Communication Company of Iran")]:  # fmt: skip
+        record = lookup_as(asn)
+        assert record is not None and record.country_code == "IR", asn
+        assert record.name.startswith(name), record
+    assert lookup_as(13335) is not None and lookup_as(13335).country_code == "US"  # type: ignore[union-attr]
+    assert lookup_as(64500) is None  # documentation range: never routed
+
+
+def test_table_names_its_source_and_is_well_formed() -> None:
+    lines = gzip.decompress(TABLE.read_bytes()).decode().splitlines()
+    header = [line for line in lines if line.startswith("#")]
+    assert any("@ip-location-db/asn@2.3.2026061719" in h for h in header)
+    assert any("CC BY 4.0" in h for h in header)
+    rows = [line.split("\t") for line in lines if not line.startswith("#")]
+    assert len(rows) > 80_000 and all(len(r) == 3 and r[0].isdigit() for r in rows)
+    assert all(r[1] == "" or (len(r[1]) == 2 and r[1].isupper()) for r in rows)
+
+
+def test_network_entity_labels() -> None:
+    itc = make_asn_network(12880)
+    assert itc.name == "AS12880 (Information Technology Company (ITC))"
+    assert (itc.country_code, itc.parent_id) == ("IR", "country/IR")
+    # A source's own name and country win over the table's.
+    assert make_asn_network(12880, "DE", "ITC").name == "AS12880 (ITC)"
+    assert make_asn_network(12880, "DE").country_code == "DE"
+    # IODA's names already carry the number.
+    assert as_label(9500, "AS9500 (VODAFONE-TRANSIT-AS)") == "AS9500 (VODAFONE-TRANSIT-AS)"
+    assert as_label(64500, None) == "AS64500"
+    assert make_asn_network(64500).country_code is None
+
+
+def test_entities_lists_irans_bgp_networks(shared_data: Path, tmp_path: Path) -> None:
+    db = tmp_path / "bgp.duckdb"
+    store = open_store(db)
+    try:
+        mrt = shared_data / "mrt/collectors/bgpdump-test_data/updates.20100722.2015.gz"
+        ingest_file(store, mrt)
+        iranian = store.entities(EntityKind.NETWORK, "IR")
+    finally:
+        store.close()
+    assert len(iranian) == 25 and all(e.parent_id == "country/IR" for e in iranian)
+    result = CliRunner().invoke(entities, ["--db", str(db), "--kind", "network", "--country", "IR"],
+                                terminal_width=160)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "AS12880 (Information Technology" in result.output  # the table fits 100 columns: wrapped
+    assert "AS5618 (DP IRAN PLC)" in result.output
+    assert "25 entities" in result.output
