@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from lightsout.probe.config import Endpoint
 from lightsout.store import Store, open_store
+from netlab.loopback import serve_loopback
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -42,3 +44,12 @@ def store(tmp_path: Path) -> Iterator[Store]:
     s = open_store(tmp_path / "test.duckdb")
     yield s
     s.close()
+
+
+@pytest.fixture
+def loopback_site(tmp_path: Path) -> Iterator[tuple[Endpoint, int]]:
+    """A resolver and a web server on 127.0.0.1 (ephemeral ports): ``site.test`` -> 127.0.0.1, a
+    page titled "Loopback site". Yields (resolver endpoint, web port)."""
+    zone = {"site.test": {"A": ["127.0.0.1"]}}
+    with serve_loopback(tmp_path, zone, {"site.test": {"title": "Loopback site", "size": 2000}}) as site:
+        yield site

@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from lightsout.apps.finding import Status
@@ -23,7 +20,6 @@ from lightsout.cli.probe import probe
 from lightsout.probe.archival import as_measurement
 from lightsout.probe.config import Endpoint, parse_config
 from lightsout.probe.netcheck import NetworkState, check_network
-from netlab.servers import LabServer, Resolver, Site, serve_dns_udp
 
 
 def _closed_port() -> int:
@@ -33,32 +29,12 @@ def _closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
-def control_host(tmp_path: Path) -> Iterator[tuple[Endpoint, int]]:
-    """A resolver answering ``control.test`` -> 127.0.0.1, and a web server there."""
-    policy = tmp_path / "policy.json"
-    policy.write_text("{}")
-    resolver = Resolver({"control.test": {"A": ["127.0.0.1"]}}, policy)
-    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    udp.bind(("127.0.0.1", 0))
-    threading.Thread(target=serve_dns_udp, args=(resolver, udp), daemon=True).start()
-    site = Site({"role": "internet", "pages": {"control.test": {"title": "Control", "size": 500}}})
-    server = LabServer("127.0.0.1", 0, None, site)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield Endpoint("127.0.0.1", udp.getsockname()[1]), server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
-        udp.close()
-
-
 def _config(second: Endpoint | None, port: int, dead_port: int) -> dict[str, object]:
     return {
         "dns": {"query_types": ["A"]},
         "timeouts": {"dns_s": 0.5, "connect_s": 0.5, "tls_s": 1, "http_s": 1},
         "network_check": {
-            "names": ["control.test"],
+            "names": ["site.test"],
             "second_resolver": str(second) if second is not None else "",
             "port": port,
         },
@@ -66,14 +42,14 @@ def _config(second: Endpoint | None, port: int, dead_port: int) -> dict[str, obj
     }
 
 
-def test_a_working_network_passes(control_host: tuple[Endpoint, int]) -> None:
-    resolver, port = control_host
+def test_a_working_network_passes(loopback_site: tuple[Endpoint, int]) -> None:
+    resolver, port = loopback_site
     check = check_network(parse_config(_config(None, port, _closed_port())), resolver)
     assert check.state is NetworkState.OK and check.ok
 
 
-def test_a_resolver_failing_for_everything_is_named(control_host: tuple[Endpoint, int]) -> None:
-    working, port = control_host
+def test_a_resolver_failing_for_everything_is_named(loopback_site: tuple[Endpoint, int]) -> None:
+    working, port = loopback_site
     dead = Endpoint("127.0.0.1", _closed_port())
     check = check_network(parse_config(_config(working, port, _closed_port())), dead)
     assert check.state is NetworkState.RESOLVER_FAILS

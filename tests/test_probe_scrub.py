@@ -4,6 +4,7 @@ page may use, in raw bytes, gzip bodies and UTF-16 text; nothing else touched.""
 from __future__ import annotations
 
 import gzip
+import ipaddress
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,37 @@ FORMS = [
      f"arpa {SCRUBBED}.ip6.arpa"),
     ("underscored 192_0_2_2", f"underscored {SCRUBBED}"),
 ]
+
+
+def address_forms(v4: str, v6: str) -> list[tuple[str, str]]:
+    """:data:`FORMS` for any pair of addresses: (text a page may show, what the scrubber leaves)."""
+    octets = v4.split(".")
+    number = int(ipaddress.IPv4Address(v4))
+    six = ipaddress.IPv6Address(v6)
+    groups = six.exploded.split(":")
+    nibbles = six.exploded.replace(":", "")
+    return [
+        (f"your address is {v4}.", f"your address is {SCRUBBED}."),
+        ("padded " + ".".join(f"{int(o):03d}" for o in octets), f"padded {SCRUBBED}"),
+        (f"host {'-'.join(octets)}.isp.example", f"host {SCRUBBED}.isp.example"),
+        (f"host {'-'.join(reversed(octets))}.dyn.example", f"host {SCRUBBED}.dyn.example"),
+        (f"ptr {'.'.join(reversed(octets))}.in-addr.arpa", f"ptr {SCRUBBED}.in-addr.arpa"),
+        (f"ip={'%2E'.join(octets)}&x=1", f"ip={SCRUBBED}&x=1"),
+        (f"decimal {number} here", f"decimal {SCRUBBED} here"),
+        (f"hex 0x{number:08X} and {number:08x}", f"hex {SCRUBBED} and {SCRUBBED}"),
+        (f"v6 {six.compressed}", f"v6 {SCRUBBED}"),
+        (f"upper {six.compressed.upper()}", f"upper {SCRUBBED}"),
+        ("unpadded " + ":".join(f"{int(g, 16):x}" for g in groups), f"unpadded {SCRUBBED}"),
+        (f"padded {six.exploded}", f"padded {SCRUBBED}"),
+        (f"url [{six.compressed.replace(':', '%3A')}]:443", f"url [{SCRUBBED}]:443"),
+        (f"mapped ::ffff:{v4}", f"mapped {SCRUBBED}"),
+        (f"arpa {'.'.join(reversed(nibbles))}.ip6.arpa", f"arpa {SCRUBBED}.ip6.arpa"),
+        (f"underscored {'_'.join(octets)}", f"underscored {SCRUBBED}"),
+    ]
+
+
+def test_the_forms_are_made_for_any_address() -> None:
+    assert address_forms(V4, V6) == FORMS
 
 
 @pytest.mark.parametrize(("text", "scrubbed"), FORMS)

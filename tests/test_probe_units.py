@@ -6,10 +6,7 @@ from __future__ import annotations
 import errno
 import json
 import re
-import socket
 import ssl
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,7 +32,6 @@ from lightsout.probe.scrub import SCRUBBED, Scrubber
 from lightsout.probe.web import NO_CONTROL, run_web_connectivity
 from lightsout.sources.ooni import read_ooni
 from lightsout.store import MeasurementFilter, Store
-from netlab.servers import LabServer, Resolver, Site, serve_dns_udp
 
 # -- configuration ---------------------------------------------------------------------------
 
@@ -202,26 +198,6 @@ def test_the_probes_own_addresses_are_scrubbed_everywhere() -> None:
 # -- a real run over the loopback interface ---------------------------------------------------------
 
 
-@pytest.fixture
-def loopback_site(tmp_path: Path) -> Iterator[tuple[Endpoint, int]]:
-    """A resolver and a web server on 127.0.0.1 (ephemeral ports): ``site.test`` -> 127.0.0.1."""
-    policy = tmp_path / "policy.json"
-    policy.write_text("{}")
-    resolver = Resolver({"site.test": {"A": ["127.0.0.1"]}}, policy)
-    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    udp.bind(("127.0.0.1", 0))
-    threading.Thread(target=serve_dns_udp, args=(resolver, udp), daemon=True).start()
-    site = Site({"role": "internet", "pages": {"site.test": {"title": "Loopback site", "size": 2000}}})
-    server = LabServer("127.0.0.1", 0, None, site)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield Endpoint("127.0.0.1", udp.getsockname()[1]), server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
-        udp.close()
-
-
 def test_web_connectivity_writes_an_ooni_measurement_the_store_reads(
     loopback_site: tuple[Endpoint, int], tmp_path: Path, store: Store
 ) -> None:
@@ -264,6 +240,7 @@ def test_the_command_writes_jsonl_and_stores_it(loopback_site: tuple[Endpoint, i
     config.write_text(
         '[probe]\ncountry = "DE"\nasn = "AS3320"\n[dns]\nquery_types = ["A"]\n[timeouts]\nconnect_s = 2\n'
         f'[network_check]\nnames = ["site.test"]\nsecond_resolver = ""\nport = {port}\n'
+        "[public_address]\ndns = []  # no echo: nothing but loopback is ever asked\n"
     )
     out, db = tmp_path / "out.jsonl", tmp_path / "store.duckdb"
     args = ["--urls", str(urls), "--config", str(config), "--resolver", str(resolver)]

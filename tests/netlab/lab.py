@@ -311,6 +311,8 @@ class Lab:
             "[network_check]  # www.site.test is never censored: the lab's control host",
             'names = ["www.site.test"]',
             'second_resolver = ""',
+            "[public_address]  # no echo outside the lab; the client's own address is an interface's",
+            "dns = []",
             "[apps.whatsapp]",
             f"endpoints = {json.dumps(list(WHATSAPP_CHAT.names))}",
             "[apps.telegram]",

@@ -17,7 +17,7 @@ from fastapi.openapi.utils import get_openapi
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from lightsout.api import exports, external, routes, sources, writes
+from lightsout.api import exports, external, routes, sources, whoami, writes
 from lightsout.api.access import StoreAccess
 from lightsout.api.errors import install_error_handlers
 from lightsout.api.pagecache import AccessLog, PageCache
@@ -136,6 +136,7 @@ def create_app(
     app.include_router(writes.router, prefix=PREFIX)
     app.include_router(sources.router, prefix=PREFIX)
     app.include_router(external.router, prefix=PREFIX)
+    app.include_router(whoami.router, prefix=PREFIX)
     app.include_router(make_router(access.reading, base_url=base_url))  # the dashboard, same read pool
     if page_cache_s > 0:
         app.add_middleware(PageCache, generation=lambda: store_access.generation, ttl_s=page_cache_s)

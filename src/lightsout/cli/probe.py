@@ -18,6 +18,7 @@ from lightsout.probe.archival import JsonObject, as_measurement
 from lightsout.probe.config import load_config, parse_endpoint
 from lightsout.probe.netcheck import NetworkCheck
 from lightsout.probe.runner import default_out, parse_apps, read_urls, run_probe
+from lightsout.probe.whoami import PublicAddresses
 
 if TYPE_CHECKING:
     from lightsout.store import StoreLocation
@@ -38,6 +39,10 @@ def _say_network(check: NetworkCheck) -> None:
         click.echo(f"network check: ok: {check.reason}")
     else:
         click.echo(f"network check: {check.reason}; a failure below is inconclusive, not blocking")
+
+
+def _say_public(public: PublicAddresses) -> None:
+    click.echo(f"public address: {public.reason}")
 
 
 @click.command("probe")
@@ -121,6 +126,7 @@ def probe(
             store,
             on_measurement=lambda m: click.echo(_describe(m)),
             on_network=_say_network,
+            on_public=_say_public,
         )
     finally:
         if store is not None:

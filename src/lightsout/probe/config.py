@@ -122,6 +122,44 @@ class NetworkCheckConfig:
     port: int = 443  # the control hosts are connected to on this port
 
 
+# How the probe learns its public address (behind NAT) as servers see it, to scrub it
+# (lightsout.probe.whoami): a query straight to an authoritative server that answers with the
+# address the query came from (Google's o-o.myaddr, Akamai's whoami), and optional HTTP(S) echo
+# URLs (e.g. a Lightsout server's /api/v1/whoami).
+GOOGLE_NS1 = ("216.239.32.10", "2001:4860:4802:32::a")  # ns1.google.com
+AKAMAI_NS1 = "193.108.88.1"  # ns1-1.akamaitech.net
+
+
+@dataclass(frozen=True, slots=True)
+class DnsEcho:
+    """A name whose answer, asked of ``server`` directly, is the address the query came from."""
+
+    name: str
+    query_type: str  # "TXT", "A" or "AAAA"
+    server: Endpoint
+
+    def __str__(self) -> str:
+        return f"dns {self.name} {self.query_type} at {self.server}"
+
+
+DNS_ECHOES = (
+    DnsEcho("o-o.myaddr.l.google.com", "TXT", Endpoint(GOOGLE_NS1[0], 53)),
+    DnsEcho("o-o.myaddr.l.google.com", "TXT", Endpoint(GOOGLE_NS1[1], 53)),
+    DnsEcho("whoami.akamai.net", "A", Endpoint(AKAMAI_NS1, 53)),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PublicAddressConfig:
+    addresses: tuple[str, ...] = ()  # known to the operator (or learnt before the run): scrubbed
+    dns: tuple[DnsEcho, ...] = DNS_ECHOES
+    http: tuple[str, ...] = ()  # echo URLs: a JSON {"address": ...}, an ``ip=`` line, or a bare address
+
+    @property
+    def discovers(self) -> bool:
+        return bool(self.dns or self.http)
+
+
 @dataclass(frozen=True, slots=True)
 class ProbeConfig:
     probe_cc: str = UNKNOWN_CC
@@ -140,6 +178,7 @@ class ProbeConfig:
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
     signal: SignalConfig = field(default_factory=SignalConfig)
     network_check: NetworkCheckConfig = field(default_factory=NetworkCheckConfig)
+    public_address: PublicAddressConfig = field(default_factory=PublicAddressConfig)
 
     @property
     def probe_asn_text(self) -> str:
@@ -266,9 +305,8 @@ class _Reader:
         return value
 
     def config(self, raw: dict[str, Any]) -> ProbeConfig:
-        unknown = sorted(
-            set(raw) - {"probe", "dns", "timeouts", "tls", "http", "web", "apps", "network_check"}
-        )
+        tables = {"probe", "dns", "timeouts", "tls", "http", "web", "apps", "network_check", "public_address"}
+        unknown = sorted(set(raw) - tables)
         if unknown:
             raise UserError(f"{self.where}: unknown table(s) {', '.join(unknown)}")
         probe = self.table(raw, "probe", {"country", "asn", "network_name"})
@@ -322,7 +360,43 @@ class _Reader:
             telegram=self.telegram(apps),
             signal=self.signal(apps),
             network_check=self.network_check(raw),
+            public_address=self.public_address(raw),
         )
+
+    def public_address(self, raw: dict[str, Any]) -> PublicAddressConfig:
+        table = self.table(raw, "public_address", {"addresses", "dns", "http"})
+        addresses = self.strings(table, "public_address.addresses", ())
+        for address in addresses:
+            try:
+                ipaddress.ip_address(address)
+            except ValueError:
+                raise self.fail("public_address.addresses", f"not an IP address: {address!r}") from None
+        urls = tuple(
+            self.url(u, "public_address.http") for u in self.strings(table, "public_address.http", ())
+        )
+        echoes: tuple[DnsEcho, ...] = DNS_ECHOES
+        if "dns" in table:
+            items = table["dns"]
+            if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+                raise self.fail("public_address.dns", "expected an array of tables ([[public_address.dns]])")
+            echoes = tuple(self.dns_echo(item, f"public_address.dns[{i}]") for i, item in enumerate(items))
+        return PublicAddressConfig(tuple(addresses), echoes, urls)
+
+    def dns_echo(self, item: dict[str, Any], key: str) -> DnsEcho:
+        unknown = sorted(set(item) - {"name", "type", "server"})
+        if unknown:
+            raise self.fail(key, f"unknown key(s) {', '.join(unknown)} (known: name, server, type)")
+        name = self.text(item, f"{key}.name", "").strip()
+        if not name:
+            raise self.fail(f"{key}.name", "expected a DNS name")
+        query_type = self.text(item, f"{key}.type", "TXT").strip().upper()
+        if query_type not in ("TXT", "A", "AAAA"):
+            raise self.fail(f"{key}.type", f'expected "TXT", "A" or "AAAA", not {query_type!r}')
+        try:
+            server = parse_endpoint(self.text(item, f"{key}.server", ""))
+        except ValueError as exc:
+            raise self.fail(f"{key}.server", str(exc)) from None
+        return DnsEcho(name, query_type, server)
 
     def network_check(self, raw: dict[str, Any]) -> NetworkCheckConfig:
         table = self.table(raw, "network_check", {"names", "second_resolver", "port"})

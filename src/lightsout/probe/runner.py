@@ -11,6 +11,7 @@ import json
 import os
 import tempfile
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -23,9 +24,10 @@ from lightsout.model import IngestReport
 from lightsout.probe.archival import JsonObject
 from lightsout.probe.config import Endpoint, ProbeConfig
 from lightsout.probe.im import App, run_app
-from lightsout.probe.netcheck import NetworkCheck, check_network
+from lightsout.probe.netcheck import NetworkCheck, NetworkState, check_network
 from lightsout.probe.steps import system_resolver
 from lightsout.probe.web import run_web_connectivity
+from lightsout.probe.whoami import PublicAddresses, discover_public_addresses
 from lightsout.store import Store
 
 
@@ -76,20 +78,39 @@ def iter_measurements(
     apps: list[App],
     resolver: Endpoint | None = None,
     network: NetworkCheck | None = None,
+    public: PublicAddresses | None = None,
 ) -> Iterator[JsonObject]:
     """One measurement per URL, then one per app, in order; each annotated with the network check
-    (``network``, run here when not given: see :mod:`lightsout.probe.netcheck`)."""
+    (``network``, run here when not given: see :mod:`lightsout.probe.netcheck`) and with what the
+    echoes said of the public address (``public``, asked here when not given; the addresses learnt
+    are scrubbed: :mod:`lightsout.probe.whoami`)."""
     where = resolver or config.resolver or system_resolver()
     checked = network or check_network(config, where)
+    learnt = public or learn_public_addresses(config, checked)
+    config = with_public_addresses(config, learnt)
+    notes = {**checked.annotations(), **learnt.annotations()}
     for url in urls:
-        yield _annotated(run_web_connectivity(config, where, url), checked)
+        yield _annotated(run_web_connectivity(config, where, url), notes)
     for app in apps:
-        yield _annotated(run_app(app, config, where), checked)
+        yield _annotated(run_app(app, config, where), notes)
 
 
-def _annotated(measurement: JsonObject, network: NetworkCheck) -> JsonObject:
+def learn_public_addresses(config: ProbeConfig, network: NetworkCheck) -> PublicAddresses:
+    """Ask the echoes, unless the network is down (then every echo would only time out)."""
+    if network.state is NetworkState.NETWORK_DOWN:
+        return PublicAddresses((), skipped="the network is down")
+    return discover_public_addresses(config)
+
+
+def with_public_addresses(config: ProbeConfig, public: PublicAddresses) -> ProbeConfig:
+    """``config`` whose known public addresses include the learnt ones (the scrubber reads them)."""
+    known = tuple(dict.fromkeys((*config.public_address.addresses, *sorted(public.addresses))))
+    return replace(config, public_address=replace(config.public_address, addresses=known))
+
+
+def _annotated(measurement: JsonObject, notes: dict[str, str]) -> JsonObject:
     annotations = measurement.setdefault("annotations", {})
-    annotations.update(network.annotations())
+    annotations.update(notes)
     return measurement
 
 
@@ -120,14 +141,19 @@ def run_probe(
     store: Store | None,
     on_measurement: Callable[[JsonObject], None] | None = None,
     on_network: Callable[[NetworkCheck], None] | None = None,
+    on_public: Callable[[PublicAddresses], None] | None = None,
 ) -> tuple[list[JsonObject], IngestReport | None]:
-    """Check the network, measure, write ``out`` and ingest it into ``store`` (when given)."""
+    """Check the network, learn the public address, measure, write ``out`` and ingest it into
+    ``store`` (when given)."""
     measurements: list[JsonObject] = []
     resolver = config.resolver or system_resolver()
     network = check_network(config, resolver)
     if on_network is not None:
         on_network(network)
-    for measurement in iter_measurements(config, urls, apps, resolver, network):
+    public = learn_public_addresses(config, network)
+    if on_public is not None:
+        on_public(public)
+    for measurement in iter_measurements(config, urls, apps, resolver, network, public):
         measurements.append(measurement)
         if on_measurement is not None:
             on_measurement(measurement)

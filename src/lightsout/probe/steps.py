@@ -95,8 +95,9 @@ class Session:
 
     def scrubber(self) -> Scrubber:
         """The vantage's own addresses: its connections', its interfaces' and the public ones
-        the operator named (lightsout.probe.scrub)."""
-        return Scrubber(self.trace.local_addresses | interface_addresses() | configured_public_addresses())
+        the operator named or the echoes told (lightsout.probe.scrub, lightsout.probe.whoami)."""
+        public = configured_public_addresses() | set(self.config.public_address.addresses)
+        return Scrubber(self.trace.local_addresses | interface_addresses() | public)
 
     def context(self, extra_ca: str | None = None, pinned: bool = False) -> ssl.SSLContext:
         """A verifying TLS context: the system's anchors plus ``tls.ca_file`` (and ``extra_ca``, PEM)."""
