@@ -85,3 +85,94 @@ def test_backfill_resumes_after_a_kill_and_never_fetches_twice(
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0 and "is already complete" in out, err
     assert server.requests[mark:] == []
+
+
+# -- through a running service ------------------------------------------------------------------
+
+
+def test_backfill_runs_through_the_service_that_holds_the_store(
+    tmp_path: Path, server: ReplayServer, replay: OoniReplay
+) -> None:
+    """`lightsout backfill` while `lightsout run` holds the store: the window is handed to the
+    service; the command killed mid-job and run again joins the same job; every measurement is
+    fetched once and stored once; the finished window fetches nothing again."""
+    import json
+    import os
+
+    import httpx
+
+    from lightsout.service.holder import holder_path
+
+    config = tmp_path / "lightsout.toml"
+    config.write_text(
+        f'[store]\npath = "s.duckdb"\n[serve]\nport = 0\n[detect]\nevery = "1s"\n'
+        f'[sources.ooni]\nkind = "ooni-api"\nbase_url = "{server.url}"\ncountries = ["RU", "US"]\n'
+        'tests = ["web_connectivity", "telegram"]\nslice_days = 180\nstart = 2026-11-01\nevery = "1s"\n',
+        encoding="utf-8",
+    )  # the service follows from November 2026 on: the older measurements come only from the backfill
+    store_path = tmp_path / "s.duckdb"
+    available = {u for u in replay.meta if u.split("_")[1] in ("RU", "US") and "tor" not in u}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    service = subprocess.Popen(
+        [sys.executable, "-m", "lightsout.cli", "run", "--config", str(config)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while not holder_path(store_path).exists() and time.monotonic() < deadline:
+            assert service.poll() is None, service.stdout.read() if service.stdout else ""
+            time.sleep(0.05)
+        holder = json.loads(holder_path(store_path).read_text())
+        assert oct(holder_path(store_path).stat().st_mode & 0o777) == "0o600"  # the control token is private
+        # Without the control token, nobody may start a backfill.
+        window = {"source": "ooni", "since": "2020-10-01", "until": "2026-12-01"}
+        refused = httpx.post(f"{holder['url']}/api/v1/backfills", json=window)
+        assert refused.status_code == 401
+        server.inject(Fault.slow(0.01, path=META, count=-1))  # ~0.1 s per measurement
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "lightsout.cli", "backfill", "ooni", "--since", "2020-10-01",
+             "--until", "2026-12-01", "--config", str(config)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+        )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while not server.hits(META) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)  # the command dies; the job goes on in the service
+        _, first_err = proc.communicate(timeout=10)
+        proc = _backfill_to(config, "s.duckdb")
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        job = first_err.split("job ")[-1].split()[0]
+        assert f"job {job}" in err  # the same window: the same job, joined
+        assert "listed but not available from the source" in " ".join(out.split())
+        # Every measurement fetched once (by the job), none by the follow thread, none twice.
+        fetched = [r.arg("measurement_uid") for r in server.requests if r.path == META]
+        assert sorted(u for u in fetched if u in available) == sorted(available)
+        # Done: the same window again is complete at once and fetches nothing.
+        mark_meta = len(server.hits(META))
+        proc = _backfill_to(config, "s.duckdb")
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0 and "is already complete" in out, err
+        assert not server.hits(META)[mark_meta:]
+        service.send_signal(signal.SIGTERM)
+        output, _ = service.communicate(timeout=30)
+        assert service.returncode == 0, output
+    finally:
+        if service.poll() is None:
+            service.kill()
+            service.communicate(timeout=10)
+    store = open_store(store_path, read_only=True)
+    try:
+        stored = sorted(m.measurement_id for m in store.measurements(MeasurementFilter(limit=100)))
+        ledger = [s for s in store.sources() if s.format == "ooni-api"]
+    finally:
+        store.close()
+    assert stored == sorted(available) and len(ledger) == len(available)
+
+
+def _backfill_to(config: Path, store: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "lightsout.cli", "backfill", "ooni", "--since", "2020-10-01",
+         "--until", "2026-12-01", "--config", str(config)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+    )  # fmt: skip

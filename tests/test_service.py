@@ -222,3 +222,43 @@ def test_the_service_store_access_keeps_the_file_locked_against_other_processes(
         access.close()
     other = subprocess.run(probe, capture_output=True, text=True, check=False)
     assert other.returncode == 0, other.stderr
+
+
+def test_stop_waits_for_a_judge_round_before_closing_the_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A judge still mid-round past the join time: the store must stay open until its write ends
+    # (closing DuckDB's connection under it failed with "connection is busy").
+    import io
+    import threading
+
+    from rich.console import Console
+
+    import lightsout.detect.run as detect_run
+    from lightsout.api.access import StoreAccess
+    from lightsout.service.config import ServiceConfig
+    from lightsout.service.run import Service
+
+    started = threading.Event()
+    finished: list[int] = []
+
+    def slow_round(store: Any, params: Any = None, stop: Any = None) -> detect_run.DetectSummary:
+        started.set()
+        time.sleep(1.0)  # one long series group: the stop flag is only asked between groups
+        finished.append(len(store.source_health()))  # the write connection is still open
+        return detect_run.DetectSummary()
+
+    monkeypatch.setattr(detect_run, "detect_online", slow_round)
+    out = io.StringIO()
+    path = tmp_path / "s.duckdb"
+    service = Service(ServiceConfig(tmp_path / "x.toml", path), console=Console(file=out), join_s=0.1)
+    access = StoreAccess(path, writable=True, readers=1)
+    judge = threading.Thread(target=service._judge, args=(access,), name="judge")
+    judge.start()
+    assert started.wait(10)
+    service._shutdown([judge], None, access)
+    assert finished == [0] and not judge.is_alive()
+    log = out.getvalue()
+    assert "waiting for judge to end its transaction" in log and "judge: " not in log, log
+    reopened = open_store(path)  # closed cleanly: the file opens again
+    reopened.close()

@@ -13,6 +13,8 @@ from lightsout.cli.params import parse_time
 from lightsout.errors import UserError
 
 if TYPE_CHECKING:
+    from rich.progress import Progress
+
     from lightsout.store import StoreLocation
 
 _CONFIG_HELP = "The service's TOML config (lightsout.example.toml documents every key)."
@@ -140,13 +142,11 @@ def backfill(source: str, since: str, until: str | None, config_path: Path) -> N
 
     Resumable: a killed backfill run again with the same window goes on where it stopped, and
     nothing is fetched or stored twice (items already stored, by backfill or by the service, are skipped).
+    While `lightsout run` holds the store, the window is handed to the service, which fetches it
+    beside its live sources; this command shows its progress (Ctrl-C stops the job, resumable).
     """
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from lightsout.service.run import build_connector
-    from lightsout.sources.connector import Window, WorkItem, new_client
-    from lightsout.sources.pump import RoundLimits, RoundResult, direct_writer, run_round
-    from lightsout.store import open_store
+    from lightsout.service.holder import read_holder
+    from lightsout.store import sidecar_base
 
     config = _config(config_path)
     start = parse_time(since)
@@ -155,25 +155,59 @@ def backfill(source: str, since: str, until: str | None, config_path: Path) -> N
     assert start is not None
     if end <= start:
         raise UserError(f"--until {end:%Y-%m-%d %H:%M} is not after --since {start:%Y-%m-%d %H:%M}")
+    config.source(source)
+    holder = read_holder(sidecar_base(config.store))
+    if holder is not None:
+        _backfill_through(holder, source, start, end)
+    else:
+        _backfill_here(config, source, start, end)
+
+
+def _bar() -> Progress:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+        TextColumn("{task.fields[counts]}"), TimeElapsedColumn(), console=err_console,
+    )  # fmt: skip
+
+
+def _complete_line(source: str, start: datetime, end: datetime, when: datetime) -> str:
+    return (f"{source}: {start:%Y-%m-%d %H:%M}..{end:%Y-%m-%d %H:%M} is already complete "
+            f"(checkpoint of {when:%Y-%m-%d %H:%M} UTC); nothing to fetch")  # fmt: skip
+
+
+def _summary(source: str, stored: int, known: int, measurements: int, points: int, not_yet: int,
+             unreadable: int, notes: list[str]) -> None:  # fmt: skip
+    line = f"{source}: {stored} stored, {known} already stored, {measurements} measurements, {points} points"
+    if not_yet:
+        line += f", {not_yet} listed but not available from the source"
+    if unreadable:
+        line += f", {unreadable} unreadable"
+    console.print(line, highlight=False, soft_wrap=True)
+    for note in notes[:10]:
+        console.print(f"  {note}", highlight=False, style="dim")
+
+
+def _backfill_here(config, source: str, start: datetime, end: datetime) -> None:  # type: ignore[no-untyped-def]
+    """This process opens the store and fetches the window itself."""
+    from lightsout.service.backfills import backfill_window
+    from lightsout.service.run import build_connector
+    from lightsout.sources.connector import WorkItem, new_client
+    from lightsout.sources.pump import RoundLimits, RoundResult, direct_writer, run_round
+    from lightsout.store import open_store
+
     connector = build_connector(config.source(source), config)
-    window = Window(f"backfill/{start.isoformat()}/{end.isoformat()}", start, end)
+    window = backfill_window(start, end)
     span = (end - start).total_seconds()
     store = open_store(config.store)
     done = store.load_checkpoint(source, window.stream)
     if done is not None and done.data_until is not None and done.data_until >= end:
         store.close()
-        console.print(
-            f"{source}: {start:%Y-%m-%d %H:%M}..{end:%Y-%m-%d %H:%M} is already complete "
-            f"(checkpoint of {done.updated_at:%Y-%m-%d %H:%M} UTC); nothing to fetch",
-            highlight=False,
-            soft_wrap=True,
-        )
+        console.print(_complete_line(source, start, end, done.updated_at), highlight=False, soft_wrap=True)
         return
     try:
-        with Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-            TextColumn("{task.fields[counts]}"), TimeElapsedColumn(), console=err_console,
-        ) as bar:
+        with _bar() as bar:
             task = bar.add_task(f"{source} {start:%Y-%m-%d}..{end:%Y-%m-%d}", total=span, counts="")
 
             def progress(item: WorkItem, result: RoundResult) -> None:
@@ -188,17 +222,66 @@ def backfill(source: str, since: str, until: str | None, config_path: Path) -> N
                 bar.update(task, completed=span)
     finally:
         store.close()
-    line = (f"{source}: {result.items_stored} stored, {result.items_known} already stored, "
-            f"{result.measurements} measurements, {result.points} points")
-    if result.not_yet:
-        line += f", {result.not_yet} listed but not available from the source"
-    if result.unreadable:
-        line += f", {result.unreadable} unreadable"
-    console.print(line, highlight=False, soft_wrap=True)
-    for note in result.notes[:10]:
-        console.print(f"  {note}", highlight=False, style="dim")
+    _summary(source, result.items_stored, result.items_known, result.measurements, result.points,
+             result.not_yet, result.unreadable, result.notes)  # fmt: skip
     if result.error is not None:
         raise UserError(f"{source}: stopped: {result.error} (run the same command again to resume)")
+
+
+def _backfill_through(holder, source: str, start: datetime, end: datetime) -> None:  # type: ignore[no-untyped-def]
+    """The store is held by `lightsout run`: hand the window to it and show the job's progress."""
+    import time
+
+    import httpx
+
+    held = f"the store is held by `lightsout run` (pid {holder.pid}, {holder.url})"
+    if holder.control_token is None:
+        raise UserError(f"{held}, which takes no backfills (an older version); stop it to backfill")
+    headers = {"Authorization": f"Bearer {holder.control_token}"}
+    base = f"{holder.url}/api/v1/backfills"
+
+    def call(method: str, url: str, **kw: object) -> dict:  # type: ignore[type-arg]
+        try:
+            response = httpx.request(method, url, headers=headers, timeout=10, **kw)  # type: ignore[arg-type]
+        except httpx.HTTPError as exc:
+            raise UserError(f"{held}, whose API did not answer ({type(exc).__name__}); "
+                            "run the same command again to resume") from None  # fmt: skip
+        if response.status_code >= 400:
+            try:
+                message = response.json()["error"]["message"]
+            except (ValueError, KeyError, TypeError):
+                message = f"HTTP {response.status_code}"
+            raise UserError(f"{held}, which refused the backfill: {message}")
+        body: dict = response.json()["data"]  # type: ignore[type-arg]
+        return body
+
+    job = call("POST", base, json={"source": source, "since": start.isoformat(), "until": end.isoformat()})
+    err_console.print(f"{source}: backfill handed to the service ({holder.url}), job {job['job_id']}",
+                      highlight=False, soft_wrap=True)  # fmt: skip
+    span = (end - start).total_seconds()
+    try:
+        with _bar() as bar:
+            task = bar.add_task(f"{source} {start:%Y-%m-%d}..{end:%Y-%m-%d}", total=span, counts="")
+            while True:
+                counts = f"{job['items_stored']} stored, {job['items_known']} already stored"
+                bar.update(task, completed=job["fraction"] * span, counts=counts)
+                if job["state"] in ("done", "failed", "stopped"):
+                    break
+                time.sleep(0.25)
+                job = call("GET", f"{base}/{job['job_id']}")
+    except KeyboardInterrupt:
+        call("DELETE", f"{base}/{job['job_id']}")
+        raise UserError(f"{source}: backfill stopped (run the same command again to resume)") from None
+    if job["already_complete"]:
+        console.print(_complete_line(source, start, end, datetime.fromisoformat(job["finished_at"])),
+                      highlight=False, soft_wrap=True)  # fmt: skip
+        return
+    _summary(source, job["items_stored"], job["items_known"], job["measurements"], job["points"],
+             job["not_yet"], job["unreadable"], job["notes"])  # fmt: skip
+    if job["state"] == "failed":
+        raise UserError(f"{source}: stopped: {job['error']} (run the same command again to resume)")
+    if job["state"] == "stopped":
+        raise UserError(f"{source}: the service stopped the backfill (run the same command again to resume)")
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -176,11 +177,18 @@ def judge_alerts(
     return alerts
 
 
-def detect_online(store: Store, params: BaselineParams | None = None) -> DetectSummary:
-    """Judge the bins that arrived since the last call, from the state saved in the store."""
+def detect_online(
+    store: Store, params: BaselineParams | None = None, stop: Callable[[], bool] | None = None
+) -> DetectSummary:
+    """Judge the bins that arrived since the last call, from the state saved in the store.
+
+    ``stop``: asked before each series group; once true the call returns (each group's alerts and
+    state are saved together, so the next call goes on with the groups left)."""
     params = params or BaselineParams()
     summary = DetectSummary()
     for group, keys in group_series(store).items():
+        if stop is not None and stop():
+            break
         saved = store.load_detector_state(group.group_id)
         bank, known = _restore(saved, group, params) if saved else (None, [])
         if bank is None or known != keys:

@@ -1,6 +1,10 @@
 """Which ``lightsout run`` holds a store: a small JSON file beside the store
-(``<store>.service.json``: pid, URL, start time), written once the service listens and removed
-when it stops. A file left by a killed service names a dead pid and is ignored.
+(``<store>.service.json``: pid, URL, start time, control token), written once the service listens
+and removed when it stops. A file left by a killed service names a dead pid and is ignored.
+
+The control token is a fresh random secret of each run, in a file only its owner may read (mode
+0600): a command of the same user on the same machine proves with it that it may hand the service
+work (``lightsout backfill`` through ``POST /api/v1/backfills``), as Jupyter's runtime files do.
 
 DuckDB lets one process open a file while another writes it only through that process, so every
 other command meeting the lock says, in one line, which service holds the store and where its API
@@ -20,16 +24,21 @@ class Holder:
     pid: int
     url: str
     started_at: str
+    control_token: str | None = None  # None: a service of an older version (no control endpoint)
 
 
 def holder_path(store: Path) -> Path:
     return store.with_name(store.name + ".service.json")
 
 
-def write_holder(store: Path, url: str, started_at: str) -> None:
+def write_holder(store: Path, url: str, started_at: str, control_token: str) -> None:
     path = holder_path(store)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps({"pid": os.getpid(), "url": url, "started_at": started_at}), encoding="utf-8")
+    body = {"pid": os.getpid(), "url": url, "started_at": started_at, "control_token": control_token}
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        os.fchmod(handle.fileno(), 0o600)  # also when an old .tmp was left with other permissions
+        handle.write(json.dumps(body))
     tmp.replace(path)
 
 
@@ -47,7 +56,9 @@ def read_holder(store: Path) -> Holder | None:
     """The live service holding ``store``, if any (a file naming a dead process is ignored)."""
     try:
         data = json.loads(holder_path(store).read_text(encoding="utf-8"))
-        holder = Holder(int(data["pid"]), str(data["url"]), str(data["started_at"]))
+        token = data.get("control_token")
+        holder = Holder(int(data["pid"]), str(data["url"]), str(data["started_at"]),
+                        str(token) if token else None)  # fmt: skip
     except (OSError, ValueError, KeyError, TypeError):
         return None
     if not _alive(holder.pid):

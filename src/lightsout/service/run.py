@@ -10,15 +10,19 @@ pool and see consistent snapshots (DuckDB MVCC), never blocked by a write.
 
 Threads: uvicorn in the main thread (it handles SIGTERM/SIGINT: stop accepting, finish requests),
 one thread per source (rounds on its schedule, backing off on failures), one judge thread (woken
-by new data, or every ``detect.every``). On stop every thread ends between two transactions; a
-SIGKILL at any moment loses nothing stored and the restart resumes from the checkpoints.
+by new data, or every ``detect.every``), one backfill thread (windows handed over by
+``lightsout backfill``, :mod:`lightsout.service.backfills`). On stop every thread ends between two
+transactions (the judge between two series groups), and the store is closed only once no write is
+under way; a SIGKILL at any moment loses nothing stored and the restart resumes from the checkpoints.
 """
 
 from __future__ import annotations
 
 import importlib
+import secrets
 import signal
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -30,12 +34,13 @@ from lightsout.errors import UserError
 from lightsout.model import Event, HealthState, SourceHealth
 from lightsout.service.config import CONNECTOR_KINDS, ServiceConfig, SourceConfig, first_round_start
 from lightsout.sources.connector import Backoff, Connector, Window, new_client
-from lightsout.sources.pump import RoundLimits, RoundResult, health_after, run_round
+from lightsout.sources.pump import Claims, RoundLimits, RoundResult, health_after, run_round
 from lightsout.store import Store, sidecar_base
 
 if TYPE_CHECKING:
     from lightsout.api.access import StoreAccess
     from lightsout.notify.webhooks import BackgroundDelivery, DeliveryReport
+    from lightsout.service.backfills import Backfills
 
 ROUND_ITEMS = 200  # items per round before health is saved and the judge runs (a long catch-up resumes)
 
@@ -60,12 +65,16 @@ class Service:
     new_data: threading.Event = field(default_factory=threading.Event)
     url: str | None = None
     delivery: BackgroundDelivery | None = None  # webhooks, on their own thread once a registry exists
+    claims: Claims = field(default_factory=Claims)  # items being fetched, shared by follow and backfills
+    join_s: float = 30.0  # at stop: how long threads get before the service says what it waits for
 
     def run(self) -> None:
         import uvicorn
 
+        from lightsout.api import backfills as backfills_api
         from lightsout.api.access import StoreAccess
-        from lightsout.api.app import create_app
+        from lightsout.api.app import PREFIX, create_app
+        from lightsout.service.backfills import Backfills
         from lightsout.service.holder import held_message, remove_holder, write_holder
 
         config = self.config
@@ -77,8 +86,14 @@ class Service:
         token = config.api_token()
         access = StoreAccess(config.store, writable=True, readers=4)
         threads: list[threading.Thread] = []
+        backfills: Backfills | None = None
+        control_token = secrets.token_urlsafe(32)
         try:
             app = create_app(config.store, token, access=access)
+            backfills = Backfills(config, access.write, self.claims, self.stop, on_data=self.new_data.set)
+            app.state.backfills = backfills
+            app.state.control_tokens = (control_token,) if token is None else (control_token, token)
+            app.include_router(backfills_api.router, prefix=PREFIX)
             server = uvicorn.Server(
                 uvicorn.Config(app, host=config.host, port=config.port, log_level="warning", access_log=False)
             )
@@ -95,7 +110,7 @@ class Service:
                 if server.started:
                     port = server.servers[0].sockets[0].getsockname()[1] if server.servers else config.port
                     self.url = f"http://{config.host}:{port}"
-                    write_holder(local, self.url, started_at)
+                    write_holder(local, self.url, started_at, control_token)
                     names = ", ".join(connectors) or "none"
                     self.console.print(
                         f"lightsout run: serving {self.url} (API /api/v1, dashboard /, feed /feed.atom); "
@@ -116,16 +131,37 @@ class Service:
                 for sig, handler in previous.items():
                     signal.signal(sig, handler)
         finally:
-            self.stop.set()
-            self.new_data.set()
-            for thread in threads:
-                if thread.is_alive():
-                    thread.join(timeout=30)
-            if self.delivery is not None:
-                self.delivery.close()
-            access.close()
+            self._shutdown(threads, backfills, access)
             remove_holder(local)
             self.console.print("lightsout run: stopped", highlight=False)
+
+    def _shutdown(
+        self, threads: list[threading.Thread], backfills: Backfills | None, access: StoreAccess
+    ) -> None:
+        """Stop every thread, then close the store. The store is closed only once no thread can
+        write any more: closing DuckDB's connection under a running query fails ("connection is
+        busy") and would cut a judge round in two. Threads end between two transactions (the
+        judge between two series groups); one still inside a transaction after ``join_s`` is
+        named, and waited for."""
+        self.stop.set()
+        self.new_data.set()
+        if backfills is not None:
+            backfills.close(timeout_s=0)  # stops taking jobs; the running one sees the stop
+            threads = [*threads, backfills.thread]
+        deadline = time.monotonic() + self.join_s
+        for thread in threads:
+            if thread.ident is not None:
+                thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        waiting = [t.name for t in threads if t.is_alive()]
+        if waiting:
+            self.console.print(f"lightsout run: waiting for {', '.join(waiting)} to end its transaction",
+                               highlight=False)  # fmt: skip
+            for thread in threads:
+                if thread.is_alive():
+                    thread.join()
+        if self.delivery is not None:
+            self.delivery.close()
+        access.close()
 
     def _stop_signal(self, signum: int, frame: object) -> None:
         self.stop.set()
@@ -185,7 +221,7 @@ class Service:
         every = self.config.detect_every.total_seconds()
         while not self.stop.is_set():
             try:
-                summary = access.write(detect_online)
+                summary = access.write(lambda s: detect_online(s, stop=self.stop.is_set))
                 with access.reading() as store:  # outside the write lock; cached until the next write
                     events = access.events(store)
             except Exception as exc:  # keep serving; say it

@@ -83,6 +83,27 @@ class RoundLimits:
     max_items: int | None = None  # stop after this many stored items (the round resumes next time)
 
 
+class Claims:
+    """The items being fetched right now in this process, by ledger digest: two streams of one
+    source (the service's follow thread and a backfill job) that list the same item leave it to
+    whichever claimed it first, so it is fetched once (the ledger covers what is already stored)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held: set[str] = set()
+
+    def claim(self, digest: str) -> bool:
+        with self._lock:
+            if digest in self._held:
+                return False
+            self._held.add(digest)
+            return True
+
+    def release(self, digest: str) -> None:
+        with self._lock:
+            self._held.discard(digest)
+
+
 # Called with (item, stored items so far) after every item, for progress bars.
 ItemProgress = Callable[[WorkItem, "RoundResult"], None]
 
@@ -96,11 +117,14 @@ def run_round(
     limits: RoundLimits | None = None,
     stop: threading.Event | None = None,
     progress: ItemProgress | None = None,
+    claims: Claims | None = None,
 ) -> RoundResult:
     """Discover, fetch, parse and store items of ``window`` until discovery ends, an error persists,
     ``limits.max_items`` is reached or ``stop`` is set. Each item is one transaction with its
-    checkpoint and ledger row."""
+    checkpoint and ledger row. ``claims``: shared with the other streams of this process; an item
+    another stream is fetching is counted as known and left to it."""
     limits = limits or RoundLimits()
+    claims = claims or Claims()
     stop = stop or threading.Event()
     result = RoundResult(connector.name, window.stream)
     checkpoint = _call(write, lambda s: s.load_checkpoint(connector.name, window.stream))
@@ -112,7 +136,7 @@ def run_round(
     try:
         for attempt in range(1, limits.attempts + 1):
             try:
-                _pass(connector, client, write, window, limits, stop, progress, result, state)
+                _pass(connector, client, write, window, limits, stop, progress, claims, result, state)
                 break
             except _DiscoveryFailed as failed:
                 # A listing failed: discovery starts again from where the stream stands (the ledger
@@ -173,6 +197,7 @@ def _pass(
     limits: RoundLimits,
     stop: threading.Event,
     progress: ItemProgress | None,
+    claims: Claims,
     result: RoundResult,
     state: _Cursor,
 ) -> None:
@@ -181,18 +206,24 @@ def _pass(
             result.stopped = True
             return
         digest = ledger_digest(connector.name, item.key)
-        if _call(write, lambda s, d=digest: s.has_source(d)):  # type: ignore[misc]
+        # Claimed by another stream of this process (it is fetching it), or already stored: known.
+        if not claims.claim(digest):
             result.items_known += 1
-            state.last = item.checkpoint
-            continue
-        answer = _fetch(connector, client, item, limits, stop, result)
-        if answer is None:
-            result.stopped = True
-            return
-        if answer.server_date is not None:
-            result.clock_skew_s = (answer.server_date - answer.fetched_at).total_seconds()
-        if _store(connector, write, item, digest, answer, result):
-            state.saved = item.checkpoint
+        else:
+            try:
+                if _call(write, lambda s, d=digest: s.has_source(d)):  # type: ignore[misc]
+                    result.items_known += 1
+                else:
+                    answer = _fetch(connector, client, item, limits, stop, result)
+                    if answer is None:
+                        result.stopped = True
+                        return
+                    if answer.server_date is not None:
+                        result.clock_skew_s = (answer.server_date - answer.fetched_at).total_seconds()
+                    if _store(connector, write, item, digest, answer, result):
+                        state.saved = item.checkpoint
+            finally:
+                claims.release(digest)
         state.last = item.checkpoint
         if progress is not None:
             progress(item, result)

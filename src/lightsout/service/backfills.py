@@ -1,0 +1,261 @@
+"""Backfills inside a running service: ``lightsout backfill`` while ``lightsout run`` holds the store.
+
+DuckDB lets one process write a file, so a backfill cannot open a store the service holds. Instead
+the command hands its window to the service (``POST /api/v1/backfills``, authorised by the control
+token the service wrote into its holder file, :mod:`lightsout.service.holder`), and follows the
+job's progress (``GET /api/v1/backfills/{job_id}``) with the same progress bar as a direct backfill.
+
+The service runs one backfill at a time, on its own thread, through the same writer as its source
+threads (one item per transaction, with the window's own checkpoint ``backfill/<since>/<until>``).
+So a backfill is resumable whoever ran it: the service's job and a direct ``lightsout backfill``
+share that checkpoint, and a window killed half-way in either goes on where it stopped.
+
+Nothing is fetched twice: the fetch-once ledger skips every stored item, and while a job runs
+beside the source's own follow thread, the two claim each item before fetching it
+(:class:`lightsout.sources.pump.Claims`): an item one of them is fetching is left to it.
+
+The same window asked for again while its job is queued or running is the same job (its id is
+derived from the source and the window), so a command killed and run again attaches to the job
+that went on in the service.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import cast
+
+from lightsout.errors import UserError
+from lightsout.model import Checkpoint
+from lightsout.service.config import ServiceConfig
+from lightsout.sources.connector import Window, WorkItem, new_client
+from lightsout.sources.pump import Claims, RoundLimits, RoundResult, Writer, run_round
+
+MAX_JOBS_KEPT = 100  # finished jobs remembered for their status (the oldest go first)
+
+
+class JobState(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"  # the whole window is stored (or was already)
+    FAILED = "failed"  # the source kept failing: run it again to resume
+    STOPPED = "stopped"  # cancelled, or the service stopped: run it again to resume
+
+
+@dataclass(slots=True)
+class BackfillJob:
+    """One window of one source, as the service runs it. Counts are those of this job only."""
+
+    job_id: str
+    source: str
+    since: datetime
+    until: datetime
+    submitted_at: datetime
+    state: JobState = JobState.QUEUED
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    reached: datetime | None = None  # the data time of the newest item handled (progress)
+    already_complete: bool = False  # the window's checkpoint said it was done: nothing fetched
+    items_stored: int = 0
+    items_known: int = 0
+    not_yet: int = 0
+    unreadable: int = 0
+    measurements: int = 0
+    points: int = 0
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def window(self) -> Window:
+        return backfill_window(self.since, self.until)
+
+    @property
+    def finished(self) -> bool:
+        return self.state in (JobState.DONE, JobState.FAILED, JobState.STOPPED)
+
+    @property
+    def fraction(self) -> float:
+        """How much of the window is behind the job, 0..1 (by data time)."""
+        if self.state == JobState.DONE:
+            return 1.0
+        if self.reached is None:
+            return 0.0
+        span = (self.until - self.since).total_seconds()
+        return min(1.0, max(0.0, (self.reached - self.since).total_seconds() / span))
+
+    def take(self, result: RoundResult) -> None:
+        self.items_stored, self.items_known = result.items_stored, result.items_known
+        self.not_yet, self.unreadable = result.not_yet, result.unreadable
+        self.measurements, self.points = result.measurements, result.points
+        self.notes = result.notes[:20]
+
+
+def backfill_window(since: datetime, until: datetime) -> Window:
+    """The stream of a backfill window: its checkpoint is shared by the service and the command."""
+    return Window(f"backfill/{since.isoformat()}/{until.isoformat()}", since, until)
+
+
+def job_id(source: str, since: datetime, until: datetime) -> str:
+    text = f"{source}\n{since.astimezone(UTC).isoformat()}\n{until.astimezone(UTC).isoformat()}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class Backfills:
+    """The service's backfill queue: jobs run one at a time, oldest first, on one thread.
+
+    ``write`` is the service's writer; ``claims`` the item claims shared with its follow threads;
+    ``stop`` the service's stop event (a running job ends between two items, STOPPED);
+    ``on_data`` is called after a job stored something (the service wakes its judge).
+    """
+
+    def __init__(
+        self,
+        config: ServiceConfig,
+        write: Writer[object],
+        claims: Claims,
+        stop: threading.Event,
+        on_data: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._config = config
+        self._write = write
+        self._claims = claims
+        self._stop = stop
+        self._on_data = on_data
+        self._lock = threading.Lock()
+        self._jobs: dict[str, BackfillJob] = {}
+        self._queue: queue.Queue[BackfillJob | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._work, name="backfills")
+        self._thread.start()
+
+    def submit(self, source: str, since: datetime, until: datetime) -> BackfillJob:
+        """The job of this window: the queued or running one, else a new one. UserError for a source
+        the service does not follow or an empty window."""
+        self._config.source(source)  # one line naming the configured sources
+        if until <= since:
+            raise UserError(f"until {until:%Y-%m-%d %H:%M} is not after since {since:%Y-%m-%d %H:%M}")
+        if self._stop.is_set():
+            raise UserError("the service is stopping; run the backfill again once it runs")
+        ident = job_id(source, since, until)
+        with self._lock:
+            job = self._jobs.get(ident)
+            if job is not None and not job.finished:
+                return job
+            job = BackfillJob(ident, source, since.astimezone(UTC), until.astimezone(UTC), datetime.now(UTC))
+            self._jobs.pop(ident, None)
+            self._jobs[ident] = job
+            while len(self._jobs) > MAX_JOBS_KEPT:
+                oldest = next((k for k, j in self._jobs.items() if j.finished), None)
+                if oldest is None:
+                    break
+                del self._jobs[oldest]
+        self._queue.put(job)
+        return job
+
+    def get(self, ident: str) -> BackfillJob | None:
+        with self._lock:
+            return self._jobs.get(ident)
+
+    def jobs(self) -> list[BackfillJob]:
+        with self._lock:
+            return list(self._jobs.values())
+
+    def cancel(self, ident: str) -> BackfillJob | None:
+        job = self.get(ident)
+        if job is not None:
+            job.cancel.set()
+            if job.state == JobState.QUEUED:
+                job.state, job.finished_at = JobState.STOPPED, datetime.now(UTC)
+        return job
+
+    def close(self, timeout_s: float | None = None) -> bool:
+        """Stop taking jobs; the running one ends between two items. True once the thread ended."""
+        with self._lock:
+            for job in self._jobs.values():
+                job.cancel.set()
+        self._queue.put(None)
+        self._thread.join(timeout_s)
+        return not self._thread.is_alive()
+
+    @property
+    def thread(self) -> threading.Thread:
+        return self._thread
+
+    # -- the worker ----------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                break
+            if job.finished:  # cancelled while queued
+                continue
+            try:
+                self._run(job)
+            except Exception as exc:  # a connector bug fails the job, never the service
+                job.error = f"{type(exc).__name__}: {exc}"
+                job.state = JobState.FAILED
+            finally:
+                if job.state in (JobState.QUEUED, JobState.RUNNING):
+                    job.state = JobState.STOPPED
+                job.finished_at = datetime.now(UTC)
+        with self._lock:  # what was still queued will not run
+            for job in self._jobs.values():
+                if not job.finished:
+                    job.state, job.finished_at = JobState.STOPPED, datetime.now(UTC)
+
+    def _run(self, job: BackfillJob) -> None:
+        from lightsout.service.run import build_connector
+
+        job.state, job.started_at = JobState.RUNNING, datetime.now(UTC)
+        window = job.window
+        done = cast("Checkpoint | None", self._write(lambda s: s.load_checkpoint(job.source, window.stream)))
+        if done is not None and done.data_until is not None and done.data_until >= job.until:
+            job.already_complete, job.state = True, JobState.DONE
+            return
+        connector = build_connector(self._config.source(job.source), self._config)
+        stop = _Either(self._stop, job.cancel)
+
+        def progress(item: WorkItem, result: RoundResult) -> None:
+            if item.data_time is not None:
+                job.reached = item.data_time
+            job.take(result)
+
+        with new_client() as client:
+            result = run_round(connector, client, self._write, window, limits=RoundLimits(),
+                               stop=stop, progress=progress, claims=self._claims)  # fmt: skip
+        job.take(result)
+        if result.items_stored:
+            self._on_data()
+        if result.error is not None:
+            job.error, job.state = result.error, JobState.FAILED
+        elif result.stopped or stop.is_set():
+            job.state = JobState.STOPPED
+        else:
+            job.state = JobState.DONE
+
+
+class _Either(threading.Event):
+    """Set when either of two events is set (what ``run_round`` polls and waits on)."""
+
+    def __init__(self, first: threading.Event, second: threading.Event) -> None:
+        super().__init__()
+        self._events = (first, second)
+
+    def is_set(self) -> bool:
+        return any(e.is_set() for e in self._events)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.is_set():
+            left = 0.1 if deadline is None else min(0.1, deadline - time.monotonic())
+            if left <= 0:
+                return False
+            self._events[0].wait(left)
+        return True
