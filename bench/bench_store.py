@@ -37,14 +37,16 @@ import argparse
 import hashlib
 import math
 import random
+import resource
 import shutil
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -117,8 +119,20 @@ def outage_bins(days: int) -> range:
     return range(first, first + OUTAGE_HOURS * 3600 // BIN_S)
 
 
-def iter_batches(plan: Plan) -> Iterator[IngestBatch]:
-    """One synthetic file per (day, signal, block of entities), with its entities on the first day."""
+@dataclass(frozen=True, slots=True)
+class Block:
+    """One synthetic file's numbers: ``values[i, j]`` is entity ``ids[i]`` at ``times[j]``."""
+
+    signal: SignalKind
+    ids: list[str]
+    times: list[datetime]
+    values: np.ndarray
+
+
+def iter_blocks(plan: Plan) -> Iterator[tuple[Block, Callable[[], IngestBatch]]]:
+    """One synthetic file per (day, signal, block of entities), as arrays and as the IngestBatch a
+    reader would hand the store (built on demand: building it is Python, timed apart), with the
+    file's entities on the first day. Memory: one file at a time."""
     per_block = max(1, plan.batch_points // BINS_PER_DAY)
     rng = np.random.default_rng(plan.seed)
     times = [START + timedelta(seconds=BIN_S * b) for b in range(plan.days * BINS_PER_DAY)]
@@ -139,16 +153,21 @@ def iter_batches(plan: Plan) -> Iterator[IngestBatch]:
                         lo, hi = outage.start - day * BINS_PER_DAY, outage.stop - day * BINS_PER_DAY
                         values[row, lo:hi] *= 0.05
                 day_times = times[day_bins]
-                points = [
-                    SignalPoint(entity.entity_id, signal, SOURCE, t, BIN_S, v)
-                    for entity, row in zip(block, values.tolist(), strict=True)
-                    for t, v in zip(day_times, row, strict=True)
-                ]
+                arrays = Block(signal, [e.entity_id for e in block], day_times, values)
                 name = f"synthetic/{signal.value}/day{day}/entities{first}"
-                sha = hashlib.sha256(f"{plan.seed}/{name}".encode()).hexdigest()
-                source = SourceFile(sha, name, "synthetic", datetime.now(UTC), len(points), 0, len(points))
                 entities = block if day == 0 and s_index == 0 else []
-                yield IngestBatch(source, entities, points)
+                yield arrays, partial(_batch, plan.seed, name, entities, arrays)
+
+
+def _batch(seed: int, name: str, entities: list[Entity], block: Block) -> IngestBatch:
+    points = [
+        SignalPoint(entity_id, block.signal, SOURCE, t, BIN_S, v)
+        for entity_id, row in zip(block.ids, block.values.tolist(), strict=True)
+        for t, v in zip(block.times, row, strict=True)
+    ]
+    sha = hashlib.sha256(f"{seed}/{name}".encode()).hexdigest()
+    source = SourceFile(sha, name, "synthetic", datetime.now(UTC), len(points), 0, len(points))
+    return IngestBatch(source, entities, points)
 
 
 def make_alerts(plan: Plan) -> list[Alert]:
@@ -179,11 +198,14 @@ class Result:
     points: int = 0
     build_s: float = 0.0
     write_s: float = 0.0
-    page_s: list[float] | None = None
-    events_s: list[float] | None = None
+    ingest_wall_s: float = 0.0
+    page_s: list[float] = field(default_factory=list)
+    events_s: list[float] = field(default_factory=list)
     events_found: int = 0
     chart_s: float = 0.0
     disk_bytes: int | None = None
+    peak_rss: int = 0  # this process's peak resident memory (bytes): its own child process
+    server_rss: int | None = None  # the ClickHouse server's resident memory after the run (bytes)
 
     @property
     def points_per_s(self) -> float:
@@ -207,41 +229,180 @@ def timed(job: Callable[[], object], reps: int) -> list[float]:
     return samples
 
 
-def run_backend(name: str, store: Store, plan: Plan, reps: int, progress: bool) -> Result:
-    result = Result(name)
-    t_build = time.perf_counter()
-    for i, batch in enumerate(iter_batches(plan)):
+def peak_rss() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def ingest(name: str, store: Store, plan: Plan, result: Result, progress: bool) -> None:
+    """Every synthetic file through ``write_batch``, then the alerts a detector would write."""
+    t_start = time.perf_counter()
+    for i, (_, make_batch) in enumerate(iter_blocks(plan)):
         t0 = time.perf_counter()
-        result.build_s += t0 - t_build
+        batch = make_batch()
+        t1 = time.perf_counter()
         store.write_batch(batch)
-        t_build = time.perf_counter()
-        result.write_s += t_build - t0
+        t2 = time.perf_counter()
+        result.build_s += t1 - t0
+        result.write_s += t2 - t1
         result.points += len(batch.points)
+        del batch
         if progress and i % 20 == 0:
-            rate = result.points / result.write_s if result.write_s else 0
             print(
-                f"  {name}: {result.points:,} of {plan.points:,} points, {rate:,.0f} points/s",
+                f"  {time.strftime('%H:%M:%S')} {name}: {result.points:,} of {plan.points:,} points, "
+                f"{result.points_per_s:,.0f} points/s, peak RSS {peak_rss() / 2**20:,.0f} MiB",
                 file=sys.stderr,
+                flush=True,
             )
     store.add_alerts(make_alerts(plan))
+    result.ingest_wall_s = time.perf_counter() - t_start
+
+
+def baseline(path: Path, plan: Plan, progress: bool) -> Result:
+    """The named baseline: the same numbers appended to a plain DuckDB table (no key, no dedup,
+    no provenance) straight from the arrays, as an Arrow table per file: what DuckDB's insert costs
+    with nothing of the store's semantics."""
+    import duckdb
+    import pyarrow as pa
+
+    result = Result("plain DuckDB INSERT")
+    path.unlink(missing_ok=True)
+    con = duckdb.connect(str(path))
+    con.execute(
+        "CREATE TABLE points (entity_id VARCHAR, signal VARCHAR, source VARCHAR, bin_start TIMESTAMPTZ, "
+        "bin_s BIGINT, value DOUBLE, samples BIGINT)"
+    )
+    t_start = time.perf_counter()
+    for block, _ in iter_blocks(plan):
+        n_rows, n_bins = block.values.shape
+        t0 = time.perf_counter()
+        arrow = pa.table(
+            {
+                "entity_id": pa.array(np.repeat(np.array(block.ids, dtype=object), n_bins), pa.string()),
+                "signal": pa.array([block.signal.value] * (n_rows * n_bins), pa.string()),
+                "source": pa.array([SOURCE] * (n_rows * n_bins), pa.string()),
+                "bin_start": pa.array(np.tile(np.array(block.times, dtype="datetime64[us]"), n_rows)).cast(
+                    pa.timestamp("us", tz="UTC")
+                ),
+                "bin_s": pa.array(np.full(n_rows * n_bins, BIN_S, dtype=np.int64)),
+                "value": pa.array(block.values.ravel()),
+                "samples": pa.array(np.ones(n_rows * n_bins, dtype=np.int64)),
+            }
+        )
+        t1 = time.perf_counter()
+        con.register("arrow_block", arrow)
+        con.execute("INSERT INTO points SELECT * FROM arrow_block")
+        con.unregister("arrow_block")
+        t2 = time.perf_counter()
+        result.build_s += t1 - t0
+        result.write_s += t2 - t1
+        result.points += n_rows * n_bins
+    result.ingest_wall_s = time.perf_counter() - t_start
+    con.close()
+    result.disk_bytes = path.stat().st_size
+    path.unlink()
+    result.peak_rss = peak_rss()
+    if progress:
+        print(f"  baseline: {result.points:,} points, {result.points_per_s:,.0f} points/s", file=sys.stderr)
+    return result
+
+
+def measure(name: str, location: Path | ClickHouseLocation, plan: Plan, reps: int, result: Result) -> None:
+    """The country page through the app (FastAPI's ASGI test client, page cache off, so every
+    request reads the store), and the events query (``list_events``: what /api/v1/events and the
+    dashboard compute after every write) on a read-only store."""
+    from fastapi.testclient import TestClient
+
+    from lightsout.api.app import create_app
+
     rng = random.Random(plan.seed)
     countries = plan.countries
-    outage_countries = sorted({e.country_code for e in plan.entities if e.entity_id in plan.outages})
+    outage_countries = sorted(
+        {e.country_code for e in plan.entities if e.entity_id in plan.outages and e.country_code}
+    )
+    app = create_app(location, None, readers=1, page_cache_s=0)
+    with TestClient(app) as client:
 
-    def page() -> None:
-        country = f"country/{rng.choice(outage_countries)}" if rng.random() < 0.5 else rng.choice(countries)
-        context = load_entity_context(store, country, with_series=False)  # the HTML page
-        for summary in context.summaries:  # the chart's reads
-            store.points(summary.key)
+        def page() -> None:
+            cc = rng.choice(outage_countries) if rng.random() < 0.5 else rng.choice(countries)[8:]
+            response = client.get(f"/entity/country/{cc}")
+            if response.status_code != 200:
+                raise SystemExit(f"{name}: GET /entity/country/{cc}: {response.status_code}")
 
-    events = list_events(store)
-    result.events_found = len(events)
-    t0 = time.perf_counter()
-    load_entity_context(store, countries[0])  # the chart's full context: reads and baselines
-    result.chart_s = time.perf_counter() - t0
-    result.page_s = timed(page, reps)
-    result.events_s = timed(lambda: list_events(store), reps)
+        result.page_s = timed(page, reps)
+    store = open_store(location, read_only=True)
+    try:
+        events = list_events(store)
+        result.events_found = len(events)
+        result.events_s = timed(lambda: list_events(store), reps)
+        t0 = time.perf_counter()
+        load_entity_context(store, countries[0], events=events)  # the chart's context: reads and baselines
+        result.chart_s = time.perf_counter() - t0
+    finally:
+        store.close()
+
+
+def run_backend(
+    name: str, location: Path | ClickHouseLocation, plan: Plan, args: argparse.Namespace
+) -> Result:
+    """Ingest (unless ``--reuse``) and measure one backend, in this process."""
+    result = Result(name)
+    if not args.reuse:
+        if isinstance(location, Path):
+            location.unlink(missing_ok=True)
+        else:
+            drop_clickhouse(location)
+        store = open_store(location)
+        try:
+            ingest(name, store, plan, result, not args.quiet)
+        finally:
+            store.close()
+    else:
+        open_store(location).close()  # as a writer would first: brings an older store up to date
+    measure(name, location, plan, args.reps, result)
+    if isinstance(location, Path):
+        result.disk_bytes = location.stat().st_size + sum(
+            p.stat().st_size for p in location.parent.glob(location.name + ".wal")
+        )
+    else:
+        result.disk_bytes = clickhouse_disk_bytes(location)
+        result.server_rss = clickhouse_server_rss()
+    result.peak_rss = peak_rss()
     return result
+
+
+def in_child(job: Callable[[], Result]) -> Result:
+    """``job`` in a forked process (its peak memory is its own), its result sent back."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+
+    def target() -> None:
+        sender.send(job())
+
+    child = context.Process(target=target)
+    child.start()
+    sender.close()
+    try:
+        result: Result = receiver.recv()
+    except EOFError:
+        child.join()
+        raise SystemExit(f"benchmark child failed (exit {child.exitcode})") from None
+    child.join()
+    return result
+
+
+def clickhouse_server_rss() -> int | None:
+    """The resident memory of the ClickHouse server scripts/ci-clickhouse.sh started, if found."""
+    pid_file = Path("/tmp/lightsout-clickhouse/server.pid")
+    try:
+        status = Path(f"/proc/{int(pid_file.read_text())}/status").read_text()
+    except (OSError, ValueError):
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return None
 
 
 def clickhouse_disk_bytes(location: ClickHouseLocation) -> int:
@@ -279,12 +440,20 @@ def main() -> int:
         "--clickhouse", default="clickhouse://127.0.0.1:9000/lightsout_bench", help="database"
     )
     parser.add_argument(
-        "--workdir", type=Path, default=None, help="where the DuckDB file goes (default: a temp dir)"
+        "--workdir", type=Path, default=None, help="where the DuckDB files go (default: a temp dir)"
     )
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--keep", action="store_true", help="keep the stores afterwards")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="no ingest: measure the queries on the stores a --keep run left (same --entities/--days/--seed)",
+    )
+    parser.add_argument("--no-baseline", action="store_true", help="skip the plain DuckDB INSERT baseline")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args()
+    if args.reuse and args.workdir is None:
+        parser.error("--reuse needs the --workdir of the --keep run")
 
     plan = make_plan(args.entities, args.days, args.batch_points, args.seed)
     n_kinds = {k: sum(1 for e in plan.entities if e.kind == k) for k in EntityKind}
@@ -292,38 +461,31 @@ def main() -> int:
         f"SYNTHETIC data: {len(plan.entities):,} entities ({n_kinds[EntityKind.COUNTRY]:,} countries, "
         f"{n_kinds[EntityKind.REGION]:,} regions, {n_kinds[EntityKind.NETWORK]:,} networks) x {len(SIGNALS)} "
         f"signals x {args.days} days of {BIN_S // 60}-minute bins = {plan.points:,} points "
-        f"({plan.points / 447_552_000:.2%} of IODA scale); {len(plan.outages)} outages with alerts"
+        f"({plan.points / 447_552_000:.2%} of IODA scale); {len(plan.outages)} outages with alerts",
+        flush=True,
     )
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="lightsout-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     results: dict[str, Result] = {}
+    if not args.reuse and not args.no_baseline:
+        results["baseline"] = in_child(partial(baseline, workdir / "baseline.duckdb", plan, not args.quiet))
     for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
+        location: Path | ClickHouseLocation
         if backend == "duckdb":
-            path = workdir / "bench.duckdb"
-            path.unlink(missing_ok=True)
-            store = open_store(path)
-            try:
-                results[backend] = run_backend(backend, store, plan, args.reps, not args.quiet)
-            finally:
-                store.close()
-            results[backend].disk_bytes = path.stat().st_size
-            if not args.keep:
-                path.unlink()
+            location = workdir / "bench.duckdb"
         elif backend == "clickhouse":
-            location = parse_location(args.clickhouse)
-            if not isinstance(location, ClickHouseLocation):
+            parsed = parse_location(args.clickhouse)
+            if not isinstance(parsed, ClickHouseLocation):
                 parser.error("--clickhouse must be a clickhouse:// URL")
-            drop_clickhouse(location)
-            store = open_store(location)
-            try:
-                results[backend] = run_backend(backend, store, plan, args.reps, not args.quiet)
-            finally:
-                store.close()
-            results[backend].disk_bytes = clickhouse_disk_bytes(location)
-            if not args.keep:
-                drop_clickhouse(location)
+            location = parsed
         else:
             parser.error(f"unknown backend {backend!r}")
+        results[backend] = in_child(partial(run_backend, backend, location, plan, args))
+        if not args.keep:
+            if isinstance(location, Path):
+                location.unlink(missing_ok=True)
+            else:
+                drop_clickhouse(location)
     if args.workdir is None and not args.keep:
         shutil.rmtree(workdir, ignore_errors=True)
     report(results, args.reps)
@@ -331,28 +493,55 @@ def main() -> int:
 
 
 def report(results: dict[str, Result], reps: int) -> None:
-    print(
-        f"\n{'backend':<11} {'points':>13} {'points/s':>11} {'build s':>8} {'disk MB':>8} "
-        f"{'page p50':>9} {'page p99':>9} {'events p50':>11} {'events p99':>11} {'events':>7} "
-        f"{'chart baseline':>15}"
-    )
-    for r in results.values():
-        assert r.page_s is not None and r.events_s is not None
-        disk = f"{r.disk_bytes / 1e6:,.0f}" if r.disk_bytes is not None else "-"
+    ingested = [r for r in results.values() if r.points]
+    if ingested:
         print(
-            f"{r.backend:<11} {r.points:>13,} {r.points_per_s:>11,.0f} {r.build_s:>8.1f} {disk:>8} "
-            f"{statistics.median(r.page_s):>8.3f}s {percentile(r.page_s, 99):>8.3f}s "
-            f"{statistics.median(r.events_s):>10.3f}s {percentile(r.events_s, 99):>10.3f}s "
-            f"{r.events_found:>7} {r.chart_s:>14.2f}s"
+            f"\n{'ingest':<20} {'points':>13} {'points/s':>11} {'write s':>8} {'build s':>8} {'wall s':>8} "
+            f"{'disk MB':>8} {'B/point':>8} {'peak RSS MiB':>13} {'server RSS MiB':>15}"
         )
-    print(f"(p99 by nearest rank over {reps} runs: with fewer than 100 runs, the slowest run)")
-    duck, click = results.get("duckdb"), results.get("clickhouse")
-    if duck and click and duck.page_s and click.page_s and duck.events_s and click.events_s:
+        for r in ingested:
+            disk = f"{r.disk_bytes / 1e6:,.0f}" if r.disk_bytes is not None else "-"
+            per = f"{r.disk_bytes / r.points:.1f}" if r.disk_bytes is not None else "-"
+            server = f"{r.server_rss / 2**20:,.0f}" if r.server_rss is not None else "-"
+            print(
+                f"{r.backend:<20} {r.points:>13,} {r.points_per_s:>11,.0f} {r.write_s:>8.1f} "
+                f"{r.build_s:>8.1f} {r.ingest_wall_s:>8.1f} {disk:>8} {per:>8} "
+                f"{r.peak_rss / 2**20:>13,.0f} {server:>15}"
+            )
+        print("(points/s: points over the time in write_batch; build s: making the records, timed apart)")
+    measured = [r for r in results.values() if r.page_s]
+    if measured:
+        print(
+            f"\n{'queries':<11} {'page p50':>9} {'page p99':>9} {'events p50':>11} {'events p99':>11} "
+            f"{'events':>7} {'chart context':>14} {'disk MB':>8}"
+        )
+        for r in measured:
+            disk = f"{r.disk_bytes / 1e6:,.0f}" if r.disk_bytes is not None else "-"
+            print(
+                f"{r.backend:<11} {statistics.median(r.page_s):>8.3f}s {percentile(r.page_s, 99):>8.3f}s "
+                f"{statistics.median(r.events_s):>10.3f}s {percentile(r.events_s, 99):>10.3f}s "
+                f"{r.events_found:>7} {r.chart_s:>13.2f}s {disk:>8}"
+            )
+        print(
+            f"(page: GET /entity/country/XX through the app, uncached; events: list_events; p99 by "
+            f"nearest rank over {reps} runs: with fewer than 100 runs, the slowest run)"
+        )
+    base, duck, click = results.get("baseline"), results.get("duckdb"), results.get("clickhouse")
+    for other in (duck, click):
+        if base and other and other.points:
+            r = other
+            print(
+                f"\n{r.backend} ingest / plain DuckDB INSERT of the same arrays: "
+                f"{r.points_per_s / base.points_per_s:.3f}x points/s ({r.points_per_s:,.0f} vs "
+                f"{base.points_per_s:,.0f})"
+            )
+    if duck and click and duck.page_s and click.page_s:
         print("\nClickHouse / DuckDB:")
-        print(
-            f"  ingest points/s   {click.points_per_s / duck.points_per_s:6.2f}x  "
-            "(above 1: ClickHouse faster)"
-        )
+        if duck.points and click.points:
+            print(
+                f"  ingest points/s   {click.points_per_s / duck.points_per_s:6.2f}x  "
+                "(above 1: ClickHouse faster)"
+            )
         for label, c, d in [
             ("country page p50", statistics.median(click.page_s), statistics.median(duck.page_s)),
             ("country page p99", percentile(click.page_s, 99), percentile(duck.page_s, 99)),
@@ -360,6 +549,8 @@ def report(results: dict[str, Result], reps: int) -> None:
             ("events p99      ", percentile(click.events_s, 99), percentile(duck.events_s, 99)),
         ]:
             print(f"  {label}  {c / d:6.2f}x  (below 1: ClickHouse faster)")
+        if duck.disk_bytes and click.disk_bytes:
+            print(f"  disk              {click.disk_bytes / duck.disk_bytes:6.2f}x")
         if click.events_found != duck.events_found:
             print(
                 f"  WARNING: the backends found different events: {click.events_found} vs {duck.events_found}"
