@@ -592,3 +592,46 @@ def test_an_ingest_killed_in_the_middle_of_its_clickhouse_write_leaves_nothing(
             reference.close()
     finally:
         backend.drop()
+
+
+def test_an_older_duckdb_store_gets_its_series_summaries(tmp_path: Path) -> None:
+    """A DuckDB store written before series summaries existed (no series_summary table): a reader
+    counts the points; the first writer adds the table, counted from the points, and keeps it."""
+    import duckdb
+
+    from lightsout.store import open_store
+
+    path = tmp_path / "old.duckdb"
+    store = open_store(path)
+    store.write_batch(IngestBatch(source("a"), [IR], points([50.0, 60.0, 40.0])))
+    store.close()
+    con = duckdb.connect(str(path))
+    con.execute("DROP TABLE series_summary")
+    con.close()
+    expected = (CONNECTIVITY, 3, 40.0, 60.0, T0, T0 + 2 * HOUR)
+
+    reader = open_store(path, read_only=True)
+    (summary,) = reader.series()
+    reader.close()
+    assert (
+        summary.key,
+        summary.points,
+        summary.min_value,
+        summary.max_value,
+        summary.first,
+        summary.last,
+    ) == (expected)
+    writer = open_store(path)
+    (summary,) = writer.series()
+    assert (
+        summary.key,
+        summary.points,
+        summary.min_value,
+        summary.max_value,
+        summary.first,
+        summary.last,
+    ) == (expected)
+    writer.write_batch(IngestBatch(source("b"), [], points([10.0], start=T0 + 3 * HOUR)))
+    (summary,) = writer.series()
+    assert (summary.points, summary.min_value, summary.last) == (4, 10.0, T0 + 3 * HOUR)
+    writer.close()

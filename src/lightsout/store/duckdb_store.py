@@ -56,6 +56,22 @@ _TABLES: list[tuple[str, type, tuple[str, ...]]] = [
 ]
 
 
+# One row per series (Store.series), kept by write_batch in the batch's transaction: at IODA scale
+# (450 million points) counting the points on every read takes seconds.
+_SUMMARY_TABLE = (
+    "CREATE TABLE series_summary (entity_id VARCHAR NOT NULL, signal VARCHAR NOT NULL, "
+    "source VARCHAR NOT NULL, bin_s BIGINT NOT NULL, points BIGINT NOT NULL, first TIMESTAMPTZ NOT NULL, "
+    "last TIMESTAMPTZ NOT NULL, min_value DOUBLE NOT NULL, max_value DOUBLE NOT NULL, "
+    "PRIMARY KEY (entity_id, signal, source, bin_s))"
+)
+
+# Each series' figures over the batch's points (``points_arrow``).
+_BATCH_SUMMARY = (
+    "SELECT entity_id, signal, source, bin_s, count(*) AS points, min(bin_start) AS first, "
+    "max(bin_start) AS last, min(value) AS min_value, max(value) AS max_value FROM points_arrow GROUP BY ALL"
+)
+
+
 def _arrow_table(cls: type, rows: list[Any]) -> pa.Table:
     names = column_names(cls)
     columns: dict[str, list[Any]] = {name: [] for name in names}
@@ -91,11 +107,10 @@ class DuckDBStore:
         self._con.execute("SET TimeZone = 'UTC'")
         if not read_only:
             self._create_schema()
-        elif not self._con.execute(
-            "SELECT 1 FROM information_schema.tables WHERE table_name = 'sources'"
-        ).fetchone():
+        elif not self._has_table("sources"):
             self.close()
             raise UserError(f"{path}: no store here yet; run `lightsout ingest` first")
+        self._summaries = self._has_table("series_summary")
 
     def _create_schema(self) -> None:
         for table, cls, key in _TABLES:
@@ -111,6 +126,26 @@ class DuckDBStore:
         )
         self._con.execute(
             "INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT DO NOTHING", [str(SCHEMA_VERSION)]
+        )
+        if not self._has_table("series_summary"):
+            # A store written before summaries were kept: count every series once.
+            self._con.begin()
+            try:
+                self._con.execute(_SUMMARY_TABLE)
+                self._con.execute(
+                    "INSERT INTO series_summary SELECT entity_id, signal, source, bin_s, count(*), "
+                    "min(bin_start), max(bin_start), min(value), max(value) FROM points GROUP BY ALL"
+                )
+                self._con.commit()
+            except BaseException:
+                self._con.rollback()
+                raise
+
+    def _has_table(self, name: str) -> bool:
+        return bool(
+            self._con.execute(
+                "SELECT 1 FROM information_schema.tables WHERE table_name = ?", [name]
+            ).fetchone()
         )
 
     # -- writing ---------------------------------------------------------------------------------
@@ -128,9 +163,10 @@ class DuckDBStore:
         try:
             last: IngestBatch | None = None
             for part in parts:
-                if last is None and con.execute(
-                    "SELECT 1 FROM sources WHERE sha256 = ?", [part.source.sha256]
-                ).fetchone():
+                if (
+                    last is None
+                    and con.execute("SELECT 1 FROM sources WHERE sha256 = ?", [part.source.sha256]).fetchone()
+                ):
                     con.rollback()  # already ingested: adds nothing
                     return
                 self._write_rows(part)
@@ -167,12 +203,14 @@ class DuckDBStore:
             con.unregister("entities_arrow")
         if batch.points:
             con.register("points_arrow", _arrow_table(SignalPoint, batch.points))
+            redo = self._summaries_before(con)
             # A later file covering the same bins of the same source replaces them.
             con.execute(
                 "INSERT INTO points SELECT * FROM points_arrow "
                 "ON CONFLICT (entity_id, signal, source, bin_s, bin_start) "
                 "DO UPDATE SET value = excluded.value, samples = excluded.samples"
             )
+            self._summaries_after(con, redo)
             # Parts of one file writing the same series widen its one row.
             con.execute(
                 "INSERT INTO file_series SELECT ?, entity_id, signal, source, bin_s, min(bin_start), "
@@ -211,6 +249,45 @@ class DuckDBStore:
             con.register("external_arrow", _arrow_table(ExternalEvent, list(latest.values())))
             con.execute("INSERT OR REPLACE INTO external_events SELECT * FROM external_arrow")
             con.unregister("external_arrow")
+
+    def _summaries_before(self, con: duckdb.DuckDBPyConnection) -> pa.Table:
+        """Before the batch's points (``points_arrow``) are written: the series whose stored bins
+        the batch rewrites or fills (their summaries are recounted after the write)."""
+        rows = con.execute(
+            f"SELECT b.entity_id, b.signal, b.source, b.bin_s FROM ({_BATCH_SUMMARY}) b "
+            "JOIN series_summary s USING (entity_id, signal, source, bin_s) WHERE b.first <= s.last"
+        ).fetchall()
+        return pa.table(
+            {
+                "entity_id": pa.array([r[0] for r in rows], pa.string()),
+                "signal": pa.array([r[1] for r in rows], pa.string()),
+                "source": pa.array([r[2] for r in rows], pa.string()),
+                "bin_s": pa.array([r[3] for r in rows], pa.int64()),
+            }
+        )
+
+    def _summaries_after(self, con: duckdb.DuckDBPyConnection, redo: pa.Table) -> None:
+        """After the batch's points are written: a series the batch only extends (the next file
+        of a stream) merges its summary with the batch's, exactly; one it rewrote is recounted."""
+        con.register("redo_keys", redo)
+        try:
+            con.execute(
+                f"INSERT INTO series_summary SELECT * FROM ({_BATCH_SUMMARY}) b WHERE NOT EXISTS (SELECT 1 "
+                "FROM redo_keys r WHERE r.entity_id = b.entity_id AND r.signal = b.signal "
+                "AND r.source = b.source AND r.bin_s = b.bin_s) "
+                "ON CONFLICT (entity_id, signal, source, bin_s) DO UPDATE SET "
+                "points = points + excluded.points, last = excluded.last, "
+                "min_value = least(min_value, excluded.min_value), "
+                "max_value = greatest(max_value, excluded.max_value)"
+            )
+            if redo.num_rows:
+                con.execute(
+                    "INSERT OR REPLACE INTO series_summary SELECT p.entity_id, p.signal, p.source, "
+                    "p.bin_s, count(*), min(p.bin_start), max(p.bin_start), min(p.value), max(p.value) "
+                    "FROM points p JOIN redo_keys USING (entity_id, signal, source, bin_s) GROUP BY ALL"
+                )
+        finally:
+            con.unregister("redo_keys")
 
     def save_verdicts(self, verdicts: list[OoniVerdict]) -> None:
         if not verdicts:
@@ -404,13 +481,22 @@ class DuckDBStore:
         return _entity(row) if row else None
 
     def series(self, entity_id: str | None = None, country: str | None = None) -> list[SeriesSummary]:
-        rows = self._con.execute(
-            "SELECT p.entity_id, p.signal, p.source, p.bin_s, count(*), min(p.bin_start), max(p.bin_start), "
-            "min(p.value), max(p.value) FROM points p JOIN entities e USING (entity_id) "
-            "WHERE (? IS NULL OR p.entity_id = ?) AND (? IS NULL OR e.country_code = ?) "
-            "GROUP BY ALL ORDER BY p.entity_id, p.signal, p.source, p.bin_s",
-            [entity_id, entity_id, country, country],
-        ).fetchall()
+        if self._summaries:  # one row per series, kept at write time
+            sql = (
+                "SELECT s.entity_id, s.signal, s.source, s.bin_s, s.points, s.first, s.last, s.min_value, "
+                "s.max_value FROM series_summary s JOIN entities e USING (entity_id) "
+                "WHERE (? IS NULL OR s.entity_id = ?) AND (? IS NULL OR e.country_code = ?) "
+                "ORDER BY s.entity_id, s.signal, s.source, s.bin_s"
+            )
+        else:  # a store written before summaries were kept, opened read-only: count the points
+            sql = (
+                "SELECT p.entity_id, p.signal, p.source, p.bin_s, count(*), min(p.bin_start), "
+                "max(p.bin_start), min(p.value), max(p.value) FROM points p "
+                "JOIN entities e USING (entity_id) "
+                "WHERE (? IS NULL OR p.entity_id = ?) AND (? IS NULL OR e.country_code = ?) "
+                "GROUP BY ALL ORDER BY p.entity_id, p.signal, p.source, p.bin_s"
+            )
+        rows = self._con.execute(sql, [entity_id, entity_id, country, country]).fetchall()
         return [
             SeriesSummary(SeriesKey(r[0], SignalKind(r[1]), r[2], r[3]), r[4], r[5], r[6], r[7], r[8])
             for r in rows
