@@ -136,9 +136,41 @@ def ingest_file(
         from lightsout.sources.cloudflare_radar import read_cloudflare_radar
 
         parsed = read_cloudflare_radar(path, progress)
+    elif fmt == InputFormat.OONI:
+        return _ingest_ooni(store, path, digest, report, progress)
     else:
         parsed = _reader(fmt)(path, progress)
     return _write(store, path, digest, parsed, report)
+
+
+def _ingest_ooni(
+    store: Store, path: Path, digest: str, report: IngestReport, progress: Progress
+) -> IngestReport:
+    """An OONI file streamed (lightsout.sources.ooni.OoniStream): each chunk of measurements is
+    judged (lightsout.apps.stored) and written with its verdicts as it is read, all of it in one
+    atomic write (Store.write_parts) that the file's source record closes."""
+    from lightsout.apps.stored import judge_all
+    from lightsout.sources.ooni import OoniStream
+
+    stream = OoniStream(path, progress)
+    provisional = SourceFile(digest, str(path.resolve()), "ooni-json", datetime.now(UTC), 0, 0, 0)
+    written = 0
+    final: Parsed | None = None
+
+    def parts() -> Iterator[IngestBatch]:
+        nonlocal written, final
+        for chunk in stream:
+            written += len(chunk)
+            yield IngestBatch(provisional, measurements=chunk, verdicts=judge_all(chunk))
+        parsed = _checked(stream.finish(), path)
+        final = parsed
+        yield IngestBatch(_source_file(path, digest, parsed), parsed.entities)
+
+    store.write_parts(parts())
+    if final is None:  # stored meanwhile by another writer: write_parts added nothing
+        report.already_ingested = True
+        return report
+    return _reported(report, final, written)
 
 
 def _write(
@@ -147,8 +179,23 @@ def _write(
     """Check what a reader made of a file and write it with its source record, atomically."""
     if report is None:
         report = IngestReport(path=str(path), format=parsed.format, sha256=digest)
-    # The last line of defence, whatever the reader: no infinity, no bin before 1990 or in the
-    # future, no entity id the API cannot serve (lightsout.sources.bounds).
+    parsed = _checked(parsed, path)
+    store.write_batch(
+        IngestBatch(
+            _source_file(path, digest, parsed),
+            parsed.entities,
+            parsed.points,
+            parsed.measurements,
+            parsed.carry,
+            external_events=parsed.external_events,
+        )
+    )
+    return _reported(report, parsed, len(parsed.measurements))
+
+
+def _checked(parsed: Parsed, path: Path) -> Parsed:
+    """The last line of defence, whatever the reader: no infinity, no bin before 1990 or in the
+    future, no entity id the API cannot serve (lightsout.sources.bounds)."""
     parsed.points, dropped = drop_bad_points(parsed.points, str(path))
     parsed.skipped.extend(dropped)
     parsed.entities, dropped, cleaned = clean_records(parsed.entities, str(path))
@@ -167,29 +214,26 @@ def _write(
             f"{len(parsed.points):,} signal points exceed the limit of {max_points():,} per file "
             "(LIGHTSOUT_MAX_POINTS); split the file",
         )
-    source = SourceFile(
+    return parsed
+
+
+def _source_file(path: Path, digest: str, parsed: Parsed) -> SourceFile:
+    return SourceFile(
         sha256=digest,
         path=str(path.resolve()),
         format=parsed.format,
         ingested_at=datetime.now(UTC),
         records_read=parsed.records_read,
-        records_skipped=len(parsed.skipped),
+        records_skipped=len(parsed.skipped) + parsed.skipped_unlisted,
         points_written=len(parsed.points),
     )
-    store.write_batch(
-        IngestBatch(
-            source,
-            parsed.entities,
-            parsed.points,
-            parsed.measurements,
-            parsed.carry,
-            external_events=parsed.external_events,
-        )
-    )
+
+
+def _reported(report: IngestReport, parsed: Parsed, measurements: int) -> IngestReport:
     report.format = parsed.format
     report.records_read = parsed.records_read
     report.points_written = len(parsed.points)
-    report.measurements_written = len(parsed.measurements)
+    report.measurements_written = measurements
     report.entities_written = len(parsed.entities)
     report.external_events_written = len(parsed.external_events)
     report.skipped = parsed.skipped

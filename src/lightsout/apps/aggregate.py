@@ -21,8 +21,9 @@ says so ("below the evidence bar ... not a finding of blocking") and the dashboa
 it. Every statement gives the counts (blocked, accessible, all measurements of the target on that
 network) and every measurement links to OONI Explorer when OONI published it.
 
-``blocking_events(store)`` reads the measurements through the public :class:`Store` interface
-(``store.measurements(MeasurementFilter(...))``), page by page in time order.
+``blocking_events(store)`` reads the verdicts stored at ingest through the public :class:`Store`
+interface (``store.verdicts``), page by page in time order, and judges on read only the
+measurements without a verdict of the running analysis (:mod:`lightsout.apps.stored`).
 """
 
 from __future__ import annotations
@@ -34,12 +35,11 @@ from datetime import UTC, datetime, timedelta
 
 from lightsout.apps.finding import Method, Status, inconclusive
 from lightsout.apps.fingerprints import FingerprintDB
-from lightsout.apps.observations import SUPPORTED_TESTS
-from lightsout.apps.verdict import Verdict, analyse
+from lightsout.apps.stored import PAGE_SIZE, pages, stored_verdicts
+from lightsout.apps.verdict import Verdict
 from lightsout.model import OoniMeasurement
 from lightsout.store.base import MeasurementFilter, Store
 
-PAGE_SIZE = 1000
 MIN_BLOCKED = 3  # the evidence bar: blocked measurements ...
 MIN_DAYS = 2  # ... on this many different UTC days (or one confirmed by an OONI fingerprint)
 SIMULTANEOUS = timedelta(minutes=1)  # an accessible verdict this close to a blocked one ends nothing
@@ -250,31 +250,9 @@ def iter_measurements(
     until: datetime | None = None,
     page_size: int = PAGE_SIZE,
 ) -> Iterator[OoniMeasurement]:
-    """Every measurement with a start time matching the filter, oldest first, read page by page.
-
-    The store returns pages ordered by start time; the next page starts at the last time seen
-    (``since`` is inclusive), skipping the ids already returned at that time. A page made only of
-    one instant is widened until the instant is read whole.
-    """
-    cursor = since
-    seen: set[str] = set()
-    limit = page_size
-    while True:
-        rows = store.measurements(MeasurementFilter(country, asn, test_name, cursor, until, limit))
-        for row in rows:
-            if row.measurement_start is not None and row.measurement_id not in seen:
-                yield row
-        if len(rows) < limit:
-            return
-        last = rows[-1].measurement_start
-        if last is None:  # untimed rows sort last: every timed one has been read
-            return
-        at_last = {row.measurement_id for row in rows if row.measurement_start == last}
-        if last == cursor:
-            seen |= at_last
-            limit *= 2
-            continue
-        cursor, seen, limit = last, at_last, page_size
+    """Every measurement with a start time matching the filter, oldest first, read page by page
+    (:func:`lightsout.apps.stored.pages`)."""
+    return pages(store.measurements, MeasurementFilter(country, asn, test_name, since, until, page_size))
 
 
 def iter_verdicts(
@@ -285,10 +263,10 @@ def iter_verdicts(
     until: datetime | None = None,
     fingerprints: FingerprintDB | None = None,
 ) -> Iterator[Verdict]:
-    """The verdict on every stored measurement of the analysed tests (see ``SUPPORTED_TESTS``)."""
-    for test_name in sorted(SUPPORTED_TESTS):
-        for measurement in iter_measurements(store, country, asn, test_name, since, until):
-            yield analyse(measurement, fingerprints)
+    """The verdict on every stored measurement of the analysed tests (see ``SUPPORTED_TESTS``):
+    stored at ingest, or judged now when none of the running analysis is stored
+    (:func:`lightsout.apps.stored.stored_verdicts`)."""
+    return stored_verdicts(store, country, asn, since, until, fingerprints)
 
 
 def blocking_events(

@@ -47,6 +47,12 @@ def _network(asn: int | None) -> str:
 @click.option("--since", default=None, help="Only measurements from this time on (ISO 8601, UTC).")
 @click.option("--until", default=None, help="Only measurements before this time.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option(
+    "--reanalyse",
+    is_flag=True,
+    help="First judge again, and store, every measurement whose stored verdict is by another version "
+    "of the analysis (or that has none); see docs/apps.md.",
+)
 @db_option
 def blocking(
     country: str | None,
@@ -54,11 +60,24 @@ def blocking(
     since: str | None,
     until: str | None,
     fmt: str,
+    reanalyse: bool,
     db: StoreLocation | None,
 ) -> None:
     """Judge stored OONI app and website measurements: accessible, blocked (how), down or
-    inconclusive, per country, network and target; then the blocking events they make."""
+    inconclusive, per country, network and target; then the blocking events they make.
+
+    Verdicts are judged once, at ingest, and stored; a measurement without a stored verdict of
+    the running analysis is judged here (--reanalyse stores those verdicts)."""
     cc, (start, end) = parse_country(country), parse_window(since, until)
+    if reanalyse:
+        from lightsout.apps.stored import rederive
+
+        writer = open_store(db)
+        try:
+            count = rederive(writer)
+        finally:
+            writer.close()
+        click.echo(f"{count:,} measurement(s) judged again and stored", err=True)
     store = open_store(db, read_only=True)
     try:
         verdicts = list(_iter_verdicts(store, cc, asn, start, end))

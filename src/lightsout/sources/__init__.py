@@ -55,3 +55,4 @@ class Parsed:
     notes: list[str] = field(default_factory=list)
     carry: CarryState | None = None  # state to hand to the next file of the same stream
     external_events: list[ExternalEvent] = field(default_factory=list)  # other observatories' outages
+    skipped_unlisted: int = 0  # skips counted but not listed in ``skipped`` (a reader's bound on memory)

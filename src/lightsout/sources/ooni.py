@@ -24,6 +24,16 @@ measurements each is a :class:`Skip`.
 three 2017-2019 web_connectivity records do), else the SHA-256 of the record's canonical JSON (keys sorted, no
 spaces, ASCII escapes, ``1.0`` written ``1``), so the same measurement read from a compact and a
 pretty-printed file gets the same id; a repeated id within one file is skipped as a duplicate.
+
+**Streaming.** :class:`OoniStream` reads a file record by record and hands the measurements out in
+chunks (at most ``CHUNK_MEASUREMENTS`` or about ``CHUNK_BYTES`` of raw JSON), so memory stays
+bounded whatever the size of the file (an OONI day file holds hundreds of thousands of
+measurements): one JSONL line or one JSON document at a time (``LIGHTSOUT_MAX_DOCUMENT_BYTES``),
+one chunk, the file's entities (one per country and network seen), the first ``MAX_LISTED_SKIPS``
+skips with their positions (the rest counted by reason), and, for the duplicate check, a 16-byte
+digest of each of the first ``MAX_TRACKED_IDS`` ids (about 10 MB; past them a repeat within the
+file is no longer reported, and the store still keeps one copy). :func:`read_ooni` collects the
+chunks, for callers that want the whole file in memory.
 """
 
 from __future__ import annotations
@@ -63,6 +73,10 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _OTHER_MAGIC = {b"BZh": "bzip2", b"\xfd7zXZ": "xz", b"(\xb5/\xfd": "zstd", b"PK\x03\x04": "zip"}
 _STREAM_ERRORS = (OSError, EOFError, zlib.error)  # gzip.BadGzipFile is an OSError
 _PROGRESS_EVERY = 1 << 18  # bytes between progress reports in line mode
+CHUNK_MEASUREMENTS = 1000  # measurements handed out at once by OoniStream
+CHUNK_BYTES = 16 << 20  # ... or fewer, when their raw JSON reaches this size
+MAX_TRACKED_IDS = 250_000  # ids whose digest is kept for the duplicate check (about 40 B each)
+MAX_LISTED_SKIPS = 10_000  # skips listed with their position; the rest are counted by reason
 _ASN = re.compile(r"(?:AS)?(\d{1,10})", re.IGNORECASE)
 _MAX_ASN = 2**32 - 1
 # Country codes OONI uses that ISO 3166-1 does not assign: ZZ is "unknown"; XK (Kosovo) is the
@@ -84,27 +98,53 @@ class _NotJSON(ValueError):
 
 def read_ooni(path: Path, progress: Progress = no_progress) -> Parsed:
     """Read the OONI measurements of one file (see the module docstring for the layouts)."""
-    name = str(path)
-    if not path.exists():
-        raise InputError(name, "", "no such file")
-    if path.is_dir():
-        raise InputError(name, "", "is a directory; give the files inside it")
-    total = path.stat().st_size
-    if total == 0:
-        raise InputError(name, "byte 0", "empty file")
-    with path.open("rb") as raw:
-        head = raw.read(8)
-        raw.seek(0)
-        for magic, kind in _OTHER_MAGIC.items():
-            if head.startswith(magic):
-                raise InputError(name, "byte 0", f"{kind}-compressed; decompress it first (gzip is read)")
-        compressed = head.startswith(_GZIP_MAGIC)
-        stream: io.BufferedIOBase = gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw
-        reader = _Reader(name, compressed)
-        limit = decompressed_limit(total) if compressed else max_decompressed_bytes()
-        reader.read(_Lines(stream, name, limit), raw, total, progress)
-    progress(total, total)
-    return reader.finish()
+    stream = OoniStream(path, progress)
+    measurements = [m for chunk in stream for m in chunk]
+    parsed = stream.finish()
+    parsed.measurements = measurements
+    return parsed
+
+
+class OoniStream:
+    """The measurements of one file, read as a stream (module docstring): iterate once for the
+    chunks, then :meth:`finish` for the rest of what was read (counts, skips, entities, notes;
+    ``measurements`` left empty). A file that is not OONI data at all raises :class:`InputError`,
+    from the constructor, the iteration or :meth:`finish` (when no record was a measurement)."""
+
+    def __init__(self, path: Path, progress: Progress = no_progress) -> None:
+        name = str(path)
+        if not path.exists():
+            raise InputError(name, "", "no such file")
+        if path.is_dir():
+            raise InputError(name, "", "is a directory; give the files inside it")
+        self.path = path
+        self.total = path.stat().st_size
+        if self.total == 0:
+            raise InputError(name, "byte 0", "empty file")
+        self.progress = progress
+        self._reader: _Reader | None = None
+
+    def __iter__(self) -> Iterator[list[OoniMeasurement]]:
+        name, total = str(self.path), self.total
+        with self.path.open("rb") as raw:
+            head = raw.read(8)
+            raw.seek(0)
+            for magic, kind in _OTHER_MAGIC.items():
+                if head.startswith(magic):
+                    raise InputError(name, "byte 0", f"{kind}-compressed; decompress it first (gzip is read)")
+            compressed = head.startswith(_GZIP_MAGIC)
+            stream: io.BufferedIOBase = gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw
+            reader = self._reader = _Reader(name, compressed)
+            limit = decompressed_limit(total) if compressed else max_decompressed_bytes()
+            yield from reader.read(_Lines(stream, name, limit), raw, total, self.progress)
+            if reader.pending:
+                yield reader.take()
+        self.progress(total, total)
+
+    def finish(self) -> Parsed:
+        if self._reader is None:
+            raise RuntimeError("OoniStream.finish() before the stream was read")
+        return self._reader.finish()
 
 
 @dataclass(slots=True)
@@ -112,7 +152,13 @@ class _Reader:
     path: str
     compressed: bool
     parsed: Parsed = field(default_factory=lambda: Parsed(format="ooni-json"))
-    seen: set[str] = field(default_factory=set)  # measurement ids kept so far
+    pending: list[OoniMeasurement] = field(default_factory=list)  # the chunk being filled
+    pending_bytes: int = 0
+    pending_ids: set[str] = field(default_factory=set)
+    seen: set[bytes] = field(default_factory=set)  # digests of the ids kept so far (MAX_TRACKED_IDS)
+    kept: int = 0  # measurements kept in all
+    tests: Counter[str] = field(default_factory=Counter)
+    unlisted: Counter[str] = field(default_factory=Counter)  # skips past MAX_LISTED_SKIPS, by reason
     asn_countries: dict[int, set[str]] = field(default_factory=dict)
     asn_names: dict[int, Counter[str]] = field(default_factory=dict)  # probe_network_name seen per ASN
     countries: set[str] = field(default_factory=set)
@@ -125,8 +171,11 @@ class _Reader:
 
     # -- layouts -------------------------------------------------------------------------------
 
-    def read(self, stream: _Lines, raw: io.BufferedIOBase, total: int, progress: Progress) -> None:
-        """Decide between one JSON document and JSONL from the first non-blank line."""
+    def read(
+        self, stream: _Lines, raw: io.BufferedIOBase, total: int, progress: Progress
+    ) -> Iterator[list[OoniMeasurement]]:
+        """Decide between one JSON document and JSONL from the first non-blank line; the
+        measurements in chunks."""
         line_no = 0
         first: bytes | None = b""
         try:
@@ -146,19 +195,21 @@ class _Reader:
         except _NotJSON:
             # Not a complete value on its own line: a pretty-printed document, or JSONL whose
             # first line is damaged. Try the document first.
-            self._read_document(stream, first, line_no)
+            yield from self._read_document(stream, first, line_no)
         else:
-            self._read_lines(_chain(first, line_no, stream), raw, total, progress)
+            yield from self._read_lines(_chain(first, line_no, stream), raw, total, progress)
 
-    def _read_document(self, stream: _Lines, first: bytes, first_line: int) -> None:
+    def _read_document(
+        self, stream: _Lines, first: bytes, first_line: int
+    ) -> Iterator[list[OoniMeasurement]]:
         try:
             rest = stream.read_up_to(stream.line_limit - len(first))
         except _STREAM_ERRORS as exc:
             raise InputError(self.path, f"line {first_line}", self._unreadable(exc)) from None
         if rest is None:
             # Larger than one document may be: JSONL whose first line is damaged, or too big.
-            self._read_lines(_chain(first, first_line, stream))
-            if self.parsed.measurements:
+            yield from self._read_lines(_chain(first, first_line, stream))
+            if self.kept:
                 return
             reason = f"not valid JSON, or {stream.overlong_reason()}"
             raise InputError(self.path, f"line {first_line}", reason)
@@ -167,21 +218,23 @@ class _Reader:
             value = _loads(blob)
         except _NotJSON as exc:
             # JSONL with a damaged line keeps what the other lines hold; anything else is not JSON.
-            self._read_lines(_chain(first, first_line, iter(rest.splitlines(keepends=True))))
-            if self.parsed.measurements:
+            yield from self._read_lines(_chain(first, first_line, iter(rest.splitlines(keepends=True))))
+            if self.kept:
                 return
             raise InputError(self.path, exc.where or f"line {first_line}", str(exc)) from None
         self._set_format("json")
         if isinstance(value, list):
             for index, item in enumerate(value, start=1):
                 self._record(item, f"record {index}")
+                if self.full():
+                    yield self.take()
         else:
             self._record(value, "record 1")
 
     def _read_lines(
         self, lines: Iterator[tuple[int, bytes | None]], raw: io.BufferedIOBase | None = None, total: int = 0,
         progress: Progress = no_progress,
-    ) -> None:
+    ) -> Iterator[list[OoniMeasurement]]:
         line_no = 0
         reported = 0
         values = 0
@@ -208,6 +261,8 @@ class _Reader:
                         self._record(item, f"{position}, record {index}")
                 else:
                     self._record(value, position)
+                if self.full():
+                    yield self.take()
                 if raw is not None:
                     done = raw.tell()
                     if done - reported >= _PROGRESS_EVERY:
@@ -241,13 +296,13 @@ class _Reader:
         except BoundError as exc:
             self._skip(position, str(exc))
             return
-        if measurement.measurement_id in self.seen:
-            self.parsed.skipped.append(
-                Skip(self.path, position, "duplicate measurement (same id as an earlier record)")
-            )
+        if self._repeated(measurement.measurement_id):
+            self._list(Skip(self.path, position, "duplicate measurement (same id as an earlier record)"))
             return
-        self.seen.add(measurement.measurement_id)
-        self.parsed.measurements.append(measurement)
+        self.pending.append(measurement)
+        self.pending_bytes += len(measurement.raw_json)
+        self.kept += 1
+        self.tests[measurement.test_name] += 1
         if measurement.probe_cc is None:
             self.no_cc += 1
         else:
@@ -266,18 +321,44 @@ class _Reader:
         if measurement.measurement_start is None:
             self.no_start += 1
 
+    def _repeated(self, measurement_id: str) -> bool:
+        """Whether the id was kept before in this file (module docstring: within bounds)."""
+        if measurement_id in self.pending_ids:
+            return True
+        key = hashlib.blake2b(measurement_id.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        if key in self.seen:
+            return True
+        if len(self.seen) < MAX_TRACKED_IDS:
+            self.seen.add(key)
+        self.pending_ids.add(measurement_id)
+        return False
+
+    def full(self) -> bool:
+        return len(self.pending) >= CHUNK_MEASUREMENTS or self.pending_bytes >= CHUNK_BYTES
+
+    def take(self) -> list[OoniMeasurement]:
+        chunk = self.pending
+        self.pending, self.pending_bytes, self.pending_ids = [], 0, set()
+        return chunk
+
     def _skip(self, position: str, reason: str) -> None:
         skip = Skip(self.path, position, reason)
-        self.parsed.skipped.append(skip)
+        self._list(skip)
         self.skip_reasons[reason] += 1
         if self.first_skip is None:
             self.first_skip = skip
+
+    def _list(self, skip: Skip) -> None:
+        if len(self.parsed.skipped) < MAX_LISTED_SKIPS:
+            self.parsed.skipped.append(skip)
+        else:
+            self.unlisted[skip.reason] += 1
 
     # -- result --------------------------------------------------------------------------------
 
     def finish(self) -> Parsed:
         parsed = self.parsed
-        if not parsed.measurements:
+        if not self.kept:
             first = self.first_skip
             if first is None:  # e.g. an empty JSON array
                 raise InputError(self.path, "record 1", "not an OONI measurement: no records in the file")
@@ -297,10 +378,16 @@ class _Reader:
                 asn, next(iter(ccs)) if len(ccs) == 1 else None, name, place=len(ccs) == 1
             ))
         parsed.entities = entities
-        tests = Counter(m.test_name for m in parsed.measurements)
         parsed.notes.append(
-            "measurements by test: " + ", ".join(f"{name} {n}" for name, n in sorted(tests.items()))
+            "measurements by test: " + ", ".join(f"{name} {n}" for name, n in sorted(self.tests.items()))
         )
+        if self.unlisted:
+            parsed.skipped_unlisted = sum(self.unlisted.values())
+            reasons = "; ".join(f"{n:,} x {reason}" for reason, n in self.unlisted.most_common(5))
+            parsed.notes.append(
+                f"{parsed.skipped_unlisted:,} more record(s) skipped past the first {MAX_LISTED_SKIPS:,} "
+                f"listed: {reasons}"
+            )
         for count, what in ((self.no_cc, "no known probe_cc"), (self.no_asn, "no probe_asn"),
                             (self.no_start, "no readable measurement_start_time"),
                             (self.bad_network_names, "a probe_network_name left out (control characters, "

@@ -293,6 +293,11 @@ def _store(
         records_skipped=len(parsed.skipped) + (1 if not parsed.records_read else 0),
         points_written=len(parsed.points),
     )
+    verdicts = []
+    if parsed.measurements:  # judged once, here, and stored with them (lightsout.apps.stored)
+        from lightsout.apps.stored import judge_all
+
+        verdicts = judge_all(parsed.measurements)
     batch = IngestBatch(
         source,
         parsed.entities,
@@ -301,6 +306,7 @@ def _store(
         parsed.carry,
         checkpoint=item.checkpoint,
         external_events=parsed.external_events,
+        verdicts=verdicts,
     )
     _call(write, lambda s: s.write_batch(batch))
     result.items_stored += 1
