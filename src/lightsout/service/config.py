@@ -30,7 +30,10 @@ CONNECTOR_KINDS: dict[str, str] = {
     "ioda-api": "lightsout.sources.ioda_api:from_config",
     "cloudflare-radar": "lightsout.sources.cloudflare_radar_api:from_config",
     "mrt-archive": "lightsout.sources.mrt_archive:from_config",
+    "ris-live": "lightsout.sources.ris_live:from_config",
 }
+# A stream is read in short rounds, one after the other; polled sources every 15 minutes.
+DEFAULT_EVERY = {"ris-live": "1s"}
 
 
 class ConfigError(UserError):
@@ -195,10 +198,11 @@ def _source(path: Path, name: str, table: dict[str, Any]) -> SourceConfig:
         kinds = ", ".join(sorted(CONNECTOR_KINDS))
         raise ConfigError(path, f"sources.{name}.kind", f"expected one of {kinds}, got {kind!r}")
     common = {"kind", "every", "late_after", "start"}
+    every = table.get("every", DEFAULT_EVERY.get(kind, "15m"))
     return SourceConfig(
         name=name,
         kind=kind,
-        every=parse_duration(table.get("every", "15m"), path, f"sources.{name}.every"),
+        every=parse_duration(every, path, f"sources.{name}.every"),
         late_after=parse_duration(table.get("late_after", "6h"), path, f"sources.{name}.late_after"),
         start=_start(table.get("start", "1d"), path, f"sources.{name}.start"),
         options={k: v for k, v in table.items() if k not in common},

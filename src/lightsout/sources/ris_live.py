@@ -1,0 +1,632 @@
+"""Connector: RIPE RIS Live, the websocket stream of one RIS collector's BGP messages, replayed on
+the collector's routing tables from its latest RIB dump. Implements
+:class:`lightsout.sources.connector.Connector`; docs/sources.md ("RIPE RIS Live") says why.
+
+One model of routes. Messages become :class:`~lightsout.sources.mrt.updates.RouteUpdate` /
+``PeerDown`` records (:mod:`lightsout.sources.ris_live_messages`) applied by the MRT decoder's own
+sink to the same per-peer tables (:mod:`lightsout.sources.mrt.tables`), whose bins come from the
+same replay (:mod:`lightsout.sources.mrt.replay`): an hour of RIS Live and the same hour's update
+files give the same values.
+
+discover
+    A reader thread (:class:`~lightsout.sources.ris_live_stream.StreamReader`) holds the
+    websocket: subscribes (``host`` = the collector, ``type`` UPDATE and RIS_PEER_STATE, the
+    configured ``prefixes``), reconnects after a drop or a ``ris_error`` with jittered exponential
+    backoff. Discovery takes its messages: while the tables are not synchronised it keeps them
+    (``max_spool``) and offers the RIB dump to start from (a local ``rib_file`` the first time,
+    else the first dump in the RIS archive at or after the stream's first message); once
+    synchronised, every 5-minute bin the stream has passed (a message of a later bin arrived, or
+    the collector's clock, ours plus the measured skew, is ``settle`` past its end) is one item.
+fetch
+    The bin's messages, already received (the RIB dump: downloaded by the MRT archive connector).
+parse
+    The changes applied to the tables; the bin's points; the tables as carried state.
+checkpoint
+    ``{"collector", "synced", "next_bin", "last_ts", "rib", "seen", "gaps"}``: where the stored
+    tables end, the identities of the last messages applied (a resumed stream that sends one of
+    them again proves it continues without loss), gaps.
+
+Dedupe and continuity: a message whose identity (collector + peer + RIS Live ``id``;
+:func:`~lightsout.sources.ris_live_messages.identity`) was applied is dropped. After any reconnect
+or restart the stream continues the tables only if its first route message is one already
+applied; otherwise messages may have been lost: a gap (recorded, no values: never an outage) and
+the tables wait for the next RIB dump, as the MRT archive does after missing update files.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lightsout.model import Checkpoint, Skip
+from lightsout.sources import CarryState, LoadCarry, Parsed, no_carry
+from lightsout.sources.connector import BadPayload, Fetched, SourceUnavailable, Window, WorkItem
+from lightsout.sources.mrt import BIN_S, COLLECTOR_DIR, RouteTables, file_time, read_mrt
+from lightsout.sources.mrt.decode import RouteSink
+from lightsout.sources.mrt.replay import Replayer
+from lightsout.sources.mrt.updates import Change, apply_changes
+from lightsout.sources.ris_live_messages import BadMessage, Control, Message, read_frame
+from lightsout.sources.ris_live_stream import StreamEvent, StreamReader, subscriptions
+
+if TYPE_CHECKING:
+    import httpx
+
+    from lightsout.attribution.geo import GeoLocator
+    from lightsout.service.config import ServiceConfig, SourceConfig
+    from lightsout.sources.mrt_archive import MrtArchiveConnector
+
+FORMAT = "ris-live"
+DEFAULT_URL = "wss://ris-live.ripe.net/v1/ws/?client=lightsout"
+SEEN_KEPT = 1000  # identities kept in the checkpoint (and at least this many in memory)
+MAX_GAPS_KEPT = 50
+RIB_AHEAD = timedelta(days=2)  # how far after the stream's start a RIB dump is looked for
+MAX_QUIET_BINS = 12  # a stream jumping further ahead (a clock step) skips the bins in between
+
+
+@dataclass(frozen=True, slots=True)
+class RisLiveSettings:
+    collector: str
+    url: str = DEFAULT_URL
+    prefixes: tuple[str, ...] = ()
+    rib_file: Path | None = None  # the RIB dump to start from (else the RIS archive's)
+    ris_url: str | None = "https://data.ris.ripe.net"  # None: no archive (only rib_file)
+    rib_slack_s: float = 60.0  # the stream's first message may start this long after the RIB dump
+    rib_poll_s: float = 300.0  # how often the archive is listed while waiting for a RIB dump
+    settle_s: float = 10.0  # a bin closes this long after its end on the collector's clock
+    round_s: float = 10.0  # a discovery round reads the stream this long
+    down_after_s: float = 30.0  # disconnected this long: the round reports the source failing
+    max_spool: int = 2_000_000  # messages kept while waiting for a RIB dump
+    backoff_base_s: float = 1.0
+    backoff_cap_s: float = 120.0
+
+
+@dataclass(slots=True)
+class _Cursor:
+    collector: str
+    synced: bool = False
+    next_bin: int | None = None  # start of the first bin not in the stored tables
+    last_ts: float | None = None  # newest message applied
+    rib: str | None = None
+    seen: list[str] = field(default_factory=list)
+    gaps: list[dict[str, Any]] = field(default_factory=list)
+
+    def text(self) -> str:
+        return json.dumps({"collector": self.collector, "synced": self.synced, "next_bin": self.next_bin,
+                           "last_ts": self.last_ts, "rib": self.rib, "seen": self.seen[-SEEN_KEPT:],
+                           "gaps": self.gaps}, sort_keys=True)  # fmt: skip
+
+    @classmethod
+    def load(cls, checkpoint: Checkpoint | None, collector: str) -> _Cursor:
+        if checkpoint is None:
+            return cls(collector)
+        try:
+            body = json.loads(checkpoint.cursor)
+            if body.get("collector") != collector:
+                return cls(collector)  # another collector's (or connector's) cursor: start afresh
+            seen, gaps = list(body.get("seen") or []), list(body.get("gaps") or [])
+            return cls(collector, bool(body["synced"]), body.get("next_bin"), body.get("last_ts"),
+                       body.get("rib"), seen, gaps)  # fmt: skip
+        except (ValueError, TypeError, AttributeError, KeyError):
+            return cls(collector)
+
+
+@dataclass(slots=True)
+class _Batch:
+    """A closed stretch of bins (or a RIB dump) waiting to be fetched and parsed."""
+
+    first_bin: int
+    bins: int
+    changes: list[Change]
+    cursor: str
+    skipped: list[Skip]
+    counts: dict[str, int]
+    newest: float | None
+    received: float | None  # our clock when the newest message arrived
+    rib: Path | None = None
+    rib_time: int | None = None
+    archive_key: str | None = None
+
+
+def _utc(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+class RisLiveConnector:
+    format = FORMAT
+
+    def __init__(self, name: str, settings: RisLiveSettings) -> None:
+        if not settings.collector.startswith("rrc") or not COLLECTOR_DIR.fullmatch(settings.collector):
+            raise ValueError(f"RIS Live follows a RIS collector (rrcNN), not {settings.collector!r}")
+        self.name = name
+        self.settings = settings
+        self.collector = settings.collector
+        self.carry_key = f"ris-live/{name}/{settings.collector}"
+        self.load_carry: LoadCarry = no_carry
+        self.reader: StreamReader | None = None
+        self.locator: GeoLocator | None = None
+        self.tables: RouteTables | None = None
+        self.sink: RouteSink | None = None
+        self.cursor = _Cursor(self.collector)
+        self.stored: str | None = None  # the cursor text the store holds, as far as we know
+        self.seen: OrderedDict[str, None] = OrderedDict()
+        self.proving = True  # the stream must prove it continues the tables (first message seen)
+        self.open_bin: int | None = None
+        self.buffer: list[Change] = []
+        self.skipped: list[Skip] = []
+        self.counts: dict[str, int] = {}  # of the open bin (its notes)
+        self.totals: dict[str, int] = {}  # since this connector started
+        self.spool: list[Message] = []
+        self.newest: float | None = None
+        self.received: float | None = None
+        self.skew_s: float | None = None  # collector clock minus ours, at the newest message
+        self.batches: dict[str, _Batch] = {}
+        self.waiting: str | None = None  # why no values are given (health, `lightsout sources`)
+        self.last_rib_poll = 0.0
+        self.used_rib_file = False
+        self.floor = 0.0  # messages older than this (the RIB dump the tables start from) are dropped
+
+    def use_carry(self, load: LoadCarry) -> None:
+        self.load_carry = load
+
+    def close(self) -> None:
+        if self.reader is not None:
+            self.reader.stop()
+            self.reader = None
+
+    # -- state -----------------------------------------------------------------------------------
+
+    def _restore(self, checkpoint: Checkpoint | None) -> None:
+        """Take up the stored state: the cursor, and the tables it names (a new process, or a
+        write that failed: what was read since is not in the store, so continuity must be proven)."""
+        cursor = _Cursor.load(checkpoint, self.collector)
+        self.tables = self.sink = None
+        if cursor.synced:
+            carried = self.load_carry(self.carry_key)
+            matches = (
+                carried is not None
+                and cursor.next_bin is not None
+                and carried.as_of == _utc(cursor.next_bin)  # the tables of exactly that point
+            )
+            try:
+                self.tables = RouteTables.load(carried.payload) if carried is not None and matches else None
+            except (ValueError, KeyError):
+                self.tables = None
+            if self.tables is None:
+                cursor.synced = False
+                self.waiting = "the stored tables are missing or unreadable: waiting for a RIB dump"
+        if self.tables is not None:
+            self.sink = RouteSink(self.tables, track_peaks=True)
+        self.cursor = cursor
+        self.stored = cursor.text() if checkpoint is not None else None
+        self.seen = OrderedDict((s, None) for s in cursor.seen)
+        self.proving = True
+        self.open_bin = cursor.next_bin if cursor.synced else None
+        self.buffer, self.skipped, self.counts, self.spool = [], [], {}, []
+        self.used_rib_file = cursor.rib is not None
+
+    def _start(self) -> StreamReader:
+        if self.reader is None or not self.reader.is_alive():
+            self.reader = StreamReader(
+                self.settings.url,
+                subscriptions(self.collector, self.settings.prefixes),
+                base_s=self.settings.backoff_base_s,
+                cap_s=self.settings.backoff_cap_s,
+            )
+            self.reader.start()
+        return self.reader
+
+    def _count(self, what: str, n: int = 1) -> None:
+        self.counts[what] = self.counts.get(what, 0) + n
+        self.totals[what] = self.totals.get(what, 0) + n
+
+    # -- discover --------------------------------------------------------------------------------
+
+    def discover(
+        self, client: httpx.Client, checkpoint: Checkpoint | None, window: Window
+    ) -> Iterator[WorkItem]:
+        if window.until is not None:
+            raise BadPayload("RIS Live is a live stream and keeps no past: backfill the mrt-archive source")
+        text = checkpoint.cursor if checkpoint is not None else None
+        if self.stored is None or text != self.stored:
+            self._restore(checkpoint)
+        reader = self._start()
+        deadline = time.monotonic() + self.settings.round_s
+        while True:
+            if not self.cursor.synced:
+                rib = self._rib_batch(client)
+                if rib is not None:
+                    yield self._item(window, rib[0], rib[1])
+                    yield from self._items(window, self._after_rib())
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            event = reader.next(timeout=min(remaining, 0.25))
+            if event is not None:
+                yield from self._items(window, self._event(event))
+            else:
+                yield from self._items(window, self._clock_close())
+            if reader.down_for() > self.settings.down_after_s:
+                raise SourceUnavailable(f"{self.settings.url}: {reader.last_drop or 'not connected'}")
+
+    def _items(self, window: Window, closed: list[tuple[str, _Batch]]) -> Iterator[WorkItem]:
+        for key, batch in closed:
+            yield self._item(window, key, batch)
+
+    def _item(self, window: Window, key: str, batch: _Batch) -> WorkItem:
+        self.batches[key] = batch
+        end = batch.first_bin + batch.bins * BIN_S
+        label = f"{self.collector} {_utc(batch.first_bin):%Y-%m-%d %H:%M} UTC"
+        params = (("host", self.collector), *tuple(("prefix", p) for p in self.settings.prefixes))
+        return WorkItem(
+            key=key,
+            url=str(batch.rib) if batch.rib is not None and batch.archive_key is None else self.settings.url,
+            checkpoint=Checkpoint(self.name, window.stream, batch.cursor, _utc(end), datetime.now(UTC)),
+            params=() if batch.rib is not None else params,
+            data_time=_utc(end),
+            label=("RIB dump " if batch.rib is not None else "") + label,
+        )
+
+    def _event(self, event: StreamEvent) -> list[tuple[str, _Batch]]:
+        if event.kind == "connected":
+            self.proving = True  # a new connection: it must show it continues the old one
+            self._count("connections")
+            return []
+        if event.kind == "dropped":
+            self._count("drops")
+            return []
+        assert event.text is not None
+        position = f"connection {event.connection} message {event.position}"
+        try:
+            frame = read_frame(event.text)
+        except BadMessage as exc:
+            self.skipped.append(Skip(self.settings.url, position, str(exc)))
+            return []
+        if isinstance(frame, Control):
+            if frame.type == "ris_error":
+                self._count("ris_error")
+                message = frame.data.get("message") if isinstance(frame.data, dict) else frame.data
+                self.skipped.append(Skip(self.settings.url, position, f"ris_error: {message}"))
+            return []
+        if frame.host != self.collector:
+            self._count("other collectors")
+            return []
+        if not frame.changes:
+            self._count(f"{frame.kind or 'untyped'} messages without routes")
+            return []
+        return self._accept(frame, event.received)
+
+    def _accept(self, message: Message, received: float) -> list[tuple[str, _Batch]]:
+        seen = self.seen
+        if self.proving:
+            self.proving = False
+            if message.identity in seen:
+                self._count("duplicates dropped")
+                return []  # the stream overlaps what was applied: it continues without loss
+            if self.cursor.synced:
+                self._gap(message.ts, "the stream resumed without overlap: messages may be lost")
+        if message.identity in seen:
+            self._count("duplicates dropped")
+            return []
+        self.newest = message.ts if self.newest is None else max(self.newest, message.ts)
+        self.received = received
+        self.skew_s = message.ts - received
+        if not self.cursor.synced:
+            self._seen(message.identity)
+            self.spool.append(message)
+            if len(self.spool) > self.settings.max_spool:
+                del self.spool[: len(self.spool) // 4]
+                self._count("spooled messages dropped")
+            return []
+        return self._to_bin(message)
+
+    def _to_bin(self, message: Message) -> list[tuple[str, _Batch]]:
+        if message.ts < self.floor:
+            self._count("messages before the RIB dump")
+            return []
+        ts = int(message.ts)
+        bin_start = ts - ts % BIN_S
+        closed: list[tuple[str, _Batch]] = []
+        assert self.open_bin is not None
+        if bin_start >= self.open_bin + BIN_S:
+            closed = self._close(bin_start)
+        elif bin_start < self.open_bin:
+            self._count("late messages (applied to the open bin)")
+        self._seen(message.identity)  # after the close: a closed bin's cursor never names it
+        self.buffer.extend(message.changes)
+        self.cursor.last_ts = (
+            message.ts if self.cursor.last_ts is None else max(self.cursor.last_ts, message.ts)
+        )
+        self._count("messages applied")
+        return closed
+
+    def _seen(self, identity: str) -> None:
+        seen = self.seen
+        seen[identity] = None
+        if len(seen) > 2 * SEEN_KEPT:
+            for _ in range(SEEN_KEPT):
+                seen.popitem(last=False)
+
+    def _clock_close(self) -> list[tuple[str, _Batch]]:
+        """Close the bins the collector's clock has passed (a quiet stream still gives values)."""
+        if self.open_bin is None or self.skew_s is None or not self.cursor.synced:
+            return []
+        now = time.time() + self.skew_s - self.settings.settle_s
+        upto = int(now) - int(now) % BIN_S
+        return self._close(upto) if upto > self.open_bin else []
+
+    def _close(self, upto: int) -> list[tuple[str, _Batch]]:
+        assert self.open_bin is not None
+        first = self.open_bin
+        bins = (upto - first) // BIN_S
+        if bins > MAX_QUIET_BINS:  # the clock jumped: the bins in between had no data at all
+            self._count("bins skipped (the stream jumped ahead)", bins - 1)
+            bins = 1
+        cursor = self.cursor
+        cursor.next_bin = upto
+        cursor.seen = list(self.seen)[-SEEN_KEPT:]
+        batch = _Batch(first, bins, self.buffer, cursor.text(), self.skipped, self.counts,
+                       self.newest, self.received)  # fmt: skip
+        self.buffer, self.skipped, self.counts = [], [], {}
+        self.open_bin = upto
+        return [(f"{self.collector}/{first}" + (f"+{bins}" if bins > 1 else ""), batch)]
+
+    def _gap(self, ts: float, why: str) -> None:
+        cursor = self.cursor
+        gap = {"from": _utc(cursor.last_ts or ts).isoformat(), "to": _utc(ts).isoformat(), "why": why}
+        cursor.gaps = [*cursor.gaps, gap][-MAX_GAPS_KEPT:]
+        cursor.synced = False
+        cursor.rib = cursor.rib or "-"
+        if self.tables is not None:
+            self.tables.clear_routes()
+        self.tables = self.sink = None
+        self.open_bin = None
+        self.buffer = []
+        self.waiting = f"gap from {gap['from']}: {why}; waiting for the next RIB dump"
+
+    # -- RIB dumps -------------------------------------------------------------------------------
+
+    def _rib_batch(self, client: httpx.Client) -> tuple[str, _Batch] | None:
+        """The RIB dump to start from, once the stream has a first message to judge it by."""
+        if not self.spool:
+            self.waiting = self.waiting or "waiting for the stream's first message"
+            return None
+        first = self.spool[0].ts
+        settings = self.settings
+        if settings.rib_file is not None and not self.used_rib_file:
+            self.used_rib_file = True
+            when = file_time(settings.rib_file) or _first_record_time(settings.rib_file)
+            if when is not None and first <= when + settings.rib_slack_s:
+                return self._rib(
+                    f"{self.collector}/rib/{settings.rib_file.name}", settings.rib_file, when, None
+                )
+            self.waiting = (f"{settings.rib_file} ({_utc(when or 0):%Y-%m-%d %H:%M} UTC) is older than the "
+                            "stream's first message: waiting for the next RIB dump")  # fmt: skip
+        if settings.ris_url is None or time.monotonic() - self.last_rib_poll < settings.rib_poll_s:
+            return None
+        self.last_rib_poll = time.monotonic()
+        archive = self._archive()
+        start = _utc(first - settings.rib_slack_s)
+        end = min(datetime.now(UTC), start + RIB_AHEAD)  # the next dump is hours away, never days
+        files = archive.list_files(client, self.collector, start, end)
+        ribs = sorted((f for f in files if f.kind == "rib" and f.time >= start), key=lambda f: f.time)
+        if not ribs:
+            self.waiting = f"waiting for a RIB dump of {self.collector} from {start:%Y-%m-%d %H:%M} UTC"
+            return None
+        rib = ribs[0]
+        return self._rib(f"{self.collector}/rib/{rib.name}", None, int(rib.time.timestamp()), rib.url)
+
+    def _rib(self, key: str, path: Path | None, when: int, url: str | None) -> tuple[str, _Batch]:
+        cursor = replace(self.cursor, synced=True, next_bin=when - when % BIN_S, last_ts=float(when),
+                         rib=key, seen=list(self.seen)[-SEEN_KEPT:])  # fmt: skip
+        batch = _Batch(when - when % BIN_S, 1, [], cursor.text(), [], {}, float(when), None,
+                       rib=path or Path(url or ""), rib_time=when, archive_key=url)  # fmt: skip
+        return key, batch
+
+    def _after_rib(self) -> list[tuple[str, _Batch]]:
+        """After a RIB dump is stored: the spooled messages from its time on, then the stream."""
+        if not self.cursor.synced:
+            return []
+        spool, self.spool = self.spool, []
+        self.floor = self.cursor.last_ts or 0.0
+        closed: list[tuple[str, _Batch]] = []
+        for message in spool:
+            closed += self._to_bin(message)
+        return closed
+
+    def _archive(self) -> MrtArchiveConnector:
+        from lightsout.sources.mrt_archive import MrtArchiveConnector, MrtArchiveSettings
+
+        assert self.settings.ris_url is not None
+        return MrtArchiveConnector(
+            self.name, MrtArchiveSettings((self.collector,), ris_url=self.settings.ris_url)
+        )
+
+    # -- fetch and parse -------------------------------------------------------------------------
+
+    def fetch(self, client: httpx.Client, item: WorkItem) -> Fetched:
+        batch = self.batches.get(item.key)
+        if batch is None:
+            raise BadPayload(f"{item.key}: no longer held (the stream was restarted)")
+        if batch.archive_key is not None:
+            from lightsout.sources.connector import WorkItem as Item
+
+            archive = self._archive()
+            got = archive.fetch(client, Item(f"{self.collector}/{Path(batch.archive_key).name}",
+                                             batch.archive_key, item.checkpoint))  # fmt: skip
+            batch.rib = archive._files[got.item.key]
+            return Fetched(item, got.status, b"", got.content_type, got.fetched_at, got.server_date)
+        server = _utc(batch.newest) if batch.newest is not None else None
+        fetched_at = _utc(batch.received) if batch.received is not None else datetime.now(UTC)
+        return Fetched(item, 101, b"", "application/json", fetched_at, server)
+
+    def parse(self, fetched: Fetched) -> Parsed:
+        batch = self.batches.pop(fetched.item.key)
+        if batch.rib_time is not None:
+            return self._parse_rib(fetched, batch)
+        if self.tables is None or self.sink is None:
+            raise BadPayload(f"{fetched.item.key}: the tables are not synchronised")
+        replayer = Replayer(self.tables, self._locator(), rib=False)
+        replayer.at(batch.first_bin)
+        applied = apply_changes(batch.changes, replayer, self.sink)
+        replayer.at(batch.first_bin + (batch.bins - 1) * BIN_S)
+        replay = replayer.finish()
+        parsed = Parsed(format=FORMAT, records_read=applied)
+        parsed.points = replay.points(self.collector)
+        parsed.entities = replay.entities()
+        parsed.skipped = batch.skipped
+        parsed.notes = (
+            [", ".join(f"{v} {k}" for k, v in sorted(batch.counts.items()))] if batch.counts else []
+        )
+        end = batch.first_bin + batch.bins * BIN_S
+        self.tables.next_file_s = end
+        parsed.carry = CarryState(self.carry_key, _utc(end), self.tables.dump())
+        self.stored = batch.cursor
+        return parsed
+
+    def _parse_rib(self, fetched: Fetched, batch: _Batch) -> Parsed:
+        assert batch.rib is not None and batch.rib_time is not None
+        try:
+            parsed = read_mrt(batch.rib)
+        finally:
+            if batch.archive_key is not None:
+                import shutil
+
+                shutil.rmtree(batch.rib.parent.parent, ignore_errors=True)
+        if parsed.carry is None:
+            raise BadPayload(f"{batch.rib}: no routing tables after reading it")
+        tables = RouteTables.load(parsed.carry.payload)
+        tables.synced = True
+        self.tables, self.sink = tables, RouteSink(tables, track_peaks=True)
+        self.cursor = _Cursor.load(fetched.item.checkpoint, self.collector)
+        start = self.cursor.next_bin or batch.first_bin
+        parsed.format = FORMAT
+        if self.settings.prefixes:  # the stream brings only these: the tables hold only these
+            restrict(tables, self.settings.prefixes)
+            replayer = Replayer(tables, self._locator(), rib=False)
+            replayer.at(start)
+            replay = replayer.finish()
+            parsed.points, parsed.entities = replay.points(self.collector), replay.entities()
+        else:
+            parsed.points = [replace(p, source=self.collector) for p in parsed.points]
+        parsed.carry = CarryState(self.carry_key, _utc(start), tables.dump())
+        self.cursor.synced = True
+        self.open_bin = self.cursor.next_bin
+        self.buffer = []
+        self.waiting = None
+        self.stored = batch.cursor
+        return parsed
+
+    def _locator(self) -> GeoLocator:
+        if self.locator is None:
+            from lightsout.attribution.geo import default_locator
+
+            self.locator = default_locator()
+        return self.locator
+
+    def idle_checkpoint(
+        self, checkpoint: Checkpoint | None, window: Window, now: datetime
+    ) -> Checkpoint | None:
+        """A gap found while nothing was stored is saved all the same (the store says unsynced)."""
+        if self.cursor.synced or (checkpoint is not None and checkpoint.cursor == self.cursor.text()):
+            return None
+        if checkpoint is None and not self.cursor.gaps:
+            return None
+        text = self.cursor.text()
+        self.stored = text
+        until = checkpoint.data_until if checkpoint is not None else None
+        return Checkpoint(self.name, window.stream, text, until, now)
+
+
+def restrict(tables: RouteTables, prefixes: tuple[str, ...]) -> None:
+    """Keep only the routes to ``prefixes`` and their more-specifics (what the subscription
+    brings), so the full-feed test and the counts see the same prefixes as the stream."""
+    import ipaddress
+
+    import numpy as np
+
+    from lightsout.sources.mrt.tables import key_text
+
+    nets = [ipaddress.ip_network(p, strict=False) for p in prefixes]
+    n = len(tables.keys)
+    keep = np.zeros(tables.capacity, dtype=bool)
+    for pid, key in enumerate(tables.keys):
+        net = ipaddress.ip_network(key_text(key))
+        keep[pid] = any(net.version == m.version and net.subnet_of(m) for m in nets)  # type: ignore[arg-type]
+    for peer, table in tables.tables.items():
+        column = np.frombuffer(table, dtype=np.uint32)
+        column[~keep[: len(column)]] = 0
+        tables.sizes[peer] = int(np.count_nonzero(column[:n]))
+    tables.peaks = dict(tables.sizes)
+    tables.known_asns.clear()
+    tables.known_countries.clear()
+
+
+def _first_record_time(path: Path) -> int | None:
+    """The header time of a MRT file's first record."""
+    from lightsout.sources.bounds import decompressed_limit
+    from lightsout.sources.mrt import iter_decompressed
+
+    with path.open("rb") as handle:
+        for piece in iter_decompressed(handle.read, str(path), [], decompressed_limit(path.stat().st_size)):
+            if len(piece) >= 4:
+                return int.from_bytes(piece[:4], "big")
+    return None
+
+
+def from_config(source: SourceConfig, service: ServiceConfig) -> RisLiveConnector:
+    """``[sources.NAME] kind = "ris-live"``: collector (required, "rrc00"), url, prefixes,
+    rib_file, ris_url (the RIS archive for RIB dumps; "" for none), rib_slack, rib_poll, settle,
+    round, down_after, max_spool."""
+    from lightsout.service.config import ConfigError
+
+    collector = str(source.option("collector", str, "")).lower()
+    if not collector.startswith("rrc") or not COLLECTOR_DIR.fullmatch(collector):
+        raise ConfigError(
+            source.config_path, source.key("collector"), 'required: a RIS collector, e.g. "rrc00"'
+        )
+    url = source.option("url", str, DEFAULT_URL)
+    if not url.startswith(("ws://", "wss://")):
+        raise ConfigError(
+            source.config_path, source.key("url"), f"expected a ws:// or wss:// URL, got {url!r}"
+        )
+    prefixes = source.strings("prefixes")
+    from lightsout.sources.ris_live_messages import prefix
+
+    for text in prefixes:
+        try:
+            prefix(text)
+        except BadMessage:
+            raise ConfigError(
+                source.config_path, source.key("prefixes"), f"{text!r} is not a prefix"
+            ) from None
+    rib = source.option("rib_file", str, None)
+    rib_file = Path(rib) if rib else None
+    if rib_file is not None and not rib_file.is_absolute():
+        rib_file = (source.config_path.parent / rib_file).resolve()
+    if rib_file is not None and not rib_file.is_file():
+        raise ConfigError(source.config_path, source.key("rib_file"), f"{rib_file}: no such file")
+    ris_url = source.option("ris_url", str, "https://data.ris.ripe.net") or None
+    if rib_file is None and ris_url is None:
+        raise ConfigError(
+            source.config_path, source.key("ris_url"), "give rib_file or ris_url: a RIB dump to start from"
+        )
+    settings = RisLiveSettings(
+        collector=collector,
+        url=url,
+        prefixes=prefixes,
+        rib_file=rib_file,
+        ris_url=ris_url,
+        rib_slack_s=source.duration("rib_slack", "60s").total_seconds(),
+        rib_poll_s=source.duration("rib_poll", "5m").total_seconds(),
+        settle_s=source.duration("settle", "10s").total_seconds(),
+        round_s=source.duration("round", "10s").total_seconds(),
+        down_after_s=source.duration("down_after", "30s").total_seconds(),
+        max_spool=int(source.option("max_spool", int, 2_000_000)),
+    )
+    return RisLiveConnector(source.name, settings)
