@@ -147,7 +147,9 @@ def test_rib_dump_after_faults_is_ingested_once_across_restarts_and_the_gap_repo
     assert len(server.hits(JINX_RIB)) == FAST.attempts + 2
 
 
-def test_update_files_continue_until_a_missing_file(store: Store, server: ReplayServer) -> None:
+def test_update_files_continue_until_a_missing_file_gaps_shown(
+    tmp_path: Path, store: Store, server: ReplayServer
+) -> None:
     window = Window(
         "backfill/rrc15", datetime(2010, 2, 27, 16, tzinfo=UTC), datetime(2010, 2, 27, 17, tzinfo=UTC)
     )
@@ -158,6 +160,48 @@ def test_update_files_continue_until_a_missing_file(store: Store, server: Replay
     assert cursor["gaps"] == [{"collector": "rrc15", "from": "2010-02-27T16:05:00+00:00",
                                "to": "2010-02-27T16:10:00+00:00", "missing": 1}]  # fmt: skip
     assert server.hits("/ris/rrc15/2010.02/updates.20100227.1610.gz") == []
+    # The gaps are shown by `lightsout sources`, GET /api/v1/sources and the dashboard's banner
+    # (from the follow stream's checkpoint: the same cursor, as the service's stream).
+    from click.testing import CliRunner
+    from fastapi.testclient import TestClient
+
+    from lightsout.api.app import create_app
+    from lightsout.cli.service import sources
+    from lightsout.model import Checkpoint, SourceHealth
+
+    stored = store.load_checkpoint("bgp", window.stream)
+    assert stored is not None
+    store.save_checkpoint(Checkpoint("bgp", "follow", stored.cursor, stored.data_until, stored.updated_at))
+    checkpoint = stored
+    assert cursor["gaps_total"] == 1
+    # Later gaps: the count goes on past the gaps kept (MAX_GAPS_KEPT), the latest is shown.
+    cursor["gaps_total"], cursor["gaps"] = 60, [*cursor["gaps"], {"collector": "rrc15",
+        "from": "2010-02-27T16:30:00+00:00", "to": "2010-02-27T16:45:00+00:00", "missing": 3}]  # fmt: skip
+    store.save_checkpoint(Checkpoint("bgp", "follow", json.dumps(cursor), checkpoint.data_until,
+                                     checkpoint.updated_at))  # fmt: skip
+    now = datetime.now(UTC)
+    store.save_health(SourceHealth("bgp", HealthState.OK, now, now, result.last_data, None,
+                                   now + timedelta(minutes=5)))  # fmt: skip
+    store.close()
+    config = tmp_path / "lightsout.toml"
+    config.write_text(f'[store]\npath = "test.duckdb"\n[sources.bgp]\nkind = "mrt-archive"\n'
+                      f'collectors = ["rrc15"]\nris_url = "{server.url}/ris"\n')  # fmt: skip
+    shown = CliRunner().invoke(sources, ["--config", str(config), "--format", "json"])
+    assert shown.exit_code == 0, shown.output
+    row = json.loads(shown.output)["sources"][0]
+    assert row["gaps"] == 60 and row["latest_gap"] == {"start": "2010-02-27T16:30:00+00:00",
+        "end": "2010-02-27T16:45:00+00:00", "missing": 3, "where": "rrc15"}  # fmt: skip
+    assert row["last_data"] == "2010-02-27T16:05:00+00:00" and row["last_error"] is None
+    assert row["next_attempt"] and row["lag_s"] > 0
+    table = CliRunner().invoke(sources, ["--config", str(config)])
+    assert "60 gap(s), latest rrc15 2010-02-27 16:30..2010-02-27 16:45 UTC, 3 file(s) missing" in table.output
+    with TestClient(create_app(tmp_path / "test.duckdb", None)) as client:
+        api = client.get("/api/v1/sources").json()["data"]
+        assert api["sources"][0]["gaps"] == 60 and api["sources"][0]["latest_gap"]["missing"] == 3
+        assert api["state"] == "live"  # a gap is missing data: the view's state does not change
+        page = client.get("/").text
+    assert "60 gap(s), latest rrc15 2010-02-27 16:30..2010-02-27 16:45 UTC" in page
+    assert "(missing data, not an outage)" in page
 
 
 def test_file_over_the_size_cap_is_not_ingested(store: Store, server: ReplayServer) -> None:

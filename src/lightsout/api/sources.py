@@ -14,7 +14,7 @@ from lightsout.api.access import StoreAccess
 from lightsout.api.schemas import CountMeta, Envelope, ErrorEnvelope
 from lightsout.api.state import store_access
 from lightsout.model import HealthState
-from lightsout.service.freshness import ViewState, freshness
+from lightsout.service.freshness import SourceGaps, ViewState, freshness, source_gaps
 
 router = APIRouter(
     responses={
@@ -22,6 +22,13 @@ router = APIRouter(
         503: {"model": ErrorEnvelope, "description": "Every store connection busy"},
     }
 )
+
+
+class GapItem(BaseModel):
+    start: datetime
+    end: datetime
+    missing: int | None = Field(description="Files missing in the span, when the source counts them.")
+    where: str | None = Field(description="The part of the source it concerns (e.g. a collector).")
 
 
 class SourceItem(BaseModel):
@@ -35,6 +42,8 @@ class SourceItem(BaseModel):
     next_attempt: datetime | None
     failures: int = Field(description="Consecutive failed rounds.")
     clock_skew_s: float | None = Field(description="The source's clock minus ours, when it says.")
+    gaps: int = Field(0, description="Gaps its archive had (e.g. MRT update files missing): data we lack.")
+    latest_gap: GapItem | None = Field(None, description="The gap that ends last.")
 
 
 class SourcesView(BaseModel):
@@ -48,8 +57,9 @@ class SourcesView(BaseModel):
 def get_sources(access: Annotated[StoreAccess, Depends(store_access)]) -> Envelope[SourcesView, CountMeta]:
     with access.reading() as store:
         health = store.source_health()
+        gaps = source_gaps(store, [h.source for h in health])
     now = datetime.now(UTC)
-    view = freshness(health, now)
+    view = freshness(health, now, gaps)
     items = [
         SourceItem(
             source=h.source,
@@ -62,8 +72,17 @@ def get_sources(access: Annotated[StoreAccess, Depends(store_access)]) -> Envelo
             next_attempt=h.next_attempt,
             failures=h.failures,
             clock_skew_s=h.clock_skew_s,
+            gaps=gaps[h.source].count if h.source in gaps else 0,
+            latest_gap=_latest_gap(gaps.get(h.source)),
         )
         for h in health
     ]
     data = SourcesView(state=view.state, message=view.message, newest_data=view.newest_data, sources=items)
     return Envelope(data=data, meta=CountMeta(count=len(items)))
+
+
+def _latest_gap(gaps: SourceGaps | None) -> GapItem | None:
+    if gaps is None or gaps.latest is None:
+        return None
+    g = gaps.latest
+    return GapItem(start=g.start, end=g.end, missing=g.missing, where=g.where)

@@ -15,6 +15,8 @@ from lightsout.errors import UserError
 if TYPE_CHECKING:
     from rich.progress import Progress
 
+    from lightsout.model import SourceHealth
+    from lightsout.service.freshness import SourceGaps
     from lightsout.store import StoreLocation
 
 _CONFIG_HELP = "The service's TOML config (lightsout.example.toml documents every key)."
@@ -53,13 +55,14 @@ def sources(config_path: Path, fmt: str) -> None:
     from lightsout.service.freshness import freshness
 
     config = _config(config_path)
-    stored = {h.source: h for h in _health(config.store)}
+    health, gaps = _health(config.store, list(config.sources))
+    stored = {h.source: h for h in health}
     rows = [
         stored.get(name) or SourceHealth(name, HealthState.PENDING, None, None, None, None, None)
         for name in config.sources
     ]
     now = datetime.now(UTC)
-    view = freshness(rows, now)
+    view = freshness(rows, now, gaps)
     if fmt == "json":
         items = [
             {
@@ -72,6 +75,8 @@ def sources(config_path: Path, fmt: str) -> None:
                 "next_attempt": _iso(h.next_attempt),
                 "checked_at": _iso(h.checked_at),
                 "failures": h.failures,
+                "gaps": gaps[h.source].count if h.source in gaps else 0,
+                "latest_gap": _gap_json(gaps.get(h.source)),
             }
             for h in rows
         ]
@@ -81,7 +86,8 @@ def sources(config_path: Path, fmt: str) -> None:
     from rich.table import Table
 
     table = Table(box=None, pad_edge=False)
-    for column in ("source", "kind", "state", "last data (UTC)", "lag", "last error", "next attempt (UTC)"):
+    for column in ("source", "kind", "state", "last data (UTC)", "lag", "last error", "next attempt (UTC)",
+                   "gaps"):  # fmt: skip
         table.add_column(column)
     for h in rows:
         lag = h.lag(now)
@@ -93,14 +99,26 @@ def sources(config_path: Path, fmt: str) -> None:
             _duration(lag.total_seconds()) if lag is not None else "-",
             (h.last_error or "-")[:80],
             _when(h.next_attempt),
+            str(gaps[h.source].count) if h.source in gaps else "-",
         )
     console.print(table)
+    for name, found in gaps.items():  # the windows, one line each (data the archive did not serve)
+        console.print(f"{name}: {found.describe()} (missing data, not an outage)", highlight=False)
     console.print(view.message, highlight=False, soft_wrap=True)
 
 
-def _health(store: StoreLocation) -> list:  # type: ignore[type-arg]
-    """The stored health: from the running service's API when it holds the store, else the store."""
+def _gap_json(gaps: SourceGaps | None) -> dict[str, object] | None:
+    if gaps is None or gaps.latest is None:
+        return None
+    g = gaps.latest
+    return {"start": g.start.isoformat(), "end": g.end.isoformat(), "missing": g.missing, "where": g.where}
+
+
+def _health(store: StoreLocation, names: list[str]) -> tuple[list[SourceHealth], dict[str, SourceGaps]]:
+    """The stored health and archive gaps: from the running service's API when it holds the store,
+    else from the store."""
     from lightsout.model import HealthState, SourceHealth
+    from lightsout.service.freshness import Gap, SourceGaps, source_gaps
     from lightsout.service.holder import read_holder
     from lightsout.store import sidecar_base
 
@@ -113,7 +131,7 @@ def _health(store: StoreLocation) -> list:  # type: ignore[type-arg]
         except (httpx.HTTPError, KeyError, ValueError) as exc:
             raise UserError(f"the store is held by `lightsout run` (pid {holder.pid}, {holder.url}), "
                             f"whose API did not answer: {exc}") from None
-        return [
+        health = [
             SourceHealth(
                 s["source"], HealthState(s["state"]), _time(s["checked_at"]), _time(s["last_success"]),
                 _time(s["last_data"]), s["last_error"], _time(s["next_attempt"]), s["failures"],
@@ -121,13 +139,20 @@ def _health(store: StoreLocation) -> list:  # type: ignore[type-arg]
             )
             for s in data["sources"]
         ]
+        gaps: dict[str, SourceGaps] = {}
+        for s in data["sources"]:
+            if s.get("gaps"):
+                g = s.get("latest_gap")
+                latest = Gap(_utc(g["start"]), _utc(g["end"]), g["missing"], g["where"]) if g else None
+                gaps[s["source"]] = SourceGaps(int(s["gaps"]), latest)
+        return health, gaps
     if isinstance(store, Path) and not store.exists():
-        return []
+        return [], {}
     from lightsout.store import open_store
 
     opened = open_store(store, read_only=True)
     try:
-        return opened.source_health()
+        return opened.source_health(), source_gaps(opened, names)
     finally:
         opened.close()
 
@@ -286,6 +311,10 @@ def _backfill_through(holder, source: str, start: datetime, end: datetime) -> No
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
+
+
+def _utc(text: str) -> datetime:
+    return datetime.fromisoformat(text)
 
 
 def _time(text: str | None) -> datetime | None:

@@ -20,6 +20,12 @@ A connector knows one public API (OONI, IODA, Cloudflare Radar, ...); the runner
    moment leaves either all of an item or none of it; the restarted service resumes after the last
    stored item and skips any item already in the ledger.
 
+Gaps: a connector whose source can skip data (an archive missing update files) keeps them in its
+cursor, a JSON object with ``"gaps": [{"from", "to", "missing"?, "collector"?}]`` (the latest ones)
+and ``"gaps_total"`` (all of them); ``lightsout sources``, ``GET /api/v1/sources`` and the
+dashboard's banner show the count and the latest window of the follow stream
+(:func:`lightsout.service.freshness.source_gaps`). A gap is missing data, never an outage.
+
 Windows: the service follows a source with ``Window("follow", since, None)``: ``since`` is how far
 back the first round reaches; once the stream has a checkpoint the service passes ``since`` no later
 than the checkpoint's ``data_until``, so a restart after any downtime resumes from the checkpoint

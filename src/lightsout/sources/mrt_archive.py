@@ -122,20 +122,23 @@ class _Collector:
 @dataclass(slots=True)
 class _Cursor:
     collectors: dict[str, _Collector] = field(default_factory=dict)
-    gaps: list[dict[str, Any]] = field(default_factory=list)
+    gaps: list[dict[str, Any]] = field(default_factory=list)  # the latest MAX_GAPS_KEPT
+    gaps_total: int = 0  # every gap found (``lightsout sources`` shows the count and the latest)
 
     def text(self) -> str:
-        body = {"collectors": {k: v.as_json() for k, v in sorted(self.collectors.items())}, "gaps": self.gaps}
+        body = {"collectors": {k: v.as_json() for k, v in sorted(self.collectors.items())}, "gaps": self.gaps,
+                "gaps_total": max(self.gaps_total, len(self.gaps))}  # fmt: skip
         return json.dumps(body, sort_keys=True)
 
     def add_gap(self, collector: str, after: datetime, until: datetime, missing: int) -> None:
         gap = {"collector": collector, "from": after.isoformat(), "to": until.isoformat(), "missing": missing}
         if gap not in self.gaps:
+            self.gaps_total = max(self.gaps_total, len(self.gaps)) + 1
             self.gaps = [*self.gaps, gap][-MAX_GAPS_KEPT:]
 
     def copy(self) -> _Cursor:
         return _Cursor({k: _Collector(v.file, v.time, v.kind, v.synced) for k, v in self.collectors.items()},
-                       list(self.gaps))  # fmt: skip
+                       list(self.gaps), self.gaps_total)  # fmt: skip
 
     @classmethod
     def load(cls, checkpoint: Checkpoint | None) -> _Cursor:
@@ -152,7 +155,8 @@ class _Cursor:
                 )
                 for name, entry in dict(body.get("collectors") or {}).items()
             }
-            return cls(collectors, list(body.get("gaps") or []))
+            gaps = list(body.get("gaps") or [])
+            return cls(collectors, gaps, max(int(body.get("gaps_total") or 0), len(gaps)))
         except (ValueError, TypeError, AttributeError, KeyError):
             return cls()  # another connector's cursor (the source changed kind): start afresh
 

@@ -53,7 +53,7 @@ from lightsout.report.statement import (
     unit_words,
     what_text,
 )
-from lightsout.service.freshness import freshness
+from lightsout.service.freshness import freshness, source_gaps
 from lightsout.store import Store
 from lightsout.web.status import country_statuses
 from lightsout.web.worldmap import world_map
@@ -138,7 +138,9 @@ def make_router(
     def read(request: Request, job: Callable[[Store], Response]) -> Response:
         try:
             with _reading(open_read_store) as store:
-                request.state.freshness = freshness(store.source_health())  # the live sources' banner
+                health = store.source_health()  # the live sources' banner, with their archive gaps
+                gaps = source_gaps(store, [h.source for h in health])
+                request.state.freshness = freshness(health, gaps=gaps)
                 return job(store)
         except UserError as exc:
             return error(request, 503, f"The store cannot be read: {exc}")
