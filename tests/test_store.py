@@ -487,7 +487,7 @@ def test_the_rows_of_a_killed_clickhouse_write_are_removed_later(
         pytest.skip(reason)
     import time
 
-    from lightsout.store import clickhouse_store
+    from lightsout.store import clickhouse_generations
 
     backend = Backend(kind, tmp_path)
     try:
@@ -501,7 +501,7 @@ def test_the_rows_of_a_killed_clickhouse_write_are_removed_later(
         assert con.query(unpublished) == [(2,)]
         store.close()
 
-        monkeypatch.setattr(clickhouse_store, "_ABANDONED_AFTER_S", 0)
+        monkeypatch.setattr(clickhouse_generations, "ABANDONED_AFTER_S", 0)
         store = backend.open()
         con = store._con  # type: ignore[attr-defined]
         for _ in range(100):  # ALTER ... DELETE runs in the background

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import itertools
 import operator
 import types
 import typing
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -16,6 +17,7 @@ from lightsout.model import (
     Alert,
     Checkpoint,
     Entity,
+    EntityKind,
     ExternalEvent,
     FileSeries,
     OoniMeasurement,
@@ -216,3 +218,44 @@ def insert_columns(cls: type, rows: Sequence[Any], gen: int) -> list[list[Any]]:
         data.append(column)
     data.append([gen] * len(rows))
     return data
+
+
+# -- shared by the store's modules ---------------------------------------------------------------
+
+# What every read filters on: rows of published generations (lightsout.store.clickhouse_generations).
+PUBLISHED = "gen IN (SELECT gen FROM commits)"
+# Entity ids per `IN (...)` list: well under the server's max_query_size (256 KiB by default).
+IDS_PER_QUERY = 2_000
+_MIN_US = -(2**62)
+_MAX_US = 2**62
+
+
+def time_or_none(value: int | None) -> datetime | None:
+    return None if value is None else from_micros(value)
+
+
+def since_us(moment: datetime | None) -> int:
+    """The start of a time filter: microseconds, or before every stored time."""
+    return _MIN_US if moment is None else micros(moment)
+
+
+def until_us(moment: datetime | None) -> int:
+    """The end of a time filter: microseconds, or after every stored time."""
+    return _MAX_US if moment is None else micros(moment)
+
+
+def chunks(rows: list[Any], size: int) -> Iterable[list[Any]]:
+    iterator = iter(rows)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
+
+
+def entity_of(row: Sequence[Any]) -> Entity:
+    """An entity from a row of its fields in order."""
+    return Entity(row[0], EntityKind(row[1]), row[2], row[3], row[4], row[5], row[6])
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of a (server's) error, for a one-line message."""
+    text = str(getattr(exc, "message", "") or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -8,11 +8,10 @@ the epoch, UTC), no LowCardinality, no lightweight DELETE, no transactions.
 
 How the DuckDB semantics are kept without transactions (docs/design.md, "ClickHouse backend"):
 
-- **Generations.** Every write (one file's batch, one alert replacement, one detector state) takes a
-  new generation number ``gen`` and writes all of its rows tagged with it. The last statement of the
-  write inserts one row into ``commits``: that single-row insert publishes the generation. Every read
-  sees only rows whose ``gen`` is in ``commits``, so a reader sees a file's data whole or not at all,
-  and a write killed half-way leaves rows no reader ever sees (they stay on disk, invisible).
+- **Generations** (lightsout.store.clickhouse_generations). Every write (one file's batch, one alert
+  replacement, one detector state) tags all of its rows with a new generation number ``gen``; its
+  last statement, a single-row insert into ``commits``, publishes them. Every read sees only
+  published rows: a file's data whole or not at all; a killed write's rows are never seen.
 - **Dedup.** Tables are ReplacingMergeTree(gen) on the DuckDB primary key, so merges keep one row
   per key. Merges happen whenever the server likes, so reads never rely on them (nor on FINAL, which
   would pick an unpublished newer row before the visibility filter): they group by the key over
@@ -26,9 +25,6 @@ How the DuckDB semantics are kept without transactions (docs/design.md, "ClickHo
 
 from __future__ import annotations
 
-import itertools
-import threading
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -57,60 +53,36 @@ from lightsout.model import (
 )
 from lightsout.sources import CarryState
 from lightsout.store.base import IngestBatch, MeasurementFilter, TimeSeries, make_file_series
+from lightsout.store.clickhouse_generations import BEGUN_TABLE, begin, commit, discard_abandoned
 from lightsout.store.clickhouse_sql import (
+    IDS_PER_QUERY,
+    PUBLISHED,
     SCHEMA,
     Connection,
     DriverConnection,
     bind,
+    chunks,
+    entity_of,
     field_names,
+    first_line,
     from_micros,
     insert_columns,
     micros,
+    since_us,
+    time_or_none,
+    until_us,
 )
-from lightsout.store.clickhouse_summary import (
-    SUMMARY_COLUMNS,
-    SUMMARY_TABLE,
-    Key,
-    Summary,
-    batch_summaries,
-)
+from lightsout.store.clickhouse_summary import SUMMARY_TABLE, insert_summaries, write_summaries
+from lightsout.store.clickhouse_summary import recount as recount_summaries
 from lightsout.store.location import ClickHouseLocation
 
 SCHEMA_VERSION = 1
 
-_MIN_US = -(2**62)
-_MAX_US = 2**62
-_PUBLISHED = "gen IN (SELECT gen FROM commits)"
-# Every write registers its generation here first (see ClickHouseStore._begin).
-_BEGUN_TABLE = (
-    "CREATE TABLE IF NOT EXISTS begun (gen UInt64) ENGINE = MergeTree PARTITION BY tuple() ORDER BY gen"
-)
 # Every table of the store, from the statements that create them.
 _TABLES = frozenset(
     statement.split("CREATE TABLE IF NOT EXISTS ", 1)[1].split(" ", 1)[0]
-    for statement in [*SCHEMA, SUMMARY_TABLE, _BEGUN_TABLE]
+    for statement in [*SCHEMA, SUMMARY_TABLE, BEGUN_TABLE]
 )
-# A generation begun this long ago and not published belongs to a killed writer.
-_ABANDONED_AFTER_S = 6 * 3600
-# Entity ids per `IN (...)` list: well under the server's max_query_size (256 KiB by default).
-_IDS_PER_QUERY = 2_000
-
-
-class _Generations:
-    """Generation numbers: increasing in this process, and across processes as their clocks are
-    (nanoseconds since the epoch), so a later write wins a tie on a key."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._last = 0
-
-    def next(self) -> int:
-        with self._lock:
-            self._last = max(self._last + 1, time.time_ns())
-            return self._last
-
-
-_GENERATIONS = _Generations()
 
 
 class ClickHouseStore:
@@ -151,7 +123,7 @@ class ClickHouseStore:
                     except Exception as exc:
                         raise UserError(
                             f"{location}: the store lacks tables of this version "
-                            f"({', '.join(sorted(missing))}) and could not add them: {_first_line(exc)}; "
+                            f"({', '.join(sorted(missing))}) and could not add them: {first_line(exc)}; "
                             "open it once for writing (e.g. `lightsout detect`) to upgrade it"
                         ) from None
         except UserError:
@@ -160,17 +132,17 @@ class ClickHouseStore:
             if read_only and getattr(exc, "code", None) == 81:  # UNKNOWN_DATABASE
                 raise UserError(f"{location}: no store here yet; run `lightsout ingest` first") from None
             if type(exc).__module__.startswith("clickhouse_driver"):
-                raise UserError(f"{location}: cannot open store: {_first_line(exc)}") from None
+                raise UserError(f"{location}: cannot open store: {first_line(exc)}") from None
             raise
 
     def _create_schema(self) -> None:
-        for statement in [*SCHEMA, SUMMARY_TABLE, _BEGUN_TABLE]:
+        for statement in [*SCHEMA, SUMMARY_TABLE, BEGUN_TABLE]:
             self._con.query(statement)
-        self._discard_abandoned()
+        discard_abandoned(self._con)
         if not self._con.query("SELECT 1 FROM meta WHERE key = 'series_summary'"):
             # A store written before summaries were kept: count every series once.
             gen = self._begin()
-            self._insert_summaries(self._recount(None, gen), gen)
+            insert_summaries(self._con, recount_summaries(self._con, None, gen), gen)
             self._commit(gen, "series_summary")
             self._con.insert("meta", ("key", "value", "gen"), [["series_summary"], ["1"], [0]])
         if not self._con.query("SELECT 1 FROM meta WHERE key = 'schema_version'"):
@@ -183,44 +155,17 @@ class ClickHouseStore:
         self._con.insert(table, [*field_names(cls), "gen"], insert_columns(cls, rows, gen))
 
     def _begin(self) -> int:
-        """A new generation, registered as begun so that the writer after a killed one finds and
-        removes its rows (:meth:`_discard_abandoned`)."""
-        gen = _GENERATIONS.next()
-        self._con.insert("begun", ("gen",), [[gen]])
-        return gen
-
-    def _discard_abandoned(self) -> None:
-        """Delete the rows of generations begun long ago and never published (their writer was
-        killed): invisible to every reader already, they only take space. ALTER ... DELETE is a
-        background mutation; the rows stay invisible until it has run."""
-        cutoff = time.time_ns() - _ABANDONED_AFTER_S * 1_000_000_000
-        rows = self._con.query(
-            bind(f"SELECT gen FROM begun WHERE gen < {{cutoff}} AND NOT ({_PUBLISHED})", cutoff=cutoff)
-        )
-        abandoned = sorted(r[0] for r in rows)
-        if not abandoned:
-            return
-        # Every table whose rows carry a generation, whoever added it.
-        tables = self._con.query(
-            "SELECT DISTINCT table FROM system.columns WHERE database = currentDatabase() AND name = 'gen' "
-            "AND table NOT IN ('commits', 'begun', 'meta')"
-        )
-        for (table,) in tables:
-            self._con.query(bind(f"ALTER TABLE {table} DELETE WHERE gen IN {{gens}}", gens=abandoned))
-        self._con.query(bind("ALTER TABLE begun DELETE WHERE gen IN {gens}", gens=abandoned))
+        return begin(self._con)
 
     def _commit(self, gen: int, kind: str) -> None:
-        """Publish generation ``gen``: one single-row insert, the last step of every write."""
-        self._con.insert(
-            "commits", ("gen", "kind", "committed_at"), [[gen], [kind], [micros(datetime.now(UTC))]]
-        )
+        commit(self._con, gen, kind)
 
     # -- writing ---------------------------------------------------------------------------------
 
     def has_source(self, sha256: str) -> bool:
         return bool(
             self._con.query(
-                bind(f"SELECT 1 FROM sources WHERE sha256 = {{s}} AND {_PUBLISHED} LIMIT 1", s=sha256)
+                bind(f"SELECT 1 FROM sources WHERE sha256 = {{s}} AND {PUBLISHED} LIMIT 1", s=sha256)
             )
         )
 
@@ -257,9 +202,9 @@ class ClickHouseStore:
         if last is None:
             return
         if pending is not None:
-            self._write_summaries(pending, gen)
+            write_summaries(self._con, pending, gen)
         elif recount:
-            self._insert_summaries(self._recount(sorted(recount), gen), gen)
+            insert_summaries(self._con, recount_summaries(self._con, sorted(recount), gen), gen)
         if provenance:
             self._insert("file_series", FileSeries, list(provenance.values()), gen)
         self._insert("sources", SourceFile, [last.source], gen)
@@ -270,22 +215,22 @@ class ClickHouseStore:
         con = self._con
         if batch.entities:
             self._insert("entities", Entity, batch.entities, gen)
-        for chunk in _chunks(batch.points, 1_000_000):
+        for chunk in chunks(batch.points, 1_000_000):
             self._insert("points", SignalPoint, chunk, gen)
         if batch.verdicts:
             # A verdict goes in with its measurement when that is new to the store (as DuckDB).
             ids = sorted({v.measurement_id for v in batch.verdicts})
             stored: set[str] = set()
-            for chunk in _chunks(ids, _IDS_PER_QUERY):
+            for chunk in chunks(ids, IDS_PER_QUERY):
                 rows = self._con.query(
-                    bind(f"SELECT DISTINCT measurement_id FROM ooni_measurements WHERE {_PUBLISHED} "
+                    bind(f"SELECT DISTINCT measurement_id FROM ooni_measurements WHERE {PUBLISHED} "
                          "AND measurement_id IN {ids}", ids=chunk)
                 )
                 stored.update(r[0] for r in rows)
             new = [v for v in batch.verdicts if v.measurement_id not in stored]
-            for chunk in _chunks(new, 100_000):
+            for chunk in chunks(new, 100_000):
                 self._insert("ooni_verdicts", OoniVerdict, chunk, gen)
-        for chunk in _chunks(batch.measurements, 100_000):
+        for chunk in chunks(batch.measurements, 100_000):
             self._insert("ooni_measurements", OoniMeasurement, chunk, gen)
         if batch.carry is not None:
             carry = batch.carry
@@ -304,79 +249,9 @@ class ClickHouseStore:
         if not verdicts:
             return
         gen = self._begin()
-        for chunk in _chunks(verdicts, 100_000):
+        for chunk in chunks(verdicts, 100_000):
             self._insert("ooni_verdicts", OoniVerdict, chunk, gen)
         self._commit(gen, "verdicts")
-
-    def _write_summaries(self, points: list[SignalPoint], gen: int) -> None:
-        """The new summary of every series ``points`` touch, in generation ``gen``
-        (lightsout.store.clickhouse_summary)."""
-        batch = batch_summaries(points, micros)
-        if not batch:
-            return
-        stored = self._stored_summaries(sorted({key[0] for key in batch}))
-        new: dict[Key, Summary] = {}
-        redo: list[Key] = []
-        for key, summary in batch.items():
-            old = stored.get(key)
-            if old is None:
-                new[key] = summary
-            elif summary.first_us > old.last_us:
-                new[key] = old.then(summary)
-            else:
-                redo.append(key)
-        if redo:
-            wanted = set(redo)
-            recounted = self._recount(sorted({key[0] for key in redo}), gen)
-            new.update((key, s) for key, s in recounted.items() if key in wanted)
-        self._insert_summaries(new, gen)
-
-    def _stored_summaries(self, entity_ids: list[str]) -> dict[Key, Summary]:
-        out: dict[Key, Summary] = {}
-        for chunk in _chunks(entity_ids, _IDS_PER_QUERY):
-            rows = self._con.query(
-                "SELECT entity_id, signal, source, bin_s, tupleElement(r, 1), tupleElement(r, 2), "
-                "tupleElement(r, 3), tupleElement(r, 4), tupleElement(r, 5) FROM (SELECT entity_id, signal, "
-                "source, bin_s, argMax(tuple(points, first, last, min_value, max_value), gen) AS r "
-                f"FROM series_summary WHERE {_PUBLISHED} AND "
-                + bind("entity_id IN {ids}", ids=chunk)
-                + " GROUP BY entity_id, signal, source, bin_s)"
-            )
-            out.update(((r[0], r[1], r[2], r[3]), Summary(*r[4:])) for r in rows)
-        return out
-
-    def _recount(self, entity_ids: list[str] | None, gen: int) -> dict[Key, Summary]:
-        """Summaries counted from the points of ``entity_ids`` (all when None): published rows and
-        those of generation ``gen`` (the write in progress), the newest version of each bin."""
-        out: dict[Key, Summary] = {}
-        chunks = [None] if entity_ids is None else list(_chunks(entity_ids, _IDS_PER_QUERY))
-        for chunk in chunks:
-            rows = self._con.query(
-                "SELECT entity_id, signal, source, bin_s, count(), min(bin_start), max(bin_start), "
-                "min(v), max(v) FROM (SELECT entity_id, signal, source, bin_s, bin_start, "
-                "argMax(value, gen) AS v FROM points "
-                + bind(f"WHERE ({_PUBLISHED} OR gen = {{gen}}) ", gen=gen)
-                + (bind("AND entity_id IN {ids} ", ids=chunk) if chunk is not None else "")
-                + "GROUP BY entity_id, signal, source, bin_s, bin_start) "
-                "GROUP BY entity_id, signal, source, bin_s"
-            )
-            out.update(((r[0], r[1], r[2], r[3]), Summary(*r[4:])) for r in rows)
-        return out
-
-    def _insert_summaries(self, summaries: dict[Key, Summary], gen: int) -> None:
-        if not summaries:
-            return
-        items = sorted(summaries.items())
-        columns: list[list[Any]] = [[key[i] for key, _ in items] for i in range(4)]
-        columns += [
-            [s.points for _, s in items],
-            [s.first_us for _, s in items],
-            [s.last_us for _, s in items],
-            [s.min_value for _, s in items],
-            [s.max_value for _, s in items],
-            [gen] * len(items),
-        ]
-        self._con.insert("series_summary", SUMMARY_COLUMNS, columns)
 
     def replace_alerts(
         self, keys: list[SeriesKey], since: datetime | None, until: datetime | None, alerts: list[Alert]
@@ -403,7 +278,7 @@ class ClickHouseStore:
         self._commit(gen, "alerts")
 
     def _insert_alerts(self, alerts: list[Alert], gen: int, deleted: bool) -> None:
-        for chunk in _chunks(alerts, 500_000):
+        for chunk in chunks(alerts, 500_000):
             data = insert_columns(Alert, chunk, gen)
             data.append([1 if deleted else 0] * len(chunk))
             self._con.insert("alerts", [*field_names(Alert), "gen", "deleted"], data)
@@ -418,9 +293,9 @@ class ClickHouseStore:
             "SELECT entity_id, signal, source, bin_s, bin_start, "
             "argMax(tuple(value, baseline, ratio, level, deleted), gen) AS r FROM alerts "
             + bind(
-                f"WHERE {_PUBLISHED} AND bin_start >= {{since}} AND bin_start < {{until}} ",
-                since=_since(since),
-                until=_until(until),
+                f"WHERE {PUBLISHED} AND bin_start >= {{since}} AND bin_start < {{until}} ",
+                since=since_us(since),
+                until=until_us(until),
             )
             + "GROUP BY entity_id, signal, source, bin_s, bin_start) WHERE tupleElement(r, 5) = 0 "
             "ORDER BY entity_id, signal, source, bin_s, bin_start"
@@ -441,7 +316,7 @@ class ClickHouseStore:
     def load_detector_state(self, group_id: str) -> bytes | None:
         rows = self._con.query(
             bind(
-                f"SELECT argMax(payload, gen) FROM detector_state WHERE group_id = {{g}} AND {_PUBLISHED} "
+                f"SELECT argMax(payload, gen) FROM detector_state WHERE group_id = {{g}} AND {PUBLISHED} "
                 "GROUP BY group_id",
                 g=group_id,
             ),
@@ -454,7 +329,7 @@ class ClickHouseStore:
             bind(
                 "SELECT tupleElement(r, 1), tupleElement(r, 2) FROM "
                 "(SELECT argMax(tuple(as_of, payload), gen) "
-                f"AS r FROM reader_state WHERE key = {{k}} AND {_PUBLISHED} GROUP BY key)",
+                f"AS r FROM reader_state WHERE key = {{k}} AND {PUBLISHED} GROUP BY key)",
                 k=key,
             ),
             binary=True,
@@ -470,7 +345,7 @@ class ClickHouseStore:
         if not rows:
             return None
         r = rows[0]
-        return Checkpoint(r[0], r[1], r[2], _time(r[3]), from_micros(r[4]))
+        return Checkpoint(r[0], r[1], r[2], time_or_none(r[3]), from_micros(r[4]))
 
     def save_checkpoint(self, checkpoint: Checkpoint) -> None:
         gen = self._begin()
@@ -486,7 +361,15 @@ class ClickHouseStore:
         rows = self._latest(SourceHealth, ("source",))
         return [
             SourceHealth(
-                r[0], HealthState(r[1]), _time(r[2]), _time(r[3]), _time(r[4]), r[5], _time(r[6]), r[7], r[8]
+                r[0],
+                HealthState(r[1]),
+                time_or_none(r[2]),
+                time_or_none(r[3]),
+                time_or_none(r[4]),
+                r[5],
+                time_or_none(r[6]),
+                r[7],
+                r[8],
             )
             for r in rows
         ]
@@ -509,7 +392,7 @@ class ClickHouseStore:
                 country_code=r[4],
                 scope=Scope(r[5]) if r[5] is not None else None,
                 start_time=from_micros(r[6]),
-                end_time=_time(r[7]),
+                end_time=time_or_none(r[7]),
                 cause=r[8],
                 description=r[9],
                 link=r[10],
@@ -534,7 +417,7 @@ class ClickHouseStore:
         row = ", ".join(f"tupleElement(r, {i + 1})" for i in range(len(rest)))
         rows = self._con.query(
             f"SELECT {', '.join(key)}, {row} FROM (SELECT {', '.join(key)}, "
-            f"argMax(tuple({', '.join(rest)}), gen) AS r FROM {_table_of(cls)} WHERE {_PUBLISHED} "
+            f"argMax(tuple({', '.join(rest)}), gen) AS r FROM {_table_of(cls)} WHERE {PUBLISHED} "
             + (f"AND {where} " if where else "")
             + f"GROUP BY {', '.join(key)}) ORDER BY {', '.join(key)}"
         )
@@ -548,7 +431,7 @@ class ClickHouseStore:
             "SELECT sha256, tupleElement(r, 1), tupleElement(r, 2), tupleElement(r, 3), tupleElement(r, 4), "
             "tupleElement(r, 5), tupleElement(r, 6) FROM (SELECT sha256, argMin(tuple(path, format, "
             "ingested_at, records_read, records_skipped, points_written), gen) AS r FROM sources "
-            f"WHERE {_PUBLISHED} GROUP BY sha256) ORDER BY tupleElement(r, 3), sha256"
+            f"WHERE {PUBLISHED} GROUP BY sha256) ORDER BY tupleElement(r, 3), sha256"
         )
         return [SourceFile(r[0], r[1], r[2], from_micros(r[3]), r[4], r[5], r[6]) for r in rows]
 
@@ -556,7 +439,7 @@ class ClickHouseStore:
         "SELECT entity_id, tupleElement(r, 1) AS kind, tupleElement(r, 2), tupleElement(r, 3), "
         "tupleElement(r, 4) AS country_code, tupleElement(r, 5) AS parent_id, tupleElement(r, 6) FROM "
         "(SELECT entity_id, argMin(tuple(kind, code, name, country_code, parent_id, asn), gen) AS r "
-        f"FROM entities WHERE {_PUBLISHED} {{where}} GROUP BY entity_id)"
+        f"FROM entities WHERE {PUBLISHED} {{where}} GROUP BY entity_id)"
     )
 
     def entities(
@@ -573,11 +456,11 @@ class ClickHouseStore:
         if conditions:
             sql = f"SELECT * FROM ({sql}) WHERE " + " AND ".join(conditions)
         rows = self._con.query(sql + " ORDER BY kind, entity_id")
-        return [_entity(row) for row in rows]
+        return [entity_of(row) for row in rows]
 
     def entity(self, entity_id: str) -> Entity | None:
         rows = self._con.query(self._ENTITIES.format(where=bind("AND entity_id = {e}", e=entity_id)))
-        return _entity(rows[0]) if rows else None
+        return entity_of(rows[0]) if rows else None
 
     def series(self, entity_id: str | None = None, country: str | None = None) -> list[SeriesSummary]:
         # Only points of known entities, as DuckDB's join with entities.
@@ -592,7 +475,7 @@ class ClickHouseStore:
             "SELECT entity_id, signal, source, bin_s, tupleElement(r, 1), tupleElement(r, 2), "
             "tupleElement(r, 3), tupleElement(r, 4), tupleElement(r, 5) FROM (SELECT entity_id, signal, "
             "source, bin_s, argMax(tuple(points, first, last, min_value, max_value), gen) AS r "
-            f"FROM series_summary WHERE {_PUBLISHED} {own} AND entity_id IN ({known}) "
+            f"FROM series_summary WHERE {PUBLISHED} {own} AND entity_id IN ({known}) "
             "GROUP BY entity_id, signal, source, bin_s) ORDER BY entity_id, signal, source, bin_s"
         )
         return [
@@ -614,13 +497,13 @@ class ClickHouseStore:
             bind(
                 "SELECT bin_start, argMax(value, gen) FROM points WHERE entity_id = {e} AND signal = {s} "
                 "AND source = {src} AND bin_s = {b} AND bin_start >= {since} AND bin_start < {until} "
-                f"AND {_PUBLISHED} GROUP BY bin_start ORDER BY bin_start",
+                f"AND {PUBLISHED} GROUP BY bin_start ORDER BY bin_start",
                 e=key.entity_id,
                 s=key.signal,
                 src=key.source,
                 b=key.bin_s,
-                since=_since(since),
-                until=_until(until),
+                since=since_us(since),
+                until=until_us(until),
             )
         )
         times = np.fromiter((r[0] // 1_000_000 for r in rows), dtype=np.int64, count=len(rows))
@@ -632,7 +515,7 @@ class ClickHouseStore:
 
     def unjudged(self, query: MeasurementFilter, analysis: str) -> list[OoniMeasurement]:
         judged = bind(
-            f" AND measurement_id NOT IN (SELECT measurement_id FROM ooni_verdicts WHERE {_PUBLISHED} "
+            f" AND measurement_id NOT IN (SELECT measurement_id FROM ooni_verdicts WHERE {PUBLISHED} "
             "AND analysis = {a})",
             a=analysis,
         )
@@ -644,7 +527,7 @@ class ClickHouseStore:
             "tupleElement(r, 3) AS probe_cc, tupleElement(r, 4) AS probe_asn, tupleElement(r, 5) AS start, "
             "tupleElement(r, 6), tupleElement(r, 7) FROM (SELECT measurement_id, argMin(tuple(test_name, "
             "test_version, probe_cc, probe_asn, measurement_start, input, raw_json), gen) AS r "
-            f"FROM ooni_measurements WHERE {_PUBLISHED}{extra} GROUP BY measurement_id) "
+            f"FROM ooni_measurements WHERE {PUBLISHED}{extra} GROUP BY measurement_id) "
             f"WHERE {_measurement_conditions(query)} ORDER BY start, measurement_id LIMIT {int(query.limit)}"
         )
         return [
@@ -662,7 +545,7 @@ class ClickHouseStore:
         )
         rows = self._con.query(
             f"SELECT measurement_id, analysis, {picked} FROM (SELECT measurement_id, analysis, "
-            f"argMin(tuple({', '.join(fields)}), gen) AS r FROM ooni_verdicts WHERE {_PUBLISHED} "
+            f"argMin(tuple({', '.join(fields)}), gen) AS r FROM ooni_verdicts WHERE {PUBLISHED} "
             + bind("AND analysis = {a} ", a=analysis)
             + "GROUP BY measurement_id, analysis) "
             + f"WHERE {_measurement_conditions(query, 'measurement_start')} "
@@ -678,7 +561,7 @@ class ClickHouseStore:
         )
         rows = self._con.query(
             "SELECT DISTINCT sha256, entity_id, signal, source, bin_s, first, last, points FROM file_series "
-            f"WHERE {_PUBLISHED} AND (entity_id, signal, source, bin_s) IN ({wanted}) "
+            f"WHERE {PUBLISHED} AND (entity_id, signal, source, bin_s) IN ({wanted}) "
             "ORDER BY first, sha256, entity_id"
         )
         return [
@@ -693,7 +576,7 @@ class ClickHouseStore:
 def _measurement_conditions(query: MeasurementFilter, start: str = "start") -> str:
     """The filter of a measurement query over the columns probe_cc, probe_asn, test_name and ``start``."""
     conditions = [
-        bind(f"{start} >= {{s}} AND {start} < {{u}}", s=_since(query.since), u=_until(query.until))
+        bind(f"{start} >= {{s}} AND {start} < {{u}}", s=since_us(query.since), u=until_us(query.until))
         if query.since is not None or query.until is not None
         else "1"
     ]
@@ -709,36 +592,9 @@ def _measurement_conditions(query: MeasurementFilter, start: str = "start") -> s
 def _verdict(row: Sequence[Any]) -> OoniVerdict:
     values = list(row)
     start = field_names(OoniVerdict).index("measurement_start")
-    values[start] = _time(values[start])
+    values[start] = time_or_none(values[start])
     return OoniVerdict(*values)
 
 
 def _table_of(cls: type) -> str:
     return {Checkpoint: "checkpoints", SourceHealth: "source_health", ExternalEvent: "external_events"}[cls]
-
-
-def _time(value: int | None) -> datetime | None:
-    return None if value is None else from_micros(value)
-
-
-def _since(moment: datetime | None) -> int:
-    return _MIN_US if moment is None else micros(moment)
-
-
-def _until(moment: datetime | None) -> int:
-    return _MAX_US if moment is None else micros(moment)
-
-
-def _chunks(rows: list[Any], size: int) -> Iterable[list[Any]]:
-    iterator = iter(rows)
-    while chunk := list(itertools.islice(iterator, size)):
-        yield chunk
-
-
-def _entity(row: Sequence[Any]) -> Entity:
-    return Entity(row[0], EntityKind(row[1]), row[2], row[3], row[4], row[5], row[6])
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "message", "") or exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

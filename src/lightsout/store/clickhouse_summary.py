@@ -18,8 +18,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from lightsout.model import SignalKind, SignalPoint
+from lightsout.store.clickhouse_sql import IDS_PER_QUERY, PUBLISHED, Connection, bind, chunks, micros
 
 # (entity_id, signal, source, bin_s), as stored
 Key = tuple[str, str, str, int]
@@ -78,3 +80,76 @@ def batch_summaries(points: Iterable[SignalPoint], micros: Callable[[datetime], 
         summary = Summary(len(bins), micros(min(bins)), micros(max(bins)), min(vs), max(vs))
         out[(entity_id, signal.value, source, bin_s)] = summary
     return out
+
+
+def write_summaries(con: Connection, points: list[SignalPoint], gen: int) -> None:
+    """The new summary of every series ``points`` touch, in generation ``gen``."""
+    batch = batch_summaries(points, micros)
+    if not batch:
+        return
+    stored = _stored_summaries(con, sorted({key[0] for key in batch}))
+    new: dict[Key, Summary] = {}
+    redo: list[Key] = []
+    for key, summary in batch.items():
+        old = stored.get(key)
+        if old is None:
+            new[key] = summary
+        elif summary.first_us > old.last_us:
+            new[key] = old.then(summary)
+        else:
+            redo.append(key)
+    if redo:
+        wanted = set(redo)
+        recounted = recount(con, sorted({key[0] for key in redo}), gen)
+        new.update((key, s) for key, s in recounted.items() if key in wanted)
+    insert_summaries(con, new, gen)
+
+
+def _stored_summaries(con: Connection, entity_ids: list[str]) -> dict[Key, Summary]:
+    out: dict[Key, Summary] = {}
+    for chunk in chunks(entity_ids, IDS_PER_QUERY):
+        rows = con.query(
+            "SELECT entity_id, signal, source, bin_s, tupleElement(r, 1), tupleElement(r, 2), "
+            "tupleElement(r, 3), tupleElement(r, 4), tupleElement(r, 5) FROM (SELECT entity_id, signal, "
+            "source, bin_s, argMax(tuple(points, first, last, min_value, max_value), gen) AS r "
+            f"FROM series_summary WHERE {PUBLISHED} AND "
+            + bind("entity_id IN {ids}", ids=chunk)
+            + " GROUP BY entity_id, signal, source, bin_s)"
+        )
+        out.update(((r[0], r[1], r[2], r[3]), Summary(*r[4:])) for r in rows)
+    return out
+
+
+def recount(con: Connection, entity_ids: list[str] | None, gen: int) -> dict[Key, Summary]:
+    """Summaries counted from the points of ``entity_ids`` (all when None): published rows and
+    those of generation ``gen`` (the write in progress), the newest version of each bin."""
+    out: dict[Key, Summary] = {}
+    parts = [None] if entity_ids is None else list(chunks(entity_ids, IDS_PER_QUERY))
+    for chunk in parts:
+        rows = con.query(
+            "SELECT entity_id, signal, source, bin_s, count(), min(bin_start), max(bin_start), "
+            "min(v), max(v) FROM (SELECT entity_id, signal, source, bin_s, bin_start, "
+            "argMax(value, gen) AS v FROM points "
+            + bind(f"WHERE ({PUBLISHED} OR gen = {{gen}}) ", gen=gen)
+            + (bind("AND entity_id IN {ids} ", ids=chunk) if chunk is not None else "")
+            + "GROUP BY entity_id, signal, source, bin_s, bin_start) "
+            "GROUP BY entity_id, signal, source, bin_s"
+        )
+        out.update(((r[0], r[1], r[2], r[3]), Summary(*r[4:])) for r in rows)
+    return out
+
+
+def insert_summaries(con: Connection, summaries: dict[Key, Summary], gen: int) -> None:
+    if not summaries:
+        return
+    items = sorted(summaries.items())
+    columns: list[list[Any]] = [[key[i] for key, _ in items] for i in range(4)]
+    columns += [
+        [s.points for _, s in items],
+        [s.first_us for _, s in items],
+        [s.last_us for _, s in items],
+        [s.min_value for _, s in items],
+        [s.max_value for _, s in items],
+        [gen] * len(items),
+    ]
+    con.insert("series_summary", SUMMARY_COLUMNS, columns)
