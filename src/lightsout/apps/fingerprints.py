@@ -83,6 +83,9 @@ class FingerprintDB:
             self._dns.setdefault(fp.pattern, []).append(fp)
         self._body = [fp for fp in http if fp.location == "body"]
         self._headers = [fp for fp in http if fp.location.startswith("header.")]
+        # What match_http compares, prepared once: each body pattern's bytes, each header's name.
+        self._body_patterns = [(fp, fp.pattern_type, fp.pattern.encode("utf-8")) for fp in self._body]
+        self._header_names = [(fp, fp.location[len("header.") :].lower()) for fp in self._headers]
         self.dns_count = len(dns)
         self.http_count = len(http)
         self.skipped = tuple(skipped)  # records that could not be used, with why
@@ -91,13 +94,36 @@ class FingerprintDB:
         return tuple(self._dns.get(address, ()))
 
     def match_http(self, response: HttpObservation) -> tuple[Fingerprint, ...]:
+        """The fingerprints the response matches, body ones first, each list in its order
+        (:meth:`Fingerprint.matches_body` and :meth:`Fingerprint.matches_text`, with what they
+        compare prepared once per response: this runs for every response of every measurement)."""
         found: list[Fingerprint] = []
-        if response.body:
-            found.extend(fp for fp in self._body if fp.matches_body(response.body))
-        for fp in self._headers:
-            value = response.header(fp.location[len("header.") :])
-            if value is not None and fp.matches_text(value):
-                found.append(fp)
+        body = response.body
+        if body:
+            text: str | None = None
+            for fp, kind, pattern in self._body_patterns:
+                if kind == "full":
+                    hit = body == pattern
+                elif kind == "prefix":
+                    hit = body.startswith(pattern)
+                elif kind == "contains":
+                    hit = pattern in body
+                elif fp.regexp is not None:
+                    if text is None:
+                        text = body[:_REGEXP_WINDOW].decode("utf-8", errors="replace")
+                    hit = fp.regexp.search(text) is not None
+                else:
+                    hit = False
+                if hit:
+                    found.append(fp)
+        if self._header_names:
+            first: dict[str, str] = {}  # as HttpObservation.header: the first of each name
+            for key, header in response.headers:
+                first.setdefault(key.lower(), header)
+            for fp, name in self._header_names:
+                value = first.get(name)
+                if value is not None and fp.matches_text(value):
+                    found.append(fp)
         return tuple(found)
 
 

@@ -30,7 +30,7 @@ import os
 import unicodedata
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from lightsout.model import Entity, ExternalEvent, SignalPoint, Skip
 
@@ -161,18 +161,17 @@ def check_value(value: float, what: str, low: float | None = None, high: float |
 
 def json_too_deep(value: object, limit: int = MAX_JSON_DEPTH) -> bool:
     """True when a parsed JSON value nests containers more than ``limit`` levels (no recursion)."""
-    stack: list[tuple[object, int]] = [(value, 1)]
+    if not isinstance(value, dict | list):
+        return False
+    stack: list[tuple[dict[Any, Any] | list[Any], int]] = [(value, 1)]  # containers only
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, dict):
-            children: Iterable[object] = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
         if depth > limit:
             return True
-        stack.extend((child, depth + 1) for child in children)
+        children: Iterable[object] = item.values() if isinstance(item, dict) else item
+        for child in children:
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1))
     return False
 
 
