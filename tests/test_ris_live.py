@@ -243,3 +243,67 @@ def _state_after() -> dict[str, dict[str, tuple[int, ...]]]:
 
 
 ROUTES_AFTER = _state_after()  # the archive's RIB dump of 14:15: the tables after the recording
+
+
+def test_service_serves_the_stream_while_it_goes_on(rib: Path, tmp_path: Path) -> None:
+    """`lightsout run` follows the replayed stream: the API shows AS64496's prefixes withdrawn by
+    the recording (the value the independent count gives) while later bins keep coming in."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from lightsout.service.holder import holder_path
+
+    expected = expected_counts(ROUTES, RRC00)
+    with RisLiveReplay(passes=16, pace_s=0.0005) as ws:
+        config = tmp_path / "lightsout.toml"
+        config.write_text(
+            f"""
+[store]
+path = "e2e.duckdb"
+[serve]
+port = 0
+[sources.ris]
+kind = "ris-live"
+collector = "rrc00"
+url = "{ws.url}"
+rib_file = "{rib}"
+ris_url = ""
+settle = "1s"
+round = "1s"
+""",
+            encoding="utf-8",
+        )
+        store = tmp_path / "e2e.duckdb"
+        proc = subprocess.Popen([sys.executable, "-m", "lightsout.cli", "run", "--config", str(config)],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"})  # fmt: skip
+        try:
+            deadline = time.monotonic() + 60
+            url = None
+            while url is None:
+                assert proc.poll() is None and time.monotonic() < deadline, "the service did not start"
+                try:
+                    url = json.loads(holder_path(store).read_text())["url"]
+                except (OSError, ValueError, KeyError):
+                    time.sleep(0.1)
+            query = {"entity": f"network/AS{DOC_AS_UNKNOWN}", "source": "rrc00", "signal": "bgp_prefixes",
+                     "since": "2019-05-23T00:00:00Z", "until": "2019-05-24T00:00:00Z"}  # fmt: skip
+            seen: list[int] = []
+            while len(seen) < 3 or ws.position >= len(ws):  # three bins stored, the stream still going
+                assert proc.poll() is None and time.monotonic() < deadline, f"bins seen: {seen}"
+                answer = httpx.get(f"{url}/api/v1/signals", params=query)
+                if answer.status_code == 200 and answer.json()["data"]:
+                    series = answer.json()["data"][0]
+                    seen = series["times_s"]
+                    values = dict(zip(series["times_s"], series["mean"], strict=True))
+                    if len(seen) > 1:  # the stream's first bin is stored (before that: the RIB's 2,357)
+                        assert values[T0] == expected.get(DOC_AS_UNKNOWN, 0)
+                time.sleep(0.2)
+            sources = httpx.get(f"{url}/api/v1/sources").json()["data"]["sources"]
+            assert [s["source"] for s in sources] == ["ris"] and sources[0]["state"] == "ok"
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            output, _ = proc.communicate(timeout=30)
+        assert proc.returncode == 0, output

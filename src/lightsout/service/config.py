@@ -32,8 +32,9 @@ CONNECTOR_KINDS: dict[str, str] = {
     "mrt-archive": "lightsout.sources.mrt_archive:from_config",
     "ris-live": "lightsout.sources.ris_live:from_config",
 }
-# A stream is read in short rounds, one after the other; polled sources every 15 minutes.
-DEFAULT_EVERY = {"ris-live": "1s"}
+# A stream is read in rounds one right after the other (each reads it for its `round`); polled
+# sources every 15 minutes.
+DEFAULT_EVERY = {"ris-live": "0.1s"}
 
 
 class ConfigError(UserError):
