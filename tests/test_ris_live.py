@@ -307,3 +307,26 @@ round = "1s"
             proc.send_signal(signal.SIGTERM)
             output, _ = proc.communicate(timeout=30)
         assert proc.returncode == 0, output
+
+
+def test_the_example_config_section_builds_the_connector(tmp_path: Path) -> None:
+    from lightsout.service.config import ConfigError, load_config
+    from lightsout.service.run import build_connector
+
+    example = (Path(__file__).resolve().parents[1] / "lightsout.example.toml").read_text()
+    section = example[example.index("# [sources.ris]") : example.index("# [sources.radar]")]
+    lines = [line.removeprefix("# ") for line in section.splitlines() if not line.startswith("# # ")]
+    path = tmp_path / "l.toml"
+    path.write_text("\n".join(line for line in lines if not line.startswith("# ")), encoding="utf-8")
+    config = load_config(path)
+    connector = build_connector(config.source("ris"), config)
+    assert isinstance(connector, RisLiveConnector)
+    assert connector.settings.url == "wss://ris-live.ripe.net/v1/ws/?client=lightsout"
+    assert (connector.collector, config.source("ris").every) == ("rrc00", timedelta(seconds=0.1))
+    for bad, key in (('collector = "route-views2"', "collector"), ('url = "https://x"', "url"),
+                     ('prefixes = ["10.0.0.0/33"]', "prefixes")):  # fmt: skip
+        path.write_text(f'[sources.ris]\nkind = "ris-live"\ncollector = "rrc00"\n{bad}\n', encoding="utf-8")
+        text = path.read_text().replace('collector = "rrc00"\ncollector', "collector")
+        path.write_text(text, encoding="utf-8")
+        with pytest.raises(ConfigError, match=rf"sources\.ris\.{key}: "):
+            build_connector(load_config(path).source("ris"), load_config(path))
