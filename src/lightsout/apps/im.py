@@ -32,7 +32,7 @@ from lightsout.apps.finding import Finding, Method, accessible, blocked, inconcl
 from lightsout.apps.fingerprints import FingerprintDB
 from lightsout.apps.netaddr import is_bogon, is_ip, url_host
 from lightsout.apps.observations import HttpObservation, Observations, parse_version
-from lightsout.apps.web import TCP_FAILURES
+from lightsout.apps.web_access import TCP_FAILURES
 
 APP_NAMES = {
     "whatsapp": "WhatsApp",
