@@ -319,6 +319,30 @@ def test_replace_alerts_swaps_one_range_of_some_series(store: Store) -> None:
     assert store.alerts() == [alert(other, 1)]
 
 
+def test_a_judgement_is_stored_whole_or_not_at_all(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An online round's alerts and detector states: one transaction (DuckDB) or generation
+    (ClickHouse). Dying after the alerts and before the states leaves the previous round's."""
+    store.save_judgement([alert(CONNECTIVITY, 0)], {"IR": b"round 1", "DE": b"round 1"})
+    assert store.alerts() == [alert(CONNECTIVITY, 0)]
+    assert store.load_detector_state("IR") == store.load_detector_state("DE") == b"round 1"
+
+    def killed(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    states_writer = "_insert_detector_states" if hasattr(store, "_insert_detector_states") else (
+        "_upsert_detector_state"
+    )
+    monkeypatch.setattr(type(store), states_writer, killed)
+    with pytest.raises(KeyboardInterrupt):
+        store.save_judgement([alert(CONNECTIVITY, 1), alert(CONNECTIVITY, 0, value=9.0)], {"IR": b"round 2"})
+    monkeypatch.undo()
+    assert store.alerts() == [alert(CONNECTIVITY, 0)]
+    assert store.load_detector_state("IR") == b"round 1"
+    store.save_judgement([alert(CONNECTIVITY, 1)], {"IR": b"round 2"})  # the round again, whole
+    assert store.alerts() == [alert(CONNECTIVITY, 0), alert(CONNECTIVITY, 1)]
+    assert (store.load_detector_state("IR"), store.load_detector_state("DE")) == (b"round 2", b"round 1")
+
+
 def test_detector_state_is_replaced(store: Store) -> None:
     assert store.load_detector_state("IR") is None
     store.save_detector_state("IR", b"\x00first\xff")

@@ -182,10 +182,16 @@ def detect_online(
 ) -> DetectSummary:
     """Judge the bins that arrived since the last call, from the state saved in the store.
 
-    ``stop``: asked before each series group; once true the call returns (each group's alerts and
-    state are saved together, so the next call goes on with the groups left)."""
+    The round is stored in one transaction at the end (:meth:`Store.save_judgement`): the alerts
+    of every group judged with every such group's new state. A round killed before that leaves
+    the store as the previous round left it, and the next one judges the same bins from the same
+    state, so no alert is lost and none is written twice (nor is a group's state ever ahead of its
+    alerts). ``stop``: asked before each series group; once true the groups judged so far are
+    saved and the call returns (the next call goes on with the groups left)."""
     params = params or BaselineParams()
     summary = DetectSummary()
+    alerts: list[Alert] = []
+    states: dict[str, bytes] = {}
     for group, keys in group_series(store).items():
         if stop is not None and stop():
             break
@@ -197,12 +203,13 @@ def detect_online(
         since = _dt(bank.next_bin * bank.bin_s) if bank.next_bin is not None else None
         times, matrix, points = _matrix(store, keys, since, None)
         run.feed(times, matrix)
-        store.add_alerts(run.alerts)
-        store.save_detector_state(group.group_id, _dump(bank, keys))
+        alerts += run.alerts
+        states[group.group_id] = _dump(bank, keys)
         summary.series += len(keys)
         summary.bins += int(times.size)
         summary.points += points
         summary.alerts += len(run.alerts)
+    store.save_judgement(alerts, states)
     return summary
 
 

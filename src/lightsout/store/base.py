@@ -145,6 +145,12 @@ class Store(Protocol):
 
     def load_detector_state(self, group_id: str) -> bytes | None: ...
 
+    def save_judgement(self, alerts: list[Alert], states: dict[str, bytes]) -> None:
+        """One online round, atomically: add ``alerts`` (as :meth:`add_alerts`) and replace the
+        detector state of each group in ``states`` (group id -> payload). A round killed before
+        this returns leaves neither, so the next round judges the same bins again from the same
+        state: no alert lost, none doubled."""
+
     def load_carry(self, key: str) -> CarryState | None:
         """The last saved reader state of a stream (see lightsout.sources.CarryState)."""
 

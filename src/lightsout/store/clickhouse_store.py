@@ -306,12 +306,27 @@ class ClickHouseStore:
 
     def save_detector_state(self, group_id: str, payload: bytes) -> None:
         gen = self._begin()
+        self._insert_detector_states({group_id: payload}, gen)
+        self._commit(gen, "detector_state")
+
+    def _insert_detector_states(self, states: dict[str, bytes], gen: int) -> None:
+        now = micros(datetime.now(UTC))
         self._con.insert(
             "detector_state",
             ("group_id", "payload", "saved_at", "gen"),
-            [[group_id], [bytes(payload)], [micros(datetime.now(UTC))], [gen]],
+            [list(states), [bytes(p) for p in states.values()], [now] * len(states), [gen] * len(states)],
         )
-        self._commit(gen, "detector_state")
+
+    def save_judgement(self, alerts: list[Alert], states: dict[str, bytes]) -> None:
+        """Alerts and states under one generation, published by its one commit row."""
+        if not alerts and not states:
+            return
+        gen = self._begin()
+        if alerts:
+            self._insert_alerts(alerts, gen, deleted=False)
+        if states:
+            self._insert_detector_states(states, gen)
+        self._commit(gen, "judgement")
 
     def load_detector_state(self, group_id: str) -> bytes | None:
         rows = self._con.query(

@@ -353,11 +353,26 @@ class DuckDBStore:
         return [Alert(r[0], SignalKind(r[1]), *r[2:]) for r in rows]
 
     def save_detector_state(self, group_id: str, payload: bytes) -> None:
+        self._upsert_detector_state(group_id, payload)
+
+    def _upsert_detector_state(self, group_id: str, payload: bytes) -> None:
         self._con.execute(
             "INSERT INTO detector_state VALUES (?, ?, now()) ON CONFLICT (group_id) DO UPDATE SET "
             "payload = excluded.payload, saved_at = excluded.saved_at",
             [group_id, payload],
         )
+
+    def save_judgement(self, alerts: list[Alert], states: dict[str, bytes]) -> None:
+        con = self._con
+        con.begin()
+        try:
+            self._insert_alerts(alerts)
+            for group_id, payload in states.items():
+                self._upsert_detector_state(group_id, payload)
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
 
     def load_carry(self, key: str) -> CarryState | None:
         row = self._con.execute("SELECT as_of, payload FROM reader_state WHERE key = ?", [key]).fetchone()
