@@ -86,6 +86,7 @@ class RisLiveReplay:
     subscriptions: list[dict[str, Any]] = field(default_factory=list)
     sent_ids: list[str] = field(default_factory=list)  # every route frame sent, in order (with repeats)
     record_sent: bool = True
+    all_hosts: bool = False  # every collector's frames whatever the subscription (the whole firehose)
 
     def __post_init__(self) -> None:
         self.frames = load_frames([FIREHOSE, *self.extra])
@@ -163,7 +164,9 @@ class RisLiveReplay:
                     self.position = index
                     ws.close_socket()
                     return
-                if (None not in hosts and frame.host not in hosts) or frame.mtype not in types:
+                if self.all_hosts:
+                    pass
+                elif (None not in hosts and frame.host not in hosts) or frame.mtype not in types:
                     continue
                 ws.send(frame.text(shift, suffix))
                 if self.record_sent:
@@ -299,8 +302,10 @@ def main() -> None:
     parser.add_argument("--passes", type=int, default=12)
     parser.add_argument("--shift", type=float, default=300.0, help="seconds between passes")
     parser.add_argument("--pace", type=float, default=0.0, help="seconds between frames")
+    parser.add_argument("--all-hosts", action="store_true", help="every collector's frames (the firehose)")
     args = parser.parse_args()
-    replay = RisLiveReplay(passes=args.passes, shift_s=args.shift, pace_s=args.pace, record_sent=False)
+    replay = RisLiveReplay(passes=args.passes, shift_s=args.shift, pace_s=args.pace, record_sent=False,
+                           all_hosts=args.all_hosts)  # fmt: skip
     replay.start()
     print(replay.url, flush=True)
     threading.Event().wait()

@@ -161,6 +161,8 @@ class RisLiveConnector:
         self.skipped: list[Skip] = []
         self.counts: dict[str, int] = {}  # of the open bin (its notes)
         self.totals: dict[str, int] = {}  # since this connector started
+        self.frames = 0  # frames taken from the stream since this connector started
+        self.first_frame_at: float | None = None  # time.time() when the first one arrived
         self.spool: list[Message] = []
         self.newest: float | None = None
         self.received: float | None = None
@@ -248,7 +250,10 @@ class RisLiveConnector:
                 break
             event = reader.next(timeout=min(remaining, 0.25))
             if event is not None:
-                yield from self._items(window, self._event(event))
+                for each in (event, *reader.drain(1000)):
+                    closed = self._event(each)
+                    if closed:
+                        yield from self._items(window, closed)
             else:
                 yield from self._items(window, self._clock_close())
             if reader.down_for() > self.settings.down_after_s:
@@ -281,6 +286,9 @@ class RisLiveConnector:
             self._count("drops")
             return []
         assert event.text is not None
+        self.frames += 1
+        if self.first_frame_at is None:
+            self.first_frame_at = event.received
         position = f"connection {event.connection} message {event.position}"
         try:
             frame = read_frame(event.text)

@@ -11,10 +11,11 @@ A prefix announced with several next hops (global and link-local) is one route.
 
 from __future__ import annotations
 
-import json
 import socket
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from lightsout.sources.mrt.tables import key_of_text
 from lightsout.sources.mrt.updates import Change, PeerDown, RouteUpdate
@@ -28,7 +29,7 @@ class BadMessage(ValueError):
     """A frame that is not a RIS Live message we can read; the text is the skip reason."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Message:
     """One ``ris_message`` of the followed collector, converted."""
 
@@ -39,7 +40,7 @@ class Message:
     changes: tuple[Change, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Control:
     """A frame that is not a route message: ``ris_error``, ``pong``, ``ris_rrc_list``, ..."""
 
@@ -111,7 +112,7 @@ def identity(data: dict[str, Any], host: str) -> str:
 def read_frame(text: str | bytes) -> Message | Control:
     """One frame; :class:`BadMessage` for anything that is not a readable frame."""
     try:
-        frame = json.loads(text)
+        frame = orjson.loads(text)  # 3.5x json.loads on the recorded firehose (docs/sources.md)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadMessage(f"not JSON ({exc})") from None
     if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):

@@ -68,6 +68,17 @@ class StreamReader(threading.Thread):
         except queue.Empty:
             return None
 
+    def drain(self, limit: int) -> list[StreamEvent]:
+        """Up to ``limit`` events already queued, without waiting."""
+        out: list[StreamEvent] = []
+        get = self.events.get_nowait
+        try:
+            while len(out) < limit:
+                out.append(get())
+        except queue.Empty:
+            pass
+        return out
+
     def down_for(self) -> float:
         return 0.0 if self.down_since is None else time.monotonic() - self.down_since
 
