@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from lightsout.model import HealthState, SeriesKey, SignalKind
+from lightsout.service.freshness import gaps_of
 from lightsout.sources.connector import Backoff, Window
 from lightsout.sources.mrt.updates import PeerDown, RouteUpdate
 from lightsout.sources.pump import RoundResult, direct_writer, health_after, run_round
@@ -199,6 +200,9 @@ def test_ris_error_and_lost_frames_are_a_gap_until_the_next_rib(
     assert _stored(store, T0) and not _stored(store, T0 + 300) and not _stored(store, T0 + 600)
     cursor = json.loads(store.load_checkpoint("ris", "follow").cursor)  # type: ignore[union-attr]
     assert len(cursor["gaps"]) == 1 and cursor["rib"] == "rrc00/rib/bview.20190523.1415.gz"
+    gaps = gaps_of(store.load_checkpoint("ris", "follow"))  # what `lightsout sources` shows
+    assert gaps is not None and gaps.count == 1 and gaps.latest is not None
+    assert gaps.latest.start == datetime(2019, 5, 23, 14, 5, 47, 160000, tzinfo=UTC)
     _assert_counts(store, T0 + 900, _unique([i for i in sent if i.endswith(("~3", "~4"))]), ROUTES_AFTER)
 
 

@@ -95,11 +95,12 @@ class _Cursor:
     rib: str | None = None
     seen: list[str] = field(default_factory=list)
     gaps: list[dict[str, Any]] = field(default_factory=list)
+    gaps_total: int = 0
 
     def text(self) -> str:
         return json.dumps({"collector": self.collector, "synced": self.synced, "next_bin": self.next_bin,
                            "last_ts": self.last_ts, "rib": self.rib, "seen": self.seen[-SEEN_KEPT:],
-                           "gaps": self.gaps}, sort_keys=True)  # fmt: skip
+                           "gaps": self.gaps, "gaps_total": self.gaps_total}, sort_keys=True)  # fmt: skip
 
     @classmethod
     def load(cls, checkpoint: Checkpoint | None, collector: str) -> _Cursor:
@@ -110,8 +111,9 @@ class _Cursor:
             if body.get("collector") != collector:
                 return cls(collector)  # another collector's (or connector's) cursor: start afresh
             seen, gaps = list(body.get("seen") or []), list(body.get("gaps") or [])
+            total = int(body.get("gaps_total") or len(gaps))
             return cls(collector, bool(body["synced"]), body.get("next_bin"), body.get("last_ts"),
-                       body.get("rib"), seen, gaps)  # fmt: skip
+                       body.get("rib"), seen, gaps, total)  # fmt: skip
         except (ValueError, TypeError, AttributeError, KeyError):
             return cls(collector)
 
@@ -386,8 +388,10 @@ class RisLiveConnector:
 
     def _gap(self, ts: float, why: str) -> None:
         cursor = self.cursor
-        gap = {"from": _utc(cursor.last_ts or ts).isoformat(), "to": _utc(ts).isoformat(), "why": why}
+        start, end = _utc(cursor.last_ts or ts).isoformat(), _utc(ts).isoformat()
+        gap = {"collector": self.collector, "from": start, "to": end, "why": why}
         cursor.gaps = [*cursor.gaps, gap][-MAX_GAPS_KEPT:]
+        cursor.gaps_total += 1
         cursor.synced = False
         cursor.rib = cursor.rib or "-"
         if self.tables is not None:

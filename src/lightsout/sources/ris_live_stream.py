@@ -22,9 +22,13 @@ from urllib.parse import urlsplit
 from lightsout.sources.connector import Backoff, user_agent
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+# Frames queued at most (~50 MB of text): past it the reader stops reading, the socket's buffers
+# fill and RIS Live itself ends the connection if the connector stays behind (a gap), instead of
+# this process growing without bound.
+MAX_QUEUED = 100_000
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per frame, and a frozen init costs 3x
 class StreamEvent:
     kind: str  # "frame" | "connected" | "dropped"
     connection: int
@@ -49,7 +53,13 @@ def subscriptions(collector: str, prefixes: tuple[str, ...]) -> list[dict[str, A
 
 class StreamReader(threading.Thread):
     def __init__(
-        self, url: str, subscribe: list[dict[str, Any]], *, base_s: float = 1.0, cap_s: float = 120.0
+        self,
+        url: str,
+        subscribe: list[dict[str, Any]],
+        *,
+        base_s: float = 1.0,
+        cap_s: float = 120.0,
+        max_queued: int = MAX_QUEUED,
     ) -> None:
         super().__init__(name=f"ris-live {url}", daemon=True)
         self.url = url
@@ -61,6 +71,8 @@ class StreamReader(threading.Thread):
         self.connected = False
         self.down_since: float | None = time.monotonic()
         self.last_drop: str | None = None
+        self.max_queued = max_queued
+        self.waited_s = 0.0  # time the reader stopped reading because the connector was behind
 
     def next(self, timeout: float) -> StreamEvent | None:
         try:
@@ -78,6 +90,11 @@ class StreamReader(threading.Thread):
         except queue.Empty:
             pass
         return out
+
+    def _wait_for_room(self) -> None:
+        while self.events.qsize() > self.max_queued and not self.halt.is_set():
+            self.waited_s += 0.05
+            time.sleep(0.05)
 
     def down_for(self) -> float:
         return 0.0 if self.down_since is None else time.monotonic() - self.down_since
@@ -115,6 +132,8 @@ class StreamReader(threading.Thread):
                         except TimeoutError:
                             continue
                         position += 1
+                        if not position & 1023:
+                            self._wait_for_room()
                         put(StreamEvent("frame", number, position, text if isinstance(text, str) else
                                         text.decode("utf-8", "replace"), time.time()))  # fmt: skip
                         if not delivered:
