@@ -108,6 +108,17 @@ def test_a_batch_reads_back_as_written(store: Store) -> None:
     assert store.load_checkpoint("ooni", "follow") == checkpoint
 
 
+def test_ingest_state_and_sources_by_sha_answer_without_reading_every_record(store: Store) -> None:
+    # The read paths' cache key and an event's files: never the whole ledger (one row per live item).
+    assert store.ingest_state() == (0, None) and store.sources_by_sha(["a"]) == []
+    first, second = source("a", points=1), replace(source("b", points=1), ingested_at=T0 + HOUR)
+    store.write_batch(IngestBatch(first, [IR], points([50.0])))
+    store.write_batch(IngestBatch(second, [IR], points([60.0])))
+    store.write_batch(IngestBatch(replace(first, path="/again"), [IR], points([70.0])))  # adds nothing
+    assert store.ingest_state() == (2, T0 + HOUR)
+    assert store.sources_by_sha(["b", "zz", "a", "b"]) == [first, second]
+
+
 def test_the_same_file_twice_adds_nothing(store: Store) -> None:
     first = IngestBatch(source("a", points=2), [IR], points([50.0, 60.0]))
     store.write_batch(first)

@@ -27,6 +27,8 @@ from lightsout.model import Entity, Event, SeriesKey, SeriesSummary, SignalKind,
 from lightsout.report.noise import beyond_noise, event_noise
 from lightsout.store import Store, TimeSeries
 
+IngestState = tuple[int, datetime | None]  # Store.ingest_state(): (source records, newest ingest)
+
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
@@ -99,7 +101,7 @@ class EntityContext:
     events: list[Event]  # events of the entity itself
     affecting: list[Event]  # events of an ancestor that list this entity as affected
     data_end: datetime | None
-    sources: list[SourceFile]
+    ingest_state: IngestState  # Store.ingest_state() when read (never every source record)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +114,7 @@ class EventContext:
     series: list[NormalisedSeries]
     entity_events: list[Event]  # every event of the same entity (the chart shades them)
     data_end: datetime | None
-    sources: list[SourceFile]
+    ingest_state: IngestState  # Store.ingest_state() when read (never every source record)
     own_alerts: bool = True  # False: only sub-entities alerted (counties clustered into a region's event)
     sub_series: list[NormalisedSeries] = field(default_factory=list)  # their series, when own_alerts is False
     files: list[SourceFile] = field(default_factory=list)  # the files the event's numbers come from
@@ -126,7 +128,8 @@ class NormaliseCache:
     """Normalised series kept between requests of a server (least recently used dropped first).
 
     A series is only ever changed by an ingest, and every ingest adds a row to the store's sources
-    table, so (series summary, number of files, last ingest time) names one state of the series.
+    table, so (series summary, number of files, last ingest time) names one state of the series
+    (``Store.ingest_state()``: two aggregates, not the ledger's millions of rows).
     """
 
     def __init__(self, max_entries: int = 256) -> None:
@@ -134,9 +137,8 @@ class NormaliseCache:
         self._entries: OrderedDict[tuple[object, ...], NormalisedSeries] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, store: Store, summary: SeriesSummary, sources: list[SourceFile]) -> NormalisedSeries:
-        last = max((s.ingested_at for s in sources), default=None)
-        key = (summary, len(sources), last)
+    def get(self, store: Store, summary: SeriesSummary, state: IngestState) -> NormalisedSeries:
+        key = (summary, *state)
         with self._lock:
             found = self._entries.get(key)
             if found is not None:
@@ -151,12 +153,12 @@ class NormaliseCache:
 
 
 def _normalised(
-    store: Store, summaries: list[SeriesSummary], sources: list[SourceFile], cache: NormaliseCache | None
+    store: Store, summaries: list[SeriesSummary], state: IngestState, cache: NormaliseCache | None
 ) -> list[NormalisedSeries]:
     ordered = sorted(summaries, key=lambda s: signal_rank(s.key))
     if cache is None:
         return [normalise(store.points(s.key)) for s in ordered]
-    return [cache.get(store, s, sources) for s in ordered]
+    return [cache.get(store, s, state) for s in ordered]
 
 
 def find_event(events: list[Event], event_id: str) -> Event:
@@ -189,7 +191,7 @@ def events_with_own_alerts(store: Store, events: list[Event]) -> set[str]:
 
 
 def _affected_series(
-    store: Store, event: Event, sources: list[SourceFile], cache: NormaliseCache | None
+    store: Store, event: Event, state: IngestState, cache: NormaliseCache | None
 ) -> list[NormalisedSeries]:
     """The deepest affected sub-entities' series of the event's signal, at most MAX_SUB_SERIES."""
     signals = {e.signal for e in event.evidence}
@@ -202,7 +204,7 @@ def _affected_series(
             break
     if cache is None:
         return [normalise(store.points(s.key)) for s in chosen]
-    return [cache.get(store, s, sources) for s in chosen]
+    return [cache.get(store, s, state) for s in chosen]
 
 
 def event_files(
@@ -225,8 +227,8 @@ def event_files(
     start = event.start - timedelta(days=days)
     end = event.end
     rows = [r for r in store.file_series(keys) if r.last >= start and (end is None or r.first < end)]
-    by_sha = {f.sha256: f for f in store.sources()}
     chosen = dict.fromkeys(r.sha256 for r in rows)
+    by_sha = {f.sha256: f for f in store.sources_by_sha(chosen)}
     return [by_sha[sha] for sha in chosen if sha in by_sha]
 
 
@@ -238,13 +240,13 @@ def load_event_context(
     event = find_event(all_events, event_id)
     entities = {e.entity_id: e for e in store.entities()}
     summaries = store.series(event.entity_id)
-    sources = store.sources()
+    state = store.ingest_state()
     own = event.event_id in events_with_own_alerts(store, [event])
     noise = event_noise(store, event)
     # the sub-entities drawn: those whose fall is beyond their own ordinary swing (report.noise)
     beyond = [a for a in event.affected if beyond_noise(100 * a.min_ratio, noise.get(a.entity_id))]
     drawn = replace(event, affected=tuple(beyond or event.affected))
-    sub_series = [] if own else _affected_series(store, drawn, sources, cache)
+    sub_series = [] if own else _affected_series(store, drawn, state, cache)
     ends = [s.times_s[-1] + s.key.bin_s for s in sub_series if s.times_s.size]
     end = data_end(summaries)
     if end is None and ends:
@@ -253,10 +255,10 @@ def load_event_context(
         event=event,
         entity=entities.get(event.entity_id),
         entities=entities,
-        series=_normalised(store, summaries, sources, cache),
+        series=_normalised(store, summaries, state, cache),
         entity_events=[e for e in all_events if e.entity_id == event.entity_id],
         data_end=end,
-        sources=sources,
+        ingest_state=state,
         own_alerts=own,
         sub_series=sub_series,
         files=event_files(store, event, own),
@@ -278,12 +280,12 @@ def load_entity_context(
     all_events = events if events is not None else list_events(store)
     entities = {e.entity_id: e for e in store.entities()}
     summaries = store.series(entity_id)
-    sources = store.sources()
+    state = store.ingest_state()
     return EntityContext(
         entity=entity,
         entities=entities,
         summaries=sorted(summaries, key=lambda s: signal_rank(s.key)),
-        series=_normalised(store, summaries, sources, cache) if with_series else [],
+        series=_normalised(store, summaries, state, cache) if with_series else [],
         events=[e for e in all_events if e.entity_id == entity_id],
         affecting=[
             e
@@ -291,7 +293,7 @@ def load_entity_context(
             if e.entity_id != entity_id and any(a.entity_id == entity_id for a in e.affected)
         ],
         data_end=data_end(summaries),
-        sources=sources,
+        ingest_state=state,
     )
 
 

@@ -102,6 +102,17 @@ class Store(Protocol):
 
     def sources(self) -> list[SourceFile]: ...
 
+    def ingest_state(self) -> tuple[int, datetime | None]:
+        """(number of source records, the newest ``ingested_at``): names one state of the stored
+        data (every write adds a source record), cheaply at any size. A service's fetch-once ledger
+        grows by one record per live item (millions in a few months of OONI): read paths key their
+        caches on this, never on :meth:`sources`, which loads every record."""
+        ...
+
+    def sources_by_sha(self, sha256s: Iterable[str]) -> list[SourceFile]:
+        """The source records of these SHA-256s (unknown ones left out), in ingest order."""
+        ...
+
     def entities(
         self, kind: EntityKind | None = None, country: str | None = None, parent_id: str | None = None
     ) -> list[Entity]: ...

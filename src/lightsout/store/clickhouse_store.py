@@ -450,6 +450,25 @@ class ClickHouseStore:
         )
         return [SourceFile(r[0], r[1], r[2], from_micros(r[3]), r[4], r[5], r[6]) for r in rows]
 
+    def ingest_state(self) -> tuple[int, datetime | None]:
+        rows = self._con.query(f"SELECT uniqExact(sha256), max(ingested_at) FROM sources WHERE {_PUBLISHED}")
+        count = int(rows[0][0]) if rows else 0
+        return count, from_micros(rows[0][1]) if count else None
+
+    def sources_by_sha(self, sha256s: Iterable[str]) -> list[SourceFile]:
+        wanted = sorted(set(sha256s))
+        found: list[SourceFile] = []
+        for start in range(0, len(wanted), 1000):
+            sql = (
+                "SELECT sha256, tupleElement(r, 1), tupleElement(r, 2), tupleElement(r, 3), "
+                "tupleElement(r, 4), tupleElement(r, 5), tupleElement(r, 6) FROM (SELECT sha256, "
+                "argMin(tuple(path, format, ingested_at, records_read, records_skipped, points_written), "
+                f"gen) AS r FROM sources WHERE {_PUBLISHED} AND sha256 IN {{shas}} GROUP BY sha256)"
+            )
+            rows = self._con.query(bind(sql, shas=wanted[start : start + 1000]))
+            found += [SourceFile(r[0], r[1], r[2], from_micros(r[3]), r[4], r[5], r[6]) for r in rows]
+        return sorted(found, key=lambda f: (f.ingested_at, f.sha256))
+
     _ENTITIES = (
         "SELECT entity_id, tupleElement(r, 1) AS kind, tupleElement(r, 2), tupleElement(r, 3), "
         "tupleElement(r, 4) AS country_code, tupleElement(r, 5) AS parent_id, tupleElement(r, 6) FROM "

@@ -452,6 +452,20 @@ class DuckDBStore:
         rows = self._con.execute("SELECT * FROM sources ORDER BY ingested_at").fetchall()
         return [SourceFile(*row) for row in rows]
 
+    def ingest_state(self) -> tuple[int, datetime | None]:
+        row = self._con.execute("SELECT count(*), max(ingested_at) FROM sources").fetchone()
+        assert row is not None
+        return int(row[0]), row[1]
+
+    def sources_by_sha(self, sha256s: Iterable[str]) -> list[SourceFile]:
+        wanted = sorted(set(sha256s))
+        if not wanted:
+            return []
+        rows = self._con.execute(
+            "SELECT * FROM sources WHERE sha256 IN (SELECT unnest(?)) ORDER BY ingested_at, sha256", [wanted]
+        ).fetchall()
+        return [SourceFile(*row) for row in rows]
+
     def file_series(self, keys: list[SeriesKey]) -> list[FileSeries]:
         """Which files wrote which bins of ``keys`` (none for files ingested before this was recorded)."""
         if (

@@ -315,8 +315,7 @@ class BlockingCache:
         self._value: tuple[tuple[int, datetime | None], list[BlockingEvent]] | None = None
 
     def get(self, store: Store) -> list[BlockingEvent]:
-        sources = store.sources()
-        key = (len(sources), max((s.ingested_at for s in sources), default=None))
+        key = store.ingest_state()
         with self._lock:  # one judgement at a time; the others wait for it
             if self._value is not None and self._value[0] == key:
                 return self._value[1]
