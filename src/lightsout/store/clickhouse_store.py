@@ -451,7 +451,7 @@ class ClickHouseStore:
         return [SourceFile(r[0], r[1], r[2], from_micros(r[3]), r[4], r[5], r[6]) for r in rows]
 
     def ingest_state(self) -> tuple[int, datetime | None]:
-        rows = self._con.query(f"SELECT uniqExact(sha256), max(ingested_at) FROM sources WHERE {_PUBLISHED}")
+        rows = self._con.query(f"SELECT uniqExact(sha256), max(ingested_at) FROM sources WHERE {PUBLISHED}")
         count = int(rows[0][0]) if rows else 0
         return count, from_micros(rows[0][1]) if count else None
 
@@ -463,7 +463,7 @@ class ClickHouseStore:
                 "SELECT sha256, tupleElement(r, 1), tupleElement(r, 2), tupleElement(r, 3), "
                 "tupleElement(r, 4), tupleElement(r, 5), tupleElement(r, 6) FROM (SELECT sha256, "
                 "argMin(tuple(path, format, ingested_at, records_read, records_skipped, points_written), "
-                f"gen) AS r FROM sources WHERE {_PUBLISHED} AND sha256 IN {{shas}} GROUP BY sha256)"
+                f"gen) AS r FROM sources WHERE {PUBLISHED} AND sha256 IN {{shas}} GROUP BY sha256)"
             )
             rows = self._con.query(bind(sql, shas=wanted[start : start + 1000]))
             found += [SourceFile(r[0], r[1], r[2], from_micros(r[3]), r[4], r[5], r[6]) for r in rows]
