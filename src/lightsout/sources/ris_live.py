@@ -81,7 +81,7 @@ class RisLiveSettings:
     settle_s: float = 10.0  # a bin closes this long after its end on the collector's clock
     round_s: float = 10.0  # a discovery round reads the stream this long
     down_after_s: float = 30.0  # disconnected this long: the round reports the source failing
-    max_spool: int = 2_000_000  # messages kept while waiting for a RIB dump
+    max_spool: int = 500_000  # messages kept while waiting for a RIB dump (~200 MB)
     backoff_base_s: float = 1.0
     backoff_cap_s: float = 120.0
 
@@ -639,6 +639,6 @@ def from_config(source: SourceConfig, service: ServiceConfig) -> RisLiveConnecto
         settle_s=source.duration("settle", "10s").total_seconds(),
         round_s=source.duration("round", "10s").total_seconds(),
         down_after_s=source.duration("down_after", "30s").total_seconds(),
-        max_spool=int(source.option("max_spool", int, 2_000_000)),
+        max_spool=int(source.option("max_spool", int, 500_000)),
     )
     return RisLiveConnector(source.name, settings)
