@@ -254,9 +254,17 @@ def test_a_fall_within_ordinary_noise_is_degraded_and_noisy_counties_are_not_aff
     assert "1 of 2 counties is affected: Deep." in statement.body
     evidence = "\n".join(statement.evidence)
     assert (
-        "Not counted as affected: 1 sub-entity whose lowest level stayed within their own ordinary swing: "
-        "Noisy (60%)." in evidence
+        "Not counted as affected: 1 sub-entity whose lowest level stayed within their own ordinary swing "
+        "(5th percentile of the 7 days before, as % of the median; beyond noise below 0.8 x that): "
+        "Noisy (60%, ordinarily down to 62%)." in evidence
     )
+    # seen only in the counties, all within their own swing: none is named affected, and it says so
+    only_noisy = replace(event, affected=(event.affected[1],), affected_children=1, min_level_pct=60.0)
+    quiet = make_statement(only_noisy, entities, noise=noise, own_alerts=False)
+    assert quiet.headline.startswith(
+        "Metrics show no fall beyond ordinary variation in North, XX from "
+    ) and quiet.headline.endswith("1 county dipped (Noisy, to 60%), within its own ordinary swing.")
+    assert "affected:" not in quiet.body and "Noisy" not in quiet.body
     assert "Affected: 1 of the 2 direct sub-entities" in evidence
     # without noise figures both count, as before
     assert "All 2 counties are affected." in make_statement(event, entities).body

@@ -52,6 +52,7 @@ def report(event_id: str, out: Path, fmt: str, db: StoreLocation | None) -> None
         context.data_end,
         own_alerts=context.own_alerts,
         noise=context.noise,
+        kept=context.kept,
     )
     chart = render_chart(event_chart_spec(context, statement), ChartFormat(fmt))
     out.mkdir(parents=True, exist_ok=True)

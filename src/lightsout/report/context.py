@@ -24,7 +24,7 @@ from lightsout.detect.seasonal import BaselineParams, SeasonalBank
 from lightsout.detect.service import list_events
 from lightsout.errors import UserError
 from lightsout.model import Entity, Event, SeriesKey, SeriesSummary, SignalKind, SourceFile
-from lightsout.report.noise import beyond_noise, event_noise
+from lightsout.report.noise import KeptLevels, beyond_noise, event_noise, kept_levels
 from lightsout.store import Store, TimeSeries
 
 IngestState = tuple[int, datetime | None]  # Store.ingest_state(): (source records, newest ingest)
@@ -119,6 +119,7 @@ class EventContext:
     sub_series: list[NormalisedSeries] = field(default_factory=list)  # their series, when own_alerts is False
     files: list[SourceFile] = field(default_factory=list)  # the files the event's numbers come from
     noise: dict[str, float] = field(default_factory=dict)  # ordinary low % per entity (report.noise)
+    kept: KeptLevels | None = None  # levels of the sub-entities beyond noise alone (report.noise)
 
 
 MAX_SUB_SERIES = 8  # sub-entity series drawn for an event seen only in its sub-entities
@@ -263,6 +264,7 @@ def load_event_context(
         sub_series=sub_series,
         files=event_files(store, event, own),
         noise=noise,
+        kept=None if own else kept_levels(store, event, noise),
     )
 
 

@@ -10,12 +10,15 @@ swings down to 67% must fall below 53% to count.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import statistics
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
 
-from lightsout.model import Event, SignalKind
+from lightsout.detect.policy import POLICIES
+from lightsout.model import Alert, Event, SeriesSummary, SignalEvidence, SignalKind
 from lightsout.store import Store
 
 NOISE_DAYS = 7
@@ -50,8 +53,14 @@ def noise_floors(
     """The ordinary low (% of median) per entity, of its first stored series of one of ``signals``,
     measured before ``start`` (see the module docstring); entities without one are left out."""
     floors: dict[str, float] = {}
-    for entity_id in entity_ids:
-        summaries = [s for s in store.series(entity_id) if s.key.signal in signals]
+    ids = list(dict.fromkeys(entity_ids))
+    by_entity: dict[str, list[SeriesSummary]] = {}
+    if len(ids) > 3:  # one summary of every series costs about what three per-entity ones do
+        for summary in store.series():
+            by_entity.setdefault(summary.key.entity_id, []).append(summary)
+    for entity_id in ids:
+        found = by_entity.get(entity_id, []) if len(ids) > 3 else store.series(entity_id)
+        summaries = [s for s in found if s.key.signal in signals]
         if not summaries:
             continue
         key = min(summaries, key=lambda s: (s.key.signal.value, s.key.source, s.key.bin_s)).key
@@ -73,3 +82,60 @@ def event_noise(store: Store, event: Event) -> dict[str, float]:
     signals = {e.signal for e in event.evidence} or {SignalKind.CONNECTIVITY_INDEX}
     ids = [event.entity_id, *(a.entity_id for a in event.affected)]
     return noise_floors(store, ids, signals, event.start, event.end)
+
+
+@dataclass(frozen=True, slots=True)
+class KeptLevels:
+    """An event's levels recomputed over the affected sub-entities whose fall is beyond noise."""
+
+    mean_level_pct: float
+    min_level_pct: float
+    evidence: tuple[SignalEvidence, ...]
+    entity_ids: tuple[str, ...]  # the sub-entities they are averaged over
+
+
+def kept_levels(store: Store, event: Event, noise: Mapping[str, float]) -> KeptLevels | None:
+    """For an event seen only in its sub-entities (counties clustered into a region's event), its
+    mean and lowest level over the alerted bins of only those sub-entities whose own fall is beyond
+    their ordinary swing: the detector averages over every alerted county, and the statement must
+    not call a level of 34 counties the level of the 16 it names. None when nothing is left out or
+    nothing is kept (the detector's levels stand)."""
+    kept = [a.entity_id for a in event.affected if beyond_noise(100 * a.min_ratio, noise.get(a.entity_id))]
+    if not kept or len(kept) == len(event.affected):
+        return None
+    wanted = {(e.signal, e.source, e.bin_s) for e in event.evidence}
+    ids = set(kept)
+    alerts = [
+        a
+        for a in store.alerts(since=event.start, until=event.end)
+        if a.entity_id in ids
+        and (a.signal, a.source, a.bin_s) in wanted
+        and a.bin_start >= event.start
+        and (event.end is None or a.bin_start < event.end)
+    ]
+    primary = [a for a in alerts if POLICIES[a.signal].outage] or alerts
+    if not primary:
+        return None
+    groups: dict[tuple[SignalKind, str, int], list[Alert]] = {}
+    for a in alerts:
+        groups.setdefault((a.signal, a.source, a.bin_s), []).append(a)
+    evidence = tuple(
+        sorted(
+            (_evidence(group) for group in groups.values()),
+            key=lambda e: e.signal.value,
+        )
+    )
+    return KeptLevels(
+        round(100.0 * statistics.fmean(a.ratio for a in primary), 1),
+        round(100.0 * min(a.ratio for a in primary), 1),
+        evidence,
+        tuple(kept),
+    )
+
+
+def _evidence(group: list[Alert]) -> SignalEvidence:
+    ratios = [a.ratio for a in group]
+    times = [a.bin_start for a in group]
+    first = group[0]
+    return SignalEvidence(first.signal, first.source, first.bin_s, len(group), statistics.fmean(ratios),
+                          min(ratios), min(times), max(times))  # fmt: skip

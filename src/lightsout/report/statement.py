@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from lightsout.attribution.asnames import as_label
 from lightsout.attribution.timezones import country_zone, country_zone_count
 from lightsout.detect.policy import POLICIES, Direction
 from lightsout.detect.seasonal import BaselineParams
@@ -31,7 +32,7 @@ from lightsout.model import (
     SignalKind,
     SourceFile,
 )
-from lightsout.report.noise import NOISE_DAYS, NOISE_FACTOR, beyond_noise
+from lightsout.report.noise import NOISE_DAYS, NOISE_FACTOR, KeptLevels, beyond_noise
 
 # The scale of words (docs/reporting.md), by the event's mean level as % of ordinary:
 SHUTDOWN_LEVEL_PCT = 25.0  # at most this: nationwide "shutdown"; elsewhere "near-total outage"
@@ -202,8 +203,7 @@ def place_text(event: Event, entities: Mapping[str, Entity]) -> str:
         return f"in {event.entity_name}"
     if event.scope == Scope.NETWORK:
         asn = entity.asn if entity is not None else None
-        name = f"AS{asn} ({event.entity_name})" if asn and event.entity_name != f"AS{asn}" else None
-        network = name or f"the {event.entity_name} network"
+        network = as_label(asn, event.entity_name) if asn else f"the {event.entity_name} network"
         return f"on {network}" + (f" in {country}" if country else "")
     names = [event.entity_name]
     parent = entities.get(entity.parent_id) if entity is not None and entity.parent_id else None
@@ -568,13 +568,17 @@ def noise_filtered(
 
 
 def _noise_lines(
-    event: Event, noise: Mapping[str, float], within_noise: bool, dropped: list[Affected]
+    event: Event,
+    noise: Mapping[str, float],
+    within_noise: bool,
+    dropped: list[Affected],
+    own_alerts: bool = True,
 ) -> list[str]:
     if event.kind != EventKind.OUTAGE or not noise:
         return []
     lines = []
     own = noise.get(event.entity_id)
-    if own is not None:
+    if own is not None and own_alerts:
         verdict = "within it: the words say degraded, not outage" if within_noise else "beyond it"
         lines.append(
             f"Noise: {event.entity_name}'s series ordinarily swings down to {pct(own)} of its median "
@@ -583,13 +587,36 @@ def _noise_lines(
             f"{pct(event.min_level_pct)}, is {verdict}."
         )
     if dropped:
-        names = ", ".join(f"{a.name} ({pct(100 * a.min_ratio)})" for a in dropped[:8])
+        names = ", ".join(_dropped_text(a, noise) for a in dropped[:8])
         more = f" and {len(dropped) - 8} more" if len(dropped) > 8 else ""
         lines.append(
             f"Not counted as affected: {len(dropped)} sub-entit{'y' if len(dropped) == 1 else 'ies'} whose "
-            f"lowest level stayed within their own ordinary swing: {names}{more}."
+            f"lowest level stayed within their own ordinary swing (5th percentile of the {NOISE_DAYS} days "
+            f"before, as % of the median; beyond noise below {NOISE_FACTOR:g} x that): {names}{more}."
         )
     return lines
+
+
+def _dropped_text(affected: Affected, noise: Mapping[str, float]) -> str:
+    floor = noise.get(affected.entity_id)
+    low = pct(100 * affected.min_ratio)
+    if floor is None:
+        return f"{affected.name} ({low})"
+    return f"{affected.name} ({low}, ordinarily down to {pct(floor)})"
+
+
+def _noise_only_headline(event: Event, dropped: list[Affected], entities: Mapping[str, Entity]) -> str:
+    """An event seen only in sub-entities that all stayed within their own ordinary swing: nothing
+    is named affected, and the words say so."""
+    deepest = min(dropped, key=lambda a: (a.min_ratio, a.name))
+    dipped = _sub_units(replace(event, affected=tuple(dropped)), entities)
+    which = f"{deepest.name}, to {pct(100 * deepest.min_ratio)}" if len(dropped) == 1 else (
+        f"the deepest, {deepest.name}, to {pct(100 * deepest.min_ratio)}"
+    )
+    return (
+        f"Metrics show no fall beyond ordinary variation {place_text(event, entities)} {_when(event)}: "
+        f"{dipped} dipped ({which}), within {'its' if len(dropped) == 1 else 'their'} own ordinary swing."
+    )
 
 
 def make_statement(
@@ -600,6 +627,7 @@ def make_statement(
     params: BaselineParams | None = None,
     own_alerts: bool = True,
     noise: Mapping[str, float] | None = None,
+    kept: KeptLevels | None = None,
 ) -> Statement:
     """The statement of ``event``. ``entities`` (all of the store's, by id) name the place and count the
     affected sub-entities; ``sources`` are exactly the data files the event's numbers come from
@@ -608,25 +636,33 @@ def make_statement(
     series did not alert (:func:`lightsout.report.context.events_with_own_alerts`), so the levels are
     its affected sub-entities'. ``noise`` (:func:`lightsout.report.noise.event_noise`) gives each
     series' ordinary low: a sub-entity whose fall stays within it is not counted as affected, and
-    an event whose lowest level stays within its entity's is "degraded", never an outage."""
+    an event whose lowest level stays within its entity's is "degraded", never an outage. An event
+    seen only in sub-entities that all stayed within their own swing names none as affected and says
+    so; when some are left out, ``kept`` (:func:`lightsout.report.noise.kept_levels`) gives the levels
+    of the others alone."""
     entities = entities or {}
     params = params or BaselineParams()
     noise = noise or {}
     filtered, within_noise, dropped = noise_filtered(event, noise, entities)
-    if not own_alerts and event.affected and not filtered.affected:
-        # only sub-entities alerted, and every one of them within its own ordinary swing: they are
-        # still what the event is made of, so they are named, and the words say degraded
-        within_noise, dropped = True, []
-    else:
-        event = filtered
+    noise_only = not own_alerts and bool(event.affected) and not filtered.affected
+    event = replace(filtered, affected_children=0) if noise_only else filtered
+    if not own_alerts and filtered.affected:
+        # the levels are the kept sub-entities' own (each beyond its own swing), not all alerted ones'
+        within_noise = False
+        if dropped and kept is not None:
+            event = replace(event, mean_level_pct=kept.mean_level_pct, min_level_pct=kept.min_level_pct,
+                            evidence=kept.evidence)  # fmt: skip
     place = place_text(event, entities)
     from_subs = not own_alerts and bool(event.affected) and place.startswith("in ")
     if from_subs:
         place = f"in {_sub_units(event, entities)} of {place.removeprefix('in ')}"
-    headline = (
-        f"Metrics show {_what(event, within_noise)} {place} {_when(event)}; "
-        f"{_level_clause(event, there=from_subs)}."
-    )
+    if noise_only:
+        headline = _noise_only_headline(event, dropped, entities)
+    else:
+        headline = (
+            f"Metrics show {_what(event, within_noise)} {place} {_when(event)}; "
+            f"{_level_clause(event, there=from_subs)}."
+        )
     headline = headline[0].upper() + headline[1:]
     body_parts = [
         *_affected_sentences(event, entities),
@@ -642,7 +678,7 @@ def make_statement(
         body=body,
         evidence=tuple(
             _evidence_lines(event, sources, params, data_end, from_subs, entities)
-            + _noise_lines(event, noise, within_noise, dropped)
+            + _noise_lines(event, noise, within_noise, dropped, own_alerts)
         ),
         attribution=f"Data: {', '.join(names) or 'the store'}. Analysis: Lightsout.",
     )

@@ -43,11 +43,12 @@ from lightsout.report.context import (
 from lightsout.report.event_chart import ChartFormat, entity_chart_spec, event_chart_spec, render_chart
 from lightsout.report.external import external_during, external_of
 from lightsout.report.external import source_name as external_source_name
-from lightsout.report.noise import event_noise
+from lightsout.report.noise import event_noise, kept_levels
 from lightsout.report.statement import (
     bin_text,
     local_start,
     make_statement,
+    noise_filtered,
     pct,
     source_name,
     unit_words,
@@ -221,8 +222,10 @@ def make_router(
             summaries = store.series(event.entity_id)
             own = event.event_id in events_with_own_alerts(store, [event])
             files = event_files(store, event, own)
+            noise = event_noise(store, event)
+            kept = None if own else kept_levels(store, event, noise)
             statement = make_statement(
-                event, entities, files, data_end(summaries), own_alerts=own, noise=event_noise(store, event)
+                event, entities, files, data_end(summaries), own_alerts=own, noise=noise, kept=kept
             )
             return page(
                 request,
@@ -230,7 +233,8 @@ def make_router(
                 event=event,
                 statement=statement,
                 entity=entities.get(event.entity_id),
-                affected=_affected_rows([event], entities),
+                # the sub-entities beyond their own ordinary swing, as the statement names them
+                affected=_affected_rows([noise_filtered(event, noise, entities)[0]], entities),
                 kind_label=_kind_label,
                 external=external_during(store, event),
                 external_place=f"{event.entity_name} during this event",
@@ -264,6 +268,7 @@ def make_router(
                 context.data_end,
                 own_alerts=context.own_alerts,
                 noise=context.noise,
+                kept=context.kept,
             )
             svg = render_chart(event_chart_spec(context, statement), ChartFormat.SVG)
             return Response(svg, media_type="image/svg+xml", headers=SVG_HEADERS)
