@@ -77,6 +77,21 @@ POLICIES: dict[SignalKind, SignalPolicy] = {
     SignalKind.GOOGLE_TRAFFIC_NORMALISED: SignalPolicy(
         Direction.DROP, warning=0.5, critical=0.25, min_scale_fraction=0.1
     ),
+    # Cloudflare Radar's HTTP requests from a location (hourly; on one scale per location, times an
+    # anchor window's median hour): human traffic with a daily curve like Google's, whose nights
+    # fall to about half of the day, so the same levels as Google's traffic. Radar raises outages
+    # from this signal itself, so it may raise an event alone. Tonga, 15 January 2022 (Radar's own
+    # recording): 35% of the same hours of a normal day, then 22%, then 5.6% once the cable was cut.
+    SignalKind.CLOUDFLARE_HTTP_TRAFFIC: SignalPolicy(
+        Direction.DROP, warning=0.5, critical=0.25, min_scale_fraction=0.1
+    ),
+    # Cities seen in Mozilla's telemetry (IODA's dashboard export): a small count with a daily
+    # curve, driven by when people use Firefox, not by reachability; IODA raises no alert on it.
+    # The telescope's treatment: count noise, Google-traffic levels, and it only corroborates an
+    # event another signal raised (a quiet night of a small country is not an outage).
+    SignalKind.MOZILLA_CITIES: SignalPolicy(
+        Direction.DROP, warning=0.5, critical=0.25, counts=True, min_scale_fraction=0.1, alone=False
+    ),
     # Latency: an unreachable address has no latency at all, so latency alone never shows an outage;
     # it rising by half (WARNING) or doubling (CRITICAL) is a degradation.
     SignalKind.LATENCY_INDEX: SignalPolicy(Direction.RISE, warning=1.5, critical=2.0, outage=False),
