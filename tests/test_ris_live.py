@@ -33,6 +33,7 @@ from replay.ris_live import (
     load_frames,
     rrc00_rib_routes,
     write_rib,
+    write_updates,
 )
 from replay.server import ReplayServer
 
@@ -204,6 +205,31 @@ def test_ris_error_and_lost_frames_are_a_gap_until_the_next_rib(
     assert gaps is not None and gaps.count == 1 and gaps.latest is not None
     assert gaps.latest.start == datetime(2019, 5, 23, 14, 5, 47, 160000, tzinfo=UTC)
     _assert_counts(store, T0 + 900, _unique([i for i in sent if i.endswith(("~3", "~4"))]), ROUTES_AFTER)
+
+
+def test_start_catches_up_from_the_latest_rib_dump_and_the_update_files(store: Store, tmp_path: Path) -> None:
+    """The stream starts at 14:05:47: the archive's RIB dump of 14:00 and its update files of 14:00
+    and 14:05 (the same messages, as MRT) bring the tables up to 14:10, where the stream takes over."""
+    archive = MrtArchiveReplay()
+    base = "/ris/rrc00/2019.05/"
+    archive.files = {
+        base + "bview.20190523.1400.gz": write_rib(tmp_path / "a" / "bview.20190523.1400.gz", T0, ROUTES),
+        base + "updates.20190523.1400.gz": write_updates(tmp_path / "a" / "updates.20190523.1400.gz", 0),
+        base + "updates.20190523.1405.gz": write_updates(tmp_path / "a" / "updates.20190523.1405.gz", 300),
+    }
+    with ReplayServer([archive]) as http, RisLiveReplay(passes=4, position=1000) as ws:
+        connector = _connector(ws.url, None, ris_url=f"{http.url}/ris")
+        try:
+            _until(connector, store, lambda: (_next_bin(store) or 0) > T0 + 600)
+        finally:
+            connector.close()
+    cursor = json.loads(store.load_checkpoint("ris", "follow").cursor)  # type: ignore[union-attr]
+    assert cursor["rib"] == "rrc00/rib/bview.20190523.1400.gz" and cursor["gaps"] == []
+    files = sorted(f.path.rsplit("/", 1)[-1] for f in store.sources() if f.path.endswith(".gz"))
+    assert files == ["bview.20190523.1400.gz", "updates.20190523.1400.gz", "updates.20190523.1405.gz"]
+    assert connector.totals["messages before the RIB dump"] > 0  # the 14:05 ones: the file had them
+    for bin_start in (T0, T0 + 300, T0 + 600):  # two bins from the files, one from the stream
+        _assert_counts(store, bin_start, RRC00, ROUTES)
 
 
 def test_killed_connector_resumes_without_doubling(rib: Path, store: Store) -> None:

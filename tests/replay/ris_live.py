@@ -257,6 +257,28 @@ def write_rib(path: Path, ts: int, routes: dict[str, dict[str, tuple[int, ...]]]
     return path
 
 
+def write_updates(path: Path, shift: float, peer_asn: int = 12654) -> Path:
+    """An MRT update file (BGP4MP_MESSAGE_AS4, RFC 6396 4.4.3; gzip) of the recording's rrc00 UPDATEs
+    as ``raw`` gives them (the BGP messages themselves), ``shift`` seconds later: what the RIS
+    archive holds for the same minutes."""
+    import gzip
+    import ipaddress
+    import struct
+
+    out = []
+    for line in FIREHOSE.read_text().splitlines():
+        data = json.loads(line)["data"]
+        if data["host"] != "rrc00" or data["type"] != "UPDATE":
+            continue
+        peer = ipaddress.ip_address(data["peer"])
+        body = struct.pack(">IIHH", int(data["peer_asn"]), peer_asn, 0, 1 if peer.version == 4 else 2)
+        body += peer.packed + bytes(len(peer.packed)) + bytes.fromhex(data["raw"])
+        out.append(struct.pack(">IHHI", int(data["timestamp"] + shift), 16, 4, len(body)) + body)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(b"".join(out)))
+    return path
+
+
 def expected_counts(
     routes: dict[str, dict[str, tuple[int, ...]]], messages: list[dict[str, Any]]
 ) -> dict[int, int]:

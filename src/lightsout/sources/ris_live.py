@@ -47,12 +47,13 @@ from typing import TYPE_CHECKING, Any
 from lightsout.model import Checkpoint, Skip
 from lightsout.sources import CarryState, LoadCarry, Parsed, no_carry
 from lightsout.sources.connector import BadPayload, Fetched, SourceUnavailable, Window, WorkItem
-from lightsout.sources.mrt import BIN_S, COLLECTOR_DIR, RouteTables, file_time, read_mrt
+from lightsout.sources.mrt import BIN_S, COLLECTOR_DIR, RIS_INTERVAL_S, RouteTables, file_time, read_mrt
 from lightsout.sources.mrt.decode import RouteSink
 from lightsout.sources.mrt.replay import Replayer
 from lightsout.sources.mrt.updates import Change, apply_changes
 from lightsout.sources.ris_live_messages import BadMessage, Control, Message, read_frame
 from lightsout.sources.ris_live_stream import StreamEvent, StreamReader, subscriptions
+from lightsout.sources.ris_live_sync import CatchUp, catch_up, first_record_time, restrict
 
 if TYPE_CHECKING:
     import httpx
@@ -66,6 +67,7 @@ DEFAULT_URL = "wss://ris-live.ripe.net/v1/ws/?client=lightsout"
 SEEN_KEPT = 1000  # identities kept in the checkpoint (and at least this many in memory)
 MAX_GAPS_KEPT = 50
 RIB_AHEAD = timedelta(days=2)  # how far after the stream's start a RIB dump is looked for
+RIB_BEHIND = timedelta(hours=12)  # how far before it (RIS writes one every 8 hours)
 MAX_QUIET_BINS = 12  # a stream jumping further ahead (a clock step) skips the bins in between
 
 
@@ -130,9 +132,10 @@ class _Batch:
     counts: dict[str, int]
     newest: float | None
     received: float | None  # our clock when the newest message arrived
-    rib: Path | None = None
+    rib: Path | None = None  # the MRT file of a "rib" or "updates" batch
     rib_time: int | None = None
-    archive_key: str | None = None
+    archive_key: str | None = None  # its URL in the archive
+    kind: str = "bins"  # "bins" (the stream's), "rib" or "updates" (the archive's MRT files)
 
 
 def _utc(ts: float) -> datetime:
@@ -243,9 +246,10 @@ class RisLiveConnector:
         deadline = time.monotonic() + self.settings.round_s
         while True:
             if not self.cursor.synced:
-                rib = self._rib_batch(client)
-                if rib is not None:
-                    yield self._item(window, rib[0], rib[1])
+                plan = self._sync(client)
+                if plan:
+                    for key, batch in plan:
+                        yield self._item(window, key, batch)
                     yield from self._items(window, self._after_rib())
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -272,11 +276,11 @@ class RisLiveConnector:
         params = (("host", self.collector), *tuple(("prefix", p) for p in self.settings.prefixes))
         return WorkItem(
             key=key,
-            url=str(batch.rib) if batch.rib is not None and batch.archive_key is None else self.settings.url,
+            url=batch.archive_key or (str(batch.rib) if batch.kind != "bins" else self.settings.url),
             checkpoint=Checkpoint(self.name, window.stream, batch.cursor, _utc(end), datetime.now(UTC)),
-            params=() if batch.rib is not None else params,
+            params=() if batch.kind != "bins" else params,
             data_time=_utc(end),
-            label=("RIB dump " if batch.rib is not None else "") + label,
+            label={"rib": "RIB dump ", "updates": "update file "}.get(batch.kind, "") + label,
         )
 
     def _event(self, event: StreamEvent) -> list[tuple[str, _Batch]]:
@@ -399,12 +403,15 @@ class RisLiveConnector:
         self.tables = self.sink = None
         self.open_bin = None
         self.buffer = []
-        self.waiting = f"gap from {gap['from']}: {why}; waiting for the next RIB dump"
+        self.waiting = f"gap from {gap['from']}: {why}; resynchronising from the archive"
 
     # -- RIB dumps -------------------------------------------------------------------------------
 
-    def _rib_batch(self, client: httpx.Client) -> tuple[str, _Batch] | None:
-        """The RIB dump to start from, once the stream has a first message to judge it by."""
+    def _sync(self, client: httpx.Client) -> list[tuple[str, _Batch]] | None:
+        """The MRT files that synchronise the tables with the stream, once it has a first message:
+        a local ``rib_file`` covering the stream's start; else the archive's latest RIB dump at or
+        before it and the update files from there to the stream (published some minutes late: the
+        source waits for them); else, when files are missing, the archive's next RIB dump."""
         if not self.spool:
             self.waiting = self.waiting or "waiting for the stream's first message"
             return None
@@ -412,32 +419,48 @@ class RisLiveConnector:
         settings = self.settings
         if settings.rib_file is not None and not self.used_rib_file:
             self.used_rib_file = True
-            when = file_time(settings.rib_file) or _first_record_time(settings.rib_file)
+            when = file_time(settings.rib_file) or first_record_time(settings.rib_file)
             if when is not None and first <= when + settings.rib_slack_s:
-                return self._rib(
-                    f"{self.collector}/rib/{settings.rib_file.name}", settings.rib_file, when, None
-                )
+                key = f"{self.collector}/rib/{settings.rib_file.name}"
+                return [self._mrt(key, "rib", settings.rib_file, when, when, None)]
             self.waiting = (f"{settings.rib_file} ({_utc(when or 0):%Y-%m-%d %H:%M} UTC) is older than the "
-                            "stream's first message: waiting for the next RIB dump")  # fmt: skip
+                            "stream's first message")  # fmt: skip
         if settings.ris_url is None or time.monotonic() - self.last_rib_poll < settings.rib_poll_s:
             return None
         self.last_rib_poll = time.monotonic()
         archive = self._archive()
-        start = _utc(first - settings.rib_slack_s)
-        end = min(datetime.now(UTC), start + RIB_AHEAD)  # the next dump is hours away, never days
-        files = archive.list_files(client, self.collector, start, end)
-        ribs = sorted((f for f in files if f.kind == "rib" and f.time >= start), key=lambda f: f.time)
-        if not ribs:
-            self.waiting = f"waiting for a RIB dump of {self.collector} from {start:%Y-%m-%d %H:%M} UTC"
+        start = _utc(first)
+        slack = timedelta(seconds=settings.rib_slack_s)
+        files = list(archive.list_files(client, self.collector, start - RIB_BEHIND, start + RIB_AHEAD))
+        plan = catch_up(files, start, slack)
+        if isinstance(plan, str):
+            self.waiting = plan
             return None
-        rib = ribs[0]
-        return self._rib(f"{self.collector}/rib/{rib.name}", None, int(rib.time.timestamp()), rib.url)
+        if plan is None:  # no dump before the stream, or files missing after it: the next dump
+            ribs = sorted(
+                (f for f in files if f.kind == "rib" and f.time >= start - slack), key=lambda f: f.time
+            )
+            if not ribs:
+                self.waiting = f"waiting for a RIB dump of {self.collector} from {start:%Y-%m-%d %H:%M} UTC"
+                return None
+            plan = CatchUp(ribs[0], [], ribs[0].time)
+        rib_s = int(plan.rib.time.timestamp())
+        rib_key = f"{self.collector}/rib/{plan.rib.name}"
+        out = [self._mrt(rib_key, "rib", None, rib_s, rib_s, plan.rib.url)]
+        for update in plan.updates:
+            begin = int(update.time.timestamp())
+            key = f"{self.collector}/updates/{update.name}"
+            out.append(self._mrt(key, "updates", None, begin, begin + RIS_INTERVAL_S, update.url, rib_key))
+        return out
 
-    def _rib(self, key: str, path: Path | None, when: int, url: str | None) -> tuple[str, _Batch]:
-        cursor = replace(self.cursor, synced=True, next_bin=when - when % BIN_S, last_ts=float(when),
-                         rib=key, seen=list(self.seen)[-SEEN_KEPT:])  # fmt: skip
-        batch = _Batch(when - when % BIN_S, 1, [], cursor.text(), [], {}, float(when), None,
-                       rib=path or Path(url or ""), rib_time=when, archive_key=url)  # fmt: skip
+    def _mrt(
+        self, key: str, kind: str, path: Path | None, begin: int, end: int, url: str | None, rib: str = ""
+    ) -> tuple[str, _Batch]:
+        """A batch of one MRT file; the cursor says the tables hold everything before ``end``."""
+        cursor = replace(self.cursor, synced=True, next_bin=end - end % BIN_S, last_ts=float(end),
+                         rib=rib or key, seen=list(self.seen)[-SEEN_KEPT:])  # fmt: skip
+        batch = _Batch(begin - begin % BIN_S, 1, [], cursor.text(), [], {}, float(end), None,
+                       rib=path or Path(url or ""), rib_time=begin, archive_key=url, kind=kind)  # fmt: skip
         return key, batch
 
     def _after_rib(self) -> list[tuple[str, _Batch]]:
@@ -479,8 +502,8 @@ class RisLiveConnector:
 
     def parse(self, fetched: Fetched) -> Parsed:
         batch = self.batches.pop(fetched.item.key)
-        if batch.rib_time is not None:
-            return self._parse_rib(fetched, batch)
+        if batch.kind != "bins":
+            return self._parse_mrt(fetched, batch)
         if self.tables is None or self.sink is None:
             raise BadPayload(f"{fetched.item.key}: the tables are not synchronised")
         replayer = Replayer(self.tables, self._locator(), rib=False)
@@ -501,33 +524,43 @@ class RisLiveConnector:
         self.stored = batch.cursor
         return parsed
 
-    def _parse_rib(self, fetched: Fetched, batch: _Batch) -> Parsed:
+    def _parse_mrt(self, fetched: Fetched, batch: _Batch) -> Parsed:
+        """A RIB dump replaces the tables; an update file continues them (the MRT reader's own
+        rules: it must start where they end)."""
         assert batch.rib is not None and batch.rib_time is not None
+        carried: CarryState | None = None
+        if batch.kind == "updates":
+            if self.tables is None:
+                raise BadPayload(f"{fetched.item.key}: no tables to continue (the RIB dump was not read)")
+            carried = CarryState(f"mrt/{self.collector}", _utc(batch.rib_time), self.tables.dump())
         try:
-            parsed = read_mrt(batch.rib)
+            parsed = read_mrt(batch.rib, load_carry=lambda key: carried)
         finally:
             if batch.archive_key is not None:
                 import shutil
 
                 shutil.rmtree(batch.rib.parent.parent, ignore_errors=True)
-        if parsed.carry is None:
-            raise BadPayload(f"{batch.rib}: no routing tables after reading it")
-        tables = RouteTables.load(parsed.carry.payload)
-        tables.synced = True
+        tables = RouteTables.load(parsed.carry.payload) if parsed.carry is not None else None
+        if tables is None or not tables.synced:
+            self.tables = self.sink = None
+            self.cursor.synced = False
+            raise BadPayload(
+                f"{fetched.item.key}: does not continue the tables ({'; '.join(parsed.notes[-1:])})"
+            )
         self.tables, self.sink = tables, RouteSink(tables, track_peaks=True)
         self.cursor = _Cursor.load(fetched.item.checkpoint, self.collector)
-        start = self.cursor.next_bin or batch.first_bin
+        start = self.cursor.next_bin if batch.kind == "rib" else batch.first_bin
+        assert start is not None and self.cursor.next_bin is not None
         parsed.format = FORMAT
         if self.settings.prefixes:  # the stream brings only these: the tables hold only these
             restrict(tables, self.settings.prefixes)
             replayer = Replayer(tables, self._locator(), rib=False)
-            replayer.at(start)
+            replayer.at(start)  # (an update file's bins: one, at its start, of the state at its end)
             replay = replayer.finish()
             parsed.points, parsed.entities = replay.points(self.collector), replay.entities()
         else:
             parsed.points = [replace(p, source=self.collector) for p in parsed.points]
-        parsed.carry = CarryState(self.carry_key, _utc(start), tables.dump())
-        self.cursor.synced = True
+        parsed.carry = CarryState(self.carry_key, _utc(self.cursor.next_bin), tables.dump())
         self.open_bin = self.cursor.next_bin
         self.buffer = []
         self.waiting = None
@@ -553,42 +586,6 @@ class RisLiveConnector:
         self.stored = text
         until = checkpoint.data_until if checkpoint is not None else None
         return Checkpoint(self.name, window.stream, text, until, now)
-
-
-def restrict(tables: RouteTables, prefixes: tuple[str, ...]) -> None:
-    """Keep only the routes to ``prefixes`` and their more-specifics (what the subscription
-    brings), so the full-feed test and the counts see the same prefixes as the stream."""
-    import ipaddress
-
-    import numpy as np
-
-    from lightsout.sources.mrt.tables import key_text
-
-    nets = [ipaddress.ip_network(p, strict=False) for p in prefixes]
-    n = len(tables.keys)
-    keep = np.zeros(tables.capacity, dtype=bool)
-    for pid, key in enumerate(tables.keys):
-        net = ipaddress.ip_network(key_text(key))
-        keep[pid] = any(net.version == m.version and net.subnet_of(m) for m in nets)  # type: ignore[arg-type]
-    for peer, table in tables.tables.items():
-        column = np.frombuffer(table, dtype=np.uint32)
-        column[~keep[: len(column)]] = 0
-        tables.sizes[peer] = int(np.count_nonzero(column[:n]))
-    tables.peaks = dict(tables.sizes)
-    tables.known_asns.clear()
-    tables.known_countries.clear()
-
-
-def _first_record_time(path: Path) -> int | None:
-    """The header time of a MRT file's first record."""
-    from lightsout.sources.bounds import decompressed_limit
-    from lightsout.sources.mrt import iter_decompressed
-
-    with path.open("rb") as handle:
-        for piece in iter_decompressed(handle.read, str(path), [], decompressed_limit(path.stat().st_size)):
-            if len(piece) >= 4:
-                return int.from_bytes(piece[:4], "big")
-    return None
 
 
 def from_config(source: SourceConfig, service: ServiceConfig) -> RisLiveConnector:
