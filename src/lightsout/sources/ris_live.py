@@ -13,14 +13,16 @@ discover
     websocket: subscribes (``host`` = the collector, ``type`` UPDATE and RIS_PEER_STATE, the
     configured ``prefixes``), reconnects after a drop or a ``ris_error`` with jittered exponential
     backoff. Discovery takes its messages: while the tables are not synchronised it keeps them
-    (``max_spool``) and offers the RIB dump to start from (a local ``rib_file`` the first time,
-    else the first dump in the RIS archive at or after the stream's first message); once
+    (``max_spool``) and offers the MRT files that synchronise them (:mod:`.ris_live_sync`): a
+    local ``rib_file`` covering the stream's start, else the RIS archive's latest RIB dump at or
+    before it and the update files up to it (else, files missing, the next dump); once
     synchronised, every 5-minute bin the stream has passed (a message of a later bin arrived, or
     the collector's clock, ours plus the measured skew, is ``settle`` past its end) is one item.
 fetch
-    The bin's messages, already received (the RIB dump: downloaded by the MRT archive connector).
+    The bin's messages, already received (an MRT file: downloaded by the MRT archive connector).
 parse
-    The changes applied to the tables; the bin's points; the tables as carried state.
+    The changes applied to the tables; the bin's points; the tables as carried state (an MRT
+    file: read by the MRT reader, continuing the tables).
 checkpoint
     ``{"collector", "synced", "next_bin", "last_ts", "rib", "seen", "gaps"}``: where the stored
     tables end, the identities of the last messages applied (a resumed stream that sends one of
@@ -30,7 +32,8 @@ Dedupe and continuity: a message whose identity (collector + peer + RIS Live ``i
 :func:`~lightsout.sources.ris_live_messages.identity`) was applied is dropped. After any reconnect
 or restart the stream continues the tables only if its first route message is one already
 applied; otherwise messages may have been lost: a gap (recorded, no values: never an outage) and
-the tables wait for the next RIB dump, as the MRT archive does after missing update files.
+the tables are synchronised again from the archive, never carried across the hole (as the MRT
+archive does after missing update files).
 """
 
 from __future__ import annotations
@@ -79,7 +82,7 @@ class RisLiveSettings:
     rib_file: Path | None = None  # the RIB dump to start from (else the RIS archive's)
     ris_url: str | None = "https://data.ris.ripe.net"  # None: no archive (only rib_file)
     rib_slack_s: float = 60.0  # the stream's first message may start this long after the RIB dump
-    rib_poll_s: float = 300.0  # how often the archive is listed while waiting for a RIB dump
+    rib_poll_s: float = 60.0  # how often the archive is listed while the tables are not in sync
     settle_s: float = 10.0  # a bin closes this long after its end on the collector's clock
     round_s: float = 10.0  # a discovery round reads the stream this long
     down_after_s: float = 30.0  # disconnected this long: the round reports the source failing
@@ -590,7 +593,7 @@ class RisLiveConnector:
 
 def from_config(source: SourceConfig, service: ServiceConfig) -> RisLiveConnector:
     """``[sources.NAME] kind = "ris-live"``: collector (required, "rrc00"), url, prefixes,
-    rib_file, ris_url (the RIS archive for RIB dumps; "" for none), rib_slack, rib_poll, settle,
+    rib_file, ris_url (the RIS archive: RIB dumps and update files; "" for none), rib_slack, rib_poll, settle,
     round, down_after, max_spool."""
     from lightsout.service.config import ConfigError
 
@@ -632,7 +635,7 @@ def from_config(source: SourceConfig, service: ServiceConfig) -> RisLiveConnecto
         rib_file=rib_file,
         ris_url=ris_url,
         rib_slack_s=source.duration("rib_slack", "60s").total_seconds(),
-        rib_poll_s=source.duration("rib_poll", "5m").total_seconds(),
+        rib_poll_s=source.duration("rib_poll", "1m").total_seconds(),
         settle_s=source.duration("settle", "10s").total_seconds(),
         round_s=source.duration("round", "10s").total_seconds(),
         down_after_s=source.duration("down_after", "30s").total_seconds(),
