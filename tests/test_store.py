@@ -269,6 +269,13 @@ def test_series_are_summarised_per_entity_and_country(store: Store) -> None:
     (summary,) = store.series(entity_id="network/AS12880")
     assert (summary.points, summary.min_value, summary.max_value) == (3, 3.0, 7.0)
     assert store.series(entity_id="country/XX") == []
+    # Of some entities: known ones only, in key order, none for none.
+    assert [s.key for s in store.series(entity_ids={"network/AS12880", "network/AS1", "country/IR"})] == [
+        CONNECTIVITY,
+        bgp,
+    ]
+    assert [s.key for s in store.series(entity_ids=["network/AS12880"], country="IR")] == []
+    assert store.series(entity_ids=set()) == []
 
 
 def test_points_within_a_time_range(store: Store) -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from lightsout.detect.events import EventParams, make_events
-from lightsout.model import Event, Scope, SeriesKey, SeriesSummary
+from lightsout.model import Entity, Event, Scope, SeriesKey, SeriesSummary
 from lightsout.store import Store
 
 
@@ -26,13 +26,27 @@ def list_events(
 ) -> list[Event]:
     query = query or EventFilter()
     entities = {e.entity_id: e for e in store.entities()}
-    summaries = store.series()
+    alerts = store.alerts()
+    # Events are made of the alerted entities and their ancestors (a cluster of counties becomes
+    # its region's event): only their series matter, not every series of the store.
+    summaries = store.series(entity_ids=with_ancestors({a.entity_id for a in alerts}, entities))
 
     def count_points(key: SeriesKey, start: datetime, end: datetime) -> int:
         return int(store.points(key, start, end).times_s.size)
 
-    events = make_events(store.alerts(), entities, data_ends(summaries), params, summaries, count_points)
+    events = make_events(alerts, entities, data_ends(summaries), params, summaries, count_points)
     return [e for e in events if event_matches(e, query)]
+
+
+def with_ancestors(entity_ids: set[str], entities: dict[str, Entity]) -> set[str]:
+    """``entity_ids`` and every entity above one of them."""
+    out = set(entity_ids)
+    for entity_id in entity_ids:
+        entity = entities.get(entity_id)
+        while entity is not None and entity.parent_id is not None and entity.parent_id not in out:
+            out.add(entity.parent_id)
+            entity = entities.get(entity.parent_id)
+    return out
 
 
 def data_ends(summaries: Iterable[SeriesSummary]) -> dict[str, datetime]:

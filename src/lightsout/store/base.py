@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -119,7 +119,14 @@ class Store(Protocol):
 
     def entity(self, entity_id: str) -> Entity | None: ...
 
-    def series(self, entity_id: str | None = None, country: str | None = None) -> list[SeriesSummary]: ...
+    def series(
+        self,
+        entity_id: str | None = None,
+        country: str | None = None,
+        entity_ids: Collection[str] | None = None,
+    ) -> list[SeriesSummary]:
+        """What the store holds per series of known entities, by key; only those of ``entity_id``,
+        of entities of ``country``, of ``entity_ids`` (none when empty), as given."""
 
     def points(
         self, key: SeriesKey, since: datetime | None = None, until: datetime | None = None

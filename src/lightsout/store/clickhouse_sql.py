@@ -26,6 +26,7 @@ from lightsout.model import (
     SourceFile,
     SourceHealth,
 )
+from lightsout.store.base import MeasurementFilter
 from lightsout.store.location import ClickHouseLocation
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -259,3 +260,27 @@ def first_line(exc: BaseException) -> str:
     """The first line of a (server's) error, for a one-line message."""
     text = str(getattr(exc, "message", "") or exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def measurement_conditions(query: MeasurementFilter, start: str = "start") -> str:
+    """The filter of a measurement query over the columns probe_cc, probe_asn, test_name and ``start``."""
+    conditions = [
+        bind(f"{start} >= {{s}} AND {start} < {{u}}", s=since_us(query.since), u=until_us(query.until))
+        if query.since is not None or query.until is not None
+        else "1"
+    ]
+    if query.country is not None:
+        conditions.append(bind("probe_cc = {v}", v=query.country))
+    if query.asn is not None:
+        conditions.append(bind("probe_asn = {v}", v=query.asn))
+    if query.test_name is not None:
+        conditions.append(bind("test_name = {v}", v=query.test_name))
+    return " AND ".join(conditions)
+
+
+def verdict_of(row: Sequence[Any]) -> OoniVerdict:
+    """A verdict from a row of its fields in order (its measurement start in microseconds)."""
+    values = list(row)
+    start = field_names(OoniVerdict).index("measurement_start")
+    values[start] = time_or_none(values[start])
+    return OoniVerdict(*values)

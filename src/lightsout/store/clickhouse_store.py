@@ -25,7 +25,7 @@ How the DuckDB semantics are kept without transactions (docs/design.md, "ClickHo
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -67,10 +67,12 @@ from lightsout.store.clickhouse_sql import (
     first_line,
     from_micros,
     insert_columns,
+    measurement_conditions,
     micros,
     since_us,
     time_or_none,
     until_us,
+    verdict_of,
 )
 from lightsout.store.clickhouse_summary import SUMMARY_TABLE, insert_summaries, write_summaries
 from lightsout.store.clickhouse_summary import recount as recount_summaries
@@ -496,20 +498,35 @@ class ClickHouseStore:
         rows = self._con.query(self._ENTITIES.format(where=bind("AND entity_id = {e}", e=entity_id)))
         return entity_of(rows[0]) if rows else None
 
-    def series(self, entity_id: str | None = None, country: str | None = None) -> list[SeriesSummary]:
+    def series(
+        self,
+        entity_id: str | None = None,
+        country: str | None = None,
+        entity_ids: Collection[str] | None = None,
+    ) -> list[SeriesSummary]:
+        if entity_ids is None:
+            return self._series(entity_id, country, "")
+        # Chunks of sorted ids, each answer sorted: together in order.
+        return [
+            summary
+            for chunk in chunks(sorted(entity_ids), IDS_PER_QUERY)
+            for summary in self._series(entity_id, country, bind("AND entity_id IN {ids}", ids=chunk))
+        ]
+
+    def _series(self, entity_id: str | None, country: str | None, among: str) -> list[SeriesSummary]:
         # Only points of known entities, as DuckDB's join with entities.
-        known = self._ENTITIES.format(where=bind("AND entity_id = {e}", e=entity_id) if entity_id else "")
+        own = bind("AND entity_id = {e}", e=entity_id) if entity_id is not None else ""
+        known = self._ENTITIES.format(where=f"{own} {among}")
         if country is not None:
             known = f"SELECT entity_id FROM ({known}) WHERE " + bind("country_code = {c}", c=country)
         else:
             known = f"SELECT entity_id FROM ({known})"
-        own = bind("AND entity_id = {e}", e=entity_id) if entity_id is not None else ""
         # One summary row per series, kept at write time (lightsout.store.clickhouse_summary).
         rows = self._con.query(
             "SELECT entity_id, signal, source, bin_s, tupleElement(r, 1), tupleElement(r, 2), "
             "tupleElement(r, 3), tupleElement(r, 4), tupleElement(r, 5) FROM (SELECT entity_id, signal, "
             "source, bin_s, argMax(tuple(points, first, last, min_value, max_value), gen) AS r "
-            f"FROM series_summary WHERE {PUBLISHED} {own} AND entity_id IN ({known}) "
+            f"FROM series_summary WHERE {PUBLISHED} {own} {among} AND entity_id IN ({known}) "
             "GROUP BY entity_id, signal, source, bin_s) ORDER BY entity_id, signal, source, bin_s"
         )
         return [
@@ -562,7 +579,7 @@ class ClickHouseStore:
             "tupleElement(r, 6), tupleElement(r, 7) FROM (SELECT measurement_id, argMin(tuple(test_name, "
             "test_version, probe_cc, probe_asn, measurement_start, input, raw_json), gen) AS r "
             f"FROM ooni_measurements WHERE {PUBLISHED}{extra} GROUP BY measurement_id) "
-            f"WHERE {_measurement_conditions(query)} ORDER BY start, measurement_id LIMIT {int(query.limit)}"
+            f"WHERE {measurement_conditions(query)} ORDER BY start, measurement_id LIMIT {int(query.limit)}"
         )
         return [
             OoniMeasurement(
@@ -582,10 +599,10 @@ class ClickHouseStore:
             f"argMin(tuple({', '.join(fields)}), gen) AS r FROM ooni_verdicts WHERE {PUBLISHED} "
             + bind("AND analysis = {a} ", a=analysis)
             + "GROUP BY measurement_id, analysis) "
-            + f"WHERE {_measurement_conditions(query, 'measurement_start')} "
+            + f"WHERE {measurement_conditions(query, 'measurement_start')} "
             f"ORDER BY measurement_start, measurement_id LIMIT {int(query.limit)}"
         )
-        return [_verdict(r) for r in rows]
+        return [verdict_of(r) for r in rows]
 
     def file_series(self, keys: list[SeriesKey]) -> list[FileSeries]:
         if not keys:
@@ -605,29 +622,6 @@ class ClickHouseStore:
 
     def close(self) -> None:
         self._con.close()
-
-
-def _measurement_conditions(query: MeasurementFilter, start: str = "start") -> str:
-    """The filter of a measurement query over the columns probe_cc, probe_asn, test_name and ``start``."""
-    conditions = [
-        bind(f"{start} >= {{s}} AND {start} < {{u}}", s=since_us(query.since), u=until_us(query.until))
-        if query.since is not None or query.until is not None
-        else "1"
-    ]
-    if query.country is not None:
-        conditions.append(bind("probe_cc = {v}", v=query.country))
-    if query.asn is not None:
-        conditions.append(bind("probe_asn = {v}", v=query.asn))
-    if query.test_name is not None:
-        conditions.append(bind("test_name = {v}", v=query.test_name))
-    return " AND ".join(conditions)
-
-
-def _verdict(row: Sequence[Any]) -> OoniVerdict:
-    values = list(row)
-    start = field_names(OoniVerdict).index("measurement_start")
-    values[start] = time_or_none(values[start])
-    return OoniVerdict(*values)
 
 
 def _table_of(cls: type) -> str:

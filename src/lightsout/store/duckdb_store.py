@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 import threading
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -203,14 +203,7 @@ class DuckDBStore:
             con.unregister("entities_arrow")
         if batch.points:
             con.register("points_arrow", _arrow_table(SignalPoint, batch.points))
-            redo = self._summaries_before(con)
-            # A later file covering the same bins of the same source replaces them.
-            con.execute(
-                "INSERT INTO points SELECT * FROM points_arrow "
-                "ON CONFLICT (entity_id, signal, source, bin_s, bin_start) "
-                "DO UPDATE SET value = excluded.value, samples = excluded.samples"
-            )
-            self._summaries_after(con, redo)
+            self._write_points(con)
             # Parts of one file writing the same series widen its one row.
             con.execute(
                 "INSERT INTO file_series SELECT ?, entity_id, signal, source, bin_s, min(bin_start), "
@@ -250,44 +243,36 @@ class DuckDBStore:
             con.execute("INSERT OR REPLACE INTO external_events SELECT * FROM external_arrow")
             con.unregister("external_arrow")
 
-    def _summaries_before(self, con: duckdb.DuckDBPyConnection) -> pa.Table:
-        """Before the batch's points (``points_arrow``) are written: the series whose stored bins
-        the batch rewrites or fills (their summaries are recounted after the write)."""
-        rows = con.execute(
-            f"SELECT b.entity_id, b.signal, b.source, b.bin_s FROM ({_BATCH_SUMMARY}) b "
-            "JOIN series_summary s USING (entity_id, signal, source, bin_s) WHERE b.first <= s.last"
-        ).fetchall()
-        return pa.table(
-            {
-                "entity_id": pa.array([r[0] for r in rows], pa.string()),
-                "signal": pa.array([r[1] for r in rows], pa.string()),
-                "source": pa.array([r[2] for r in rows], pa.string()),
-                "bin_s": pa.array([r[3] for r in rows], pa.int64()),
-            }
+    def _write_points(self, con: duckdb.DuckDBPyConnection) -> None:
+        """The batch's points (``points_arrow``) and their series' summaries. A series the batch
+        only extends (the next file of a stream) merges its summary with the batch's, exactly; one
+        whose stored bins it rewrites or fills is recounted after the write."""
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE redo_keys AS SELECT b.entity_id, b.signal, b.source, b.bin_s "
+            f"FROM ({_BATCH_SUMMARY}) b JOIN series_summary s USING (entity_id, signal, source, bin_s) "
+            "WHERE b.first <= s.last"
         )
-
-    def _summaries_after(self, con: duckdb.DuckDBPyConnection, redo: pa.Table) -> None:
-        """After the batch's points are written: a series the batch only extends (the next file
-        of a stream) merges its summary with the batch's, exactly; one it rewrote is recounted."""
-        con.register("redo_keys", redo)
-        try:
+        # A later file covering the same bins of the same source replaces them.
+        con.execute(
+            "INSERT INTO points SELECT * FROM points_arrow "
+            "ON CONFLICT (entity_id, signal, source, bin_s, bin_start) "
+            "DO UPDATE SET value = excluded.value, samples = excluded.samples"
+        )
+        con.execute(
+            f"INSERT INTO series_summary SELECT * FROM ({_BATCH_SUMMARY}) b "
+            "ANTI JOIN redo_keys USING (entity_id, signal, source, bin_s) "
+            "ON CONFLICT (entity_id, signal, source, bin_s) DO UPDATE SET "
+            "points = points + excluded.points, last = excluded.last, "
+            "min_value = least(min_value, excluded.min_value), "
+            "max_value = greatest(max_value, excluded.max_value)"
+        )
+        if con.execute("SELECT count(*) FROM redo_keys").fetchone() != (0,):
             con.execute(
-                f"INSERT INTO series_summary SELECT * FROM ({_BATCH_SUMMARY}) b WHERE NOT EXISTS (SELECT 1 "
-                "FROM redo_keys r WHERE r.entity_id = b.entity_id AND r.signal = b.signal "
-                "AND r.source = b.source AND r.bin_s = b.bin_s) "
-                "ON CONFLICT (entity_id, signal, source, bin_s) DO UPDATE SET "
-                "points = points + excluded.points, last = excluded.last, "
-                "min_value = least(min_value, excluded.min_value), "
-                "max_value = greatest(max_value, excluded.max_value)"
+                "INSERT OR REPLACE INTO series_summary SELECT p.entity_id, p.signal, p.source, p.bin_s, "
+                "count(*), min(p.bin_start), max(p.bin_start), min(p.value), max(p.value) "
+                "FROM points p SEMI JOIN redo_keys USING (entity_id, signal, source, bin_s) GROUP BY ALL"
             )
-            if redo.num_rows:
-                con.execute(
-                    "INSERT OR REPLACE INTO series_summary SELECT p.entity_id, p.signal, p.source, "
-                    "p.bin_s, count(*), min(p.bin_start), max(p.bin_start), min(p.value), max(p.value) "
-                    "FROM points p JOIN redo_keys USING (entity_id, signal, source, bin_s) GROUP BY ALL"
-                )
-        finally:
-            con.unregister("redo_keys")
+        con.execute("DROP TABLE redo_keys")
 
     def save_verdicts(self, verdicts: list[OoniVerdict]) -> None:
         if not verdicts:
@@ -509,12 +494,21 @@ class DuckDBStore:
         row = self._con.execute("SELECT * FROM entities WHERE entity_id = ?", [entity_id]).fetchone()
         return _entity(row) if row else None
 
-    def series(self, entity_id: str | None = None, country: str | None = None) -> list[SeriesSummary]:
+    def series(
+        self,
+        entity_id: str | None = None,
+        country: str | None = None,
+        entity_ids: Collection[str] | None = None,
+    ) -> list[SeriesSummary]:
+        if entity_ids is not None and not entity_ids:
+            return []
+        ids = sorted(entity_ids) if entity_ids is not None else None
         if self._summaries:  # one row per series, kept at write time
             sql = (
                 "SELECT s.entity_id, s.signal, s.source, s.bin_s, s.points, s.first, s.last, s.min_value, "
                 "s.max_value FROM series_summary s JOIN entities e USING (entity_id) "
                 "WHERE (? IS NULL OR s.entity_id = ?) AND (? IS NULL OR e.country_code = ?) "
+                "AND (?::VARCHAR[] IS NULL OR s.entity_id IN (SELECT unnest(?::VARCHAR[]))) "
                 "ORDER BY s.entity_id, s.signal, s.source, s.bin_s"
             )
         else:  # a store written before summaries were kept, opened read-only: count the points
@@ -523,9 +517,10 @@ class DuckDBStore:
                 "max(p.bin_start), min(p.value), max(p.value) FROM points p "
                 "JOIN entities e USING (entity_id) "
                 "WHERE (? IS NULL OR p.entity_id = ?) AND (? IS NULL OR e.country_code = ?) "
+                "AND (?::VARCHAR[] IS NULL OR p.entity_id IN (SELECT unnest(?::VARCHAR[]))) "
                 "GROUP BY ALL ORDER BY p.entity_id, p.signal, p.source, p.bin_s"
             )
-        rows = self._con.execute(sql, [entity_id, entity_id, country, country]).fetchall()
+        rows = self._con.execute(sql, [entity_id, entity_id, country, country, ids, ids]).fetchall()
         return [
             SeriesSummary(SeriesKey(r[0], SignalKind(r[1]), r[2], r[3]), r[4], r[5], r[6], r[7], r[8])
             for r in rows
