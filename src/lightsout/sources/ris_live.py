@@ -425,7 +425,7 @@ class RisLiveConnector:
             when = file_time(settings.rib_file) or first_record_time(settings.rib_file)
             if when is not None and first <= when + settings.rib_slack_s:
                 key = f"{self.collector}/rib/{settings.rib_file.name}"
-                return [self._mrt(key, "rib", settings.rib_file, when, when, None)]
+                return [self._mrt(f"{key}@{int(first)}", "rib", settings.rib_file, when, when, None, key)]
             self.waiting = (f"{settings.rib_file} ({_utc(when or 0):%Y-%m-%d %H:%M} UTC) is older than the "
                             "stream's first message")  # fmt: skip
         if settings.ris_url is None or time.monotonic() - self.last_rib_poll < settings.rib_poll_s:
@@ -448,20 +448,22 @@ class RisLiveConnector:
                 return None
             plan = CatchUp(ribs[0], [], ribs[0].time)
         rib_s = int(plan.rib.time.timestamp())
+        # A resync may read a file again (two gaps between dumps): each sync's items are its own.
+        tag = f"@{int(first)}"
         rib_key = f"{self.collector}/rib/{plan.rib.name}"
-        out = [self._mrt(rib_key, "rib", None, rib_s, rib_s, plan.rib.url)]
+        out = [self._mrt(rib_key + tag, "rib", None, rib_s, rib_s, plan.rib.url, rib_key)]
         for update in plan.updates:
             begin = int(update.time.timestamp())
-            key = f"{self.collector}/updates/{update.name}"
+            key = f"{self.collector}/updates/{update.name}{tag}"
             out.append(self._mrt(key, "updates", None, begin, begin + RIS_INTERVAL_S, update.url, rib_key))
         return out
 
     def _mrt(
-        self, key: str, kind: str, path: Path | None, begin: int, end: int, url: str | None, rib: str = ""
+        self, key: str, kind: str, path: Path | None, begin: int, end: int, url: str | None, rib: str
     ) -> tuple[str, _Batch]:
         """A batch of one MRT file; the cursor says the tables hold everything before ``end``."""
         cursor = replace(self.cursor, synced=True, next_bin=end - end % BIN_S, last_ts=float(end),
-                         rib=rib or key, seen=list(self.seen)[-SEEN_KEPT:])  # fmt: skip
+                         rib=rib, seen=list(self.seen)[-SEEN_KEPT:])  # fmt: skip
         batch = _Batch(begin - begin % BIN_S, 1, [], cursor.text(), [], {}, float(end), None,
                        rib=path or Path(url or ""), rib_time=begin, archive_key=url, kind=kind)  # fmt: skip
         return key, batch
@@ -538,6 +540,10 @@ class RisLiveConnector:
             carried = CarryState(f"mrt/{self.collector}", _utc(batch.rib_time), self.tables.dump())
         try:
             parsed = read_mrt(batch.rib, load_carry=lambda key: carried)
+        except Exception:  # unreadable (e.g. the archive would not serve it): nothing continues it
+            self.tables = self.sink = None
+            self.cursor.synced = False
+            raise
         finally:
             if batch.archive_key is not None:
                 import shutil
