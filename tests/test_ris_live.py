@@ -209,17 +209,25 @@ def test_ris_error_and_lost_frames_are_a_gap_until_the_next_rib(
 
 def test_start_catches_up_from_the_latest_rib_dump_and_the_update_files(store: Store, tmp_path: Path) -> None:
     """The stream starts at 14:05:47: the archive's RIB dump of 14:00 and its update files of 14:00
-    and 14:05 (the same messages, as MRT) bring the tables up to 14:10, where the stream takes over."""
+    and 14:05 (the same messages, as MRT) bring the tables up to 14:10, where the stream takes over.
+    The 14:05 file is published late: the source waits for it, keeping the stream meanwhile."""
     archive = MrtArchiveReplay()
     base = "/ris/rrc00/2019.05/"
     archive.files = {
         base + "bview.20190523.1400.gz": write_rib(tmp_path / "a" / "bview.20190523.1400.gz", T0, ROUTES),
         base + "updates.20190523.1400.gz": write_updates(tmp_path / "a" / "updates.20190523.1400.gz", 0),
-        base + "updates.20190523.1405.gz": write_updates(tmp_path / "a" / "updates.20190523.1405.gz", 300),
     }
+    late = write_updates(tmp_path / "a" / "updates.20190523.1405.gz", 300)
     with ReplayServer([archive]) as http, RisLiveReplay(passes=4, position=1000) as ws:
         connector = _connector(ws.url, None, ris_url=f"{http.url}/ris")
         try:
+            _until(
+                connector,
+                store,
+                lambda: str(connector.waiting).startswith("catching up") and ws.position > 3000,
+            )
+            assert _next_bin(store) is None  # nothing stored while waiting
+            archive.files[base + "updates.20190523.1405.gz"] = late
             _until(connector, store, lambda: (_next_bin(store) or 0) > T0 + 600)
         finally:
             connector.close()

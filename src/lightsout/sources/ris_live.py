@@ -162,6 +162,7 @@ class RisLiveConnector:
         self.sink: RouteSink | None = None
         self.cursor = _Cursor(self.collector)
         self.stored: str | None = None  # the cursor text the store holds, as far as we know
+        self.taken_up = False  # the stored state has been taken up by this connector
         self.seen: OrderedDict[str, None] = OrderedDict()
         self.proving = True  # the stream must prove it continues the tables (first message seen)
         self.open_bin: int | None = None
@@ -209,11 +210,12 @@ class RisLiveConnector:
                 self.tables = None
             if self.tables is None:
                 cursor.synced = False
-                self.waiting = "the stored tables are missing or unreadable: waiting for a RIB dump"
+                self.waiting = "the stored tables are missing or unreadable: resynchronising from the archive"
         if self.tables is not None:
             self.sink = RouteSink(self.tables, track_peaks=True)
         self.cursor = cursor
-        self.stored = cursor.text() if checkpoint is not None else None
+        self.taken_up = True
+        self.stored = checkpoint.cursor if checkpoint is not None else None
         self.seen = OrderedDict((s, None) for s in cursor.seen)
         self.proving = True
         self.open_bin = cursor.next_bin if cursor.synced else None
@@ -243,7 +245,7 @@ class RisLiveConnector:
         if window.until is not None:
             raise BadPayload("RIS Live is a live stream and keeps no past: backfill the mrt-archive source")
         text = checkpoint.cursor if checkpoint is not None else None
-        if self.stored is None or text != self.stored:
+        if not self.taken_up or text != self.stored:  # (what is kept in memory stays across rounds)
             self._restore(checkpoint)
         reader = self._start()
         deadline = time.monotonic() + self.settings.round_s
