@@ -387,7 +387,7 @@ class RisLiveConnector:
             self._count("bins skipped (the stream jumped ahead)", bins - 1)
             bins = 1
         cursor = self.cursor
-        cursor.next_bin = upto
+        cursor.next_bin = first + bins * BIN_S  # the stored tables hold everything before it
         cursor.seen = list(self.seen)[-SEEN_KEPT:]
         batch = _Batch(first, bins, self.buffer, cursor.text(), self.skipped, self.counts,
                        self.newest, self.received)  # fmt: skip
