@@ -112,7 +112,8 @@ class Backfills:
 
     ``write`` is the service's writer; ``claims`` the item claims shared with its follow threads;
     ``stop`` the service's stop event (a running job ends between two items, STOPPED);
-    ``on_data`` is called after a job stored something (the service wakes its judge).
+    ``on_data`` is called after a job stored something (the service wakes its judge); ``read``
+    runs a read-only job off the write lock (the service's read pool), for the window's checkpoint.
     """
 
     def __init__(
@@ -122,9 +123,11 @@ class Backfills:
         claims: Claims,
         stop: threading.Event,
         on_data: Callable[[], None] = lambda: None,
+        read: Writer[object] | None = None,
     ) -> None:
         self._config = config
         self._write = write
+        self._read = read or write
         self._claims = claims
         self._stop = stop
         self._on_data = on_data
@@ -215,7 +218,7 @@ class Backfills:
 
         job.state, job.started_at = JobState.RUNNING, datetime.now(UTC)
         window = job.window
-        done = cast("Checkpoint | None", self._write(lambda s: s.load_checkpoint(job.source, window.stream)))
+        done = cast("Checkpoint | None", self._read(lambda s: s.load_checkpoint(job.source, window.stream)))
         if done is not None and done.data_until is not None and done.data_until >= job.until:
             job.already_complete, job.state = True, JobState.DONE
             return

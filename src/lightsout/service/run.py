@@ -90,7 +90,12 @@ class Service:
         control_token = secrets.token_urlsafe(32)
         try:
             app = create_app(config.store, token, access=access)
-            backfills = Backfills(config, access.write, self.claims, self.stop, on_data=self.new_data.set)
+            def read(job: Callable[[Store], object]) -> object:
+                with access.reading() as store:
+                    return job(store)
+
+            backfills = Backfills(config, access.write, self.claims, self.stop, on_data=self.new_data.set,
+                                  read=read)  # fmt: skip
             app.state.backfills = backfills
             app.state.control_tokens = (control_token,) if token is None else (control_token, token)
             app.include_router(backfills_api.router, prefix=PREFIX)
