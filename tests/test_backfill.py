@@ -105,9 +105,9 @@ def test_backfill_runs_through_the_service_that_holds_the_store(
 
     config = tmp_path / "lightsout.toml"
     config.write_text(
-        f'[store]\npath = "s.duckdb"\n[serve]\nport = 0\n[detect]\nevery = "1s"\n'
+        f'[store]\npath = "s.duckdb"\n[serve]\nport = 0\n[detect]\nevery = "1m"\n'
         f'[sources.ooni]\nkind = "ooni-api"\nbase_url = "{server.url}"\ncountries = ["RU", "US"]\n'
-        'tests = ["web_connectivity", "telegram"]\nslice_days = 180\nstart = 2026-11-01\nevery = "1s"\n',
+        'tests = ["web_connectivity", "telegram"]\nslice_days = 180\nstart = 2026-11-01\nevery = "1m"\n',
         encoding="utf-8",
     )  # the service follows from November 2026 on: the older measurements come only from the backfill
     store_path = tmp_path / "s.duckdb"
