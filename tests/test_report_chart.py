@@ -90,7 +90,7 @@ def _pixels(png: bytes) -> np.ndarray:
 def test_event_chart_draws_series_shading_and_affected(iran: Store) -> None:
     event = next(e for e in list_events(iran) if e.scope == Scope.NATIONAL)
     context = load_event_context(iran, event.event_id)
-    statement = make_statement(event, context.entities, context.sources, context.data_end)
+    statement = make_statement(event, context.entities, context.files, context.data_end)
     spec = event_chart_spec(context, statement)
     assert spec.title == statement.headline
     assert spec.side_lines[0] == "30 provinces:" and "73 counties:" in spec.side_lines

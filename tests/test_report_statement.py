@@ -352,3 +352,22 @@ def test_text_output_has_headline_evidence_and_attribution() -> None:
     assert "Evidence:\n- Level 40% (mean)" in text
     assert f"x.mrt (format mrt, sha256 {'ab' * 32}" in text
     assert text.rstrip().endswith("Data: RIPE RIS rrc15. Analysis: Lightsout.")
+
+
+@pytest.mark.parametrize(
+    ("source", "words"),
+    [
+        ("ioda", "address blocks answering IODA's probes at 40% of ordinary levels"),
+        ("probing-ams", "address blocks answering our probes at 40% of ordinary levels"),
+        ("probing", "address blocks answering our probes at 40% of ordinary levels"),
+    ],
+)
+def test_probed_blocks_are_worded_by_who_probed(source: str, words: str) -> None:
+    """IODA's ping-slash24 series is not "our probes" (issue 11)."""
+    evidence = SignalEvidence(
+        SignalKind.PROBING_UP_SLASH24S, source, 600, 12, 0.4, 0.12, START, START + timedelta(hours=2)
+    )
+    statement = make_statement(_event(evidence=(evidence,)))
+    assert words in statement.headline
+    if source == "ioda":
+        assert "our probes" not in statement.text()

@@ -83,7 +83,8 @@ def entity_figure(
     if key is not None:
         title += f" - {source_name(key.source)}, {bin_text(key.bin_s)} bins"
     if overall is not None:
-        top.set_ylabel(signal_noun(overall.key.signal) + ("\n(up is worse)" if up_is_worse else ""))
+        noun = signal_noun(overall.key.signal, overall.key.source)
+        top.set_ylabel(noun + ("\n(up is worse)" if up_is_worse else ""))
     top.set_title(title, loc="left", fontsize=11)
     top.grid(alpha=0.3)
     if children:
@@ -108,7 +109,7 @@ def entity_figure(
         ax.set_yticklabels([e.name for e, _ in children], fontsize=7)
         ax.invert_yaxis()
         child_key = children[0][1].key
-        label = signal_noun(child_key.signal) + (" (up is worse)" if up_is_worse else "")
+        label = signal_noun(child_key.signal, child_key.source) + (" (up is worse)" if up_is_worse else "")
         fig.colorbar(mesh, cax=ax.inset_axes((1.01, 0.0, 0.015, 1.0)), label=f"{label} (grey: no data)")
         ax.set_facecolor("#d9d9d9")
     bottom = axes[-1][0]

@@ -126,7 +126,7 @@ def _series_label(series: NormalisedSeries, names: dict[str, str]) -> str:
     key = series.key
     source = source_name(key.source)
     rises = POLICIES[key.signal].direction == Direction.RISE if key.signal in POLICIES else False
-    noun = signal_noun(key.signal) + (" (up is worse)" if rises else "")
+    noun = signal_noun(key.signal, key.source) + (" (up is worse)" if rises else "")
     label = f"{noun} ({key.signal.value}, {source}, {bin_text(key.bin_s)} bins)"
     name = names.get(key.entity_id)
     if name:
@@ -451,7 +451,8 @@ def event_chart_spec(context: EventContext, statement: Statement) -> ChartSpec:
         names[event.entity_id] = f"{event.entity_name} as a whole"
         key = context.sub_series[0].key
         lines = (
-            f"; every line: {signal_noun(key.signal)} ({key.signal.value}, {source_name(key.source)}, "
+            f"; every line: {signal_noun(key.signal, key.source)} ({key.signal.value}, "
+            f"{source_name(key.source)}, "
             f"{bin_text(key.bin_s)} bins)"
         )
     return ChartSpec(
