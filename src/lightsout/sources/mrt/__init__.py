@@ -99,13 +99,17 @@ def read_mrt(
     progress: Progress = no_progress,
     locator: GeoLocator | None = None,
     load_carry: LoadCarry = no_carry,
+    *,
+    fast: bool = True,
 ) -> Parsed:
     """Read one MRT file (gzip, bzip2 or plain) into routing-visibility points, streaming.
 
     ``load_carry`` gives the collector's routing tables after its previous file. A RIB dump
     replaces them; an update file continues them only if it is the next file of the collector's
     sequence (see :func:`_plan`); after a gap no values are given until the next RIB dump.
-    Memory is bounded by the tables (prefixes x peers), not by the file's size."""
+    Memory is bounded by the tables (prefixes x peers), not by the file's size. ``fast=False``
+    reads every record with the pure-Python decoder even where the C fast path is built (the
+    result is the same; tests compare them)."""
     name = str(path)
     _check(path)
     total = path.stat().st_size
@@ -130,6 +134,8 @@ def read_mrt(
         replayer = Replayer(state, locator, rib=rib, emit=emit)
         decoder = Decoder(name, state, replayer.at, rib)
         decoder.record(first)
+        if fast:
+            framing.fast = decoder.fast_path()
         record = decoder.record
         for rec in frames:
             record(rec)

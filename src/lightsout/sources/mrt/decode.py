@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 from lightsout.model import Skip
 from lightsout.sources.mrt.framing import (
+    KNOWN_SUBTYPES,
     T_BGP,
     T_BGP4MP,
     T_BGP4MP_ET,
@@ -36,6 +37,7 @@ from lightsout.sources.mrt.framing import (
     T_TABLE_DUMP,
     T_TABLE_DUMP_V2,
     TYPE_NAMES,
+    FastRun,
     MrtRecord,
 )
 from lightsout.sources.mrt.tables import V6_TAG, RouteTables
@@ -233,6 +235,15 @@ class Decoder:
         self.peer_names: dict[bytes, str] = {}
         self.td2_peers: list[str] | None = None
         self.attr_origins: dict[bytes, int] = {}  # TABLE_DUMP_V2 attribute block -> origin-set id
+
+    def fast_path(self) -> FastRun | None:
+        """The C fast path bound to this decoder (``_fastmrt``), or None where it is not built."""
+        try:
+            from lightsout.sources.mrt._fastmrt import FastPath
+        except ImportError:
+            return None
+        run: FastRun = FastPath(self, KNOWN_SUBTYPES, self.sink.track_peaks).run
+        return run
 
     def peer(self, raw: bytes) -> str:
         name = self.peer_names.get(raw)

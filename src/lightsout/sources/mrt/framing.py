@@ -66,6 +66,10 @@ KNOWN_SUBTYPES: dict[int, range] = {
 }  # fmt: skip
 
 
+# (window, offset, at end of the stream, previous record's time, lookahead) -> (offset, time, records)
+FastRun = Callable[[bytes, int, bool, int, int], tuple[int, int, int]]
+
+
 class MrtRecord(NamedTuple):
     """One framed MRT record: where it starts in the decompressed stream and its body (a tuple:
     one is made per record, and a frozen dataclass costs several times as much to build)."""
@@ -85,6 +89,9 @@ class Framing:
     skipped: list[Skip] = field(default_factory=list)
     padded_table_dumps: int = 0  # TABLE_DUMP records read with the 4 bytes past their length
     damaged_bytes: int = 0
+    # The C fast path (decode.Decoder.fast_path), set once the decoder exists: it frames and decodes
+    # runs of common records itself and returns where it stopped; the rest is framed here.
+    fast: FastRun | None = None
 
 
 # -- decompression -------------------------------------------------------------------------------
@@ -335,6 +342,13 @@ def iter_frames(pieces: Iterator[bytes], name: str, framing: Framing) -> Iterato
             )
             framing.damaged_bytes += len(data) - off
             break
+        fast = framing.fast
+        if fast is not None:
+            off_after, ts_after, done = fast(data, off, eof, ref_ts, LOOKAHEAD)
+            if done:
+                records += done
+                off, ref_ts = off_after, ts_after
+                continue
         # The common case first, inline: a known header whose successor is known too.
         if off + HEADER_LEN <= len(data):
             ts, mrt_type, subtype, length = unpack(data, off)

@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from lightsout.attribution.entities import make_asn_network, make_country
 from lightsout.attribution.geo import GeoLocator
@@ -51,8 +51,9 @@ MIN_FULL_FEED_PEERS = 1  # full-feed peers that must see a prefix for it to coun
 _GROUP_SPAN = 1 << 26  # > 2**24 /24s of IPv4: groups laid end to end for one cumulative max
 
 
-@dataclass(frozen=True, slots=True)
-class Value:
+class Value(NamedTuple):
+    """An entity's visible prefixes and /24s (a tuple: one is made per entity and bin)."""
+
     prefixes: int
     slash24s: int
 
@@ -62,8 +63,8 @@ class Bin:
     """The values of every entity at the end of one bin, and the full-feed peers behind them."""
 
     start_s: int
-    by_asn: dict[int, Value]
-    by_country: dict[str, Value]
+    by_asn: dict[int, tuple[int, int]]  # (prefixes, /24s): plain tuples, one per entity and bin
+    by_country: dict[str, tuple[int, int]]
     full_feed: int
 
 
@@ -105,9 +106,10 @@ def grouped_union(
 
     if not len(group):
         return np.zeros(groups, dtype=np.int64)
-    order = np.lexsort((start, group))
+    key = group * _GROUP_SPAN + start
+    order = np.argsort(key)  # ties (same group and start) in any order: the union is the same
     g = group[order]
-    lo = g * _GROUP_SPAN + start[order]
+    lo = key[order]
     hi = lo + size[order]
     covered = np.maximum.accumulate(hi)
     before = np.empty_like(covered)
@@ -163,7 +165,7 @@ class CountryCache:
 
 def snapshot(
     state: RouteTables, full: list[str], countries: CountryCache
-) -> tuple[dict[int, Value], dict[str, Value]]:
+) -> tuple[dict[int, tuple[int, int]], dict[str, tuple[int, int]]]:
     """Visible prefixes and /24s of every origin AS and country, from the full-feed peers' tables."""
     import numpy as np
 
@@ -195,30 +197,47 @@ def snapshot(
     plain = asns >= 0
     pair_pid, pair_asn = pids[plain].astype(np.int64), asns[plain]
     multi = oids[~plain]
+    # the ASes with a pair, sorted: from the origin sets in use (a few thousand), not the pairs
+    used = np.flatnonzero(np.bincount(oids, minlength=len(sets)))
+    asn_values = single[used]
+    asn_values = asn_values[asn_values >= 0]
     if len(multi):
-        extra_pid, extra_asn = [pair_pid], [pair_asn]
+        # A single-AS origin set is one per AS, so plain pairs are distinct; only pairs of prefixes
+        # that also have an AS_SET route can repeat.
+        multi_pids = pids[~plain].astype(np.int64)
+        extra_pid, extra_asn, members_all = [], [], [asn_values]
         for oid in np.unique(multi).tolist():
             members = sets[oid]
-            holders = pids[~plain][multi == oid].astype(np.int64)
+            holders = multi_pids[multi == oid]
+            members_all.append(np.array(members, dtype=np.int64))
             for asn in members:
                 extra_pid.append(holders)
                 extra_asn.append(np.full(len(holders), asn, dtype=np.int64))
-        both = np.unique(np.concatenate(extra_pid) * (1 << 32) + np.concatenate(extra_asn))
-        pair_pid, pair_asn = both >> 32, both & 0xFFFFFFFF
+        shared = np.zeros(n, dtype=bool)
+        shared[multi_pids] = True
+        repeat = shared[pair_pid]
+        both = np.unique(
+            np.concatenate([pair_pid[repeat], *extra_pid]) * (1 << 32)
+            + np.concatenate([pair_asn[repeat], *extra_asn])
+        )
+        pair_pid = np.concatenate([pair_pid[~repeat], both >> 32])
+        pair_asn = np.concatenate([pair_asn[~repeat], both & 0xFFFFFFFF])
+        asn_values = np.concatenate(members_all)
+    asn_values = np.unique(asn_values)
 
-    by_asn: dict[int, Value] = {}
+    by_asn: dict[int, tuple[int, int]] = {}
     if len(pair_asn):
-        asn_values, group = np.unique(pair_asn, return_inverse=True)
+        group = np.searchsorted(asn_values, pair_asn)
         counts = np.bincount(group, minlength=len(asn_values))
         sized = size_all[pair_pid] > 0
         unions = grouped_union(
             group[sized], start_all[pair_pid[sized]], size_all[pair_pid[sized]], len(asn_values)
         )
-        by_asn = {
-            int(a): Value(int(c), int(u)) for a, c, u in zip(asn_values.tolist(), counts, unions, strict=True)
-        }
+        by_asn = dict(
+            zip(asn_values.tolist(), zip(counts.tolist(), unions.tolist(), strict=True), strict=True)
+        )
 
-    by_country: dict[str, Value] = {}
+    by_country: dict[str, tuple[int, int]] = {}
     visible = visible.astype(np.int64)
     found = countries.countries(visible)
     located = found >= 0
@@ -229,7 +248,7 @@ def snapshot(
         sized = size_all[vis] > 0
         unions = grouped_union(cc[sized], start_all[vis[sized]], size_all[vis[sized]], groups)
         by_country = {
-            countries.codes[i]: Value(int(counts[i]), int(unions[i])) for i in np.flatnonzero(counts)
+            countries.codes[i]: (int(counts[i]), int(unions[i])) for i in np.flatnonzero(counts).tolist()
         }
     return by_asn, by_country
 
@@ -249,11 +268,13 @@ class Replay:
     def add(self, start_s: int, state: RouteTables, full: list[str], countries: CountryCache) -> None:
         """Close a bin: every entity the collector has shown gets its value (0 when gone)."""
         by_asn, by_country = snapshot(state, full, countries)
-        state.known_asns.update(asn for asn, v in by_asn.items() if v.prefixes)
-        state.known_countries.update(cc for cc, v in by_country.items() if v.prefixes)
-        zero = Value(0, 0)
-        by_asn = {asn: by_asn.get(asn, zero) for asn in state.known_asns}
-        by_country = {cc: by_country.get(cc, zero) for cc in state.known_countries}
+        state.known_asns.update(by_asn)  # every entity in a snapshot has a prefix
+        state.known_countries.update(by_country)
+        zero = (0, 0)
+        for asn in state.known_asns.difference(by_asn):
+            by_asn[asn] = zero
+        for cc in state.known_countries.difference(by_country):
+            by_country[cc] = zero
         self.bins.append(Bin(start_s, by_asn, by_country, len(full)))
         self.asns.update(by_asn)
         self.countries.update(by_country)
@@ -265,11 +286,11 @@ class Replay:
         out: list[SignalPoint] = []
         for b in self.bins:
             start = datetime.fromtimestamp(b.start_s, UTC)
-            for entity_id, value in _entity_values(b):
-                out.append(SignalPoint(entity_id, SignalKind.BGP_PREFIXES, source, start, BIN_S,
-                                       float(value.prefixes), b.full_feed))  # fmt: skip
-                out.append(SignalPoint(entity_id, SignalKind.BGP_SLASH24S, source, start, BIN_S,
-                                       float(value.slash24s), b.full_feed))  # fmt: skip
+            full, prefixes, slash24s = b.full_feed, SignalKind.BGP_PREFIXES, SignalKind.BGP_SLASH24S
+            append = out.append
+            for entity_id, (n_prefixes, n_slash24s) in _entity_values(b):
+                append(SignalPoint(entity_id, prefixes, source, start, BIN_S, float(n_prefixes), full))
+                append(SignalPoint(entity_id, slash24s, source, start, BIN_S, float(n_slash24s), full))
         return out
 
     def entities(self) -> list[Entity]:
@@ -283,11 +304,11 @@ class Replay:
             if b.start_s == bin_start:
                 for eid, value in _entity_values(b):
                     if eid == entity_id:
-                        return value
+                        return Value(*value)
         return None
 
 
-def _entity_values(b: Bin) -> Iterator[tuple[str, Value]]:
+def _entity_values(b: Bin) -> Iterator[tuple[str, tuple[int, int]]]:
     for asn, value in b.by_asn.items():
         yield f"network/AS{asn}", value
     for cc, value in b.by_country.items():

@@ -77,6 +77,43 @@ def key_of_text(text: str) -> bytes:
     return prefix_key(AFI_V4, plen, socket.inet_aton(addr)[: (plen + 7) // 8])
 
 
+def _padded_keys(keys: list[bytes], lo: int, hi: int, width: int) -> bytes:
+    """The keys ``keys[lo:hi]`` padded with zeros to ``width`` bytes each, laid end to end."""
+    try:
+        from lightsout.sources.mrt._fastmrt import padded_keys
+    except ImportError:
+        return b"".join(k.ljust(width, b"\0") for k in keys[lo:hi])
+    out: bytes = padded_keys(keys, lo, hi, width)
+    return out
+
+
+def _length_prefixed(keys: list[bytes]) -> bytes:
+    """Each key preceded by its length byte, laid end to end (the store's copy of the keys)."""
+    try:
+        from lightsout.sources.mrt._fastmrt import length_prefixed
+    except ImportError:
+        return b"".join(bytes((len(k),)) + k for k in keys)
+    out: bytes = length_prefixed(keys)
+    return out
+
+
+def _split_length_prefixed(blob: bytes) -> list[bytes]:
+    """The keys :func:`_length_prefixed` joined."""
+    try:
+        from lightsout.sources.mrt._fastmrt import split_length_prefixed
+    except ImportError:
+        keys, pos = [], 0
+        while pos < len(blob):
+            length = blob[pos]
+            if pos + 1 + length > len(blob):
+                raise ValueError("prefix keys cut short") from None
+            keys.append(blob[pos + 1 : pos + 1 + length])
+            pos += 1 + length
+        return keys
+    out: list[bytes] = split_length_prefixed(blob)
+    return out
+
+
 @dataclass(slots=True)
 class RouteTables:
     """Interned prefixes and origin sets, and every peer's table.
@@ -129,8 +166,7 @@ class RouteTables:
         n = len(self.keys)
         done = 0 if self.info is None else len(self.info[0])
         if self.info is None or done < n:
-            fresh = self.keys[done:n]
-            raw = np.frombuffer(b"".join(k.ljust(18, b"\0") for k in fresh), dtype=np.uint8).reshape(-1, 18)
+            raw = np.frombuffer(_padded_keys(self.keys, done, n, 18), dtype=np.uint8).reshape(-1, 18)
             head = raw[:, 0].astype(np.int64)
             v6 = head == V6_TAG
             plen = np.where(v6, raw[:, 1], head)
@@ -229,7 +265,7 @@ class RouteTables:
             "country_codes": self.country_codes,
         }
         parts = [json.dumps(head, separators=(",", ":")).encode()]
-        parts.append(b"".join(bytes((len(k),)) + k for k in self.keys))
+        parts.append(_length_prefixed(self.keys))
         n = len(self.keys)
         for peer in peers:
             table = np.frombuffer(self.tables[peer], dtype=np.uint32)[:n]
@@ -258,11 +294,11 @@ class RouteTables:
         state = cls()
         state.origin_sets = [tuple(o) for o in head["origin_sets"]]
         state.origin_ids = {o: i for i, o in enumerate(state.origin_sets) if i}
-        keys, pos = parts[1], 0
-        while pos < len(keys):
-            length = keys[pos]
-            state.prefix_id(keys[pos + 1 : pos + 1 + length])
-            pos += 1 + length
+        keys = _split_length_prefixed(parts[1])
+        state.keys = keys
+        state.ids = dict(zip(keys, range(len(keys)), strict=True))
+        if len(keys) > state.capacity:
+            state._grow(len(keys))
         peer_parts = parts[2 : 2 + len(head["peers"])]
         if len(parts) > 2 + len(head["peers"]):
             state.country_of = np.frombuffer(parts[-1], dtype=np.int32).copy()

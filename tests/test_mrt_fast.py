@@ -1,0 +1,100 @@
+"""The MRT reader's C fast path (``_fastmrt``) and C geolocation walk (``_fastgeo``) against the
+pure-Python code they replace, on real files: the same points, notes, skips and stored tables.
+
+The files cover what the fast path decodes itself (TABLE_DUMP_V2 RIB entries with and without
+ADD-PATH, BGP4MP and BGP4MP_ET updates of 2- and 4-byte AS sessions, IPv4 and IPv6 peers) and what it
+leaves to the Python decoder one record at a time (damaged framing, sessions going down, NLRI with
+host bits set, over-long UPDATEs, deprecated MRT types, a peer index table). The counts per origin
+AS themselves are checked against bgpdump in test_mrt.py and test_mrt_carry.py, which run on
+whichever path is built.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lightsout.attribution.geo import GeoLocator
+from lightsout.sources import CarryState, Parsed
+from lightsout.sources.mrt import read_mrt
+from lightsout.sources.mrt.tables import RouteTables
+
+BUILT = importlib.util.find_spec("lightsout.sources.mrt._fastmrt") is not None
+GEO_BUILT = importlib.util.find_spec("lightsout.attribution._fastgeo") is not None
+pytestmark = pytest.mark.skipif(not BUILT, reason="the C extension is not built (pip install -e . builds it)")
+
+COLLECTORS = Path("mrt") / "collectors"
+FILES = [
+    Path("mrt") / "ripe-ris" / "rrc15" / "2010.02" / "updates.20100227.1600.gz",  # BGP4MP AS4, state changes
+    Path("mrt") / "ripe-ris" / "rrc00" / "2000.03" / "updates.20000325.0345.gz",  # damaged framing
+    Path("mrt") / "ripe-ris" / "rrc00" / "1999.12" / "updates.19991214.1621.gz",  # deprecated type 5
+    Path("mrt") / "bgpkit-example-updates.bz2",  # BGP4MP_ET, IPv6 peers
+    COLLECTORS / "rrc23" / "rrc23.updates.20220421.0200.gz",  # 2022, 30 peers
+    COLLECTORS / "bgpdump-test_data" / "updates.long_withdrawal.gz",  # RFC 8654 extended messages
+    COLLECTORS / "bgpdump-test_data" / "updates.nlri_mask_trailing_bits.gz",  # host bits set
+    COLLECTORS / "bgpdump-test_data" / "bview.ipv4_unicast_add_path.gz",  # TABLE_DUMP_V2 ADD-PATH
+    COLLECTORS / "bgpdump-test_data" / "bview.ipv6_unicast_add_path.gz",
+    COLLECTORS / "pyasn-truncated" / "rib.20140523.0600_firstMB.bz2",  # TABLE_DUMP_V2, many peers, cut
+]
+
+
+def _same(fast: Parsed, pure: Parsed) -> None:
+    assert fast.records_read == pure.records_read
+    assert fast.skipped == pure.skipped
+    assert fast.notes == pure.notes
+    assert sorted(fast.points, key=repr) == sorted(pure.points, key=repr)
+    assert fast.entities == pure.entities
+    assert fast.carry is not None and pure.carry is not None
+    assert fast.carry.payload == pure.carry.payload  # the same tables, prefix ids and origin ids
+
+
+@pytest.mark.parametrize("name", FILES, ids=lambda p: p.name)
+def test_fast_path_reads_as_the_python_decoder(shared_data: Path, name: Path) -> None:
+    path = shared_data / name
+    fast, pure = read_mrt(path), read_mrt(path, fast=False)
+    _same(fast, pure)
+    assert fast.records_read > 0
+
+
+def test_fast_path_continues_carried_tables(shared_data: Path, tmp_path: Path) -> None:
+    """A RIB dump, then an update file continuing its tables (re-dated to be the next file: the
+    routes of rrc23 in 2022 on the tables of a 2014 RIB), each read both ways."""
+    rib = shared_data / COLLECTORS / "pyasn-truncated" / "rib.20140523.0600_firstMB.bz2"
+    updates = tmp_path / "updates.20140523.0600.gz"  # the RIB's collector ("mrt"), its next file
+    shutil.copy(shared_data / COLLECTORS / "rrc23" / "rrc23.updates.20220421.0200.gz", updates)
+    first = read_mrt(rib)
+    carried = first.carry
+    assert carried is not None
+    assert RouteTables.load(carried.payload).routes() > 10_000
+
+    def load(_key: str) -> CarryState | None:
+        return carried
+
+    fast = read_mrt(updates, load_carry=load)
+    pure = read_mrt(updates, load_carry=load, fast=False)
+    assert any(n.startswith("continues the collector's tables") for n in fast.notes)
+    _same(fast, pure)
+
+
+@pytest.mark.skipif(not GEO_BUILT, reason="the C geolocation extension is not built")
+def test_c_geolocation_walk_equals_numpy_walk() -> None:
+    rng = np.random.default_rng(7)
+    anywhere = rng.integers(0, 2**32, 20_000, dtype=np.uint64).astype(np.uint32)
+    network_addresses = (rng.integers(1 << 24, 224 << 24, 20_000, dtype=np.uint64) & 0xFFFFFF00).astype(
+        np.uint32
+    )
+    addresses = np.concatenate([anywhere, network_addresses, anywhere[:100]])  # repeats, unsorted
+    fast, slow = GeoLocator(), GeoLocator()
+    slow.use_fast = False
+    codes_fast: list[str] = []
+    codes_slow: list[str] = []
+    got_fast = fast.country_indexes_v4(addresses, codes_fast, {})
+    got_slow = slow.country_indexes_v4(addresses, codes_slow, {})
+    assert fast._walker() is not None and slow._walker() is None
+    as_codes = [codes_fast[i] if i >= 0 else None for i in got_fast.tolist()]
+    assert as_codes == [codes_slow[i] if i >= 0 else None for i in got_slow.tolist()]
+    assert sum(c is not None for c in as_codes) > 20_000
