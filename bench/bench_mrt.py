@@ -1,23 +1,33 @@
-"""MRT ingest against bgpdump -m and the previous implementation, in one run; memory; full scale.
+"""MRT ingest against bgpdump -m, per core and in parallel across files, in one run; memory; full scale.
 
-    python bench/bench_mrt.py [--repeat N] [--full-scale] [--peers 40] [--previous REV]
+    python bench/bench_mrt.py [--repeat N] [--jobs 2] [--no-parallel] [--full-scale] [--peers 40]
+                              [--previous REV] [FILE ...]
 
-For each real file (the 2014 route-views.jinx RIB: 497k prefixes, one full IPv4 feed; the 2015
-BGP4MP_ET full-table transfer: 577k announcements; RIS rrc23 updates of 2022: 52k announcements)
-every contender runs in its own process, ``--repeat`` times (default 3), best wall time counts,
-and its peak resident memory (ru_maxrss of that process) is reported:
+Per file (default: the 2014 route-views.jinx RIB, 497k records, one full IPv4 feed; the 2015 BGP4MP_ET
+full-table transfer, 90k records; a 2022 RIS rrc23 update file, 28k records; a truncated 2014
+RouteViews RIB of 39 peers) every contender runs in its own process, ``--repeat`` times (default 3),
+the run with the least CPU time counts, and its peak resident memory (ru_maxrss) is reported:
 
 * ``bgpdump -m FILE > /dev/null`` (Debian's bgpdump 1.6.2): the field's C reader, printing text;
-* ``read_mrt`` (this package, one process, cold: a new process per run);
-* the previous implementation (the pybgpkit-parser-based reader of commit ``--previous``,
-  default 744dc3c, exported from git into a temporary package), unless ``--no-previous``.
+* ``read_mrt``: this package with its C extensions (``_fastmrt``, ``_fastgeo``), one process;
+* ``python``: the same reader with the extensions switched off (the pure-Python path);
+* ``previous``: with ``--previous REV``, the MRT package of that commit exported from git.
 
-Rates are MRT records per second and routes (RIB entries / announced or withdrawn prefixes) per
-second, each on one core. ``--full-scale`` also builds a synthetic RIB: the jinx full feed
-(196.223.14.55's 497k routes) replayed as ``--peers`` peers (default 40, ~20 million routes,
-uncompressed TABLE_DUMP_V2, SYNTHETIC: every peer has the same routes) and reads it with
-``read_mrt``; bgpdump on it would take minutes, so its rate there is taken from the real RIB.
-(Many files across collectors in parallel, ``lightsout ingest --jobs N``, is not timed here.)
+"Per core" is per CPU second: the machine is shared (load average printed), so wall time says
+little, and CPU time (user + sys of the process, from wait4) is what each core spent. For
+``read_mrt`` two figures are given: the whole process (interpreter start-up and imports included,
+~0.2-0.3 s) and the read itself (``read_mrt``'s own CPU time, as a long ingest of many files
+spends it). Records are MRT records, routes are RIB entries / announced or withdrawn prefixes.
+
+Parallel (unless ``--no-parallel``): every file of ../shared/data/mrt/collectors/ (23 files of 7
+collectors): ``bgpdump -m`` on each with ``--jobs`` processes at a time, against ``lightsout``'s
+``ingest_mrt_files`` with ``--jobs`` worker processes (one collector each, its files in time
+order) writing a DuckDB store: wall time and CPU time of everything, and records/s.
+
+``--full-scale`` also builds a synthetic RIB: the jinx full feed (196.223.14.55's 497k routes)
+replayed as ``--peers`` peers (default 40, ~20 million routes, uncompressed TABLE_DUMP_V2,
+SYNTHETIC: every peer has the same routes) and reads it with ``read_mrt``; bgpdump on it would
+print 20 million lines, so its rate there is taken from the real RIB.
 """
 
 from __future__ import annotations
@@ -31,35 +41,72 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "mrt"
-JINX_RIB = DATA / "collectors" / "route-views.jinx" / "routeviews.route-views.jinx.ribs.1401487200.bz2"
-ET = DATA / "collectors" / "bgpdump-test_data" / "updates.et-header.2015.gz"
-RRC23 = DATA / "collectors" / "rrc23" / "rrc23.updates.20220421.0200.gz"
+COLLECTORS = DATA / "collectors"
+JINX_RIB = COLLECTORS / "route-views.jinx" / "routeviews.route-views.jinx.ribs.1401487200.bz2"
+ET = COLLECTORS / "bgpdump-test_data" / "updates.et-header.2015.gz"
+RRC23 = COLLECTORS / "rrc23" / "rrc23.updates.20220421.0200.gz"
+RIB_PEERS = COLLECTORS / "pyasn-truncated" / "rib.20140523.0600_firstMB.bz2"
 FULL_PEER = bytes([196, 223, 14, 55])
 
 CHILD = """
 import json, resource, sys, time
 from pathlib import Path
 sys.path.insert(0, {prev!r})
-start = time.perf_counter()
-if {kind!r} == "ours":
+
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+if {kind!r} in ("ours", "python"):
     from lightsout.sources.mrt import read_mrt
-    parsed = read_mrt(Path({path!r}))
+    if {kind!r} == "python":
+        from lightsout.attribution.geo import default_locator
+        default_locator().use_fast = False
+    before = cpu()
+    parsed = read_mrt(Path({path!r}), fast={kind!r} == "ours")
 else:
     from prev_mrt import read_mrt
+    before = cpu()
     parsed = read_mrt(Path({path!r}))
-seconds = time.perf_counter() - start
+read_cpu = cpu() - before
 note = next(n for n in parsed.notes if n.startswith(("read ", "pybgpkit-parser yielded")))
-print(json.dumps({{"seconds": seconds, "records": parsed.records_read, "points": len(parsed.points),
-                  "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "note": note[:120]}}))
+status = Path("/proc/self/status").read_text()
+hwm = int(status.split("VmHWM:")[1].split()[0])  # this process's own peak, not its parent's at fork
+print(json.dumps({{"read_cpu": read_cpu, "records": parsed.records_read, "points": len(parsed.points),
+                  "note": note[:120], "maxrss_kb": hwm}}))
+"""
+
+PARALLEL_CHILD = """
+import json, sys
+from pathlib import Path
+from lightsout.ingest import ingest_mrt_files
+from lightsout.store import open_store
+store = open_store(Path(sys.argv[1]))
+records = points = 0
+for report in ingest_mrt_files(store, [Path(p) for p in sys.argv[3:]], int(sys.argv[2])):
+    if isinstance(report, Exception):
+        raise report
+    records += report.records_read
+    points += report.points_written
+store.close()
+print(json.dumps({"records": records, "points": points}))
 """
 
 
-def run_measured(argv: list[str], stdout: int | None = subprocess.PIPE) -> tuple[float, int, bytes]:
-    """Wall seconds, peak RSS (kB) of the child and its stdout."""
+class Run:
+    """One process: wall seconds, CPU seconds (user + sys, its waited-for children included), peak
+    resident memory (kB) and what it printed."""
+
+    def __init__(self, wall: float, cpu: float, maxrss_kb: int, out: bytes) -> None:
+        self.wall, self.cpu, self.maxrss_kb, self.out = wall, cpu, maxrss_kb, out
+
+
+def run_measured(argv: list[str], stdout: int | None = subprocess.PIPE) -> Run:
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=stdout, stderr=subprocess.DEVNULL)
     out = proc.stdout.read() if proc.stdout else b""
@@ -67,7 +114,7 @@ def run_measured(argv: list[str], stdout: int | None = subprocess.PIPE) -> tuple
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode:
         raise RuntimeError(f"{argv[0]} exited {proc.returncode}")
-    return time.perf_counter() - start, usage.ru_maxrss, out
+    return Run(time.perf_counter() - start, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, out)
 
 
 def bgpdump_counts(path: Path) -> tuple[int, int]:
@@ -144,61 +191,123 @@ def build_full_scale(path: Path, peers: int) -> tuple[int, int]:
     return records, routes
 
 
+def bgpdump(path: Path) -> Run:
+    """``bgpdump -m`` with its output thrown away. A child forked from this process starts with its
+    resident pages, so its peak memory is read by /usr/bin/time, which forks it from a small process."""
+    if not Path("/usr/bin/time").exists():
+        return run_measured(["bgpdump", "-m", str(path)], stdout=subprocess.DEVNULL)
+    with tempfile.NamedTemporaryFile("r") as peak:
+        argv = ["/usr/bin/time", "-f", "%M", "-o", peak.name, "bgpdump", "-m", str(path)]
+        run = run_measured(argv, stdout=subprocess.DEVNULL)
+        run.maxrss_kb = int(peak.read().split()[-1])
+    return run
+
+
 def measure(kind: str, path: Path, repeat: int, prev: str) -> dict[str, float]:
+    """The run with the least CPU time of ``repeat``."""
     best: dict[str, float] = {}
     for _ in range(repeat):
         if kind == "bgpdump":
-            seconds, rss, _ = run_measured(["bgpdump", "-m", str(path)], stdout=subprocess.DEVNULL)
-            row = {"seconds": seconds, "maxrss_kb": rss}
+            run, row = bgpdump(path), {}
         else:
-            code = CHILD.format(kind=kind, path=str(path), prev=prev)
-            seconds, rss, out = run_measured([sys.executable, "-c", code])
-            row = json.loads(out)
-            row["wall"] = seconds
-        if not best or row["seconds"] < best["seconds"]:
+            run = run_measured([sys.executable, "-c", CHILD.format(kind=kind, path=str(path), prev=prev)])
+            row = json.loads(run.out)
+        row.setdefault("maxrss_kb", run.maxrss_kb)
+        row.update(cpu=run.cpu, wall=run.wall)
+        if not best or row["cpu"] < best["cpu"]:
             best = row
     return best
+
+
+def parallel(files: list[Path], jobs: int, tmp: Path) -> None:
+    """bgpdump -m over ``files``, ``jobs`` at a time, against ingest_mrt_files with ``jobs`` workers."""
+    from lightsout.sources.mrt import collector_name
+
+    collectors = len({collector_name(f) for f in files})
+    print(f"\nparallel: {len(files)} files of {collectors} collectors in ../shared/data/mrt/collectors, "
+          f"{jobs} processes at a time; {load()}")  # fmt: skip
+    started = time.perf_counter()
+    with ThreadPoolExecutor(jobs) as pool:
+        runs = list(pool.map(bgpdump, files))
+    dump_wall = time.perf_counter() - started
+    dump_cpu = sum(r.cpu for r in runs)
+    dump_rss = max(r.maxrss_kb for r in runs)
+    db = tmp / "parallel.duckdb"
+    argv = [sys.executable, "-c", PARALLEL_CHILD, str(db), str(jobs), *map(str, files)]
+    ours = run_measured(argv)
+    got = json.loads(ours.out.splitlines()[-1])
+    records = got["records"]
+    print(
+        f"{'':34} {'reader':10} {'wall s':>8} {'CPU s':>8} {'records/s':>10} {'rec/CPU-s':>10} {'peak MB':>8}"
+    )
+    for name, wall, cpu, rss in (
+        ("bgpdump -m", dump_wall, dump_cpu, dump_rss),
+        ("ingest", ours.wall, ours.cpu, ours.maxrss_kb),
+    ):
+        rates = f"{records / wall:10,.0f} {records / cpu:10,.0f}"
+        print(f"{'all files':34} {name:10} {wall:8.2f} {cpu:8.2f} {rates} {rss / 1024:8.0f}")
+    print(f"  -> lightsout ingest --jobs {jobs} (read, replay, DuckDB writes of {got['points']:,} points): "
+          f"{dump_wall / ours.wall:.2f}x bgpdump -m's records/s in wall time, {dump_cpu / ours.cpu:.2f}x "
+          f"per CPU second")  # fmt: skip
+
+
+def load() -> str:
+    return f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (shared: compare ratios)"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--no-parallel", action="store_true")
+    parser.add_argument("--no-python", action="store_true", help="skip the pure-Python path")
     parser.add_argument("--full-scale", action="store_true")
     parser.add_argument("--peers", type=int, default=40)
-    parser.add_argument("--previous", default="744dc3c")
-    parser.add_argument("--no-previous", action="store_true")
+    parser.add_argument("--previous", default=None, help="also time the MRT package of this commit")
     parser.add_argument("files", nargs="*", type=Path)
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     if not shutil.which("bgpdump"):
         print("bgpdump not found (scripts/ci-system-deps.sh installs it)", file=sys.stderr)
         return 2
-    files = args.files or [JINX_RIB, ET, RRC23]
+    built = _built()
+    files = args.files or [JINX_RIB, ET, RRC23, RIB_PEERS]
     with tempfile.TemporaryDirectory(prefix="bench-mrt-") as tmp:
-        prev = None if args.no_previous else export_previous(args.previous, Path(tmp))
-        load = f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
-        print(f"best of {args.repeat}; each run a fresh process on one core; {load} (shared: compare ratios)")
-        header = f"{'file':34} {'reader':10} {'seconds':>8} {'records/s':>10} {'routes/s':>10} {'peak MB':>8}"
-        print(header)
+        prev = export_previous(args.previous, Path(tmp)) if args.previous else None
+        print(f"best of {args.repeat} (least CPU time); each run a fresh process; {load()}")
+        print(f"C extensions: {'built' if built else 'NOT built: read_mrt runs the pure-Python path'}")
+        header = (f"{'file':34} {'reader':10} {'CPU s':>8} {'read s':>8} {'records/s':>10} {'routes/s':>10} "
+                  f"{'peak MB':>8}")  # fmt: skip
+        print(header + "   (per core: per CPU second of the process; read s: read_mrt's own CPU)")
         dump_rate: dict[str, float] = {}
         for path in files:
             _, routes = bgpdump_counts(path)
             rows = {"bgpdump -m": measure("bgpdump", path, args.repeat, "")}
             rows["read_mrt"] = measure("ours", path, args.repeat, "")
+            if not args.no_python:
+                rows["python"] = measure("python", path, max(1, args.repeat // 3), "")
             if prev is not None:
                 rows["previous"] = measure("prev", path, max(1, args.repeat // 3), str(prev))
             records = int(rows["read_mrt"]["records"])
             for name, row in rows.items():
-                sec = row["seconds"]
-                rates = f"{records / sec:10,.0f} {routes / sec:10,.0f}"
-                print(f"{path.name[:34]:34} {name:10} {sec:8.2f} {rates} {row['maxrss_kb'] / 1024:8.0f}")
-            ours, dump = rows["read_mrt"]["seconds"], rows["bgpdump -m"]["seconds"]
+                cpu = row["cpu"]
+                read = f"{row['read_cpu']:8.2f}" if "read_cpu" in row else f"{'':8}"
+                rates = f"{records / cpu:10,.0f} {routes / cpu:10,.0f}"
+                print(
+                    f"{path.name[:34]:34} {name:10} {cpu:8.2f} {read} {rates} {row['maxrss_kb'] / 1024:8.0f}"
+                )
+            ours, dump = rows["read_mrt"], rows["bgpdump -m"]["cpu"]
             dump_rate[path.name] = routes / dump
-            line = f"  -> read_mrt runs at {dump / ours:.2f}x bgpdump -m's rate"
+            line = (f"  -> read_mrt: {dump / ours['cpu']:.2f}x bgpdump -m's records/s per core for the whole "
+                    f"process, {dump / ours['read_cpu']:.2f}x for the read alone")  # fmt: skip
+            if "python" in rows:
+                line += f"; {rows['python']['cpu'] / ours['cpu']:.1f}x the pure-Python path"
             if "previous" in rows:
-                line += f", {rows['previous']['seconds'] / ours:.1f}x the previous implementation's"
-                line += f"; memory {rows['previous']['maxrss_kb'] / rows['read_mrt']['maxrss_kb']:.1f}x less"
-            print(line + f"  ({rows['read_mrt']['note']})")
+                line += f", {rows['previous']['cpu'] / ours['cpu']:.1f}x the previous implementation"
+            print(line + f"  ({ours['note']})")
+        if not args.no_parallel:
+            every = sorted(p for p in COLLECTORS.glob("*/*") if p.is_file() and p.suffix in (".gz", ".bz2"))
+            parallel(every, args.jobs, Path(tmp))
         if args.full_scale:
             big = Path(tmp) / "route-views.jinx" / "routeviews.route-views.jinx.ribs.1401487200.x40"
             big.parent.mkdir()
@@ -208,14 +317,27 @@ def main() -> int:
                   f"records, {routes:,} routes, {big.stat().st_size / 1e9:.2f} GB uncompressed "
                   f"(built in {time.perf_counter() - started:.0f} s)")  # fmt: skip
             row = measure("ours", big, 1, "")
-            sec, rss = row["seconds"], row["maxrss_kb"] / 1024
-            rate = routes / sec
+            cpu, rss = row["cpu"], row["maxrss_kb"] / 1024
+            rate = routes / cpu
             ref = dump_rate.get(JINX_RIB.name)
-            vs = f"; {rate / ref:.2f}x bgpdump -m's routes/s on the real jinx RIB in this run" if ref else ""
+            vs = (
+                f"; {rate / ref:.2f}x bgpdump -m's routes/s per core on the real jinx RIB in this run"
+                if ref
+                else ""
+            )
             verdict = "met" if rss < 4096 else "NOT met"
-            print(f"  read_mrt: {sec:.1f} s, {records / sec:,.0f} records/s, {rate:,.0f} routes/s, "
+            print(f"  read_mrt: {cpu:.1f} CPU s, {records / cpu:,.0f} records/s, {rate:,.0f} routes/s, "
                   f"peak {rss:,.0f} MB (target < 4,096 MB: {verdict}){vs}")  # fmt: skip
     return 0
+
+
+def _built() -> bool:
+    import importlib.util
+
+    return all(
+        importlib.util.find_spec(m) is not None
+        for m in ("lightsout.sources.mrt._fastmrt", "lightsout.attribution._fastgeo")
+    )
 
 
 if __name__ == "__main__":

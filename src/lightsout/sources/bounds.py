@@ -116,6 +116,8 @@ def text_problem(text: str, limit: int = MAX_TEXT_CHARS) -> str | None:
     text; UTF-8 cannot hold them), NUL and other control characters, more than ``limit`` chars."""
     if len(text) > limit:
         return f"{len(text):,} characters (at most {limit:,})"
+    if text.isascii() and text.isprintable():  # the common case, checked in C: no Cc, no surrogate
+        return None
     for char in text:
         if "\ud800" <= char <= "\udfff":
             return "a lone surrogate (not valid Unicode)"

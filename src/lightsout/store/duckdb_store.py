@@ -7,6 +7,7 @@ DuckDB locks the file for one writing process; within a process, readers use cur
 from __future__ import annotations
 
 import enum
+import operator
 import threading
 from collections.abc import Collection, Iterable
 from datetime import datetime
@@ -75,10 +76,14 @@ _BATCH_SUMMARY = (
 def _arrow_table(cls: type, rows: list[Any]) -> pa.Table:
     names = column_names(cls)
     columns: dict[str, list[Any]] = {name: [] for name in names}
-    for row in rows:
-        for name in names:
-            value = getattr(row, name)
-            columns[name].append(value.value if isinstance(value, enum.Enum) else value)
+    if rows:
+        get = operator.attrgetter(*names)
+        values = [get(row) for row in rows] if len(names) > 1 else [(get(row),) for row in rows]
+        for name, column in zip(names, zip(*values, strict=True), strict=True):
+            if any(issubclass(kind, enum.Enum) for kind in set(map(type, column))):
+                columns[name] = [v.value if isinstance(v, enum.Enum) else v for v in column]
+            else:
+                columns[name] = list(column)
     return pa.table(columns)
 
 
