@@ -15,7 +15,8 @@ Faults, each at a position of the playlist (frames sent so far on all connection
 the real one), ``clock_skew_s`` added to every timestamp, ``hold`` (no frame is sent while set; ``pause_at``
 sets it on reaching a position).
 
-Run by hand: ``(cd tests && python -m replay.ris_live --passes 12)`` prints ``ws://127.0.0.1:PORT``.
+Run by hand: ``(cd tests && python -m replay.ris_live --passes 12)`` prints ``ws://127.0.0.1:PORT``
+(``scripts/live-demo.sh`` runs it on port 8766, with ``--rib`` writing the RIB dump to start from).
 """
 
 from __future__ import annotations
@@ -87,6 +88,7 @@ class RisLiveReplay:
     sent_ids: list[str] = field(default_factory=list)  # every route frame sent, in order (with repeats)
     record_sent: bool = True
     all_hosts: bool = False  # every collector's frames whatever the subscription (the whole firehose)
+    port: int = 0
 
     def __post_init__(self) -> None:
         self.frames = load_frames([FIREHOSE, *self.extra])
@@ -105,7 +107,7 @@ class RisLiveReplay:
     def start(self) -> RisLiveReplay:
         from websockets.sync.server import serve
 
-        self._server = serve(self._handle, "127.0.0.1", 0, compression=None, max_size=None)
+        self._server = serve(self._handle, "127.0.0.1", self.port, compression=None, max_size=None)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 
@@ -325,9 +327,13 @@ def main() -> None:
     parser.add_argument("--shift", type=float, default=300.0, help="seconds between passes")
     parser.add_argument("--pace", type=float, default=0.0, help="seconds between frames")
     parser.add_argument("--all-hosts", action="store_true", help="every collector's frames (the firehose)")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--rib", type=Path, help="write the DERIVED rrc00 RIB dump of 14:00 there first")
     args = parser.parse_args()
+    if args.rib is not None:
+        write_rib(args.rib, 1558620000, rrc00_rib_routes())
     replay = RisLiveReplay(passes=args.passes, shift_s=args.shift, pace_s=args.pace, record_sent=False,
-                           all_hosts=args.all_hosts)  # fmt: skip
+                           all_hosts=args.all_hosts, port=args.port)  # fmt: skip
     replay.start()
     print(replay.url, flush=True)
     threading.Event().wait()
