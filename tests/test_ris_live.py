@@ -155,6 +155,30 @@ def test_frames_of_both_formats_and_bad_ones() -> None:
             read_frame(bad)
 
 
+def test_subscription_and_prefixes_of_interest() -> None:
+    from lightsout.sources.mrt import RouteTables
+    from lightsout.sources.mrt.replay import text_origins
+    from lightsout.sources.ris_live_stream import subscriptions
+    from lightsout.sources.ris_live_sync import restrict
+
+    update, state = subscriptions("rrc00", ("84.205.64.0/24", "2001:7fb:fe00::/48"))
+    assert update["data"] == {
+        "host": "rrc00",
+        "type": "UPDATE",
+        "prefix": ["84.205.64.0/24", "2001:7fb:fe00::/48"],
+        "moreSpecific": True,
+        "socketOptions": {"includeRaw": False, "acknowledge": False},
+    }
+    assert state["data"]["type"] == "RIS_PEER_STATE" and "prefix" not in subscriptions("rrc00", ())[0]["data"]
+    tables = RouteTables()
+    for text in ("84.205.64.0/24", "84.205.64.128/25", "84.205.0.0/16", "193.0.0.0/21", "2001:7fb:fe00::/48"):
+        text_origins(tables, "192.0.2.1", text, (12654,))
+    restrict(tables, ("84.205.64.0/24", "2001:7fb:fe00::/48"))
+    assert tables.sizes == {"192.0.2.1": 3} and tables.peaks == {
+        "192.0.2.1": 3
+    }  # the two and a more-specific
+
+
 def test_stream_with_drop_duplicates_malformed_and_skew(rib: Path, store: Store) -> None:
     """A drop at frame 1,500 and 40 frames sent again; a malformed frame; the values of the first
     two bins equal the independent count; nothing is applied twice; no gap."""
@@ -167,7 +191,7 @@ def test_stream_with_drop_duplicates_malformed_and_skew(rib: Path, store: Store)
         finally:
             connector.close()
         sent = list(ws.sent_ids)
-    assert ws.connections == 2
+    assert ws.connections == 2 and ws.subscriptions[0]["host"] == "rrc00"
     assert len(sent) > len(set(sent))  # the server did send duplicates
     _assert_counts(store, T0, _unique(sent), ROUTES)
     _assert_counts(store, T0 + 300, _unique(sent), ROUTES)
