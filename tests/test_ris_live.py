@@ -19,7 +19,7 @@ from lightsout.model import HealthState, SeriesKey, SignalKind
 from lightsout.service.freshness import gaps_of
 from lightsout.sources.connector import Backoff, Window
 from lightsout.sources.mrt.updates import PeerDown, RouteUpdate
-from lightsout.sources.pump import RoundResult, direct_writer, health_after, run_round
+from lightsout.sources.pump import RoundLimits, RoundResult, direct_writer, health_after, run_round
 from lightsout.sources.ris_live import RisLiveConnector, RisLiveSettings
 from lightsout.sources.ris_live_messages import BadMessage, Control, Message, read_frame
 from lightsout.store import Store, open_store
@@ -66,14 +66,14 @@ def _connector(url: str, rib: Path | None, ris_url: str | None = None) -> RisLiv
 
 
 def _until(
-    connector: RisLiveConnector, store: Store, done: Callable[[], bool], limit: float = 15.0
+    connector: RisLiveConnector, store: Store, done: Callable[[], bool], limits: RoundLimits | None = None
 ) -> list[RoundResult]:
     results = []
-    deadline = time.monotonic() + limit
+    deadline = time.monotonic() + 15.0
     with httpx.Client() as client:
         while not done():
             assert time.monotonic() < deadline, f"timed out; rounds: {results}"
-            results.append(run_round(connector, client, direct_writer(store), WINDOW))
+            results.append(run_round(connector, client, direct_writer(store), WINDOW, limits=limits))
     return results
 
 
@@ -234,7 +234,8 @@ def test_ris_error_and_lost_frames_are_a_gap_until_the_next_rib(
 def test_start_catches_up_from_the_latest_rib_dump_and_the_update_files(store: Store, tmp_path: Path) -> None:
     """The stream starts at 14:05:47: the archive's RIB dump of 14:00 and its update files of 14:00
     and 14:05 (the same messages, as MRT) bring the tables up to 14:10, where the stream takes over.
-    The 14:05 file is published late: the source waits for it, keeping the stream meanwhile."""
+    The 14:05 file is published late: the source waits for it, keeping the stream meanwhile; rounds
+    store one item each, so the three files span three rounds."""
     archive = MrtArchiveReplay()
     base = "/ris/rrc00/2019.05/"
     archive.files = {
@@ -252,7 +253,8 @@ def test_start_catches_up_from_the_latest_rib_dump_and_the_update_files(store: S
             )
             assert _next_bin(store) is None  # nothing stored while waiting
             archive.files[base + "updates.20190523.1405.gz"] = late
-            _until(connector, store, lambda: (_next_bin(store) or 0) > T0 + 600)
+            # one item a round: the synchronisation goes on across rounds
+            _until(connector, store, lambda: (_next_bin(store) or 0) > T0 + 600, RoundLimits(max_items=1))
         finally:
             connector.close()
     cursor = json.loads(store.load_checkpoint("ris", "follow").cursor)  # type: ignore[union-attr]

@@ -181,6 +181,7 @@ class RisLiveConnector:
         self.last_rib_poll = 0.0
         self.used_rib_file = False
         self.floor = 0.0  # messages older than this (the RIB dump the tables start from) are dropped
+        self.plan: list[tuple[str, _Batch]] = []  # MRT files still to read to synchronise the tables
 
     def use_carry(self, load: LoadCarry) -> None:
         self.load_carry = load
@@ -219,7 +220,7 @@ class RisLiveConnector:
         self.seen = OrderedDict((s, None) for s in cursor.seen)
         self.proving = True
         self.open_bin = cursor.next_bin if cursor.synced else None
-        self.buffer, self.skipped, self.counts, self.spool = [], [], {}, []
+        self.buffer, self.skipped, self.counts, self.spool, self.plan = [], [], {}, [], []
         self.used_rib_file = cursor.rib is not None
 
     def _start(self) -> StreamReader:
@@ -250,11 +251,13 @@ class RisLiveConnector:
         reader = self._start()
         deadline = time.monotonic() + self.settings.round_s
         while True:
-            if not self.cursor.synced:
-                plan = self._sync(client)
-                if plan:
-                    for key, batch in plan:
-                        yield self._item(window, key, batch)
+            if not self.cursor.synced or self.plan:
+                if not self.plan:
+                    self.plan = self._sync(client) or []
+                if self.plan:
+                    while self.plan:  # a round that ends in the middle goes on with it next time
+                        yield self._item(window, *self.plan[0])
+                        self.plan.pop(0)
                     yield from self._items(window, self._after_rib())
             remaining = deadline - time.monotonic()
             if remaining <= 0:
