@@ -320,7 +320,7 @@ def test_service_serves_the_stream_while_it_goes_on(rib: Path, tmp_path: Path) -
     from lightsout.service.holder import holder_path
 
     expected = expected_counts(ROUTES, RRC00)
-    with RisLiveReplay(passes=16, pace_s=0.0005) as ws:
+    with RisLiveReplay(passes=48, pace_s=0.0005) as ws:
         config = tmp_path / "lightsout.toml"
         config.write_text(
             f"""
