@@ -92,3 +92,27 @@ def test_api_v1_answers_with_its_endpoints(iran_db: Path) -> None:
     paths = {e["path"] for e in body["data"]["endpoints"]}
     assert {"/api/v1/events", "/api/v1/entities", "/api/v1/blocking"} <= paths
     assert body["meta"]["count"] == len(body["data"]["endpoints"])
+
+
+def test_detect_shows_progress_on_stderr_when_asked_and_is_quiet_otherwise(
+    iran_db: Path, tmp_path: Path
+) -> None:
+    """`lightsout detect` over many series: a progress bar of the series judged on stderr (on a
+    terminal, or with --progress); off a terminal nothing but the summary."""
+    import shutil
+
+    from click.testing import CliRunner
+
+    from lightsout.cli.detect import detect
+
+    db = tmp_path / "iran.duckdb"
+    shutil.copy(iran_db, db)
+    store = open_store(db, read_only=True)
+    series = len(store.series())
+    store.close()
+    asked = CliRunner().invoke(detect, ["--db", str(db), "--progress"])
+    assert asked.exit_code == 0, asked.output
+    assert "judging series" in asked.stderr and f"{series}/{series}" in asked.stderr
+    assert "judging series" not in asked.stdout and asked.stdout.startswith(f"judged {series} series")
+    quiet = CliRunner().invoke(detect, ["--db", str(db)])  # CliRunner's stderr is not a terminal
+    assert quiet.exit_code == 0 and quiet.stderr == "", quiet.stderr

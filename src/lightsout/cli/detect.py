@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,15 +30,22 @@ if TYPE_CHECKING:
     "--since", default=None, help="Judge bins from this time (ISO 8601, UTC); earlier data warms up."
 )
 @click.option("--until", default=None, help="Judge bins before this time.")
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="A progress bar of the series judged, on stderr (default: when stderr is a terminal).",
+)
 @db_option
-def detect(since: str | None, until: str | None, db: StoreLocation | None) -> None:
+def detect(since: str | None, until: str | None, progress: bool | None, db: StoreLocation | None) -> None:
     """Judge every stored signal over a time range (batch) and store its alerts."""
     from lightsout.detect.run import detect_batch
 
     start, end = parse_window(since, until)
     store = open_db(db, read_only=False)
     try:
-        summary = detect_batch(store, start, end)
+        show = err_console.is_terminal if progress is None else progress
+        with _series_progress(show) as advance:
+            summary = detect_batch(store, start, end, progress=advance)
     finally:
         store.close()
     console.print(
@@ -50,6 +59,24 @@ def detect(since: str | None, until: str | None, db: StoreLocation | None) -> No
             + (" ..." if len(summary.insufficient_history) > 5 else ""),
             highlight=False,
         )
+
+
+@contextmanager
+def _series_progress(show: bool) -> Iterator[Callable[[int, int], None] | None]:
+    """A rich progress bar of series judged on stderr, or nothing (stdout stays the summary alone)."""
+    if not show:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("judging series"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err_console, transient=err_console.is_terminal) as bar:
+        task = bar.add_task("detect", total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield advance
 
 
 @click.command()

@@ -135,17 +135,23 @@ def detect_batch(
     until: datetime | None = None,
     params: BaselineParams | None = None,
     entity_ids: set[str] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> DetectSummary:
     """Judge every stored series over ``[since, until)`` from an empty state; replace its alerts.
 
     Every group is judged first and all the alerts replaced in one transaction at the end, so a run
-    killed half-way leaves the previous alerts as they were, never half of them judged again."""
+    killed half-way leaves the previous alerts as they were, never half of them judged again.
+    ``progress(series judged, series in all)`` is called before the first group and after each."""
     params = params or BaselineParams()
     summary = DetectSummary()
     warmup = since - timedelta(seconds=params.days * params.day_s + 1) if since else None
     judged: list[SeriesKey] = []
     alerts: list[Alert] = []
-    for group, keys in group_series(store, entity_ids).items():
+    groups = group_series(store, entity_ids)
+    total = sum(len(keys) for keys in groups.values())
+    if progress is not None:
+        progress(0, total)
+    for group, keys in groups.items():
         bank = SeasonalBank(len(keys), group.bin_s, POLICIES[group.signal], params)
         run = _GroupRun(group, keys, bank)
         times, matrix, points = _matrix(store, keys, warmup, until)
@@ -157,6 +163,8 @@ def detect_batch(
         summary.points += points
         summary.alerts += len(run.alerts)
         summary.insufficient_history += _short(keys, matrix, bank)
+        if progress is not None:
+            progress(summary.series, total)
     if judged:
         store.replace_alerts(judged, since, until, alerts)
     return summary
