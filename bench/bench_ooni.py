@@ -16,6 +16,11 @@ Each contender runs in its own process, on a new DuckDB store:
   were stored), exported from git into a temporary directory: the whole file read into memory,
   written without verdicts, and every measurement judged again by each ``blocking_events``.
 
+``--memory-check LIMIT`` runs ours alone on the day file and on one four times larger, with
+DuckDB's memory_limit at LIMIT (LIGHTSOUT_DUCKDB_MEMORY_LIMIT; by default DuckDB caches up to 80%
+of the machine's memory, which would hide whether the ingest holds the file): the two peaks
+should be the same.
+
 Reported: ingest measurements/s, the read path's time (``blocking_events`` over every
 measurement, run twice, best), ingest plus one read, and each process's peak resident memory
 (ru_maxrss). Both must find the same blocking events (checked). Ratios are ours / previous.
@@ -26,6 +31,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -105,9 +111,12 @@ class Result:
         return self.measurements / self.ingest_s
 
 
-def run(src: Path, db: Path, day: Path) -> Result:
+def run(src: Path, db: Path, day: Path, memory_limit: str | None = None) -> Result:
     code = CHILD.format(src=str(src), db=str(db), day=str(day))
-    done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    env = dict(os.environ)
+    if memory_limit:
+        env["LIGHTSOUT_DUCKDB_MEMORY_LIMIT"] = memory_limit
+    done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env)
     return Result(**json.loads(done.stdout.strip().splitlines()[-1]))
 
 
@@ -118,7 +127,14 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=60)
     parser.add_argument("--previous", default="6c1d760")
     parser.add_argument("--no-previous", action="store_true")
+    parser.add_argument(
+        "--memory-check", metavar="LIMIT", help="instead: ours on the day file and on one 4x larger, "
+        "with DuckDB's memory_limit set to LIMIT (e.g. 256MB): is the peak the same?"
+    )
     args = parser.parse_args()
+    if args.memory_check:
+        memory_check(args.copies, args.memory_check)
+        return
     with tempfile.TemporaryDirectory(prefix="bench-ooni-") as tmp:
         work = Path(tmp)
         day = work / "2024-03-01-synthetic.jsonl.gz"
@@ -151,6 +167,20 @@ def main() -> None:
             print(f"same blocking events: {'yes' if same else 'NO'} ({len(ours.events)} events)")
             if not same:
                 sys.exit(1)
+
+
+def memory_check(copies: int, limit: str) -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-ooni-") as tmp:
+        work = Path(tmp)
+        for n in (copies, 4 * copies):
+            day = work / f"day-{n}.jsonl.gz"
+            count, size = build_day_file(day, n)
+            r = run(REPO / "src", work / f"ours-{n}.duckdb", day, limit)
+            print(
+                f"SYNTHETIC day file of {count:,} measurements ({size / 1e6:.1f} MB of JSON): ingest "
+                f"{r.rate:,.0f} measurements/s, peak RSS {r.maxrss_kb / 1024:.0f} MB "
+                f"(DuckDB memory_limit {limit})"
+            )
 
 
 if __name__ == "__main__":

@@ -227,6 +227,39 @@ def test_a_file_written_in_parts_is_one_atomic_write(store: Store) -> None:
     assert len(store.sources()) == 1
 
 
+def test_a_streamed_ooni_file_shows_only_once_whole(store: Store) -> None:
+    stored = measurement("m0", T0)
+    store.write_batch(IngestBatch(source("a"), measurements=[stored], verdicts=[verdict(stored)]))
+    seen: list[list[str]] = []
+
+    def parts(fail: bool) -> Iterator[IngestBatch]:
+        for i in range(3):  # chunks of measurements and verdicts only, as lightsout ingest streams them
+            chunk = [measurement(f"m{i}{j}", T0 + (i * 2 + j) * HOUR) for j in range(2)]
+            if i == 1:
+                chunk.append(stored)  # already stored by file a: stays shown throughout
+            judged = [verdict(m, status="down") for m in chunk]
+            yield IngestBatch(source("b"), measurements=chunk, verdicts=judged)
+            seen.append([m.measurement_id for m in store.measurements(MeasurementFilter())])
+            assert [v.measurement_id for v in store.verdicts(MeasurementFilter(), "v1")] == ["m0"]
+        if fail:
+            raise ValueError("the reader failed at the end")
+        yield IngestBatch(replace(source("b"), records_read=6), [IR])
+
+    with pytest.raises(ValueError):
+        store.write_parts(parts(fail=True))
+    assert seen == [["m0"]] * 3 and store.measurements(MeasurementFilter()) == [stored]
+    assert not store.has_source("b") and store.entities() == []
+
+    seen.clear()
+    store.write_parts(parts(fail=False))
+    assert seen == [["m0"]] * 3
+    assert len(store.measurements(MeasurementFilter())) == 7 and store.entities() == [IR]
+    verdicts = store.verdicts(MeasurementFilter(), "v1")
+    assert [(v.measurement_id, v.status) for v in verdicts][:2] == [("m0", "blocked"), ("m00", "down")]
+    assert len(verdicts) == 7 and store.unjudged(MeasurementFilter(), "v1") == []
+    assert [s.records_read for s in store.sources()] == [10, 6]
+
+
 def test_verdicts_are_stored_with_new_measurements_only(store: Store) -> None:
     m1, m2, m3 = measurement("m1", T0), measurement("m2", T0 + HOUR, cc="DE"), measurement("m3", None)
     first = IngestBatch(source("a"), measurements=[m1, m2, m3], verdicts=[verdict(m1), verdict(m2)])

@@ -31,7 +31,8 @@ from lightsout.apps.verdict import Verdict, analyse
 from lightsout.model import OoniMeasurement, OoniVerdict
 from lightsout.store.base import MeasurementFilter, Store
 
-PAGE_SIZE = 1000
+PAGE_SIZE = 1000  # measurements per page (raw JSON: kilobytes each)
+VERDICT_PAGE_SIZE = 20_000  # stored verdicts per page (a few hundred bytes each: fewer, larger pages)
 ANALYSIS_SCHEME = 1  # bump when the stored form of a verdict changes meaning
 # The modules of lightsout.apps that do not decide a verdict; every other one does.
 _NOT_ANALYSIS = frozenset({"__init__.py", "aggregate.py", "stored.py"})
@@ -141,7 +142,8 @@ def stored_verdicts(
             for measurement in pages(store.measurements, query):
                 yield analyse(measurement, fingerprints)
             continue
-        for row in pages(lambda q: store.verdicts(q, analysis), query):
+        wide = MeasurementFilter(country, asn, test_name, since, until, VERDICT_PAGE_SIZE)
+        for row in pages(lambda q: store.verdicts(q, analysis), wide):
             yield from_stored(row)
         for measurement in pages(lambda q: store.unjudged(q, analysis), query):
             yield analyse(measurement)

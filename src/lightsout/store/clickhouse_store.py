@@ -219,9 +219,13 @@ class ClickHouseStore:
             self._insert("entities", Entity, batch.entities, gen)
         for chunk in chunks(batch.points, 1_000_000):
             self._insert("points", SignalPoint, chunk, gen)
-        if batch.verdicts:
-            # A verdict goes in with its measurement when that is new to the store (as DuckDB).
-            ids = sorted({v.measurement_id for v in batch.verdicts})
+        if batch.measurements or batch.verdicts:
+            # Only measurements new to the store, and their verdicts (as DuckDB keeps the first
+            # version): a stored row is never sent again, so no merge of the ReplacingMergeTree
+            # can put an unpublished copy (a write under way, or killed) in its place.
+            ids = sorted(
+                {m.measurement_id for m in batch.measurements} | {v.measurement_id for v in batch.verdicts}
+            )
             stored: set[str] = set()
             for chunk in chunks(ids, IDS_PER_QUERY):
                 rows = self._con.query(
@@ -229,11 +233,12 @@ class ClickHouseStore:
                          "AND measurement_id IN {ids}", ids=chunk)
                 )
                 stored.update(r[0] for r in rows)
-            new = [v for v in batch.verdicts if v.measurement_id not in stored]
-            for chunk in chunks(new, 100_000):
+            new_verdicts = [v for v in batch.verdicts if v.measurement_id not in stored]
+            for chunk in chunks(new_verdicts, 100_000):
                 self._insert("ooni_verdicts", OoniVerdict, chunk, gen)
-        for chunk in chunks(batch.measurements, 100_000):
-            self._insert("ooni_measurements", OoniMeasurement, chunk, gen)
+            new = [m for m in batch.measurements if m.measurement_id not in stored]
+            for chunk in chunks(new, 100_000):
+                self._insert("ooni_measurements", OoniMeasurement, chunk, gen)
         if batch.carry is not None:
             carry = batch.carry
             con.insert(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import operator
+import os
 import threading
 from collections.abc import Collection, Iterable
 from datetime import datetime
@@ -110,17 +111,32 @@ class DuckDBStore:
             _OPEN[self._key] = _OPEN.get(self._key, 0) + 1
             self._closed = False
         self._con.execute("SET TimeZone = 'UTC'")
+        memory = os.environ.get("LIGHTSOUT_DUCKDB_MEMORY_LIMIT", "").strip()
+        if memory:  # e.g. "1GB": DuckDB's own cap on its buffers (default: 80% of the machine's memory)
+            try:
+                self._con.execute(f"SET memory_limit = '{memory.replace(chr(39), '')}'")
+            except duckdb.Error as exc:
+                self.close()
+                raise UserError(f"LIGHTSOUT_DUCKDB_MEMORY_LIMIT={memory!r}: {exc}") from None
         if not read_only:
             self._create_schema()
         elif not self._has_table("sources"):
             self.close()
             raise UserError(f"{path}: no store here yet; run `lightsout ingest` first")
         self._summaries = self._has_table("series_summary")
+        # A store written before streamed OONI writes has no pending list: nothing is pending.
+        self._not_pending = _NOT_PENDING if self._has_table("ooni_pending") else ""
 
     def _create_schema(self) -> None:
         for table, cls, key in _TABLES:
             self._con.execute(create_table_sql(table, cls, key))
         self._con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+        # OONI measurements of a file whose write is under way (write_parts): committed chunk by
+        # chunk, invisible to every reader until the file's source record is written.
+        self._con.execute(
+            "CREATE TABLE IF NOT EXISTS ooni_pending "
+            "(sha256 VARCHAR NOT NULL, measurement_id VARCHAR NOT NULL)"
+        )
         self._con.execute(
             "CREATE TABLE IF NOT EXISTS detector_state (group_id VARCHAR PRIMARY KEY, payload BLOB NOT NULL, "
             "saved_at TIMESTAMPTZ NOT NULL)"
@@ -163,22 +179,47 @@ class DuckDBStore:
         self.write_parts([batch])
 
     def write_parts(self, parts: Iterable[IngestBatch]) -> None:
+        """One file's parts as one atomic write (Store.write_parts).
+
+        While the parts hold only OONI measurements and verdicts (a streamed OONI file), each is
+        committed on its own, its new measurements listed in ``ooni_pending``, which every read
+        leaves out: DuckDB holds a transaction's uncommitted rows in memory (measured: about 3x
+        their size, past its memory_limit), so one transaction per file would hold the file. From
+        the first part with anything else, the rest goes into one transaction, which ends with
+        the pending list's removal and the source record: then the file shows whole. A failure
+        removes the committed chunks; a killed write leaves them invisible, and the next run
+        writes the file again (docs/apps.md)."""
         con = self._con
-        con.begin()
+        sha = ""
+        last: IngestBatch | None = None
+        open_transaction = False
         try:
-            last: IngestBatch | None = None
             for part in parts:
-                if (
-                    last is None
-                    and con.execute("SELECT 1 FROM sources WHERE sha256 = ?", [part.source.sha256]).fetchone()
-                ):
-                    con.rollback()  # already ingested: adds nothing
-                    return
-                self._write_rows(part)
+                if last is None:
+                    sha = part.source.sha256
+                    if self.has_source(sha):
+                        return  # already ingested: adds nothing
+                if not open_transaction and _only_measurements(part):
+                    con.begin()
+                    self._write_pending(part)
+                    con.commit()
+                else:
+                    if not open_transaction:
+                        con.begin()
+                        open_transaction = True
+                    self._write_rows(part)
                 last = part
             if last is None:
-                con.rollback()
                 return
+            if not open_transaction:
+                con.begin()
+                open_transaction = True
+            # Every id this file marked, whoever marked it too (a killed run of another file).
+            con.execute(
+                "DELETE FROM ooni_pending WHERE measurement_id IN "
+                "(SELECT measurement_id FROM ooni_pending WHERE sha256 = ?)",
+                [sha],
+            )
             s = last.source
             con.execute(
                 "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -194,8 +235,53 @@ class DuckDBStore:
             )
             con.commit()
         except BaseException:
-            con.rollback()
+            if open_transaction:
+                con.rollback()
+            if sha:
+                self._discard_pending(sha)
             raise
+
+    def _write_pending(self, part: IngestBatch) -> None:
+        """A part of measurements and verdicts, its new measurements marked pending."""
+        con = self._con
+        con.register("ooni_arrow", _arrow_table(OoniMeasurement, part.measurements))
+        con.register("verdicts_arrow", _arrow_table(OoniVerdict, part.verdicts))
+        try:
+            # New: not visible yet (not stored, or stored by a write that is pending or was killed).
+            new = (
+                "NOT EXISTS (SELECT 1 FROM ooni_measurements m WHERE m.measurement_id = {c}.measurement_id "
+                "AND NOT EXISTS (SELECT 1 FROM ooni_pending p WHERE p.measurement_id = m.measurement_id))"
+            )
+            con.execute(
+                "INSERT INTO ooni_pending SELECT DISTINCT ?, measurement_id FROM ooni_arrow a WHERE "
+                + new.format(c="a"),
+                [part.source.sha256],
+            )
+            con.execute(
+                "INSERT INTO ooni_verdicts SELECT * FROM verdicts_arrow v WHERE "
+                + new.format(c="v")
+                + " ON CONFLICT DO NOTHING"
+            )
+            con.execute("INSERT INTO ooni_measurements SELECT * FROM ooni_arrow ON CONFLICT DO NOTHING")
+        finally:
+            con.unregister("ooni_arrow")
+            con.unregister("verdicts_arrow")
+
+    def _discard_pending(self, sha: str) -> None:
+        """Remove what a failed write committed (best effort: what is left stays invisible)."""
+        con = self._con
+        try:
+            con.begin()
+            for table in ("ooni_verdicts", "ooni_measurements"):
+                con.execute(
+                    f"DELETE FROM {table} WHERE measurement_id IN "
+                    "(SELECT measurement_id FROM ooni_pending WHERE sha256 = ?)",
+                    [sha],
+                )
+            con.execute("DELETE FROM ooni_pending WHERE sha256 = ?", [sha])
+            con.commit()
+        except duckdb.Error:
+            con.rollback()
 
     def _write_rows(self, batch: IngestBatch) -> None:
         """One part's rows, inside the caller's transaction."""
@@ -546,7 +632,7 @@ class DuckDBStore:
 
     def measurements(self, query: MeasurementFilter) -> list[OoniMeasurement]:
         rows = self._con.execute(
-            f"SELECT * FROM ooni_measurements WHERE {_MEASUREMENT_FILTER} "
+            f"SELECT * FROM ooni_measurements WHERE {_MEASUREMENT_FILTER}{self._not_pending} "
             "ORDER BY measurement_start, measurement_id LIMIT ?",
             [*_filter_values(query), query.limit],
         ).fetchall()
@@ -555,8 +641,9 @@ class DuckDBStore:
     def verdicts(self, query: MeasurementFilter, analysis: str) -> list[OoniVerdict]:
         try:
             rows = self._con.execute(
-                f"SELECT * FROM ooni_verdicts WHERE analysis = ? AND {_MEASUREMENT_FILTER} "
-                "ORDER BY measurement_start, measurement_id LIMIT ?",
+                "SELECT * FROM ooni_verdicts WHERE analysis = ? AND "
+                f"{_MEASUREMENT_FILTER}{self._not_pending} ORDER BY"
+                " measurement_start, measurement_id LIMIT ?",
                 [analysis, *_filter_values(query), query.limit],
             ).fetchall()
         except duckdb.CatalogException:  # a store written before verdicts, opened read-only
@@ -569,7 +656,8 @@ class DuckDBStore:
         except duckdb.CatalogException:  # a store written before verdicts: none is judged
             return self.measurements(query)
         rows = self._con.execute(
-            f"SELECT * FROM ooni_measurements m WHERE {_MEASUREMENT_FILTER} AND NOT EXISTS "
+            f"SELECT * FROM ooni_measurements m WHERE {_MEASUREMENT_FILTER}{self._not_pending} "
+            "AND NOT EXISTS "
             "(SELECT 1 FROM ooni_verdicts v WHERE v.measurement_id = m.measurement_id AND v.analysis = ?) "
             "ORDER BY measurement_start, measurement_id LIMIT ?",
             [*_filter_values(query), analysis, query.limit],
@@ -592,6 +680,15 @@ _MEASUREMENT_FILTER = (
     "AND (?::TIMESTAMPTZ IS NULL OR measurement_start >= ?) "
     "AND (?::TIMESTAMPTZ IS NULL OR measurement_start < ?)"
 )
+# Measurements of a file whose write is under way are not shown (DuckDBStore.write_parts).
+_NOT_PENDING = " AND measurement_id NOT IN (SELECT measurement_id FROM ooni_pending)"
+
+
+def _only_measurements(part: IngestBatch) -> bool:
+    """A part of OONI measurements (and their verdicts) only: committed on its own, pending."""
+    return bool(part.measurements) and not (
+        part.entities or part.points or part.carry or part.checkpoint or part.external_events
+    )
 
 
 def _filter_values(query: MeasurementFilter) -> list[Any]:
