@@ -151,3 +151,22 @@ def test_memory_stays_bounded_whatever_the_size_of_the_day_file(
     assert peak_large < peak_small * 1.25 + 100 * n_large, (peak_small, peak_large)
     with gzip.open(large) as unpacked:
         assert peak_large < len(unpacked.read()) / 4
+
+
+def test_a_killed_streamed_write_shows_nothing_and_the_next_run_writes_it_whole(
+    shared_data: Path, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ooni, "CHUNK_MEASUREMENTS", 5)
+    day = _samples(shared_data, tmp_path / "samples.jsonl", 30)
+    # Killed after some chunks were committed: the failure's clean-up never runs.
+    monkeypatch.setattr(type(store), "_discard_pending", lambda self, sha: None)
+    monkeypatch.setenv("LIGHTSOUT_MAX_DECOMPRESSED_BYTES", str(day.stat().st_size * 2 // 3))
+    with pytest.raises(InputError):
+        ingest_file(store, day)
+    assert store.measurements(ALL) == [] and store.verdicts(ALL, analysis_version()) == []
+    assert store.unjudged(ALL, analysis_version()) == [] and store.sources() == []
+
+    monkeypatch.delenv("LIGHTSOUT_MAX_DECOMPRESSED_BYTES")
+    written = ingest_file(store, day).measurements_written  # 30 lines, two of them repeats
+    stored = {v.measurement_id: from_stored(v) for v in store.verdicts(ALL, analysis_version())}
+    assert len(stored) == written == 28 and stored == _recomputed(store)

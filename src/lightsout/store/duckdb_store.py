@@ -201,7 +201,11 @@ class DuckDBStore:
                         return  # already ingested: adds nothing
                 if not open_transaction and _only_measurements(part):
                     con.begin()
-                    self._write_pending(part)
+                    try:
+                        self._write_pending(part)
+                    except BaseException:
+                        con.rollback()
+                        raise
                     con.commit()
                 else:
                     if not open_transaction:
