@@ -99,11 +99,19 @@ class Harness:
         except InputError:
             self.outcomes["refused"] += 1
         except _Hang:
-            self.crashes[f"hang over {HANG_S} s"] += 1
+            self._crashed(f"hang over {HANG_S} s", data)
         except Exception as exc:  # the crash we are looking for
-            self.crashes[_place(exc)] += 1
+            self._crashed(_place(exc), data)
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
+
+    def _crashed(self, place: str, data: bytes) -> None:
+        self.crashes[place] += 1
+        where = os.environ.get("LIGHTSOUT_FUZZ_ARTIFACTS")
+        if where:  # the input, to reproduce it (one file per input)
+            name = f"{self.reader}-{hashlib.sha256(data).hexdigest()[:16]}"
+            (Path(where) / name).write_bytes(data)
+            (Path(where) / f"{name}.txt").write_text(place + "\n")
 
     def result(self) -> dict[str, Any]:
         return {"tried": self.tried, "outcomes": dict(self.outcomes), "crashes": dict(self.crashes)}
@@ -416,6 +424,9 @@ def main() -> int:
     parser.add_argument("--engines", default="hypothesis,atheris")
     parser.add_argument("--atheris-dict", action="store_true", help="Also run atheris with a dictionary.")
     parser.add_argument("--code", default=None, metavar="REV", help="Fuzz the source at this git revision.")
+    parser.add_argument(
+        "--artifacts", type=Path, default=None, help="Directory to keep each crashing or hanging input in."
+    )
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--reader", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--workdir", type=Path, default=None, help=argparse.SUPPRESS)
@@ -436,6 +447,9 @@ def main() -> int:
         args.out.write_text(json.dumps(result))
         return 0
     engines = args.engines.split(",") + (["atheris+dict"] if args.atheris_dict else [])
+    if args.artifacts is not None:
+        args.artifacts.mkdir(parents=True, exist_ok=True)
+        os.environ["LIGHTSOUT_FUZZ_ARTIFACTS"] = str(args.artifacts.resolve())
     with tempfile.TemporaryDirectory(prefix="lightsout-bench-fuzz-") as name:
         tmp = Path(name)
         src = _extract(args.code, tmp / "code") if args.code else None
