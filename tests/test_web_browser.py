@@ -12,6 +12,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -20,6 +21,9 @@ from fastapi import FastAPI
 from PIL import Image
 
 from lightsout.detect.service import list_events
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 from lightsout.model import Scope
 from lightsout.store import open_store
 from lightsout.web import make_router
@@ -70,7 +74,8 @@ def test_entity_page_lists_the_event_and_draws_the_chart(server: str, iran_db: P
 
     store = open_store(iran_db, read_only=True)
     try:
-        national = next(e for e in list_events(store) if e.scope == Scope.NATIONAL)
+        events = list_events(store)
+        national = next(e for e in events if e.scope == Scope.NATIONAL)
     finally:
         store.close()
     with sync_playwright() as playwright:
@@ -120,9 +125,41 @@ def test_entity_page_lists_the_event_and_draws_the_chart(server: str, iran_db: P
                 "return i.complete && i.naturalWidth > 0; }",
                 timeout=60_000,
             )
-            page.screenshot(path=str(tmp_path / "event-page.png"), full_page=True)
+            _check_event_page(page, tmp_path)
+            # an event seen only in one county that stayed within its own ordinary swing: not an outage
+            esfahan = next(
+                e for e in events if e.entity_id == "region/IR-10" and e.start.day == 13
+            )
+            page.goto(f"{server}/event/{esfahan.event_id}", wait_until="networkidle", timeout=60_000)
+            assert page.title().startswith("Esfahan: dip within ordinary variation from 2019-11-13")
+            assert page.locator("h1.headline").inner_text().startswith(
+                "Metrics show no fall beyond ordinary variation in Esfahan, Iran"
+            )
+            assert page.locator("table.affected").count() == 0  # no county named affected
+            page.screenshot(path=str(_shots(tmp_path) / "event-page-esfahan.png"), full_page=True)
         finally:
             browser.close()
+
+
+def _check_event_page(page: Page, tmp_path: Path) -> None:
+    """Iran's national event page, as a reader sees it: the whole headline in view above the chart,
+    the chart loaded at its size with the event shaded, and open ends said as the data allow."""
+    assert page.title().startswith("Iran: outage from 2019-11-16 17:30")
+    headline = page.locator("h1.headline").bounding_box()
+    chart = page.locator("img#event-chart")
+    box = chart.bounding_box()
+    assert headline is not None and box is not None
+    assert headline["y"] >= 0 and headline["y"] + headline["height"] <= box["y"], "headline on the chart"
+    natural = chart.evaluate("i => [i.naturalWidth, i.naturalHeight]")
+    assert natural[0] > 1000 and box["width"] > 1000
+    assert abs(box["width"] / box["height"] - natural[0] / natural[1]) < 0.02, "the chart is distorted"
+    shot = np.asarray(Image.open(io.BytesIO(chart.screenshot())).convert("RGB")).astype(int)
+    assert np.all(np.abs(shot - [240, 199, 199]) < 16, axis=2).mean() > 0.05, "the event is not shaded"
+    # the data end in 2019: an open end is "end of data", never "ongoing"
+    ends = page.locator("table.affected td:nth-child(4)").all_inner_texts()
+    assert len(ends) == 103 and ends.count("end of data") >= 100 and "ongoing" not in ends, set(ends)
+    assert "ongoing" not in page.locator("main").inner_text().lower()
+    page.screenshot(path=str(_shots(tmp_path) / "event-page.png"), full_page=True)
 
 
 def _shots(tmp_path: Path) -> Path:

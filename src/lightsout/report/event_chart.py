@@ -436,7 +436,7 @@ def event_chart_spec(context: EventContext, statement: Statement) -> ChartSpec:
         if other.event_id != event.event_id
         for s in _event_shades(other, context.data_end, OTHER_COLOUR, 0.15, "other events")
     ]
-    label = "this event's cuts" if event.occurrences else f"this {event.kind.value}"
+    label = "this event's cuts" if event.occurrences else f"this {statement.kind_word}"
     shades += _event_shades(event, context.data_end, colour, 0.22, label)
     listed, _, _ = noise_filtered(event, context.noise, context.entities)  # affected beyond noise only
     side_title, side_lines = affected_lines(listed, context.entities) if listed.affected else ("", [])

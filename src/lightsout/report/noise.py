@@ -92,14 +92,16 @@ class KeptLevels:
     min_level_pct: float
     evidence: tuple[SignalEvidence, ...]
     entity_ids: tuple[str, ...]  # the sub-entities they are averaged over
+    start: datetime  # their first alerted bin
+    end: datetime | None  # the end of their last alerted bin; None while one goes on at the data's end
 
 
 def kept_levels(store: Store, event: Event, noise: Mapping[str, float]) -> KeptLevels | None:
     """For an event seen only in its sub-entities (counties clustered into a region's event), its
-    mean and lowest level over the alerted bins of only those sub-entities whose own fall is beyond
-    their ordinary swing: the detector averages over every alerted county, and the statement must
-    not call a level of 34 counties the level of the 16 it names. None when nothing is left out or
-    nothing is kept (the detector's levels stand)."""
+    mean and lowest level, start and end, over the alerted bins of only those sub-entities whose own
+    fall is beyond their ordinary swing: the detector averages over every alerted county, and the
+    statement must not call a level of 34 counties the level of the 16 it names. None when nothing
+    is left out or nothing is kept (the detector's levels stand)."""
     kept = [a.entity_id for a in event.affected if beyond_noise(100 * a.min_ratio, noise.get(a.entity_id))]
     if not kept or len(kept) == len(event.affected):
         return None
@@ -125,11 +127,14 @@ def kept_levels(store: Store, event: Event, noise: Mapping[str, float]) -> KeptL
             key=lambda e: e.signal.value,
         )
     )
+    ongoing = event.end is None and any(a.end is None for a in event.affected if a.entity_id in ids)
     return KeptLevels(
         round(100.0 * statistics.fmean(a.ratio for a in primary), 1),
         round(100.0 * min(a.ratio for a in primary), 1),
         evidence,
         tuple(kept),
+        min(a.bin_start for a in alerts),
+        None if ongoing else max(a.bin_start + timedelta(seconds=a.bin_s) for a in alerts),
     )
 
 

@@ -83,6 +83,7 @@ class Statement:
     body: str
     evidence: tuple[str, ...]
     attribution: str  # "Data: Monash IP Observatory"
+    kind_word: str = "outage"  # what the event is called in titles and legends (see make_statement)
 
     def text(self) -> str:
         lines = [self.headline]
@@ -327,7 +328,8 @@ def make_statement(
         within_noise = False
         if dropped and kept is not None:
             event = replace(event, mean_level_pct=kept.mean_level_pct, min_level_pct=kept.min_level_pct,
-                            evidence=kept.evidence)  # fmt: skip
+                            evidence=kept.evidence, start=kept.start, end=kept.end)  # fmt: skip
+
     place = place_text(event, entities)
     from_subs = not own_alerts and bool(event.affected) and place.startswith("in ")
     if from_subs:
@@ -357,4 +359,5 @@ def make_statement(
             + noise_lines(event, noise, within_noise, dropped, own_alerts)
         ),
         attribution=f"Data: {', '.join(names) or 'the store'}. Analysis: Lightsout.",
+        kind_word="dip within ordinary variation" if noise_only else event.kind.value,
     )

@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 from urllib.parse import quote
@@ -25,7 +25,7 @@ import jinja2
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from lightsout.apps.aggregate import BlockingEvent, blocking_events
+from lightsout.apps.aggregate import LIVE_WINDOW, BlockingEvent, blocking_events
 from lightsout.apps.finding import clean
 from lightsout.detect.service import list_events
 from lightsout.errors import UserError
@@ -224,9 +224,10 @@ def make_router(
             files = event_files(store, event, own)
             noise = event_noise(store, event)
             kept = None if own else kept_levels(store, event, noise)
-            statement = make_statement(
-                event, entities, files, data_end(summaries), own_alerts=own, noise=noise, kept=kept
-            )
+            end = data_end(summaries)
+            statement = make_statement(event, entities, files, end, own_alerts=own, noise=noise, kept=kept)
+            # "ongoing" needs live data: an open end in historical data is the end of the data
+            live = end is not None and end >= datetime.now(UTC) - LIVE_WINDOW
             return page(
                 request,
                 "event.html",
@@ -239,6 +240,7 @@ def make_router(
                 external=external_during(store, event),
                 external_place=f"{event.entity_name} during this event",
                 external_source_name=external_source_name,
+                open_end="ongoing" if live else "end of data",
             )
 
         return read(request, job)
