@@ -11,7 +11,7 @@ import enum
 import io
 import textwrap
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import matplotlib
@@ -418,8 +418,12 @@ def affected_lines(event: Event, entities: dict[str, Entity]) -> tuple[str, list
 
 
 def event_chart_spec(context: EventContext, statement: Statement) -> ChartSpec:
-    """The chart of one event: the window around it, the event shaded, other events of the entity fainter."""
+    """The chart of one event: the window around it, the event shaded, other events of the entity fainter.
+    An event seen only in sub-entities is shaded over the times of those beyond their own noise, as
+    its statement states them (``context.kept``)."""
     event = context.event
+    if context.kept is not None:
+        event = replace(event, start=context.kept.start, end=context.kept.end)
     end = _event_end(event, context.data_end)
     duration = end - event.start
     window_start = event.start - max(timedelta(days=3), duration)
