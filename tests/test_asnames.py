@@ -67,3 +67,33 @@ def test_entities_lists_irans_bgp_networks(shared_data: Path, tmp_path: Path) ->
     assert "AS12880 (Information Technology" in result.output  # the table fits 100 columns: wrapped
     assert "AS5618 (DP IRAN PLC)" in result.output
     assert "25 entities" in result.output
+
+
+def test_network_page_names_the_network_and_credits_the_table(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from lightsout.attribution.entities import make_country
+    from lightsout.model import SignalKind, SignalPoint, SourceFile
+    from lightsout.store import IngestBatch
+    from lightsout.web import make_router
+
+    db = tmp_path / "net.duckdb"
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    itc = make_asn_network(12880)
+    hours = [start + timedelta(hours=h) for h in range(48)]
+    points = [SignalPoint(itc.entity_id, SignalKind.BGP_SLASH24S, "rrc15", t, 3600, 90.0) for t in hours]
+    store = open_store(db)
+    try:
+        source = SourceFile("f" * 64, "/data/rib.gz", "mrt", start, len(points), 0, len(points))
+        store.write_batch(IngestBatch(source, [make_country("IR"), itc], points))
+    finally:
+        store.close()
+    app = FastAPI()
+    app.include_router(make_router(lambda: open_store(db, read_only=True)))
+    html = TestClient(app).get("/entity/network/AS12880").text
+    assert "<h1>AS12880 (Information Technology Company (ITC))" in html
+    assert 'href="https://db-ip.com"' in html and "CC BY 4.0" in html
+    assert ">Iran</a>" in html  # placed in Iran: the breadcrumb leads there
