@@ -635,10 +635,18 @@ class DuckDBStore:
         return TimeSeries(key, times, values)
 
     def measurements(self, query: MeasurementFilter) -> list[OoniMeasurement]:
+        return self._measurement_page(
+            f"{_MEASUREMENT_FILTER}{self._not_pending}", [*_filter_values(query), query.limit]
+        )
+
+    def _measurement_page(self, where: str, values: list[Any]) -> list[OoniMeasurement]:
+        """One page of measurements: the ids picked from the narrow columns (``where``, then
+        ``LIMIT``: the last value), and only theirs read whole (raw JSON: kilobytes each)."""
         rows = self._con.execute(
-            f"SELECT * FROM ooni_measurements WHERE {_MEASUREMENT_FILTER}{self._not_pending} "
-            "ORDER BY measurement_start, measurement_id LIMIT ?",
-            [*_filter_values(query), query.limit],
+            "SELECT * FROM ooni_measurements WHERE measurement_id IN (SELECT measurement_id FROM "
+            f"ooni_measurements m WHERE {where} ORDER BY measurement_start, measurement_id LIMIT ?) "
+            "ORDER BY measurement_start, measurement_id",
+            values,
         ).fetchall()
         return [OoniMeasurement(*row) for row in rows]
 
@@ -659,14 +667,11 @@ class DuckDBStore:
             self._con.execute("SELECT 1 FROM ooni_verdicts LIMIT 0")
         except duckdb.CatalogException:  # a store written before verdicts: none is judged
             return self.measurements(query)
-        rows = self._con.execute(
-            f"SELECT * FROM ooni_measurements m WHERE {_MEASUREMENT_FILTER}{self._not_pending} "
-            "AND NOT EXISTS "
-            "(SELECT 1 FROM ooni_verdicts v WHERE v.measurement_id = m.measurement_id AND v.analysis = ?) "
-            "ORDER BY measurement_start, measurement_id LIMIT ?",
+        return self._measurement_page(
+            f"{_MEASUREMENT_FILTER}{self._not_pending} AND NOT EXISTS (SELECT 1 FROM ooni_verdicts v "
+            "WHERE v.measurement_id = m.measurement_id AND v.analysis = ?)",
             [*_filter_values(query), analysis, query.limit],
-        ).fetchall()
-        return [OoniMeasurement(*row) for row in rows]
+        )
 
     def close(self) -> None:
         with _OPEN_LOCK:
