@@ -298,8 +298,8 @@ def _backfill_through(holder, source: str, start: datetime, end: datetime) -> No
         call("DELETE", f"{base}/{job['job_id']}")
         raise UserError(f"{source}: backfill stopped (run the same command again to resume)") from None
     if job["already_complete"]:
-        console.print(_complete_line(source, start, end, datetime.fromisoformat(job["finished_at"])),
-                      highlight=False, soft_wrap=True)  # fmt: skip
+        when = _time(job["finished_at"]) or datetime.now(UTC)
+        console.print(_complete_line(source, start, end, when), highlight=False, soft_wrap=True)
         return
     _summary(source, job["items_stored"], job["items_known"], job["measurements"], job["points"],
              job["not_yet"], job["unreadable"], job["notes"])  # fmt: skip

@@ -90,6 +90,11 @@ class BackfillJob:
         span = (self.until - self.since).total_seconds()
         return min(1.0, max(0.0, (self.reached - self.since).total_seconds() / span))
 
+    def finish(self, state: JobState) -> None:
+        """End the job: its end time first, so whoever sees a finished state sees its time."""
+        self.finished_at = datetime.now(UTC)
+        self.state = state
+
     def take(self, result: RoundResult) -> None:
         self.items_stored, self.items_known = result.items_stored, result.items_known
         self.not_yet, self.unreadable = result.not_yet, result.unreadable
@@ -174,7 +179,7 @@ class Backfills:
         if job is not None:
             job.cancel.set()
             if job.state == JobState.QUEUED:
-                job.state, job.finished_at = JobState.STOPPED, datetime.now(UTC)
+                job.finish(JobState.STOPPED)
         return job
 
     def close(self, timeout_s: float | None = None) -> bool:
@@ -203,15 +208,14 @@ class Backfills:
                 self._run(job)
             except Exception as exc:  # a connector bug fails the job, never the service
                 job.error = f"{type(exc).__name__}: {exc}"
-                job.state = JobState.FAILED
+                job.finish(JobState.FAILED)
             finally:
-                if job.state in (JobState.QUEUED, JobState.RUNNING):
-                    job.state = JobState.STOPPED
-                job.finished_at = datetime.now(UTC)
+                if not job.finished:
+                    job.finish(JobState.STOPPED)
         with self._lock:  # what was still queued will not run
             for job in self._jobs.values():
                 if not job.finished:
-                    job.state, job.finished_at = JobState.STOPPED, datetime.now(UTC)
+                    job.finish(JobState.STOPPED)
 
     def _run(self, job: BackfillJob) -> None:
         from lightsout.service.run import build_connector
@@ -220,7 +224,8 @@ class Backfills:
         window = job.window
         done = cast("Checkpoint | None", self._read(lambda s: s.load_checkpoint(job.source, window.stream)))
         if done is not None and done.data_until is not None and done.data_until >= job.until:
-            job.already_complete, job.state = True, JobState.DONE
+            job.already_complete = True
+            job.finish(JobState.DONE)
             return
         connector = build_connector(self._config.source(job.source), self._config)
         stop = _Either(self._stop, job.cancel)
@@ -237,11 +242,12 @@ class Backfills:
         if result.items_stored:
             self._on_data()
         if result.error is not None:
-            job.error, job.state = result.error, JobState.FAILED
+            job.error = result.error
+            job.finish(JobState.FAILED)
         elif result.stopped or stop.is_set():
-            job.state = JobState.STOPPED
+            job.finish(JobState.STOPPED)
         else:
-            job.state = JobState.DONE
+            job.finish(JobState.DONE)
 
 
 class _Either(threading.Event):
