@@ -192,7 +192,7 @@ def snapshot(
 
     # (prefix, AS) pairs: an origin set of one AS maps straight; AS_SETs add a pair per member.
     sets = state.origin_sets
-    single = np.array([o[0] if len(o) == 1 else -1 for o in sets], dtype=np.int64)
+    single = state.single_origins()
     asns = single[oids]
     plain = asns >= 0
     pair_pid, pair_asn = pids[plain].astype(np.int64), asns[plain]
@@ -253,6 +253,11 @@ def snapshot(
     return by_asn, by_country
 
 
+# The entity of each AS seen in this process (immutable): a worker reading a collector's files one
+# after another names the same ~70k ASes in each file.
+_AS_ENTITIES: dict[int, Entity] = {}
+
+
 @dataclass(slots=True)
 class Replay:
     """The bins a file gives, with the entities they name."""
@@ -294,9 +299,11 @@ class Replay:
         return out
 
     def entities(self) -> list[Entity]:
-        return [make_asn_network(asn) for asn in sorted(self.asns)] + [
-            make_country(cc) for cc in sorted(self.countries)
-        ]
+        made = _AS_ENTITIES
+        for asn in self.asns.difference(made):
+            made[asn] = make_asn_network(asn)
+        return [made[asn] for asn in sorted(self.asns)] + [make_country(cc) for cc in sorted(self.countries)]
+
 
     def value(self, bin_start: int, entity_id: str) -> Value | None:
         """The value of one entity in one bin (for tests and tools)."""

@@ -133,6 +133,7 @@ class RouteTables:
     country_codes: list[str] = field(default_factory=list)
     origin_sets: list[tuple[int, ...]] = field(default_factory=lambda: [()])  # id 0: no route
     origin_ids: dict[tuple[int, ...], int] = field(default_factory=dict)
+    single: Any = None  # per origin-set id: its AS when it holds one, else -1 (single_origins())
     tables: dict[str, array[int]] = field(default_factory=dict)
     sizes: dict[str, int] = field(default_factory=dict)
     peaks: dict[str, int] = field(default_factory=dict)
@@ -190,6 +191,17 @@ class RouteTables:
                 )  # type: ignore[assignment]
         assert self.info is not None
         return self.info
+
+    def single_origins(self) -> npt.NDArray[np.int64]:
+        """Per origin-set id, its AS when the set holds one AS, else -1; extended for new sets."""
+        import numpy as np
+
+        done = 0 if self.single is None else len(self.single)
+        if done < len(self.origin_sets):
+            fresh = np.array([o[0] if len(o) == 1 else -1 for o in self.origin_sets[done:]], dtype=np.int64)
+            self.single = fresh if self.single is None else np.concatenate([self.single, fresh])
+        result: npt.NDArray[np.int64] = self.single
+        return result
 
     def origin_id(self, origins: tuple[int, ...]) -> int:
         oid = self.origin_ids.get(origins)
