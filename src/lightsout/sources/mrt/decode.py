@@ -6,9 +6,13 @@ the prefix and the origin AS (the end of the AS path). pybgpkit-parser 0.6.2 bui
 object per route (every attribute, decoded to Python), which alone takes about 4x bgpdump's time
 on an update file, before any replay; bgpdump -m formats every route as text. Reading only the
 AS path's last segment and the NLRI bytes (keys are the NLRI bytes themselves, host bits cleared)
-is what makes the ingest faster than bgpdump on one core (bench/bench_mrt.py measures it against
-both in the same run), and tests/test_mrt.py checks the result per origin AS against bgpdump's
-output and against pybgpkit-parser.
+is what lets the ingest run faster than bgpdump on one core; tests/test_mrt.py checks the result
+per origin AS against bgpdump's output and against pybgpkit-parser. This module is the reference
+and the fallback: the frequent records (TABLE_DUMP_V2 RIB entries, BGP4MP updates and state
+changes) are decoded by the C fast path built from ``_fastmrt.pyx`` where it is built
+(:meth:`Decoder.fast_path`), because in Python the per-record work alone costs 0.3-0.7x
+bgpdump -m's records/s per core (bench/bench_mrt.py); every other record comes here, and
+tests/test_mrt_fast.py reads real files both ways and compares.
 
 What is read as bgpdump reads it: BGP4MP and BGP4MP_ET messages (2- and 4-byte AS, ADD-PATH),
 UPDATEs of any length (RFC 8654 extended messages: the length comes from the MRT record),
