@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +50,24 @@ def _same(fast: Parsed, pure: Parsed) -> None:
     assert sorted(fast.points, key=repr) == sorted(pure.points, key=repr)
     assert fast.entities == pure.entities
     assert fast.carry is not None and pure.carry is not None
-    assert fast.carry.payload == pure.carry.payload  # the same tables, prefix ids and origin ids
+    assert _contents(fast.carry.payload) == _contents(pure.carry.payload)
+
+
+def _contents(payload: bytes) -> dict[str, object]:
+    """What stored tables hold: prefix and origin-set ids, every peer's table, peaks, entities
+    seen, and each prefix's country as a code (the codes' numbering follows lookup order)."""
+    state = RouteTables.load(payload)
+    n = len(state.keys)
+    countries = [] if state.country_of is None else state.country_of[:n].tolist()
+    return {
+        "keys": state.keys,
+        "origin_sets": state.origin_sets,
+        "tables": {peer: bytes(table)[: 4 * n] for peer, table in state.tables.items()},
+        "sizes": state.sizes,
+        "peaks": state.peaks,
+        "known": (state.known_asns, state.known_countries, state.next_file_s, state.synced),
+        "countries": [state.country_codes[i] if i >= 0 else i for i in countries],
+    }
 
 
 @pytest.mark.parametrize("name", FILES, ids=lambda p: p.name)
@@ -98,3 +116,19 @@ def test_c_geolocation_walk_equals_numpy_walk() -> None:
     as_codes = [codes_fast[i] if i >= 0 else None for i in got_fast.tolist()]
     assert as_codes == [codes_slow[i] if i >= 0 else None for i in got_slow.tolist()]
     assert sum(c is not None for c in as_codes) > 20_000
+
+
+def test_without_the_extensions(shared_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As on a machine without a C compiler: every import of the extensions fails, and the reader
+    (decoder, table keys, stored tables, geolocation) gives the same result."""
+    path = shared_data / FILES[0]
+    built = read_mrt(path)
+    monkeypatch.setitem(sys.modules, "lightsout.sources.mrt._fastmrt", None)
+    monkeypatch.setitem(sys.modules, "lightsout.attribution._fastgeo", None)
+    locator = GeoLocator()
+    bare = read_mrt(path, locator=locator)
+    assert locator._walker() is None
+    _same(built, bare)
+    assert built.carry is not None
+    again = RouteTables.load(built.carry.payload)  # the keys split in Python
+    assert again.dump() == built.carry.payload  # and joined in Python
