@@ -174,12 +174,19 @@ def _ingest_ooni(
 
 
 def _write(
-    store: Store, path: Path, digest: str, parsed: Parsed, report: IngestReport | None = None
+    store: Store,
+    path: Path,
+    digest: str,
+    parsed: Parsed,
+    report: IngestReport | None = None,
+    checked: bool = False,
 ) -> IngestReport:
-    """Check what a reader made of a file and write it with its source record, atomically."""
+    """Check what a reader made of a file (unless ``checked``: a worker process did) and write it
+    with its source record, atomically."""
     if report is None:
         report = IngestReport(path=str(path), format=parsed.format, sha256=digest)
-    parsed = _checked(parsed, path)
+    if not checked:
+        parsed = _checked(parsed, path)
     store.write_batch(
         IngestBatch(
             _source_file(path, digest, parsed),
@@ -256,12 +263,14 @@ def _mrt_order(path: Path) -> tuple[int, int, str]:
 
 def _read_collector(
     paths: list[Path], carry: CarryState | None
-) -> list[tuple[Path, str, Parsed | None, str | None]]:
+) -> list[tuple[Path, str, Parsed | None, tuple[str, str] | None]]:
     """Read one collector's files in order, each continuing the previous one's tables (runs in a
-    worker process). Per file: (path, sha256, what was read or None, the error or None)."""
+    worker process), and apply the ingest's bounds (``_checked``) there too, in parallel: the
+    parent only writes. Per file: (path, sha256, what was read and checked or None, the error's
+    position and message or None)."""
     from lightsout.sources.mrt import read_mrt
 
-    out: list[tuple[Path, str, Parsed | None, str | None]] = []
+    out: list[tuple[Path, str, Parsed | None, tuple[str, str] | None]] = []
     for path in paths:
         digest = sha256_of(path)
         previous = carry
@@ -272,9 +281,14 @@ def _read_collector(
         try:
             parsed = read_mrt(path, load_carry=load)
         except InputError as exc:
-            out.append((path, digest, None, str(exc)))
+            out.append((path, digest, None, (exc.position, exc.message)))
             continue
         carry = parsed.carry or carry
+        try:
+            parsed = _checked(parsed, path)
+        except InputError as exc:  # too many points: the file is refused, its tables still carry
+            out.append((path, digest, None, (exc.position, exc.message)))
+            continue
         out.append((path, digest, parsed, None))
     return out
 
@@ -310,6 +324,7 @@ def ingest_mrt_files(store: Store, paths: list[Path], jobs: int) -> Iterator[Ing
         for future in as_completed(futures):
             for path, digest, parsed, error in future.result():
                 if parsed is None:
-                    yield InputError(str(path), "", error or "unreadable")
+                    position, message = error or ("", "unreadable")
+                    yield InputError(str(path), position, message)
                     continue
-                yield _write(store, path, digest, parsed)
+                yield _write(store, path, digest, parsed, checked=True)
