@@ -110,8 +110,8 @@ def addresses_in_echo(body: bytes) -> tuple[str, ...]:
     if isinstance(data, dict):
         for key in ECHO_KEYS:
             value = data.get(key)
-            if isinstance(value, str):
-                candidates.extend(value.split(","))  # httpbin's "origin" lists proxies too
+            if isinstance(value, str):  # httpbin's "origin" lists the proxies after the client
+                candidates.append(value.split(",", 1)[0])
     elif isinstance(data, str):
         candidates.append(data)
     elif "\n" in text or "=" in text:
