@@ -62,12 +62,15 @@ def _key(alert: Alert) -> tuple[str, str, str, int, datetime]:
     return (alert.entity_id, alert.signal.value, alert.source, alert.bin_s, alert.bin_start)
 
 
-def _fresh_copy(iran_db: Path, path: Path) -> Store:
-    """Iran's data with no alerts and no detector state: what `watch` finds on its first round."""
+def _fresh_copy(iran_db: Path, path: Path) -> tuple[Store, list[Alert]]:
+    """Iran's data with no alerts and no detector state (what `watch` finds on its first round),
+    and the alerts the batch run had stored (an uninterrupted online round writes the same:
+    tests/test_detect.py::test_batch_and_online_agree_on_real_data)."""
     shutil.copy(iran_db, path)
     store = open_store(path)
+    judged = store.alerts()
     store.replace_alerts([s.key for s in store.series()], None, None, [])
-    return store
+    return store, judged
 
 
 def test_an_online_round_killed_between_alerts_and_state_is_judged_again_whole(
@@ -76,15 +79,8 @@ def test_an_online_round_killed_between_alerts_and_state_is_judged_again_whole(
     """`watch` / the service's judge: a round writes its alerts, then the detector state. A kill
     between the two must not leave the alerts without the state (the next round would judge the
     same bins again) nor the state without the alerts (they would be lost)."""
-    reference = _fresh_copy(iran_db, tmp_path / "reference.duckdb")
-    try:
-        detect_online(reference)  # an uninterrupted round
-        expected = reference.alerts()
-    finally:
-        reference.close()
+    store, expected = _fresh_copy(iran_db, tmp_path / "killed.duckdb")
     assert expected and len({_key(a) for a in expected}) == len(expected)
-
-    store = _fresh_copy(iran_db, tmp_path / "killed.duckdb")
     try:
         groups = [g.group_id for g in detect_run.group_series(store)]
         written: list[int] = []
