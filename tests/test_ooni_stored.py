@@ -170,3 +170,29 @@ def test_a_killed_streamed_write_shows_nothing_and_the_next_run_writes_it_whole(
     written = ingest_file(store, day).measurements_written  # 30 lines, two of them repeats
     stored = {v.measurement_id: from_stored(v) for v in store.verdicts(ALL, analysis_version())}
     assert len(stored) == written == 28 and stored == _recomputed(store)
+
+
+def test_lightsout_blocking_reanalyse_stores_the_verdicts_of_the_running_analysis(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from lightsout.cli.blocking import blocking
+    from lightsout.store import open_store
+
+    db = tmp_path / "store.duckdb"
+    store = open_store(db)
+    try:
+        ingest_file(store, _samples(shared_data, tmp_path / "samples.jsonl", 8))
+        right = _recomputed(store)
+        store.save_verdicts([replace(to_stored(v, "0-older"), status="down") for v in right.values()])
+    finally:
+        store.close()
+    result = CliRunner().invoke(blocking, ["--db", str(db), "--reanalyse", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert f"{len(right)} measurement(s) judged again and stored" in result.output
+    store = open_store(db, read_only=True)
+    try:
+        assert {v.measurement_id: from_stored(v) for v in store.verdicts(ALL, analysis_version())} == right
+    finally:
+        store.close()

@@ -10,7 +10,7 @@ of a country each time. So the ingest judges each new measurement once and store
 fingerprint lists it uses. Readers take only verdicts of the running analysis; a measurement
 without one (ingested before verdicts were stored, or judged by an analysis that has changed
 since) is judged on read, as before, so a reader is never wrong, only slower.
-:func:`rederive` (``lightsout reanalyse``) judges those again and stores the new verdicts.
+:func:`rederive` (``lightsout blocking --reanalyse``) judges those again and stores the new verdicts.
 Any edit of the analysis, even a comment, makes a new version: a needless re-derivation is cheap
 beside a stale verdict published as true.
 """
