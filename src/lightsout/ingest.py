@@ -12,8 +12,11 @@ import hashlib
 import importlib
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+
+import pyarrow as pa
 
 from lightsout.errors import InputError
 from lightsout.model import IngestReport, SourceFile
@@ -174,19 +177,12 @@ def _ingest_ooni(
 
 
 def _write(
-    store: Store,
-    path: Path,
-    digest: str,
-    parsed: Parsed,
-    report: IngestReport | None = None,
-    checked: bool = False,
+    store: Store, path: Path, digest: str, parsed: Parsed, report: IngestReport | None = None
 ) -> IngestReport:
-    """Check what a reader made of a file (unless ``checked``: a worker process did) and write it
-    with its source record, atomically."""
+    """Check what a reader made of a file and write it with its source record, atomically."""
     if report is None:
         report = IngestReport(path=str(path), format=parsed.format, sha256=digest)
-    if not checked:
-        parsed = _checked(parsed, path)
+    parsed = _checked(parsed, path)
     store.write_batch(
         IngestBatch(
             _source_file(path, digest, parsed),
@@ -263,14 +259,14 @@ def _mrt_order(path: Path) -> tuple[int, int, str]:
 
 def _read_collector(
     paths: list[Path], carry: CarryState | None
-) -> list[tuple[Path, str, Parsed | None, tuple[str, str] | None]]:
+) -> list[tuple[Path, str, _Columns | None, tuple[str, str] | None]]:
     """Read one collector's files in order, each continuing the previous one's tables (runs in a
     worker process), and apply the ingest's bounds (``_checked``) there too, in parallel: the
     parent only writes. Per file: (path, sha256, what was read and checked or None, the error's
     position and message or None)."""
     from lightsout.sources.mrt import read_mrt
 
-    out: list[tuple[Path, str, Parsed | None, tuple[str, str] | None]] = []
+    out: list[tuple[Path, str, _Columns | None, tuple[str, str] | None]] = []
     for path in paths:
         digest = sha256_of(path)
         previous = carry
@@ -289,8 +285,47 @@ def _read_collector(
         except InputError as exc:  # too many points: the file is refused, its tables still carry
             out.append((path, digest, None, (exc.position, exc.message)))
             continue
-        out.append((path, digest, parsed, None))
+        out.append((path, digest, _Columns.of(parsed), None))
     return out
+
+
+@dataclass(slots=True)
+class _Columns:
+    """A checked file's points and entities as columns (sent from a worker to the parent far more
+    cheaply than dataclass rows, and written by DuckDB as they are); the rest of what was read in
+    ``parsed``, its ``points`` and ``entities`` emptied."""
+
+    parsed: Parsed
+    points: pa.Table
+    entities: pa.Table
+
+    @classmethod
+    def of(cls, parsed: Parsed) -> _Columns:
+        from lightsout.model import Entity, SignalPoint
+        from lightsout.store.schema import arrow_table
+
+        points, entities = arrow_table(SignalPoint, parsed.points), arrow_table(Entity, parsed.entities)
+        parsed.points, parsed.entities = [], []
+        return cls(parsed, points, entities)
+
+
+def _write_columns(store: Store, path: Path, digest: str, file: _Columns) -> IngestReport:
+    """Write a file a worker read and checked (``_read_collector``), as ``_write`` does."""
+    parsed = file.parsed
+    source = replace(_source_file(path, digest, parsed), points_written=file.points.num_rows)
+    store.write_batch(
+        IngestBatch(
+            source,
+            carry=parsed.carry,
+            external_events=parsed.external_events,
+            entity_columns=file.entities,
+            point_columns=file.points,
+        )
+    )
+    report = _reported(IngestReport(path=str(path), format=parsed.format, sha256=digest), parsed, 0)
+    report.points_written = file.points.num_rows
+    report.entities_written = file.entities.num_rows
+    return report
 
 
 def ingest_mrt_files(store: Store, paths: list[Path], jobs: int) -> Iterator[IngestReport | InputError]:
@@ -327,4 +362,4 @@ def ingest_mrt_files(store: Store, paths: list[Path], jobs: int) -> Iterator[Ing
                     position, message = error or ("", "unreadable")
                     yield InputError(str(path), position, message)
                     continue
-                yield _write(store, path, digest, parsed, checked=True)
+                yield _write_columns(store, path, digest, parsed)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
 
 from lightsout.model import (
     Alert,
@@ -43,6 +44,25 @@ class IngestBatch:
     # The verdicts on ``measurements`` (lightsout.apps.stored): each is stored with its measurement
     # when that measurement is new to the store (a copy already stored keeps its own verdict).
     verdicts: list[OoniVerdict] = field(default_factory=list)
+    # The same kind of rows as ``entities`` / ``points``, as columns (lightsout.store.schema.
+    # arrow_table), as MRT ingest's worker processes send them: DuckDB writes them as they are; a
+    # store that needs rows takes :func:`with_rows` of the batch. Given in place of the lists.
+    entity_columns: pa.Table | None = None
+    point_columns: pa.Table | None = None
+
+
+def with_rows(batch: IngestBatch) -> IngestBatch:
+    """The batch with its columns (if any) turned into rows of ``entities`` and ``points``."""
+    if batch.entity_columns is None and batch.point_columns is None:
+        return batch
+    from lightsout.store.schema import rows_from_arrow
+
+    entities, points = list(batch.entities), list(batch.points)
+    if batch.entity_columns is not None:
+        entities += rows_from_arrow(Entity, batch.entity_columns)
+    if batch.point_columns is not None:
+        points += rows_from_arrow(SignalPoint, batch.point_columns)
+    return replace(batch, entities=entities, points=points, entity_columns=None, point_columns=None)
 
 
 def make_file_series(batch: IngestBatch) -> list[FileSeries]:

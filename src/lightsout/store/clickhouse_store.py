@@ -52,7 +52,7 @@ from lightsout.model import (
     SourceHealth,
 )
 from lightsout.sources import CarryState
-from lightsout.store.base import IngestBatch, MeasurementFilter, TimeSeries, make_file_series
+from lightsout.store.base import IngestBatch, MeasurementFilter, TimeSeries, make_file_series, with_rows
 from lightsout.store.clickhouse_generations import BEGUN_TABLE, begin, commit, discard_abandoned
 from lightsout.store.clickhouse_sql import (
     IDS_PER_QUERY,
@@ -181,7 +181,7 @@ class ClickHouseStore:
         pending: list[SignalPoint] | None = None
         recount: set[str] = set()
         provenance: dict[tuple[str, SignalKind, str, int], FileSeries] = {}
-        for part in parts:
+        for part in map(with_rows, parts):
             if last is None:
                 if self.has_source(part.source.sha256):
                     return  # already ingested: adds nothing

@@ -6,8 +6,6 @@ DuckDB locks the file for one writing process; within a process, readers use cur
 
 from __future__ import annotations
 
-import enum
-import operator
 import os
 import threading
 from collections.abc import Collection, Iterable
@@ -40,7 +38,7 @@ from lightsout.model import (
 )
 from lightsout.sources import CarryState
 from lightsout.store.base import IngestBatch, MeasurementFilter, TimeSeries
-from lightsout.store.schema import column_names, create_table_sql
+from lightsout.store.schema import arrow_table, create_table_sql
 
 SCHEMA_VERSION = 1
 
@@ -74,18 +72,7 @@ _BATCH_SUMMARY = (
 )
 
 
-def _arrow_table(cls: type, rows: list[Any]) -> pa.Table:
-    names = column_names(cls)
-    columns: dict[str, list[Any]] = {name: [] for name in names}
-    if rows:
-        get = operator.attrgetter(*names)
-        values = [get(row) for row in rows] if len(names) > 1 else [(get(row),) for row in rows]
-        for name, column in zip(names, zip(*values, strict=True), strict=True):
-            if any(issubclass(kind, enum.Enum) for kind in set(map(type, column))):
-                columns[name] = [v.value if isinstance(v, enum.Enum) else v for v in column]
-            else:
-                columns[name] = list(column)
-    return pa.table(columns)
+_arrow_table = arrow_table
 
 
 class DuckDBStore:
@@ -290,14 +277,21 @@ class DuckDBStore:
     def _write_rows(self, batch: IngestBatch) -> None:
         """One part's rows, inside the caller's transaction."""
         con = self._con
-        if batch.entities:
-            con.register("entities_arrow", _arrow_table(Entity, batch.entities))
+        # Columns as they came (MRT ingest's workers), else the rows' columns.
+        entities = batch.entity_columns
+        if entities is None and batch.entities:
+            entities = _arrow_table(Entity, batch.entities)
+        if entities is not None and entities.num_rows:
+            con.register("entities_arrow", entities)
             con.execute(
                 "INSERT INTO entities SELECT * FROM entities_arrow ON CONFLICT (entity_id) DO NOTHING"
             )
             con.unregister("entities_arrow")
-        if batch.points:
-            con.register("points_arrow", _arrow_table(SignalPoint, batch.points))
+        points = batch.point_columns
+        if points is None and batch.points:
+            points = _arrow_table(SignalPoint, batch.points)
+        if points is not None and points.num_rows:
+            con.register("points_arrow", points)
             self._write_points(con)
             # Parts of one file writing the same series widen its one row.
             con.execute(
@@ -697,6 +691,7 @@ def _only_measurements(part: IngestBatch) -> bool:
     """A part of OONI measurements (and their verdicts) only: committed on its own, pending."""
     return bool(part.measurements) and not (
         part.entities or part.points or part.carry or part.checkpoint or part.external_events
+        or part.entity_columns is not None or part.point_columns is not None
     )
 
 

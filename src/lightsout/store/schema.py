@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import operator
 import types
 import typing
 from datetime import datetime
 from typing import Any
+
+import pyarrow as pa
 
 _SQL_TYPES: dict[Any, str] = {
     str: "VARCHAR",
@@ -44,3 +47,33 @@ def create_table_sql(table: str, cls: type, primary_key: tuple[str, ...]) -> str
 
 def column_names(cls: type) -> list[str]:
     return [f.name for f in dataclasses.fields(cls)]
+
+
+def arrow_table(cls: type, rows: list[Any]) -> pa.Table:
+    """Rows of a dataclass as a pyarrow table of its columns (enums by their values)."""
+    names = column_names(cls)
+    columns: dict[str, list[Any]] = {name: [] for name in names}
+    if rows:
+        get = operator.attrgetter(*names)
+        values = [get(row) for row in rows] if len(names) > 1 else [(get(row),) for row in rows]
+        for name, column in zip(names, zip(*values, strict=True), strict=True):
+            if any(issubclass(kind, enum.Enum) for kind in set(map(type, column))):
+                columns[name] = [v.value if isinstance(v, enum.Enum) else v for v in column]
+            else:
+                columns[name] = list(column)
+    return pa.table(columns)
+
+
+def rows_from_arrow(cls: type, table: pa.Table) -> list[Any]:
+    """The inverse of :func:`arrow_table`: the dataclass rows of a table of its columns."""
+    hints = typing.get_type_hints(cls)
+    columns: list[list[Any]] = []
+    for f in dataclasses.fields(cls):
+        values = table.column(f.name).to_pylist()
+        annotation = hints[f.name]
+        if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+            annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
+        if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+            values = [None if v is None else annotation(v) for v in values]
+        columns.append(values)
+    return [cls(*row) for row in zip(*columns, strict=True)]
