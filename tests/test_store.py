@@ -108,6 +108,28 @@ def test_a_batch_reads_back_as_written(store: Store) -> None:
     assert store.load_checkpoint("ooni", "follow") == checkpoint
 
 
+def test_a_batch_given_as_columns_is_stored_as_the_same_rows(store: Store) -> None:
+    """MRT ingest's workers send points and entities as Arrow columns (IngestBatch.point_columns):
+    stored and read back exactly as the same rows given as lists, on every backend."""
+    from lightsout.store.schema import arrow_table, rows_from_arrow
+
+    rows = points([90.0, 12.5, 3.25]) + points([7.0], key=replace(CONNECTIVITY, entity_id="network/AS12880"))
+    assert rows_from_arrow(SignalPoint, arrow_table(SignalPoint, rows)) == rows
+    store.write_batch(
+        IngestBatch(
+            source("a", points=4),
+            entity_columns=arrow_table(Entity, [IR, TEHRAN, AS12880]),
+            point_columns=arrow_table(SignalPoint, rows),
+        )
+    )
+    assert store.entities() == [IR, AS12880, TEHRAN]
+    series = store.points(CONNECTIVITY)
+    assert series.values.tolist() == [90.0, 12.5, 3.25]
+    assert series.times_s.tolist() == [int((T0 + i * HOUR).timestamp()) for i in range(3)]
+    assert [s.points for s in store.series()] == [3, 1]
+    assert store.sources() == [source("a", points=4)]
+
+
 def test_ingest_state_and_sources_by_sha_answer_without_reading_every_record(store: Store) -> None:
     # The read paths' cache key and an event's files: never the whole ledger (one row per live item).
     assert store.ingest_state() == (0, None) and store.sources_by_sha(["a"]) == []
