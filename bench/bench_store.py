@@ -6,29 +6,36 @@ SYNTHETIC (no real series exist at that scale on this machine): per entity and s
 daily cycle and noise; 1% of the entities (at least 3) have a 3-hour outage on the last day, with
 the alerts a detector would write for it, written by the benchmark (the detector is not run here).
 
-Measured, per backend, through the :class:`lightsout.store.Store` protocol only:
+Measured, per backend, each in its own process (its peak memory is its own):
 
 - **ingest**: points per second of ``write_batch`` (one batch = one synthetic file: one signal, one
-  day, a block of entities; building the SignalPoint records is timed apart and not counted);
-- **country page**: what the dashboard's country page reads from the store, uncached, for countries
-  picked at random (half of them with an outage): ``load_entity_context`` of the HTML page (its
-  events, entities, series, sources) and the points of every series its chart draws; p50 and p99
-  over ``--reps`` runs. The chart's baseline computation (lightsout.detect.seasonal, about 2 s per
-  7-day series of 5-minute bins here) is the same Python on both backends: it is timed once
-  apart ("chart baseline") and not counted in the page's latency;
-- **events query**: ``lightsout.detect.service.list_events`` (the API's /events, the dashboard's
-  index), p50 and p99.
+  day, a block of entities; building the SignalPoint records is timed apart and not counted),
+  against the named baseline: the same arrays appended to a plain DuckDB table (no key, no dedup,
+  no provenance), measured in the same run; disk per point and peak memory;
+- **country page**: ``GET /entity/country/XX`` through the app (FastAPI's ASGI client, page cache
+  off, so every request reads the store), countries picked at random, half of them with an outage;
+  p50 and p99 over ``--reps`` runs;
+- **events query**: ``lightsout.detect.service.list_events`` (what /api/v1/events and the
+  dashboard compute after a write), p50 and p99; and once, one country's chart context (its
+  normalised series with their baselines: the same Python on both backends).
 
 Ratios are printed as ClickHouse / DuckDB (a throughput ratio above 1 or a latency ratio below 1
 means ClickHouse did better). With few reps, p99 is close to the slowest run: it says so.
+``--keep`` leaves the stores; ``--reuse`` then measures the queries again on them (after a code
+change, or with another version of the code on PYTHONPATH) without ingesting.
 
-Full scale (hours; about 25 GB of disk per backend; a ClickHouse server from scripts/ci-clickhouse.sh):
+Full scale needs hours and disk: measured on 3 December 2026 (docs/design.md, "ClickHouse
+backend") at 98 bytes per point on DuckDB (44 GB for 7 days) and 5.6 on ClickHouse, DuckDB
+ingesting about 18,000 points/s on this loaded 2-core machine. The largest run done, 74,000
+entities for 1 day (64 M points), under ``nice -n 19``, a ClickHouse server from
+scripts/ci-clickhouse.sh:
 
-    .venv/bin/python bench/bench_store.py --entities 74000 --days 7 --workdir /var/tmp/lightsout-bench
+    nice -n 19 .venv/bin/python bench/bench_store.py --entities 74000 --days 1 --reps 10 \
+        --workdir /var/tmp/lightsout-bench --keep
 
-A bounded run on a shared machine (a few minutes):
+A bounded run on a shared machine (a minute):
 
-    .venv/bin/python bench/bench_store.py --entities 1000 --days 7 --reps 10
+    .venv/bin/python bench/bench_store.py --entities 600 --days 2 --reps 5
 """
 
 from __future__ import annotations
@@ -275,14 +282,13 @@ def baseline(path: Path, plan: Plan, progress: bool) -> Result:
     for block, _ in iter_blocks(plan):
         n_rows, n_bins = block.values.shape
         t0 = time.perf_counter()
+        times_us = np.array([round(t.timestamp()) * 1_000_000 for t in block.times], dtype=np.int64)
         arrow = pa.table(
             {
                 "entity_id": pa.array(np.repeat(np.array(block.ids, dtype=object), n_bins), pa.string()),
                 "signal": pa.array([block.signal.value] * (n_rows * n_bins), pa.string()),
                 "source": pa.array([SOURCE] * (n_rows * n_bins), pa.string()),
-                "bin_start": pa.array(np.tile(np.array(block.times, dtype="datetime64[us]"), n_rows)).cast(
-                    pa.timestamp("us", tz="UTC")
-                ),
+                "bin_start": pa.array(np.tile(times_us, n_rows)).cast(pa.timestamp("us", tz="UTC")),
                 "bin_s": pa.array(np.full(n_rows * n_bins, BIN_S, dtype=np.int64)),
                 "value": pa.array(block.values.ravel()),
                 "samples": pa.array(np.ones(n_rows * n_bins, dtype=np.int64)),
