@@ -38,6 +38,16 @@ from lightsout.model import (
 )
 from lightsout.sources import CarryState
 from lightsout.store.base import IngestBatch, MeasurementFilter, TimeSeries
+from lightsout.store.duckdb_ooni import (
+    MEASUREMENT_FILTER,
+    NOT_PENDING,
+    discard_pending,
+    filter_values,
+    measurement_page,
+    only_measurements,
+    write_pending,
+)
+from lightsout.store.duckdb_summary import COUNTED_SERIES, SUMMARY_SERIES, create_summaries, write_points
 from lightsout.store.schema import arrow_table, create_table_sql
 
 SCHEMA_VERSION = 1
@@ -54,22 +64,6 @@ _TABLES: list[tuple[str, type, tuple[str, ...]]] = [
     ("external_events", ExternalEvent, ("event_id",)),
     ("file_series", FileSeries, ("sha256", "entity_id", "signal", "source", "bin_s")),
 ]
-
-
-# One row per series (Store.series), kept by write_batch in the batch's transaction: at IODA scale
-# (450 million points) counting the points on every read takes seconds.
-_SUMMARY_TABLE = (
-    "CREATE TABLE series_summary (entity_id VARCHAR NOT NULL, signal VARCHAR NOT NULL, "
-    "source VARCHAR NOT NULL, bin_s BIGINT NOT NULL, points BIGINT NOT NULL, first TIMESTAMPTZ NOT NULL, "
-    "last TIMESTAMPTZ NOT NULL, min_value DOUBLE NOT NULL, max_value DOUBLE NOT NULL, "
-    "PRIMARY KEY (entity_id, signal, source, bin_s))"
-)
-
-# Each series' figures over the batch's points (``points_arrow``).
-_BATCH_SUMMARY = (
-    "SELECT entity_id, signal, source, bin_s, count(*) AS points, min(bin_start) AS first, "
-    "max(bin_start) AS last, min(value) AS min_value, max(value) AS max_value FROM points_arrow GROUP BY ALL"
-)
 
 
 _arrow_table = arrow_table
@@ -112,7 +106,7 @@ class DuckDBStore:
             raise UserError(f"{path}: no store here yet; run `lightsout ingest` first")
         self._summaries = self._has_table("series_summary")
         # A store written before streamed OONI writes has no pending list: nothing is pending.
-        self._not_pending = _NOT_PENDING if self._has_table("ooni_pending") else ""
+        self._not_pending = NOT_PENDING if self._has_table("ooni_pending") else ""
 
     def _create_schema(self) -> None:
         for table, cls, key in _TABLES:
@@ -137,17 +131,7 @@ class DuckDBStore:
         )
         if not self._has_table("series_summary"):
             # A store written before summaries were kept: count every series once.
-            self._con.begin()
-            try:
-                self._con.execute(_SUMMARY_TABLE)
-                self._con.execute(
-                    "INSERT INTO series_summary SELECT entity_id, signal, source, bin_s, count(*), "
-                    "min(bin_start), max(bin_start), min(value), max(value) FROM points GROUP BY ALL"
-                )
-                self._con.commit()
-            except BaseException:
-                self._con.rollback()
-                raise
+            create_summaries(self._con)
 
     def _has_table(self, name: str) -> bool:
         return bool(
@@ -186,10 +170,10 @@ class DuckDBStore:
                     sha = part.source.sha256
                     if self.has_source(sha):
                         return  # already ingested: adds nothing
-                if not open_transaction and _only_measurements(part):
+                if not open_transaction and only_measurements(part):
                     con.begin()
                     try:
-                        self._write_pending(part)
+                        write_pending(con, part)
                     except BaseException:
                         con.rollback()
                         raise
@@ -232,47 +216,9 @@ class DuckDBStore:
                 self._discard_pending(sha)
             raise
 
-    def _write_pending(self, part: IngestBatch) -> None:
-        """A part of measurements and verdicts, its new measurements marked pending."""
-        con = self._con
-        con.register("ooni_arrow", _arrow_table(OoniMeasurement, part.measurements))
-        con.register("verdicts_arrow", _arrow_table(OoniVerdict, part.verdicts))
-        try:
-            # New: not visible yet (not stored, or stored by a write that is pending or was killed).
-            new = (
-                "NOT EXISTS (SELECT 1 FROM ooni_measurements m WHERE m.measurement_id = {c}.measurement_id "
-                "AND NOT EXISTS (SELECT 1 FROM ooni_pending p WHERE p.measurement_id = m.measurement_id))"
-            )
-            con.execute(
-                "INSERT INTO ooni_pending SELECT DISTINCT ?, measurement_id FROM ooni_arrow a WHERE "
-                + new.format(c="a"),
-                [part.source.sha256],
-            )
-            con.execute(
-                "INSERT INTO ooni_verdicts SELECT * FROM verdicts_arrow v WHERE "
-                + new.format(c="v")
-                + " ON CONFLICT DO NOTHING"
-            )
-            con.execute("INSERT INTO ooni_measurements SELECT * FROM ooni_arrow ON CONFLICT DO NOTHING")
-        finally:
-            con.unregister("ooni_arrow")
-            con.unregister("verdicts_arrow")
-
     def _discard_pending(self, sha: str) -> None:
-        """Remove what a failed write committed (best effort: what is left stays invisible)."""
-        con = self._con
-        try:
-            con.begin()
-            for table in ("ooni_verdicts", "ooni_measurements"):
-                con.execute(
-                    f"DELETE FROM {table} WHERE measurement_id IN "
-                    "(SELECT measurement_id FROM ooni_pending WHERE sha256 = ?)",
-                    [sha],
-                )
-            con.execute("DELETE FROM ooni_pending WHERE sha256 = ?", [sha])
-            con.commit()
-        except duckdb.Error:
-            con.rollback()
+        """Remove what a failed write committed (duckdb_ooni.discard_pending)."""
+        discard_pending(self._con, sha)
 
     def _write_rows(self, batch: IngestBatch) -> None:
         """One part's rows, inside the caller's transaction."""
@@ -292,7 +238,7 @@ class DuckDBStore:
             points = _arrow_table(SignalPoint, batch.points)
         if points is not None and points.num_rows:
             con.register("points_arrow", points)
-            self._write_points(con)
+            write_points(con)
             # Parts of one file writing the same series widen its one row.
             con.execute(
                 "INSERT INTO file_series SELECT ?, entity_id, signal, source, bin_s, min(bin_start), "
@@ -331,37 +277,6 @@ class DuckDBStore:
             con.register("external_arrow", _arrow_table(ExternalEvent, list(latest.values())))
             con.execute("INSERT OR REPLACE INTO external_events SELECT * FROM external_arrow")
             con.unregister("external_arrow")
-
-    def _write_points(self, con: duckdb.DuckDBPyConnection) -> None:
-        """The batch's points (``points_arrow``) and their series' summaries. A series the batch
-        only extends (the next file of a stream) merges its summary with the batch's, exactly; one
-        whose stored bins it rewrites or fills is recounted after the write."""
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE redo_keys AS SELECT b.entity_id, b.signal, b.source, b.bin_s "
-            f"FROM ({_BATCH_SUMMARY}) b JOIN series_summary s USING (entity_id, signal, source, bin_s) "
-            "WHERE b.first <= s.last"
-        )
-        # A later file covering the same bins of the same source replaces them.
-        con.execute(
-            "INSERT INTO points SELECT * FROM points_arrow "
-            "ON CONFLICT (entity_id, signal, source, bin_s, bin_start) "
-            "DO UPDATE SET value = excluded.value, samples = excluded.samples"
-        )
-        con.execute(
-            f"INSERT INTO series_summary SELECT * FROM ({_BATCH_SUMMARY}) b "
-            "ANTI JOIN redo_keys USING (entity_id, signal, source, bin_s) "
-            "ON CONFLICT (entity_id, signal, source, bin_s) DO UPDATE SET "
-            "points = points + excluded.points, last = excluded.last, "
-            "min_value = least(min_value, excluded.min_value), "
-            "max_value = greatest(max_value, excluded.max_value)"
-        )
-        if con.execute("SELECT count(*) FROM redo_keys").fetchone() != (0,):
-            con.execute(
-                "INSERT OR REPLACE INTO series_summary SELECT p.entity_id, p.signal, p.source, p.bin_s, "
-                "count(*), min(p.bin_start), max(p.bin_start), min(p.value), max(p.value) "
-                "FROM points p SEMI JOIN redo_keys USING (entity_id, signal, source, bin_s) GROUP BY ALL"
-            )
-        con.execute("DROP TABLE redo_keys")
 
     def save_verdicts(self, verdicts: list[OoniVerdict]) -> None:
         if not verdicts:
@@ -592,23 +507,9 @@ class DuckDBStore:
         if entity_ids is not None and not entity_ids:
             return []
         ids = sorted(entity_ids) if entity_ids is not None else None
-        if self._summaries:  # one row per series, kept at write time
-            sql = (
-                "SELECT s.entity_id, s.signal, s.source, s.bin_s, s.points, s.first, s.last, s.min_value, "
-                "s.max_value FROM series_summary s JOIN entities e USING (entity_id) "
-                "WHERE (? IS NULL OR s.entity_id = ?) AND (? IS NULL OR e.country_code = ?) "
-                "AND (?::VARCHAR[] IS NULL OR s.entity_id IN (SELECT unnest(?::VARCHAR[]))) "
-                "ORDER BY s.entity_id, s.signal, s.source, s.bin_s"
-            )
-        else:  # a store written before summaries were kept, opened read-only: count the points
-            sql = (
-                "SELECT p.entity_id, p.signal, p.source, p.bin_s, count(*), min(p.bin_start), "
-                "max(p.bin_start), min(p.value), max(p.value) FROM points p "
-                "JOIN entities e USING (entity_id) "
-                "WHERE (? IS NULL OR p.entity_id = ?) AND (? IS NULL OR e.country_code = ?) "
-                "AND (?::VARCHAR[] IS NULL OR p.entity_id IN (SELECT unnest(?::VARCHAR[]))) "
-                "GROUP BY ALL ORDER BY p.entity_id, p.signal, p.source, p.bin_s"
-            )
+        # One row per series kept at write time; else (a store written before summaries were kept,
+        # opened read-only) count the points.
+        sql = SUMMARY_SERIES if self._summaries else COUNTED_SERIES
         rows = self._con.execute(sql, [entity_id, entity_id, country, country, ids, ids]).fetchall()
         return [
             SeriesSummary(SeriesKey(r[0], SignalKind(r[1]), r[2], r[3]), r[4], r[5], r[6], r[7], r[8])
@@ -629,28 +530,17 @@ class DuckDBStore:
         return TimeSeries(key, times, values)
 
     def measurements(self, query: MeasurementFilter) -> list[OoniMeasurement]:
-        return self._measurement_page(
-            f"{_MEASUREMENT_FILTER}{self._not_pending}", [*_filter_values(query), query.limit]
+        return measurement_page(
+            self._con, f"{MEASUREMENT_FILTER}{self._not_pending}", [*filter_values(query), query.limit]
         )
-
-    def _measurement_page(self, where: str, values: list[Any]) -> list[OoniMeasurement]:
-        """One page of measurements: the ids picked from the narrow columns (``where``, then
-        ``LIMIT``: the last value), and only theirs read whole (raw JSON: kilobytes each)."""
-        rows = self._con.execute(
-            "SELECT * FROM ooni_measurements WHERE measurement_id IN (SELECT measurement_id FROM "
-            f"ooni_measurements m WHERE {where} ORDER BY measurement_start, measurement_id LIMIT ?) "
-            "ORDER BY measurement_start, measurement_id",
-            values,
-        ).fetchall()
-        return [OoniMeasurement(*row) for row in rows]
 
     def verdicts(self, query: MeasurementFilter, analysis: str) -> list[OoniVerdict]:
         try:
             rows = self._con.execute(
                 "SELECT * FROM ooni_verdicts WHERE analysis = ? AND "
-                f"{_MEASUREMENT_FILTER}{self._not_pending} ORDER BY"
+                f"{MEASUREMENT_FILTER}{self._not_pending} ORDER BY"
                 " measurement_start, measurement_id LIMIT ?",
-                [analysis, *_filter_values(query), query.limit],
+                [analysis, *filter_values(query), query.limit],
             ).fetchall()
         except duckdb.CatalogException:  # a store written before verdicts, opened read-only
             return []
@@ -661,10 +551,11 @@ class DuckDBStore:
             self._con.execute("SELECT 1 FROM ooni_verdicts LIMIT 0")
         except duckdb.CatalogException:  # a store written before verdicts: none is judged
             return self.measurements(query)
-        return self._measurement_page(
-            f"{_MEASUREMENT_FILTER}{self._not_pending} AND NOT EXISTS (SELECT 1 FROM ooni_verdicts v "
+        return measurement_page(
+            self._con,
+            f"{MEASUREMENT_FILTER}{self._not_pending} AND NOT EXISTS (SELECT 1 FROM ooni_verdicts v "
             "WHERE v.measurement_id = m.measurement_id AND v.analysis = ?)",
-            [*_filter_values(query), analysis, query.limit],
+            [*filter_values(query), analysis, query.limit],
         )
 
     def close(self) -> None:
@@ -676,29 +567,6 @@ class DuckDBStore:
             _OPEN[self._key] -= 1
             if not _OPEN[self._key]:
                 del _OPEN[self._key]
-
-
-_MEASUREMENT_FILTER = (
-    "(? IS NULL OR probe_cc = ?) AND (? IS NULL OR probe_asn = ?) AND (? IS NULL OR test_name = ?) "
-    "AND (?::TIMESTAMPTZ IS NULL OR measurement_start >= ?) "
-    "AND (?::TIMESTAMPTZ IS NULL OR measurement_start < ?)"
-)
-# Measurements of a file whose write is under way are not shown (DuckDBStore.write_parts).
-_NOT_PENDING = " AND measurement_id NOT IN (SELECT measurement_id FROM ooni_pending)"
-
-
-def _only_measurements(part: IngestBatch) -> bool:
-    """A part of OONI measurements (and their verdicts) only: committed on its own, pending."""
-    return bool(part.measurements) and not (
-        part.entities or part.points or part.carry or part.checkpoint or part.external_events
-        or part.entity_columns is not None or part.point_columns is not None
-    )
-
-
-def _filter_values(query: MeasurementFilter) -> list[Any]:
-    """The values of :data:`_MEASUREMENT_FILTER`'s parameters."""
-    q = query
-    return [q.country, q.country, q.asn, q.asn, q.test_name, q.test_name, q.since, q.since, q.until, q.until]
 
 
 def _external_event(row: tuple[Any, ...]) -> ExternalEvent:
