@@ -327,6 +327,11 @@ class Event:
     pattern: FusionPattern | None = None
     confidence_reasons: tuple[str, ...] = ()
     history_days: float | None = None  # days of data before the event the baseline could use
+    # The judgement against noise (detect.noise.judge), what every output publishes: the alerted
+    # sub-entities left out of ``affected`` because their fall stayed within their own ordinary swing,
+    # and whether the event's own fall does (a dip within ordinary variation, never an outage).
+    not_counted: tuple[Affected, ...] = ()
+    within_noise: bool = False
 
 
 class HealthState(enum.StrEnum):

@@ -367,6 +367,8 @@ def _print_events(rows: list[Event], fmt: str) -> None:
         table.add_column(name, no_wrap=name != "entity", overflow="ellipsis")
     for e in rows:
         kind = "outage" if e.kind == EventKind.OUTAGE else "degr."
+        if e.within_noise and e.not_counted and not e.affected:  # every sub-entity within its own swing
+            kind = "dip"
         kind += f" x{e.schedule.days}" if e.schedule is not None else ""
         table.add_row(
             e.event_id,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from lightsout.detect.events import EventParams, make_events
+from lightsout.detect.noise import judge_events
 from lightsout.model import Entity, Event, Scope, SeriesKey, SeriesSummary
 from lightsout.store import Store
 
@@ -35,6 +36,8 @@ def list_events(
         return int(store.points(key, start, end).times_s.size)
 
     events = make_events(alerts, entities, data_ends(summaries), params, summaries, count_points)
+    # judged against noise here, once, so the events list, API, feed, dashboard and statements agree
+    events = judge_events(store, events, entities, alerts)
     return [e for e in events if event_matches(e, query)]
 
 

@@ -19,12 +19,13 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import numpy.typing as npt
 
+from lightsout.detect.noise import KeptLevels, beyond_noise, event_noise, kept_levels
+from lightsout.detect.noise import events_with_own_alerts as events_with_own_alerts
 from lightsout.detect.policy import POLICIES
 from lightsout.detect.seasonal import BaselineParams, SeasonalBank
 from lightsout.detect.service import list_events
 from lightsout.errors import UserError
 from lightsout.model import Entity, Event, SeriesKey, SeriesSummary, SignalKind, SourceFile
-from lightsout.report.noise import KeptLevels, beyond_noise, event_noise, kept_levels
 from lightsout.store import Store, TimeSeries
 
 IngestState = tuple[int, datetime | None]  # Store.ingest_state(): (source records, newest ingest)
@@ -118,8 +119,8 @@ class EventContext:
     own_alerts: bool = True  # False: only sub-entities alerted (counties clustered into a region's event)
     sub_series: list[NormalisedSeries] = field(default_factory=list)  # their series, when own_alerts is False
     files: list[SourceFile] = field(default_factory=list)  # the files the event's numbers come from
-    noise: dict[str, float] = field(default_factory=dict)  # ordinary low % per entity (report.noise)
-    kept: KeptLevels | None = None  # levels of the sub-entities beyond noise alone (report.noise)
+    noise: dict[str, float] = field(default_factory=dict)  # ordinary low % per entity (detect.noise)
+    kept: KeptLevels | None = None  # levels of the sub-entities beyond noise alone (detect.noise)
 
 
 MAX_SUB_SERIES = 8  # sub-entity series drawn for an event seen only in its sub-entities
@@ -175,22 +176,6 @@ def find_event(events: list[Event], event_id: str) -> Event:
     raise UserError(f"no event {event_id!r}; `lightsout events --format csv` lists event ids")
 
 
-def events_with_own_alerts(store: Store, events: list[Event]) -> set[str]:
-    """Ids of the events whose entity's own series alerted during them. The others were seen only in
-    sub-entities (county spans clustered into a regional event): their level is the sub-entities'."""
-    by_entity: dict[str, list[int]] = {}
-    for alert in store.alerts():
-        by_entity.setdefault(alert.entity_id, []).append(epoch_s(alert.bin_start))
-    found = set()
-    for event in events:
-        times = np.sort(np.array(by_entity.get(event.entity_id, []), dtype=np.int64))
-        end = epoch_s(event.end) if event.end is not None else np.iinfo(np.int64).max
-        first = int(np.searchsorted(times, epoch_s(event.start)))
-        if first < times.size and times[first] < end:
-            found.add(event.event_id)
-    return found
-
-
 def _affected_series(
     store: Store, event: Event, state: IngestState, cache: NormaliseCache | None
 ) -> list[NormalisedSeries]:
@@ -218,7 +203,8 @@ def event_files(
     A store whose files were ingested before provenance was recorded has no answer: []."""
     days = (params or BaselineParams()).days
     wanted = {(e.signal, e.source, e.bin_s) for e in event.evidence}
-    owners = [event.entity_id] if own_alerts else [a.entity_id for a in event.affected]
+    # every sub-entity that alerted, also those whose fall stayed within their own swing (not_counted)
+    owners = [event.entity_id] if own_alerts else [a.entity_id for a in (*event.affected, *event.not_counted)]
     keys = [
         s.key
         for owner in owners
@@ -244,9 +230,10 @@ def load_event_context(
     state = store.ingest_state()
     own = event.event_id in events_with_own_alerts(store, [event])
     noise = event_noise(store, event)
-    # the sub-entities drawn: those whose fall is beyond their own ordinary swing (report.noise)
-    beyond = [a for a in event.affected if beyond_noise(100 * a.min_ratio, noise.get(a.entity_id))]
-    drawn = replace(event, affected=tuple(beyond or event.affected))
+    # the sub-entities drawn: those whose fall is beyond their own ordinary swing (detect.noise)
+    alerted = (*event.affected, *event.not_counted)
+    beyond = [a for a in alerted if beyond_noise(100 * a.min_ratio, noise.get(a.entity_id))]
+    drawn = replace(event, affected=tuple(beyond or alerted))
     sub_series = [] if own else _affected_series(store, drawn, state, cache)
     ends = [s.times_s[-1] + s.key.bin_s for s in sub_series if s.times_s.size]
     end = data_end(summaries)

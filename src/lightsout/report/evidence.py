@@ -7,10 +7,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from lightsout.detect.noise import NOISE_DAYS, NOISE_FACTOR, beyond_noise
 from lightsout.detect.policy import POLICIES, Direction
 from lightsout.detect.seasonal import BaselineParams
 from lightsout.model import Affected, Entity, Event, EventKind, SignalEvidence, SourceFile
-from lightsout.report.noise import NOISE_DAYS, NOISE_FACTOR, beyond_noise
 from lightsout.report.places import sub_units
 from lightsout.report.words import bin_text, duration_text, moment_text, pct, source_name
 

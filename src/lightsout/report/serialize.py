@@ -25,7 +25,7 @@ def to_jsonable(value: Any) -> Any:
 EVENT_CSV_COLUMNS = [
     "event_id", "kind", "scope", "entity_id", "entity_name", "country_code", "start", "start_uncertainty_s",
     "end", "end_uncertainty_s", "mean_level_pct", "min_level_pct", "confidence", "signals", "affected",
-    "affected_children", "affected_of", "schedule",
+    "affected_children", "affected_of", "schedule", "not_counted", "within_noise",
 ]  # fmt: skip
 
 
@@ -44,5 +44,5 @@ def event_csv_row(event: Event) -> list[str]:
         event.end.isoformat() if event.end else "", str(event.end_uncertainty_s),
         f"{event.mean_level_pct:.1f}", f"{event.min_level_pct:.1f}", f"{event.confidence:.3f}", signals,
         ";".join(a.entity_id for a in event.affected), str(event.affected_children), str(event.affected_of),
-        schedule,
+        schedule, ";".join(a.entity_id for a in event.not_counted), str(event.within_noise).lower(),
     ]  # fmt: skip

@@ -19,6 +19,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from lightsout.attribution.timezones import country_zone, country_zone_count
+from lightsout.detect.noise import KeptLevels, judge
 from lightsout.detect.seasonal import BaselineParams
 from lightsout.model import (
     Affected,
@@ -30,7 +31,6 @@ from lightsout.model import (
     SourceFile,
 )
 from lightsout.report.evidence import evidence_lines, noise_filtered, noise_lines, outage_evidence
-from lightsout.report.noise import KeptLevels
 from lightsout.report.places import country_name, kind_of, place_text, sub_units, unit_words
 from lightsout.report.words import (
     SIGNAL_NOUNS,
@@ -311,24 +311,19 @@ def make_statement(
     (:func:`lightsout.report.context.event_files`), each named in the evidence; ``data_end`` is where
     the entity's data stop (said of an event still going on there); ``own_alerts`` false says the entity's own
     series did not alert (:func:`lightsout.report.context.events_with_own_alerts`), so the levels are
-    its affected sub-entities'. ``noise`` (:func:`lightsout.report.noise.event_noise`) gives each
+    its affected sub-entities'. ``noise`` (:func:`lightsout.detect.noise.event_noise`) gives each
     series' ordinary low: a sub-entity whose fall stays within it is not counted as affected, and
     an event whose lowest level stays within its entity's is "degraded", never an outage. An event
     seen only in sub-entities that all stayed within their own swing names none as affected and says
-    so; when some are left out, ``kept`` (:func:`lightsout.report.noise.kept_levels`) gives the levels
+    so; when some are left out, ``kept`` (:func:`lightsout.detect.noise.kept_levels`) gives the levels
     of the others alone."""
     entities = entities or {}
     params = params or BaselineParams()
     noise = noise or {}
-    filtered, within_noise, dropped = noise_filtered(event, noise, entities)
-    noise_only = not own_alerts and bool(event.affected) and not filtered.affected
-    event = replace(filtered, affected_children=0) if noise_only else filtered
-    if not own_alerts and filtered.affected:
-        # the levels are the kept sub-entities' own (each beyond its own swing), not all alerted ones'
-        within_noise = False
-        if dropped and kept is not None:
-            event = replace(event, mean_level_pct=kept.mean_level_pct, min_level_pct=kept.min_level_pct,
-                            evidence=kept.evidence, start=kept.start, end=kept.end)  # fmt: skip
+    # the one judgement against noise that every output publishes (detect.noise.judge)
+    event = judge(event, own_alerts, noise, kept, entities)
+    within_noise, dropped = event.within_noise, list(event.not_counted)
+    noise_only = not own_alerts and bool(dropped) and not event.affected
 
     place = place_text(event, entities)
     from_subs = not own_alerts and bool(event.affected) and place.startswith("in ")

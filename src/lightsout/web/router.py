@@ -27,6 +27,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from lightsout.apps.aggregate import LIVE_WINDOW, BlockingEvent, blocking_events
 from lightsout.apps.finding import clean
+from lightsout.detect.noise import event_noise, kept_levels
 from lightsout.detect.service import list_events
 from lightsout.errors import UserError
 from lightsout.model import Affected, Entity, EntityKind, Event
@@ -43,7 +44,6 @@ from lightsout.report.context import (
 from lightsout.report.event_chart import ChartFormat, entity_chart_spec, event_chart_spec, render_chart
 from lightsout.report.external import external_during, external_of
 from lightsout.report.external import source_name as external_source_name
-from lightsout.report.noise import event_noise, kept_levels
 from lightsout.report.statement import (
     bin_text,
     local_start,

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import numpy as np
 
 from lightsout.detect.policy import POLICIES
-from lightsout.model import Alert, Event, SeriesSummary, SignalEvidence, SignalKind
+from lightsout.model import Alert, Entity, Event, EventKind, SeriesSummary, SignalEvidence, SignalKind
 from lightsout.store import Store
 
 NOISE_DAYS = 7
@@ -78,10 +78,21 @@ def noise_floors(
 
 
 def event_noise(store: Store, event: Event) -> dict[str, float]:
-    """Ordinary lows of the event's entity and of every affected sub-entity, for its signals."""
+    """Ordinary lows of the event's entity and of every alerted sub-entity, for its signals, measured
+    before the detector's start of the event: the first alerted bin of any of them (a judged event's
+    own start may be later, that of the sub-entities beyond noise, and must not move the window)."""
     signals = {e.signal for e in event.evidence} or {SignalKind.CONNECTIVITY_INDEX}
-    ids = [event.entity_id, *(a.entity_id for a in event.affected)]
-    return noise_floors(store, ids, signals, event.start, event.end)
+    start, end = alerted_span(event)
+    ids = [event.entity_id, *(a.entity_id for a in (*event.affected, *event.not_counted))]
+    return noise_floors(store, ids, signals, start, end)
+
+
+def alerted_span(event: Event) -> tuple[datetime, datetime | None]:
+    """The start and end of the event as the detector fused it, over every alerted sub-entity."""
+    alerted = (*event.affected, *event.not_counted)
+    start = min([event.start, *(a.start for a in alerted)])
+    ends = [event.end, *(a.end for a in alerted)]
+    return start, None if any(e is None for e in ends) else max(e for e in ends if e is not None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,3 +155,75 @@ def _evidence(group: list[Alert]) -> SignalEvidence:
     first = group[0]
     return SignalEvidence(first.signal, first.source, first.bin_s, len(group), statistics.fmean(ratios),
                           min(ratios), min(times), max(times))  # fmt: skip
+
+
+def judge(
+    event: Event,
+    own_alerts: bool,
+    noise: Mapping[str, float],
+    kept: KeptLevels | None,
+    entities: Mapping[str, Entity],
+) -> Event:
+    """The event as every output publishes it (events list, API, feed, dashboard, statement): the
+    one judgement of its depth against noise. Its ``affected`` are only the alerted sub-entities
+    whose fall is beyond their own ordinary swing (the others go to ``not_counted``);
+    ``within_noise`` says its fall stays within ordinary variation - its own series' (an event whose
+    entity alerted) or, for an event seen only in sub-entities, that none of them fell beyond its
+    own. When an event seen only in sub-entities keeps some and leaves others out, its levels,
+    evidence, start and end are those of the kept ones alone (``kept``: :func:`kept_levels`).
+    ``noise``: :func:`event_noise`; empty leaves the event as it is. Judging a judged event again
+    changes nothing."""
+    if event.kind != EventKind.OUTAGE or not noise:
+        return event
+    alerted = (*event.affected, *event.not_counted)
+    keep = tuple(a for a in alerted if beyond_noise(100 * a.min_ratio, noise.get(a.entity_id)))
+    dropped = tuple(a for a in alerted if a not in keep)
+    if not own_alerts and alerted and not keep:  # a dip of sub-entities, each within its own swing
+        return replace(event, affected=(), affected_children=0, not_counted=dropped, within_noise=True)
+    within = not beyond_noise(event.min_level_pct, noise.get(event.entity_id))
+    if dropped:
+        parents = {a.entity_id: entities[a.entity_id].parent_id for a in keep if a.entity_id in entities}
+        children = sum(1 for a in keep if parents.get(a.entity_id) == event.entity_id)
+        event = replace(event, affected=keep, affected_children=children, not_counted=dropped)
+    if not own_alerts and keep:
+        # the levels are the kept sub-entities' own (each beyond its own swing), not all alerted ones'
+        within = False
+        if dropped and kept is not None:
+            event = replace(event, mean_level_pct=kept.mean_level_pct, min_level_pct=kept.min_level_pct,
+                            evidence=kept.evidence, start=kept.start, end=kept.end)  # fmt: skip
+    return replace(event, within_noise=within)
+
+
+def events_with_own_alerts(store: Store, events: list[Event], alerts: list[Alert] | None = None) -> set[str]:
+    """Ids of the events whose entity's own series alerted during them. The others were seen only in
+    sub-entities (county spans clustered into a regional event): their level is the sub-entities'.
+    ``alerts``: the store's alerts when the caller has them already."""
+    by_entity: dict[str, list[int]] = {}
+    for alert in store.alerts() if alerts is None else alerts:
+        by_entity.setdefault(alert.entity_id, []).append(int(alert.bin_start.timestamp()))
+    found = set()
+    for event in events:
+        times = np.sort(np.array(by_entity.get(event.entity_id, []), dtype=np.int64))
+        end = int(event.end.timestamp()) if event.end is not None else np.iinfo(np.int64).max
+        first = int(np.searchsorted(times, int(event.start.timestamp())))
+        if first < times.size and times[first] < end:
+            found.add(event.event_id)
+    return found
+
+
+def judge_events(
+    store: Store, events: list[Event], entities: Mapping[str, Entity], alerts: list[Alert] | None = None
+) -> list[Event]:
+    """Every event judged against noise (:func:`judge`) with the store's series: what
+    ``list_events`` returns, so that every output states the same affected list, level and times.
+    Only outages listing sub-entities are measured (the judgement changes no other event's numbers)."""
+    own = events_with_own_alerts(store, events, alerts)
+    judged = []
+    for event in events:
+        if event.kind == EventKind.OUTAGE and (event.affected or event.not_counted):
+            noise = event_noise(store, event)
+            is_own = event.event_id in own
+            kept = None if is_own else kept_levels(store, event, noise)
+            event = judge(event, is_own, noise, kept, entities)
+        judged.append(event)
+    return judged
