@@ -49,17 +49,18 @@ def noise_floors(
     signals: set[SignalKind],
     start: datetime,
     end: datetime | None,
+    catalogue: Mapping[str, list[SeriesSummary]] | None = None,
 ) -> dict[str, float]:
     """The ordinary low (% of median) per entity, of its first stored series of one of ``signals``,
     measured before ``start`` (see the module docstring); entities without one are left out."""
     floors: dict[str, float] = {}
     ids = list(dict.fromkeys(entity_ids))
-    by_entity: dict[str, list[SeriesSummary]] = {}
-    if len(ids) > 3:  # one summary of every series costs about what three per-entity ones do
-        for summary in store.series():
-            by_entity.setdefault(summary.key.entity_id, []).append(summary)
+    by_entity: Mapping[str, list[SeriesSummary]] = catalogue or {}
+    read_all = catalogue is not None or len(ids) > 3
+    if catalogue is None and read_all:  # one read of every summary costs about three per-entity ones
+        by_entity = _catalogue(store)
     for entity_id in ids:
-        found = by_entity.get(entity_id, []) if len(ids) > 3 else store.series(entity_id)
+        found = by_entity.get(entity_id, []) if read_all else store.series(entity_id)
         summaries = [s for s in found if s.key.signal in signals]
         if not summaries:
             continue
@@ -77,14 +78,23 @@ def noise_floors(
     return floors
 
 
-def event_noise(store: Store, event: Event) -> dict[str, float]:
+def _catalogue(store: Store) -> dict[str, list[SeriesSummary]]:
+    by_entity: dict[str, list[SeriesSummary]] = {}
+    for summary in store.series():
+        by_entity.setdefault(summary.key.entity_id, []).append(summary)
+    return by_entity
+
+
+def event_noise(
+    store: Store, event: Event, catalogue: Mapping[str, list[SeriesSummary]] | None = None
+) -> dict[str, float]:
     """Ordinary lows of the event's entity and of every alerted sub-entity, for its signals, measured
     before the detector's start of the event: the first alerted bin of any of them (a judged event's
     own start may be later, that of the sub-entities beyond noise, and must not move the window)."""
     signals = {e.signal for e in event.evidence} or {SignalKind.CONNECTIVITY_INDEX}
     start, end = alerted_span(event)
     ids = [event.entity_id, *(a.entity_id for a in (*event.affected, *event.not_counted))]
-    return noise_floors(store, ids, signals, start, end)
+    return noise_floors(store, ids, signals, start, end, catalogue)
 
 
 def alerted_span(event: Event) -> tuple[datetime, datetime | None]:
@@ -219,9 +229,11 @@ def judge_events(
     Only outages listing sub-entities are measured (the judgement changes no other event's numbers)."""
     own = events_with_own_alerts(store, events, alerts)
     judged = []
+    catalogue: dict[str, list[SeriesSummary]] | None = None  # every series, read once if needed
     for event in events:
         if event.kind == EventKind.OUTAGE and (event.affected or event.not_counted):
-            noise = event_noise(store, event)
+            catalogue = _catalogue(store) if catalogue is None else catalogue
+            noise = event_noise(store, event, catalogue)
             is_own = event.event_id in own
             kept = None if is_own else kept_levels(store, event, noise)
             event = judge(event, is_own, noise, kept, entities)
