@@ -38,14 +38,13 @@ archive does after missing update files).
 
 from __future__ import annotations
 
-import json
 import time
 from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from lightsout.model import Checkpoint, Skip
 from lightsout.sources import CarryState, LoadCarry, Parsed, no_carry
@@ -55,6 +54,7 @@ from lightsout.sources.mrt.decode import RouteSink
 from lightsout.sources.mrt.replay import Replayer
 from lightsout.sources.mrt.updates import Change, apply_changes
 from lightsout.sources.ris_live_messages import BadMessage, Control, Message, read_frame
+from lightsout.sources.ris_live_state import MAX_GAPS_KEPT, SEEN_KEPT, Batch, Cursor, utc
 from lightsout.sources.ris_live_stream import StreamEvent, StreamReader, subscriptions
 from lightsout.sources.ris_live_sync import CatchUp, catch_up, first_record_time, restrict
 
@@ -67,8 +67,6 @@ if TYPE_CHECKING:
 
 FORMAT = "ris-live"
 DEFAULT_URL = "wss://ris-live.ripe.net/v1/ws/?client=lightsout"
-SEEN_KEPT = 1000  # identities kept in the checkpoint (and at least this many in memory)
-MAX_GAPS_KEPT = 50
 RIB_AHEAD = timedelta(days=2)  # how far after the stream's start a RIB dump is looked for
 RIB_BEHIND = timedelta(hours=12)  # how far before it (RIS writes one every 8 hours)
 MAX_QUIET_BINS = 12  # a stream jumping further ahead (a clock step) skips the bins in between
@@ -91,60 +89,6 @@ class RisLiveSettings:
     backoff_cap_s: float = 120.0
 
 
-@dataclass(slots=True)
-class _Cursor:
-    collector: str
-    synced: bool = False
-    next_bin: int | None = None  # start of the first bin not in the stored tables
-    last_ts: float | None = None  # newest message applied
-    rib: str | None = None
-    seen: list[str] = field(default_factory=list)
-    gaps: list[dict[str, Any]] = field(default_factory=list)
-    gaps_total: int = 0
-
-    def text(self) -> str:
-        return json.dumps({"collector": self.collector, "synced": self.synced, "next_bin": self.next_bin,
-                           "last_ts": self.last_ts, "rib": self.rib, "seen": self.seen[-SEEN_KEPT:],
-                           "gaps": self.gaps, "gaps_total": self.gaps_total}, sort_keys=True)  # fmt: skip
-
-    @classmethod
-    def load(cls, checkpoint: Checkpoint | None, collector: str) -> _Cursor:
-        if checkpoint is None:
-            return cls(collector)
-        try:
-            body = json.loads(checkpoint.cursor)
-            if body.get("collector") != collector:
-                return cls(collector)  # another collector's (or connector's) cursor: start afresh
-            seen, gaps = list(body.get("seen") or []), list(body.get("gaps") or [])
-            total = int(body.get("gaps_total") or len(gaps))
-            return cls(collector, bool(body["synced"]), body.get("next_bin"), body.get("last_ts"),
-                       body.get("rib"), seen, gaps, total)  # fmt: skip
-        except (ValueError, TypeError, AttributeError, KeyError):
-            return cls(collector)
-
-
-@dataclass(slots=True)
-class _Batch:
-    """A closed stretch of bins (or a RIB dump) waiting to be fetched and parsed."""
-
-    first_bin: int
-    bins: int
-    changes: list[Change]
-    cursor: str
-    skipped: list[Skip]
-    counts: dict[str, int]
-    newest: float | None
-    received: float | None  # our clock when the newest message arrived
-    rib: Path | None = None  # the MRT file of a "rib" or "updates" batch
-    rib_time: int | None = None
-    archive_key: str | None = None  # its URL in the archive
-    kind: str = "bins"  # "bins" (the stream's), "rib" or "updates" (the archive's MRT files)
-
-
-def _utc(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, UTC)
-
-
 class RisLiveConnector:
     format = FORMAT
 
@@ -160,7 +104,7 @@ class RisLiveConnector:
         self.locator: GeoLocator | None = None
         self.tables: RouteTables | None = None
         self.sink: RouteSink | None = None
-        self.cursor = _Cursor(self.collector)
+        self.cursor = Cursor(self.collector)
         self.stored: str | None = None  # the cursor text the store holds, as far as we know
         self.taken_up = False  # the stored state has been taken up by this connector
         self.seen: OrderedDict[str, None] = OrderedDict()
@@ -176,12 +120,12 @@ class RisLiveConnector:
         self.newest: float | None = None
         self.received: float | None = None
         self.skew_s: float | None = None  # collector clock minus ours, at the newest message
-        self.batches: dict[str, _Batch] = {}
+        self.batches: dict[str, Batch] = {}
         self.waiting: str | None = None  # why no values are given (health, `lightsout sources`)
         self.last_rib_poll = 0.0
         self.used_rib_file = False
         self.floor = 0.0  # messages older than this (the RIB dump the tables start from) are dropped
-        self.plan: list[tuple[str, _Batch]] = []  # MRT files still to read to synchronise the tables
+        self.plan: list[tuple[str, Batch]] = []  # MRT files still to read to synchronise the tables
 
     def use_carry(self, load: LoadCarry) -> None:
         self.load_carry = load
@@ -196,14 +140,14 @@ class RisLiveConnector:
     def _restore(self, checkpoint: Checkpoint | None) -> None:
         """Take up the stored state: the cursor, and the tables it names (a new process, or a
         write that failed: what was read since is not in the store, so continuity must be proven)."""
-        cursor = _Cursor.load(checkpoint, self.collector)
+        cursor = Cursor.load(checkpoint, self.collector)
         self.tables = self.sink = None
         if cursor.synced:
             carried = self.load_carry(self.carry_key)
             matches = (
                 carried is not None
                 and cursor.next_bin is not None
-                and carried.as_of == _utc(cursor.next_bin)  # the tables of exactly that point
+                and carried.as_of == utc(cursor.next_bin)  # the tables of exactly that point
             )
             try:
                 self.tables = RouteTables.load(carried.payload) if carried is not None and matches else None
@@ -273,25 +217,25 @@ class RisLiveConnector:
             if reader.down_for() > self.settings.down_after_s:
                 raise SourceUnavailable(f"{self.settings.url}: {reader.last_drop or 'not connected'}")
 
-    def _items(self, window: Window, closed: list[tuple[str, _Batch]]) -> Iterator[WorkItem]:
+    def _items(self, window: Window, closed: list[tuple[str, Batch]]) -> Iterator[WorkItem]:
         for key, batch in closed:
             yield self._item(window, key, batch)
 
-    def _item(self, window: Window, key: str, batch: _Batch) -> WorkItem:
+    def _item(self, window: Window, key: str, batch: Batch) -> WorkItem:
         self.batches[key] = batch
         end = batch.first_bin + batch.bins * BIN_S
-        label = f"{self.collector} {_utc(batch.first_bin):%Y-%m-%d %H:%M} UTC"
+        label = f"{self.collector} {utc(batch.first_bin):%Y-%m-%d %H:%M} UTC"
         params = (("host", self.collector), *tuple(("prefix", p) for p in self.settings.prefixes))
         return WorkItem(
             key=key,
             url=batch.archive_key or (str(batch.rib) if batch.kind != "bins" else self.settings.url),
-            checkpoint=Checkpoint(self.name, window.stream, batch.cursor, _utc(end), datetime.now(UTC)),
+            checkpoint=Checkpoint(self.name, window.stream, batch.cursor, utc(end), datetime.now(UTC)),
             params=() if batch.kind != "bins" else params,
-            data_time=_utc(end),
+            data_time=utc(end),
             label={"rib": "RIB dump ", "updates": "update file "}.get(batch.kind, "") + label,
         )
 
-    def _event(self, event: StreamEvent) -> list[tuple[str, _Batch]]:
+    def _event(self, event: StreamEvent) -> list[tuple[str, Batch]]:
         if event.kind == "connected":
             self.proving = True  # a new connection: it must show it continues the old one
             self._count("connections")
@@ -323,7 +267,7 @@ class RisLiveConnector:
             return []
         return self._accept(frame, event.received)
 
-    def _accept(self, message: Message, received: float) -> list[tuple[str, _Batch]]:
+    def _accept(self, message: Message, received: float) -> list[tuple[str, Batch]]:
         seen = self.seen
         if self.proving:
             self.proving = False
@@ -347,13 +291,13 @@ class RisLiveConnector:
             return []
         return self._to_bin(message)
 
-    def _to_bin(self, message: Message) -> list[tuple[str, _Batch]]:
+    def _to_bin(self, message: Message) -> list[tuple[str, Batch]]:
         if message.ts < self.floor:
             self._count("messages before the RIB dump")
             return []
         ts = int(message.ts)
         bin_start = ts - ts % BIN_S
-        closed: list[tuple[str, _Batch]] = []
+        closed: list[tuple[str, Batch]] = []
         assert self.open_bin is not None
         if bin_start >= self.open_bin + BIN_S:
             closed = self._close(bin_start)
@@ -374,7 +318,7 @@ class RisLiveConnector:
             for _ in range(SEEN_KEPT):
                 seen.popitem(last=False)
 
-    def _clock_close(self) -> list[tuple[str, _Batch]]:
+    def _clock_close(self) -> list[tuple[str, Batch]]:
         """Close the bins the collector's clock has passed (a quiet stream still gives values)."""
         if self.open_bin is None or self.skew_s is None or not self.cursor.synced:
             return []
@@ -382,7 +326,7 @@ class RisLiveConnector:
         upto = int(now) - int(now) % BIN_S
         return self._close(upto) if upto > self.open_bin else []
 
-    def _close(self, upto: int) -> list[tuple[str, _Batch]]:
+    def _close(self, upto: int) -> list[tuple[str, Batch]]:
         assert self.open_bin is not None
         first = self.open_bin
         bins = (upto - first) // BIN_S
@@ -392,7 +336,7 @@ class RisLiveConnector:
         cursor = self.cursor
         cursor.next_bin = first + bins * BIN_S  # the stored tables hold everything before it
         cursor.seen = list(self.seen)[-SEEN_KEPT:]
-        batch = _Batch(first, bins, self.buffer, cursor.text(), self.skipped, self.counts,
+        batch = Batch(first, bins, self.buffer, cursor.text(), self.skipped, self.counts,
                        self.newest, self.received)  # fmt: skip
         self.buffer, self.skipped, self.counts = [], [], {}
         self.open_bin = upto
@@ -400,7 +344,7 @@ class RisLiveConnector:
 
     def _gap(self, ts: float, why: str) -> None:
         cursor = self.cursor
-        start, end = _utc(cursor.last_ts or ts).isoformat(), _utc(ts).isoformat()
+        start, end = utc(cursor.last_ts or ts).isoformat(), utc(ts).isoformat()
         gap = {"collector": self.collector, "from": start, "to": end, "why": why}
         cursor.gaps = [*cursor.gaps, gap][-MAX_GAPS_KEPT:]
         cursor.gaps_total += 1
@@ -415,7 +359,7 @@ class RisLiveConnector:
 
     # -- RIB dumps -------------------------------------------------------------------------------
 
-    def _sync(self, client: httpx.Client) -> list[tuple[str, _Batch]] | None:
+    def _sync(self, client: httpx.Client) -> list[tuple[str, Batch]] | None:
         """The MRT files that synchronise the tables with the stream, once it has a first message:
         a local ``rib_file`` covering the stream's start; else the archive's latest RIB dump at or
         before it and the update files from there to the stream (published some minutes late: the
@@ -431,13 +375,13 @@ class RisLiveConnector:
             if when is not None and first <= when + settings.rib_slack_s:
                 key = f"{self.collector}/rib/{settings.rib_file.name}"
                 return [self._mrt(f"{key}@{int(first)}", "rib", settings.rib_file, when, when, None, key)]
-            self.waiting = (f"{settings.rib_file} ({_utc(when or 0):%Y-%m-%d %H:%M} UTC) is older than the "
+            self.waiting = (f"{settings.rib_file} ({utc(when or 0):%Y-%m-%d %H:%M} UTC) is older than the "
                             "stream's first message")  # fmt: skip
         if settings.ris_url is None or time.monotonic() - self.last_rib_poll < settings.rib_poll_s:
             return None
         self.last_rib_poll = time.monotonic()
         archive = self._archive()
-        start = _utc(first)
+        start = utc(first)
         slack = timedelta(seconds=settings.rib_slack_s)
         files = list(archive.list_files(client, self.collector, start - RIB_BEHIND, start + RIB_AHEAD))
         plan = catch_up(files, start, slack)
@@ -465,21 +409,21 @@ class RisLiveConnector:
 
     def _mrt(
         self, key: str, kind: str, path: Path | None, begin: int, end: int, url: str | None, rib: str
-    ) -> tuple[str, _Batch]:
+    ) -> tuple[str, Batch]:
         """A batch of one MRT file; the cursor says the tables hold everything before ``end``."""
         cursor = replace(self.cursor, synced=True, next_bin=end - end % BIN_S, last_ts=float(end),
                          rib=rib, seen=list(self.seen)[-SEEN_KEPT:])  # fmt: skip
-        batch = _Batch(begin - begin % BIN_S, 1, [], cursor.text(), [], {}, float(end), None,
+        batch = Batch(begin - begin % BIN_S, 1, [], cursor.text(), [], {}, float(end), None,
                        rib=path or Path(url or ""), rib_time=begin, archive_key=url, kind=kind)  # fmt: skip
         return key, batch
 
-    def _after_rib(self) -> list[tuple[str, _Batch]]:
+    def _after_rib(self) -> list[tuple[str, Batch]]:
         """After a RIB dump is stored: the spooled messages from its time on, then the stream."""
         if not self.cursor.synced:
             return []
         spool, self.spool = self.spool, []
         self.floor = self.cursor.last_ts or 0.0
-        closed: list[tuple[str, _Batch]] = []
+        closed: list[tuple[str, Batch]] = []
         for message in spool:
             closed += self._to_bin(message)
         return closed
@@ -506,8 +450,8 @@ class RisLiveConnector:
                                              batch.archive_key, item.checkpoint))  # fmt: skip
             batch.rib = archive._files[got.item.key]
             return Fetched(item, got.status, b"", got.content_type, got.fetched_at, got.server_date)
-        server = _utc(batch.newest) if batch.newest is not None else None
-        fetched_at = _utc(batch.received) if batch.received is not None else datetime.now(UTC)
+        server = utc(batch.newest) if batch.newest is not None else None
+        fetched_at = utc(batch.received) if batch.received is not None else datetime.now(UTC)
         return Fetched(item, 101, b"", "application/json", fetched_at, server)
 
     def parse(self, fetched: Fetched) -> Parsed:
@@ -530,11 +474,11 @@ class RisLiveConnector:
         )
         end = batch.first_bin + batch.bins * BIN_S
         self.tables.next_file_s = end
-        parsed.carry = CarryState(self.carry_key, _utc(end), self.tables.dump())
+        parsed.carry = CarryState(self.carry_key, utc(end), self.tables.dump())
         self.stored = batch.cursor
         return parsed
 
-    def _parse_mrt(self, fetched: Fetched, batch: _Batch) -> Parsed:
+    def _parse_mrt(self, fetched: Fetched, batch: Batch) -> Parsed:
         """A RIB dump replaces the tables; an update file continues them (the MRT reader's own
         rules: it must start where they end)."""
         assert batch.rib is not None and batch.rib_time is not None
@@ -542,7 +486,7 @@ class RisLiveConnector:
         if batch.kind == "updates":
             if self.tables is None:
                 raise BadPayload(f"{fetched.item.key}: no tables to continue (the RIB dump was not read)")
-            carried = CarryState(f"mrt/{self.collector}", _utc(batch.rib_time), self.tables.dump())
+            carried = CarryState(f"mrt/{self.collector}", utc(batch.rib_time), self.tables.dump())
         try:
             parsed = read_mrt(batch.rib, load_carry=lambda key: carried)
         except Exception:  # unreadable (e.g. the archive would not serve it): nothing continues it
@@ -562,7 +506,7 @@ class RisLiveConnector:
                 f"{fetched.item.key}: does not continue the tables ({'; '.join(parsed.notes[-1:])})"
             )
         self.tables, self.sink = tables, RouteSink(tables, track_peaks=True)
-        self.cursor = _Cursor.load(fetched.item.checkpoint, self.collector)
+        self.cursor = Cursor.load(fetched.item.checkpoint, self.collector)
         start = self.cursor.next_bin if batch.kind == "rib" else batch.first_bin
         assert start is not None and self.cursor.next_bin is not None
         parsed.format = FORMAT
@@ -574,7 +518,7 @@ class RisLiveConnector:
             parsed.points, parsed.entities = replay.points(self.collector), replay.entities()
         else:
             parsed.points = [replace(p, source=self.collector) for p in parsed.points]
-        parsed.carry = CarryState(self.carry_key, _utc(self.cursor.next_bin), tables.dump())
+        parsed.carry = CarryState(self.carry_key, utc(self.cursor.next_bin), tables.dump())
         self.open_bin = self.cursor.next_bin
         self.buffer = []
         self.waiting = None
