@@ -54,6 +54,7 @@ from lightsout.model import (
 from lightsout.sources import CarryState
 from lightsout.store.base import IngestBatch, MeasurementFilter, TimeSeries, make_file_series, with_rows
 from lightsout.store.clickhouse_generations import BEGUN_TABLE, begin, commit, discard_abandoned
+from lightsout.store.clickhouse_reads import file_series_rows, latest_rows, measurement_rows, verdict_rows
 from lightsout.store.clickhouse_sql import (
     IDS_PER_QUERY,
     PUBLISHED,
@@ -67,12 +68,10 @@ from lightsout.store.clickhouse_sql import (
     first_line,
     from_micros,
     insert_columns,
-    measurement_conditions,
     micros,
     since_us,
     time_or_none,
     until_us,
-    verdict_of,
 )
 from lightsout.store.clickhouse_summary import SUMMARY_TABLE, insert_summaries, write_summaries
 from lightsout.store.clickhouse_summary import recount as recount_summaries
@@ -434,17 +433,8 @@ class ClickHouseStore:
         return sorted(chosen, key=lambda e: (e.start_time, e.event_id))
 
     def _latest(self, cls: type, key: tuple[str, ...], where: str = "") -> list[tuple[Any, ...]]:
-        """The newest published row of each key of a table, fields in the dataclass' order."""
-        rest = [name for name in field_names(cls) if name not in key]
-        row = ", ".join(f"tupleElement(r, {i + 1})" for i in range(len(rest)))
-        rows = self._con.query(
-            f"SELECT {', '.join(key)}, {row} FROM (SELECT {', '.join(key)}, "
-            f"argMax(tuple({', '.join(rest)}), gen) AS r FROM {_table_of(cls)} WHERE {PUBLISHED} "
-            + (f"AND {where} " if where else "")
-            + f"GROUP BY {', '.join(key)}) ORDER BY {', '.join(key)}"
-        )
-        order = [*key, *rest]
-        return [tuple(r[order.index(name)] for name in field_names(cls)) for r in rows]
+        """The newest published row of each key (clickhouse_reads.latest_rows)."""
+        return latest_rows(self._con, cls, key, where)
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -578,56 +568,13 @@ class ClickHouseStore:
         return self._measurements(query, judged)
 
     def _measurements(self, query: MeasurementFilter, extra: str) -> list[OoniMeasurement]:
-        rows = self._con.query(
-            "SELECT measurement_id, tupleElement(r, 1) AS test_name, tupleElement(r, 2), "
-            "tupleElement(r, 3) AS probe_cc, tupleElement(r, 4) AS probe_asn, tupleElement(r, 5) AS start, "
-            "tupleElement(r, 6), tupleElement(r, 7) FROM (SELECT measurement_id, argMin(tuple(test_name, "
-            "test_version, probe_cc, probe_asn, measurement_start, input, raw_json), gen) AS r "
-            f"FROM ooni_measurements WHERE {PUBLISHED}{extra} GROUP BY measurement_id) "
-            f"WHERE {measurement_conditions(query)} ORDER BY start, measurement_id LIMIT {int(query.limit)}"
-        )
-        return [
-            OoniMeasurement(
-                r[0], r[1], r[2], r[3], r[4], None if r[5] is None else from_micros(r[5]), r[6], r[7]
-            )
-            for r in rows
-        ]
+        return measurement_rows(self._con, query, extra)
 
     def verdicts(self, query: MeasurementFilter, analysis: str) -> list[OoniVerdict]:
-        # The first stored verdict of each measurement by this analysis (as DuckDB keeps one).
-        fields = field_names(OoniVerdict)[2:]
-        picked = ", ".join(
-            f"tupleElement(r, {i}) AS {name}" for i, name in enumerate(fields, start=1)
-        )
-        rows = self._con.query(
-            f"SELECT measurement_id, analysis, {picked} FROM (SELECT measurement_id, analysis, "
-            f"argMin(tuple({', '.join(fields)}), gen) AS r FROM ooni_verdicts WHERE {PUBLISHED} "
-            + bind("AND analysis = {a} ", a=analysis)
-            + "GROUP BY measurement_id, analysis) "
-            + f"WHERE {measurement_conditions(query, 'measurement_start')} "
-            f"ORDER BY measurement_start, measurement_id LIMIT {int(query.limit)}"
-        )
-        return [verdict_of(r) for r in rows]
+        return verdict_rows(self._con, query, analysis)
 
     def file_series(self, keys: list[SeriesKey]) -> list[FileSeries]:
-        if not keys:
-            return []
-        wanted = ", ".join(
-            bind("({e}, {s}, {src}, {b})", e=k.entity_id, s=k.signal, src=k.source, b=k.bin_s) for k in keys
-        )
-        rows = self._con.query(
-            "SELECT DISTINCT sha256, entity_id, signal, source, bin_s, first, last, points FROM file_series "
-            f"WHERE {PUBLISHED} AND (entity_id, signal, source, bin_s) IN ({wanted}) "
-            "ORDER BY first, sha256, entity_id"
-        )
-        return [
-            FileSeries(r[0], r[1], SignalKind(r[2]), r[3], r[4], from_micros(r[5]), from_micros(r[6]), r[7])
-            for r in rows
-        ]
+        return file_series_rows(self._con, keys)
 
     def close(self) -> None:
         self._con.close()
-
-
-def _table_of(cls: type) -> str:
-    return {Checkpoint: "checkpoints", SourceHealth: "source_health", ExternalEvent: "external_events"}[cls]
