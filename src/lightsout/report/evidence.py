@@ -4,10 +4,9 @@ baseline method, the timing, the affected sub-entities, the noise, and the data 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from datetime import datetime, timedelta
 
-from lightsout.detect.noise import NOISE_DAYS, NOISE_FACTOR, beyond_noise
+from lightsout.detect.noise import NOISE_DAYS, NOISE_FACTOR, judge
 from lightsout.detect.policy import POLICIES, Direction
 from lightsout.detect.seasonal import BaselineParams
 from lightsout.model import Affected, Entity, Event, EventKind, SignalEvidence, SourceFile
@@ -156,17 +155,10 @@ def noise_filtered(
     event: Event, noise: Mapping[str, float], entities: Mapping[str, Entity]
 ) -> tuple[Event, bool, list[Affected]]:
     """The event with only the affected sub-entities whose fall is beyond their ordinary swing,
-    whether the event's own fall stays within its entity's, and the sub-entities left out."""
-    if event.kind != EventKind.OUTAGE or not noise:
-        return event, False, []
-    kept = [a for a in event.affected if beyond_noise(100 * a.min_ratio, noise.get(a.entity_id))]
-    dropped = [a for a in event.affected if a not in kept]
-    within = not beyond_noise(event.min_level_pct, noise.get(event.entity_id))
-    if not dropped:
-        return event, within, []
-    parents = {a.entity_id: entities[a.entity_id].parent_id for a in kept if a.entity_id in entities}
-    children = sum(1 for a in kept if parents.get(a.entity_id) == event.entity_id)
-    return replace(event, affected=tuple(kept), affected_children=children), within, dropped
+    whether the event's own fall stays within its entity's, and the sub-entities left out: the
+    judgement of :func:`lightsout.detect.noise.judge` (taking the entity's own series as alerted)."""
+    judged = judge(event, True, noise, None, entities)
+    return judged, judged.within_noise, list(judged.not_counted)
 
 
 def noise_lines(
