@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from lightsout.detect.policy import POLICIES
-from lightsout.detect.run import detect_batch
+from lightsout.detect.run import detect_batch, judge_alerts
 from lightsout.detect.service import list_events
 from lightsout.ingest import ingest_file
 from lightsout.model import Alert, Event, EventKind, SeriesSummary
@@ -285,3 +285,22 @@ def test_events_list_api_and_statement_state_the_same_affected_and_level(bundled
             else:
                 assert "no fall beyond ordinary variation" in statement.headline, where
                 assert statement.kind_word == "dip within ordinary variation", where
+
+
+def test_us_alerts_do_not_depend_on_the_other_countries_in_the_store(bundled: Store) -> None:
+    """Hurricane Laura judged alone gives the same alerts as beside Iran, Venezuela and Ukraine.
+    Venezuela's states share the US counties' bank (same signal, source and hourly grid); their
+    short history once made the bank compare every ratio with a float64 level, so a county's bin at
+    exactly its WARNING level (60/75 against 0.8) stopped counting: Texas fell from 41 alerted
+    counties (event from 01:00 UTC on 27 August) to 34 (from 05:00)."""
+    us = {s.key.entity_id for s in bundled.series() if "/US" in s.key.entity_id}
+    alone = sorted(judge_alerts(bundled, entity_ids=us), key=_alert_order)
+    together = sorted((a for a in bundled.alerts() if a.entity_id in us), key=_alert_order)
+    assert [_alert_order(a) for a in together] == [_alert_order(a) for a in alone]
+    [event] = [e for e in _events(bundled) if e.entity_name == "Texas" and e.kind == EventKind.OUTAGE]
+    assert event.start == datetime(2020, 8, 27, 1, tzinfo=UTC)
+    assert (len(event.affected), len(event.not_counted)) == (19, 22)
+
+
+def _alert_order(alert: Alert) -> tuple[str, datetime, int, float]:
+    return (alert.entity_id, alert.bin_start, alert.level, round(alert.ratio, 6))

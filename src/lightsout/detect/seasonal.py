@@ -220,18 +220,22 @@ class SeasonalBank:
             else:
                 z = (value32 - baselines) / scale
         ratios[~(baselines > 0)] = np.nan
-        # short histories (fewer than full_days days) must reach the CRITICAL level
+        # short histories (fewer than full_days days) must reach the CRITICAL level. The levels are
+        # float32 like the ratios, in both branches: a series' judgement must not depend on whether
+        # another series of its bank has a short history (a float64 level would turn the comparison
+        # of a ratio exactly at the level, 60/75 against 0.8, from float32 into float64).
+        warning, critical_level = np.float32(pol.warning), np.float32(pol.critical)
         level = (
-            pol.warning
+            warning
             if int(days.min()) >= p.full_days
-            else np.where(days >= p.full_days, pol.warning, pol.critical)
+            else np.where(days >= p.full_days, warning, critical_level)
         )
         if pol.direction == Direction.DROP:
             past_warning = ratios <= level
-            critical = ratios <= pol.critical
+            critical = ratios <= critical_level
         else:
             past_warning = ratios >= level
-            critical = ratios >= pol.critical
+            critical = ratios >= critical_level
         # restarted CUSUM (NaN ratios compare False: a missing bin ends a run), in place
         np.nan_to_num(z, copy=False, nan=0.0)
         np.minimum(z, np.float32(p.z_cap), out=z)
