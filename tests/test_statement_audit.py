@@ -282,6 +282,17 @@ def test_events_list_api_and_statement_state_the_same_affected_and_level(bundled
                 assert f"there at {_pct(event.mean_level_pct)} of ordinary levels" in statement.headline
                 assert f"Level {_pct(event.mean_level_pct)} (mean) and {_pct(event.min_level_pct)}" in text
                 assert f"Not counted as affected: {len(event.not_counted)} sub-entities" in text, where
+                # the confidence's breadth counts the kept counties, not every alerted one: depth x
+                # persistence x breadth of the kept, times the fusion factors its reasons state
+                best = min(event.evidence, key=lambda e: e.mean_ratio)
+                depth = max(0.0, min(1.0, 1.0 - best.mean_ratio))
+                breadth = 0.5 + 0.5 * min(1.0, event.affected_children / event.affected_of)
+                assert event.affected_children == len(event.affected), where  # counties of Texas
+                expected = depth * min(1.0, best.alerted_bins / 6.0) * breadth
+                for reason in event.confidence_reasons[1:]:
+                    expected *= float(m[1]) if (m := re.search(r"\(x([0-9.]+)\)", reason)) else 1.0
+                assert abs(event.confidence - expected) < 0.0015, (where, event.confidence, expected)
+                assert published["confidence"] == event.confidence, where
             else:
                 assert "no fall beyond ordinary variation" in statement.headline, where
                 assert statement.kind_word == "dip within ordinary variation", where

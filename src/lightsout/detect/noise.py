@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
+from lightsout.detect.events import confidence
 from lightsout.detect.policy import POLICIES
 from lightsout.model import Alert, Entity, Event, EventKind, SeriesSummary, SignalEvidence, SignalKind
 from lightsout.store import Store
@@ -191,6 +192,7 @@ def judge(
     if not own_alerts and alerted and not keep:  # a dip of sub-entities, each within its own swing
         return replace(event, affected=(), affected_children=0, not_counted=dropped, within_noise=True)
     within = not beyond_noise(event.min_level_pct, noise.get(event.entity_id))
+    before = event
     if dropped:
         parents = {a.entity_id: entities[a.entity_id].parent_id for a in keep if a.entity_id in entities}
         children = sum(1 for a in keep if parents.get(a.entity_id) == event.entity_id)
@@ -201,7 +203,25 @@ def judge(
         if dropped and kept is not None:
             event = replace(event, mean_level_pct=kept.mean_level_pct, min_level_pct=kept.min_level_pct,
                             evidence=kept.evidence, start=kept.start, end=kept.end)  # fmt: skip
+    if dropped:
+        event = rescored(before, event)
     return replace(event, within_noise=within)
+
+
+def rescored(before: Event, after: Event) -> Event:
+    """``after``'s confidence when the judgement changed what an event counts: depth x persistence
+    x breadth (:func:`lightsout.detect.events.confidence`) of the kept sub-entities and evidence,
+    times the factors fusion gave ``before`` (signals' agreement, history), which the judgement does
+    not change. Those factors are recovered as ``before``'s confidence over its own depth x
+    persistence x breadth; the reason that states the product is rewritten to match."""
+    old = confidence(before.evidence, before.affected_children, before.affected_of)
+    new = confidence(after.evidence, after.affected_children, after.affected_of)
+    factors = before.confidence / old if old else 1.0
+    prefix = "depth x persistence x breadth = "
+    reasons = tuple(
+        f"{prefix}{new:.2f}" if reason.startswith(prefix) else reason for reason in after.confidence_reasons
+    )
+    return replace(after, confidence=round(min(1.0, new * factors), 3), confidence_reasons=reasons)
 
 
 def events_with_own_alerts(store: Store, events: list[Event], alerts: list[Alert] | None = None) -> set[str]:
