@@ -60,6 +60,7 @@ def noise_floors(
     read_all = catalogue is not None or len(ids) > 3
     if catalogue is None and read_all:  # one read of every summary costs about three per-entity ones
         by_entity = _catalogue(store)
+    alerted: dict[tuple[str, SignalKind, str, int], np.ndarray] | None = None  # read once if needed
     for entity_id in ids:
         found = by_entity.get(entity_id, []) if read_all else store.series(entity_id)
         summaries = [s for s in found if s.key.signal in signals]
@@ -68,15 +69,30 @@ def noise_floors(
         key = min(summaries, key=lambda s: (s.key.signal.value, s.key.source, s.key.bin_s)).key
         before = store.points(key, since=start - timedelta(days=NOISE_DAYS), until=start).values
         if before.size < MIN_BINS:
+            # a short history: the series' bins outside the event, less every bin the detector judged
+            # out of the ordinary (another cut of the same series is not its ordinary swing)
+            alerted = _alerted_times(store) if alerted is None else alerted
             whole = store.points(key)
             start_s = start.timestamp()
             end_s = end.timestamp() if end is not None else float("inf")
             outside = (whole.times_s < start_s) | (whole.times_s >= end_s)
+            flagged = alerted.get((key.entity_id, key.signal, key.source, key.bin_s))
+            if flagged is not None:
+                outside &= ~np.isin(np.asarray(whole.times_s, dtype=np.int64), flagged)
             before = whole.values[outside]
         low = ordinary_low_pct(before)
         if low is not None:
             floors[entity_id] = low
     return floors
+
+
+def _alerted_times(store: Store) -> dict[tuple[str, SignalKind, str, int], np.ndarray]:
+    """Every alerted bin's start (epoch seconds) per series key."""
+    found: dict[tuple[str, SignalKind, str, int], list[int]] = {}
+    for alert in store.alerts():
+        key = (alert.entity_id, alert.signal, alert.source, alert.bin_s)
+        found.setdefault(key, []).append(int(alert.bin_start.timestamp()))
+    return {key: np.array(times, dtype=np.int64) for key, times in found.items()}
 
 
 def _catalogue(store: Store) -> dict[str, list[SeriesSummary]]:
