@@ -9,7 +9,6 @@ from the public sources, so nobody else may start one.
 
 from __future__ import annotations
 
-import hmac
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -19,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from lightsout.api.errors import ApiError
 from lightsout.api.schemas import CountMeta, Envelope, ErrorEnvelope
+from lightsout.api.writes import check_bearer
 from lightsout.errors import UserError
 from lightsout.service.backfills import BackfillJob, Backfills, JobState
 
@@ -34,12 +34,7 @@ def require_control(
     tokens: tuple[str, ...] = getattr(request.app.state, "control_tokens", ())
     if not isinstance(backfills, Backfills):
         raise ApiError(404, "backfills run only in `lightsout run`")
-    if credentials is None:
-        raise ApiError(401, "missing bearer token: send Authorization: Bearer <token>",
-                       headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
-    given = credentials.credentials.encode()
-    if not any(hmac.compare_digest(given, t.encode()) for t in tokens):
-        raise ApiError(403, "wrong token")
+    check_bearer(credentials, tokens)
     return backfills
 
 

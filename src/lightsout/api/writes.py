@@ -6,6 +6,7 @@ import functools
 import hmac
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated
 
@@ -41,13 +42,19 @@ def require_writer(
     token = api_state(request).token
     if token is None:
         raise ApiError(403, "writes are disabled: the server was started without a token (LIGHTSOUT_TOKEN)")
+    check_bearer(credentials, (token,))
+
+
+def check_bearer(credentials: HTTPAuthorizationCredentials | None, tokens: Iterable[str]) -> None:
+    """401 without a bearer token, 403 unless it is one of ``tokens`` (compared in constant time)."""
     if credentials is None:
         raise ApiError(
             401,
             "missing bearer token: send Authorization: Bearer <token>",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    if not hmac.compare_digest(credentials.credentials.encode(), token.encode()):
+    given = credentials.credentials.encode()
+    if not any(hmac.compare_digest(given, token.encode()) for token in tokens):
         raise ApiError(403, "wrong token")
 
 
