@@ -10,8 +10,9 @@ swings down to 67% must fall below 53% to count.
 
 from __future__ import annotations
 
+import functools
 import statistics
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -21,6 +22,8 @@ from lightsout.detect.events import confidence
 from lightsout.detect.policy import POLICIES
 from lightsout.model import Alert, Entity, Event, EventKind, SeriesSummary, SignalEvidence, SignalKind
 from lightsout.store import Store
+
+SeriesId = tuple[str, SignalKind, str, int]  # entity, signal, source, bin seconds
 
 NOISE_DAYS = 7
 MIN_BINS = 24
@@ -51,16 +54,20 @@ def noise_floors(
     start: datetime,
     end: datetime | None,
     catalogue: Mapping[str, list[SeriesSummary]] | None = None,
+    alerted: Callable[[], Mapping[SeriesId, np.ndarray]] | None = None,
 ) -> dict[str, float]:
     """The ordinary low (% of median) per entity, of its first stored series of one of ``signals``,
-    measured before ``start`` (see the module docstring); entities without one are left out."""
+    measured before ``start`` (see the module docstring); entities without one are left out.
+    ``alerted``: gives :func:`alerted_times` of the store's alerts (called only for a short
+    history; the caller's cached copy when it has the alerts already)."""
+    if alerted is None:
+        alerted = functools.cache(lambda: alerted_times(store.alerts()))
     floors: dict[str, float] = {}
     ids = list(dict.fromkeys(entity_ids))
     by_entity: Mapping[str, list[SeriesSummary]] = catalogue or {}
     read_all = catalogue is not None or len(ids) > 3
     if catalogue is None and read_all:  # one read of every summary costs about three per-entity ones
         by_entity = _catalogue(store)
-    alerted: dict[tuple[str, SignalKind, str, int], np.ndarray] | None = None  # read once if needed
     for entity_id in ids:
         found = by_entity.get(entity_id, []) if read_all else store.series(entity_id)
         summaries = [s for s in found if s.key.signal in signals]
@@ -71,12 +78,11 @@ def noise_floors(
         if before.size < MIN_BINS:
             # a short history: the series' bins outside the event, less every bin the detector judged
             # out of the ordinary (another cut of the same series is not its ordinary swing)
-            alerted = _alerted_times(store) if alerted is None else alerted
             whole = store.points(key)
             start_s = start.timestamp()
             end_s = end.timestamp() if end is not None else float("inf")
             outside = (whole.times_s < start_s) | (whole.times_s >= end_s)
-            flagged = alerted.get((key.entity_id, key.signal, key.source, key.bin_s))
+            flagged = alerted().get((key.entity_id, key.signal, key.source, key.bin_s))
             if flagged is not None:
                 outside &= ~np.isin(np.asarray(whole.times_s, dtype=np.int64), flagged)
             before = whole.values[outside]
@@ -86,10 +92,10 @@ def noise_floors(
     return floors
 
 
-def _alerted_times(store: Store) -> dict[tuple[str, SignalKind, str, int], np.ndarray]:
-    """Every alerted bin's start (epoch seconds) per series key."""
-    found: dict[tuple[str, SignalKind, str, int], list[int]] = {}
-    for alert in store.alerts():
+def alerted_times(alerts: Iterable[Alert]) -> dict[SeriesId, np.ndarray]:
+    """Every alerted bin's start (epoch seconds) per series (entity, signal, source, bin)."""
+    found: dict[SeriesId, list[int]] = {}
+    for alert in alerts:
         key = (alert.entity_id, alert.signal, alert.source, alert.bin_s)
         found.setdefault(key, []).append(int(alert.bin_start.timestamp()))
     return {key: np.array(times, dtype=np.int64) for key, times in found.items()}
@@ -103,7 +109,10 @@ def _catalogue(store: Store) -> dict[str, list[SeriesSummary]]:
 
 
 def event_noise(
-    store: Store, event: Event, catalogue: Mapping[str, list[SeriesSummary]] | None = None
+    store: Store,
+    event: Event,
+    catalogue: Mapping[str, list[SeriesSummary]] | None = None,
+    alerted: Callable[[], Mapping[SeriesId, np.ndarray]] | None = None,
 ) -> dict[str, float]:
     """Ordinary lows of the event's entity and of every alerted sub-entity, for its signals, measured
     before the detector's start of the event: the first alerted bin of any of them (a judged event's
@@ -111,7 +120,7 @@ def event_noise(
     signals = {e.signal for e in event.evidence} or {SignalKind.CONNECTIVITY_INDEX}
     start, end = alerted_span(event)
     ids = [event.entity_id, *(a.entity_id for a in (*event.affected, *event.not_counted))]
-    return noise_floors(store, ids, signals, start, end, catalogue)
+    return noise_floors(store, ids, signals, start, end, catalogue, alerted)
 
 
 def alerted_span(event: Event) -> tuple[datetime, datetime | None]:
@@ -263,13 +272,15 @@ def judge_events(
     """Every event judged against noise (:func:`judge`) with the store's series: what
     ``list_events`` returns, so that every output states the same affected list, level and times.
     Only outages listing sub-entities are measured (the judgement changes no other event's numbers)."""
+    alerts = store.alerts() if alerts is None else alerts
     own = events_with_own_alerts(store, events, alerts)
     judged = []
     catalogue: dict[str, list[SeriesSummary]] | None = None  # every series, read once if needed
+    alerted = functools.cache(lambda: alerted_times(alerts))  # the alerted bins, likewise
     for event in events:
         if event.kind == EventKind.OUTAGE and (event.affected or event.not_counted):
             catalogue = _catalogue(store) if catalogue is None else catalogue
-            noise = event_noise(store, event, catalogue)
+            noise = event_noise(store, event, catalogue, alerted)
             is_own = event.event_id in own
             kept = None if is_own else kept_levels(store, event, noise)
             event = judge(event, is_own, noise, kept, entities)
