@@ -386,6 +386,12 @@ def test_replace_alerts_swaps_one_range_of_some_series(store: Store) -> None:
     }
     assert [a.bin_start for a in store.alerts(since=T0 + 2 * HOUR, until=T0 + 3 * HOUR)] == [T0 + 2 * HOUR]
 
+    # only some entities' alerts (the page of one entity reads only those that can touch it)
+    assert [a.entity_id for a in store.alerts(entity_ids={"region/IR-07"})] == ["region/IR-07"]
+    assert store.alerts(entity_ids={"region/IR-07", "country/IR"}) == store.alerts()
+    assert store.alerts(entity_ids=[]) == []
+    assert store.alerts(since=T0 + 2 * HOUR, entity_ids=["region/IR-07"]) == []
+
     store.replace_alerts([CONNECTIVITY, other], None, None, [])
     assert store.alerts() == []
     store.add_alerts([alert(other, 1)])  # a deleted alert can come back

@@ -17,7 +17,6 @@ from lightsout.model import (
     Alert,
     Checkpoint,
     Entity,
-    EntityKind,
     ExternalEvent,
     FileSeries,
     OoniMeasurement,
@@ -26,7 +25,7 @@ from lightsout.model import (
     SourceFile,
     SourceHealth,
 )
-from lightsout.store.base import MeasurementFilter
+from lightsout.store.base import MeasurementFilter, entity_kind
 from lightsout.store.location import ClickHouseLocation
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -253,7 +252,7 @@ def chunks(rows: list[Any], size: int) -> Iterable[list[Any]]:
 
 def entity_of(row: Sequence[Any]) -> Entity:
     """An entity from a row of its fields in order."""
-    return Entity(row[0], EntityKind(row[1]), row[2], row[3], row[4], row[5], row[6])
+    return Entity(row[0], entity_kind(row[1]), row[2], row[3], row[4], row[5], row[6])
 
 
 def first_line(exc: BaseException) -> str:

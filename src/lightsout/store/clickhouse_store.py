@@ -52,7 +52,14 @@ from lightsout.model import (
     SourceHealth,
 )
 from lightsout.sources import CarryState
-from lightsout.store.base import IngestBatch, MeasurementFilter, TimeSeries, make_file_series, with_rows
+from lightsout.store.base import (
+    IngestBatch,
+    MeasurementFilter,
+    TimeSeries,
+    alerts_from_rows,
+    make_file_series,
+    with_rows,
+)
 from lightsout.store.clickhouse_generations import BEGUN_TABLE, begin, commit, discard_abandoned
 from lightsout.store.clickhouse_reads import file_series_rows, latest_rows, measurement_rows, verdict_rows
 from lightsout.store.clickhouse_sql import (
@@ -289,10 +296,22 @@ class ClickHouseStore:
             data.append([1 if deleted else 0] * len(chunk))
             self._con.insert("alerts", [*field_names(Alert), "gen", "deleted"], data)
 
-    def alerts(self, since: datetime | None = None, until: datetime | None = None) -> list[Alert]:
-        return self._alerts(since, until)
+    def alerts(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        entity_ids: Collection[str] | None = None,
+    ) -> list[Alert]:
+        if entity_ids is None:
+            return self._alerts(since, until)
+        # Chunks of sorted ids, each answer sorted: together in order.
+        return [
+            alert
+            for chunk in chunks(sorted(entity_ids), IDS_PER_QUERY)
+            for alert in self._alerts(since, until, bind("AND entity_id IN {ids}", ids=chunk))
+        ]
 
-    def _alerts(self, since: datetime | None, until: datetime | None) -> list[Alert]:
+    def _alerts(self, since: datetime | None, until: datetime | None, among: str = "") -> list[Alert]:
         rows = self._con.query(
             "SELECT entity_id, signal, source, bin_s, bin_start, tupleElement(r, 1), tupleElement(r, 2), "
             "tupleElement(r, 3), tupleElement(r, 4) FROM ("
@@ -303,12 +322,11 @@ class ClickHouseStore:
                 since=since_us(since),
                 until=until_us(until),
             )
-            + "GROUP BY entity_id, signal, source, bin_s, bin_start) WHERE tupleElement(r, 5) = 0 "
+            + among
+            + " GROUP BY entity_id, signal, source, bin_s, bin_start) WHERE tupleElement(r, 5) = 0 "
             "ORDER BY entity_id, signal, source, bin_s, bin_start"
         )
-        return [
-            Alert(r[0], SignalKind(r[1]), r[2], r[3], from_micros(r[4]), r[5], r[6], r[7], r[8]) for r in rows
-        ]
+        return alerts_from_rows(rows)
 
     def save_detector_state(self, group_id: str, payload: bytes) -> None:
         gen = self._begin()

@@ -37,7 +37,7 @@ from lightsout.model import (
     SourceHealth,
 )
 from lightsout.sources import CarryState
-from lightsout.store.base import IngestBatch, MeasurementFilter, TimeSeries
+from lightsout.store.base import IngestBatch, MeasurementFilter, TimeSeries, alerts_from_rows, entity_kind
 from lightsout.store.duckdb_ooni import (
     MEASUREMENT_FILTER,
     NOT_PENDING,
@@ -332,14 +332,24 @@ class DuckDBStore:
         )
         self._con.unregister("alerts_arrow")
 
-    def alerts(self, since: datetime | None = None, until: datetime | None = None) -> list[Alert]:
+    def alerts(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        entity_ids: Collection[str] | None = None,
+    ) -> list[Alert]:
+        if entity_ids is not None and not entity_ids:
+            return []
+        ids = sorted(entity_ids) if entity_ids is not None else None
         rows = self._con.execute(
-            "SELECT * FROM alerts WHERE (?::TIMESTAMPTZ IS NULL OR bin_start >= ?) "
+            "SELECT entity_id, signal, source, bin_s, epoch_us(bin_start), value, baseline, ratio, level "
+            "FROM alerts WHERE (?::TIMESTAMPTZ IS NULL OR bin_start >= ?) "
             "AND (?::TIMESTAMPTZ IS NULL OR bin_start < ?) "
+            "AND (?::VARCHAR[] IS NULL OR entity_id IN (SELECT unnest(?::VARCHAR[]))) "
             "ORDER BY entity_id, signal, source, bin_s, bin_start",
-            [since, since, until, until],
+            [since, since, until, until, ids, ids],
         ).fetchall()
-        return [Alert(r[0], SignalKind(r[1]), *r[2:]) for r in rows]
+        return alerts_from_rows(rows)
 
     def save_detector_state(self, group_id: str, payload: bytes) -> None:
         self._upsert_detector_state(group_id, payload)
@@ -576,7 +586,7 @@ def _external_event(row: tuple[Any, ...]) -> ExternalEvent:
 
 
 def _entity(row: tuple[Any, ...]) -> Entity:
-    return Entity(row[0], EntityKind(row[1]), row[2], row[3], row[4], row[5], row[6])
+    return Entity(row[0], entity_kind(row[1]), row[2], row[3], row[4], row[5], row[6])
 
 
 # Connections this process holds, per resolved path (see DuckDBStore.__init__).
