@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from lightsout.apps.aggregate import blocking_events, iter_verdicts, make_events
+from lightsout.apps.aggregate import blocking_events, make_events
 from lightsout.apps.observations import SUPPORTED_TESTS
-from lightsout.apps.stored import analysis_version, from_stored, rederive, to_stored
+from lightsout.apps.stored import analysis_version, from_stored, rederive, stored_verdicts, to_stored
 from lightsout.apps.verdict import Verdict, analyse
 from lightsout.errors import InputError
 from lightsout.ingest import ingest_file
@@ -118,7 +118,7 @@ def test_verdicts_of_another_analysis_are_judged_on_read_then_rederived(
     wrong = [replace(to_stored(v, "0-older"), status="blocked", method="dns") for v in right.values()]
     store.save_verdicts(wrong)
     assert len(store.unjudged(ALL, analysis_version())) == len(right)
-    assert {v.measurement_id: v for v in iter_verdicts(store)} == {
+    assert {v.measurement_id: v for v in stored_verdicts(store)} == {
         k: v for k, v in right.items() if v.start is not None and v.test_name in SUPPORTED_TESTS
     }
     assert rederive(store, batch=5) == len(right)

@@ -34,7 +34,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from lightsout.apps.finding import Method, Status, inconclusive
-from lightsout.apps.fingerprints import FingerprintDB
 from lightsout.apps.stored import PAGE_SIZE, pages, stored_verdicts
 from lightsout.apps.verdict import Verdict
 from lightsout.model import OoniMeasurement
@@ -255,20 +254,6 @@ def iter_measurements(
     return pages(store.measurements, MeasurementFilter(country, asn, test_name, since, until, page_size))
 
 
-def iter_verdicts(
-    store: Store,
-    country: str | None = None,
-    asn: int | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    fingerprints: FingerprintDB | None = None,
-) -> Iterator[Verdict]:
-    """The verdict on every stored measurement of the analysed tests (see ``SUPPORTED_TESTS``):
-    stored at ingest, or judged now when none of the running analysis is stored
-    (:func:`lightsout.apps.stored.stored_verdicts`)."""
-    return stored_verdicts(store, country, asn, since, until, fingerprints)
-
-
 def blocking_events(
     store: Store,
     country: str | None = None,
@@ -277,7 +262,7 @@ def blocking_events(
     until: datetime | None = None,
 ) -> list[BlockingEvent]:
     """Blocking events of every stored app and website measurement matching the filter."""
-    return make_events(iter_verdicts(store, country, asn, since, until))
+    return make_events(stored_verdicts(store, country, asn, since, until))
 
 
 def _utc(moment: datetime) -> str:

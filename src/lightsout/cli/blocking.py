@@ -18,8 +18,8 @@ from rich.table import Table
 from rich.text import Text
 
 from lightsout.apps.aggregate import BlockingEvent, BlockingSeries, make_events, make_series
-from lightsout.apps.aggregate import iter_verdicts as _iter_verdicts
 from lightsout.apps.finding import Status, clean
+from lightsout.apps.stored import stored_verdicts
 from lightsout.cli.params import db_option, parse_country, parse_window
 from lightsout.store import StoreLocation, open_store
 
@@ -80,7 +80,7 @@ def blocking(
         click.echo(f"{count:,} measurement(s) judged again and stored", err=True)
     store = open_store(db, read_only=True)
     try:
-        verdicts = list(_iter_verdicts(store, cc, asn, start, end))
+        verdicts = list(stored_verdicts(store, cc, asn, start, end))
     finally:
         store.close()
     series = make_series(verdicts)
