@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from lightsout.api.exports import safe_cell
 from lightsout.detect.run import detect_batch
 from lightsout.detect.service import EventFilter, list_events
 from lightsout.ingest import ingest_file
-from lightsout.model import EntityKind, Scope
+from lightsout.model import Affected, EntityKind, Event, Scope
 from lightsout.store import open_store
 
 VENEZUELA = "monash-ip-observatory/ven-2019-07-22_gif.csv"
@@ -221,6 +221,7 @@ def test_status_of_iran_is_an_ongoing_national_outage(iran: TestClient) -> None:
     assert event["min_level_pct"] < 5 and event["mean_level_pct"] < 15
     [national] = data(iran, "/api/v1/events?scope=national")
     assert national["end"] is None and national["event_id"] == event["event_id"]
+    assert event["within_noise"] is False and national["within_noise"] is False  # beyond its swing
     # Every province is down inside the national event, each with its own depth.
     regions = data(iran, "/api/v1/status?country=IR&kind=region")
     assert len(regions) == 30 and {r["state"] for r in regions} == {"outage"}
@@ -314,6 +315,22 @@ def test_openapi_documents_every_endpoint_without_422(venezuela: Served) -> None
     assert "ErrorEnvelope" in schema["components"]["schemas"]
     assert "HTTPValidationError" not in schema["components"]["schemas"]
     assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+
+
+def test_openapi_describes_every_field_of_an_event(venezuela: Served) -> None:
+    """The model's Event and Affected are served as they are; their fields, the judgement against
+    noise (``not_counted``, ``within_noise``) included, are described like the API's own shapes."""
+    schemas = venezuela.client.get("/openapi.json").json()["components"]["schemas"]
+    for model in (Event, Affected):
+        properties = schemas[model.__name__]["properties"]
+        assert set(properties) == {f.name for f in fields(model)}
+        assert all(p.get("description") for p in properties.values()), model.__name__
+    event = schemas["Event"]["properties"]
+    assert event["not_counted"]["items"] == {"$ref": "#/components/schemas/Affected"}
+    assert "ordinary swing" in event["not_counted"]["description"]
+    assert event["within_noise"]["type"] == "boolean" and "dip" in event["within_noise"]["description"]
+    assert "within_noise" in schemas["OngoingEvent"]["required"]
+    assert "description" in schemas["OngoingEvent"]["properties"]["within_noise"]
 
 
 def test_no_page_loads_from_a_cdn(venezuela: Served) -> None:

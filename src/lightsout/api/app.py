@@ -22,6 +22,7 @@ from lightsout.api.access import StoreAccess
 from lightsout.api.errors import install_error_handlers
 from lightsout.api.pagecache import AccessLog, PageCache
 from lightsout.api.params import reject_unknown_parameters
+from lightsout.api.schemas import MODEL_FIELDS
 from lightsout.api.state import ApiState
 from lightsout.errors import UserError
 from lightsout.store import StoreLocation
@@ -62,15 +63,22 @@ class SecurityHeaders:
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
-    """FastAPI's schema, with its 422 answers removed: validation errors are 400s here."""
+    """FastAPI's schema, with its 422 answers removed (validation errors are 400s here) and the fields
+    of the model's records described (``schemas.MODEL_FIELDS``)."""
     if app.openapi_schema:
         return app.openapi_schema
     schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
     for operations in schema.get("paths", {}).values():
         for operation in operations.values():
             operation.get("responses", {}).pop("422", None)
+    components = schema.get("components", {}).get("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
-        schema.get("components", {}).get("schemas", {}).pop(name, None)
+        components.pop(name, None)
+    for name, fields in MODEL_FIELDS.items():  # the model's dataclasses carry no descriptions
+        properties = components.get(name, {}).get("properties", {})
+        for field, description in fields.items():
+            if field in properties:
+                properties[field]["description"] = description
     app.openapi_schema = schema
     return schema
 

@@ -248,6 +248,7 @@ def _ongoing_event(event: Event, min_level_pct: float, mean_level_pct: float | N
         min_level_pct=min_level_pct,
         mean_level_pct=mean_level_pct,
         confidence=event.confidence,
+        within_noise=event.within_noise,
     )
 
 

@@ -1,7 +1,9 @@
 """Response shapes. Records of the data model (``Entity``, ``SeriesSummary``, ``Event``) are the
 model's own dataclasses, so the API documents exactly what the store and detector produce; the
 models here are the shapes that exist only in the API (envelope, meta, downsampled series,
-status, ingest result, error)."""
+status, ingest result, error). The model's dataclasses carry no pydantic ``Field``: their fields
+are described for OpenAPI by ``MODEL_FIELDS`` (``api.app`` adds them to the schema; a test checks
+that every field of ``Event`` and ``Affected`` has one)."""
 
 from __future__ import annotations
 
@@ -79,6 +81,60 @@ class SignalsMeta(BaseModel):
     method: str = Field(description="How long ranges are downsampled.")
 
 
+# OpenAPI descriptions of the fields of the model's dataclasses served as they are (schema name ->
+# field -> description), in the words of lightsout.model and docs/reporting.md.
+MODEL_FIELDS: dict[str, dict[str, str]] = {
+    "Event": {
+        "event_id": "ev-<hash> (rec-<hash> for a recurring event), from the entity, start and kind.",
+        "kind": "outage (connectivity fell) or degradation (latency rose).",
+        "entity_id": "The entity the event is about; sub-entities inside it are in `affected`.",
+        "entity_name": "The entity's name.",
+        "country_code": "ISO 3166-1 alpha-2 of the entity's country, null for none.",
+        "scope": "national (a country), regional (a region or county) or network (an AS).",
+        "start": "Start of the first alerted bin (UTC); the event began within `start_uncertainty_s` before.",
+        "start_uncertainty_s": "Seconds before `start` within which the event began (one bin).",
+        "end": (
+            "End of the last alerted bin (UTC), the event ended within `end_uncertainty_s` after it; "
+            "null while still alerted at the end of the data (ongoing only if the data are live)."
+        ),
+        "end_uncertainty_s": "Seconds after `end` within which the event ended.",
+        "mean_level_pct": "Level over the event, % of ordinary, averaged over its alerted bins.",
+        "min_level_pct": "Lowest level, % of ordinary.",
+        "confidence": "0..1: depth x persistence x breadth x the signals' agreement (docs/detection.md).",
+        "evidence": "The signals that alerted: per signal, source and bin size, its alerted bins and levels.",
+        "affected": (
+            "Alerted sub-entities (regions, counties, networks, at any depth) whose fall is beyond their "
+            "own ordinary swing, each with its own start, end and lowest level."
+        ),
+        "affected_children": "How many direct sub-entities (regions, or a region's counties) are affected.",
+        "affected_of": "How many such sub-entities the store has (0: none; networks not counted).",
+        "occurrences": "For a recurring event: every daily occurrence, with its lowest level.",
+        "schedule": "For a recurring event: its local-time pattern; null otherwise.",
+        "signals_not_seen": "Signals of the entity with data during the event that raised no alert.",
+        "pattern": "What the signals' agreement means (docs/detection.md), null when not judged.",
+        "confidence_reasons": "The factors of `confidence`, in words.",
+        "history_days": "Days of data before the event the baseline could use; null if unknown.",
+        "not_counted": (
+            "Alerted sub-entities left out of `affected` because their fall stayed within their own "
+            "ordinary swing (detect.noise.judge), with their levels; `affected` + `not_counted` are "
+            "every alerted sub-entity. Empty for degradations (not judged against noise)."
+        ),
+        "within_noise": (
+            "True when the event's fall stays within ordinary variation: its own series' when the "
+            "entity alerted, else every alerted sub-entity's (then `affected` is empty and all are "
+            "`not_counted`). Such an event is a dip, never stated as an outage."
+        ),
+    },
+    "Affected": {
+        "entity_id": "The sub-entity.",
+        "name": "Its name.",
+        "start": "Start of its first alerted bin (UTC).",
+        "end": "End of its last alerted bin (UTC); null while still alerted at the end of its data.",
+        "min_ratio": "Its lowest level as a fraction of its ordinary level (0..1).",
+    },
+}
+
+
 class OngoingEvent(BaseModel):
     """The event that makes an entity's state what it is."""
 
@@ -94,6 +150,9 @@ class OngoingEvent(BaseModel):
         description="Mean level over the event, % of ordinary; null for a sub-entity inside a parent's event."
     )
     confidence: float
+    within_noise: bool = Field(
+        description="The fall stays within ordinary variation (Event.within_noise): a dip, not an outage."
+    )
 
 
 class EntityStatus(BaseModel):
