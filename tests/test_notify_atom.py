@@ -63,7 +63,8 @@ def test_feed_has_one_valid_entry_per_event(iran: Store) -> None:
     assert feed_updated is not None and _rfc3339(feed_updated.text or "") == max(updated)
     national = next(e for e in events if e.scope == Scope.NATIONAL)
     entry = next(x for x in entries if (x.findtext(f"{A}id") or "") == entry_id(national.event_id))
-    assert entry.findtext(f"{A}title") == "National outage in Iran, ongoing"
+    # open at the end of 2019's data: not "ongoing" (the data are not live)
+    assert entry.findtext(f"{A}title") == "National outage in Iran, still open at the end of the data"
     assert "All 30 provinces are affected." in (entry.findtext(f"{A}summary") or "")
     # the ongoing event's updated time is the end of its last alerted bin
     assert event_updated(national) == datetime(2019, 11, 20, 3, 30, tzinfo=UTC)
@@ -81,6 +82,28 @@ def test_feed_is_deterministic_and_ids_do_not_depend_on_the_site(iran: Store) ->
     assert ids_a == ids_b and len(set(ids_a)) == len(ids_a)
 
 
+def test_an_open_event_is_ongoing_only_while_its_data_are_live(iran: Store) -> None:
+    """The rule of the events table, `watch` and the event page (report.words.is_live): an event
+    open where the data end is "ongoing" only within LIVE_WINDOW of those data's end."""
+    national = next(e for e in list_events(iran) if e.scope == Scope.NATIONAL)
+    assert national.end is None
+    data_end = datetime(2019, 11, 20, 3, 30, tzinfo=UTC)  # the end of Iran's last hourly bin
+
+    def title(now: datetime, data_until: dict[str, datetime] | None = None) -> str | None:
+        root = ET.fromstring(make_atom_feed([national], "https://x.example", now=now, data_until=data_until))
+        return root.findtext(f"{A}entry/{A}title")
+
+    stale = "National outage in Iran, still open at the end of the data"
+    assert title(data_end + timedelta(hours=5)) == "National outage in Iran, ongoing"
+    assert title(data_end + timedelta(days=3)) == stale
+    # the entity's own data end, when given, decides (here: a series of it still measured later)
+    later = {national.entity_id: data_end + timedelta(days=3)}
+    assert title(data_end + timedelta(days=4), later) == "National outage in Iran, ongoing"
+    ended = replace(national, end=data_end)
+    root = ET.fromstring(make_atom_feed([ended], "https://x.example", now=data_end))
+    assert root.findtext(f"{A}entry/{A}title") == "National outage in Iran, ended"
+
+
 def test_hostile_text_is_escaped_and_limit_applies(iran: Store) -> None:
     event: Event = next(e for e in list_events(iran) if e.scope == Scope.NATIONAL)
     hostile = replace(event, entity_name="<b>Évil & co</b>]]>", event_id="ev-<&>")
@@ -89,7 +112,8 @@ def test_hostile_text_is_escaped_and_limit_applies(iran: Store) -> None:
     entries = root.findall(f"{A}entry")
     assert len(entries) == 1
     root = ET.fromstring(make_atom_feed([hostile], "https://x.example"))
-    assert root.findtext(f"{A}entry/{A}title") == "National outage in <b>Évil & co</b>]]>, ongoing"
+    title = "National outage in <b>Évil & co</b>]]>, still open at the end of the data"
+    assert root.findtext(f"{A}entry/{A}title") == title
     link = root.find(f"{A}entry/{A}link")
     assert link is not None and link.attrib["href"] == "https://x.example/event/ev-%3C%26%3E"
     empty = ET.fromstring(make_atom_feed([], "https://x.example"))

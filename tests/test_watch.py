@@ -9,9 +9,16 @@ import os
 import subprocess
 import sys
 import threading
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import ClassVar
+
+from lightsout.cli.detect import _event_line
+from lightsout.detect.service import data_ends, list_events
+from lightsout.model import Scope
+from lightsout.store import open_store
 
 MONASH = "monash-ip-observatory"
 
@@ -27,6 +34,25 @@ class _Receiver(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:
         """Quiet."""
+
+
+def test_new_event_line_says_ongoing_only_for_live_data(iran_db: Path) -> None:
+    """`watch`'s "new event" line follows the events table, the feed and the event page: an open
+    end is "ongoing" only when the entity's data are live (report.words.is_live)."""
+    store = open_store(iran_db, read_only=True)
+    try:
+        national = next(e for e in list_events(store) if e.scope == Scope.NATIONAL)
+        until = data_ends(store.series(entity_id=national.entity_id))[national.entity_id]
+    finally:
+        store.close()
+    assert national.end is None and until == datetime(2019, 11, 20, 3, 30, tzinfo=UTC)
+    line = _event_line(national, until)
+    assert "in Iran (country/IR) 2019-11-16 17:30 UTC - end of data, level" in line, line
+    assert "ongoing" not in line
+    live = _event_line(national, datetime.now(UTC) - timedelta(hours=1))
+    assert "2019-11-16 17:30 UTC - ongoing, level" in live, live
+    ended = _event_line(replace(national, end=until), until)
+    assert "2019-11-16 17:30 UTC - 2019-11-20 03:30 UTC, level" in ended, ended
 
 
 def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:

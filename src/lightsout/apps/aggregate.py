@@ -37,12 +37,13 @@ from lightsout.apps.finding import Method, Status, inconclusive
 from lightsout.apps.stored import PAGE_SIZE, pages, stored_verdicts
 from lightsout.apps.verdict import Verdict
 from lightsout.model import OoniMeasurement
+from lightsout.report.words import LIVE_WINDOW as LIVE_WINDOW  # re-exported: web.router reads it here
+from lightsout.report.words import is_live
 from lightsout.store.base import MeasurementFilter, Store
 
 MIN_BLOCKED = 3  # the evidence bar: blocked measurements ...
 MIN_DAYS = 2  # ... on this many different UTC days (or one confirmed by an OONI fingerprint)
 SIMULTANEOUS = timedelta(minutes=1)  # an accessible verdict this close to a blocked one ends nothing
-LIVE_WINDOW = timedelta(days=2)  # a series measured this recently is live: "ongoing" may be said
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,9 +102,9 @@ class BlockingEvent:
         return self.confirmed or (self.measurements >= MIN_BLOCKED and self.days >= MIN_DAYS)
 
     def live(self, now: datetime | None = None) -> bool:
-        """Whether the series was measured within ``LIVE_WINDOW`` of ``now`` (default: the clock)."""
-        moment = now or datetime.now(UTC)
-        return self.data_end is not None and self.data_end >= moment - LIVE_WINDOW
+        """Whether the series was measured within ``LIVE_WINDOW`` of ``now`` (default: the clock):
+        :func:`lightsout.report.words.is_live`."""
+        return is_live(self.data_end, now)
 
     def methods_phrase(self) -> str:
         """ "DNS tampering", or "DNS tampering (4 measurements) and TLS interference (1)"."""

@@ -21,6 +21,7 @@ from lightsout.apps.aggregate import BlockingEvent, BlockingSeries, make_events,
 from lightsout.apps.finding import Status, clean
 from lightsout.apps.stored import stored_verdicts
 from lightsout.cli.params import db_option, parse_country, parse_window
+from lightsout.report.words import open_end
 from lightsout.store import StoreLocation, open_store
 
 TEXT_LIMIT = 120  # characters of untrusted text shown in a table cell
@@ -141,7 +142,7 @@ def blocking(
             _network(e.asn),
             e.method.value,
             _when(e.start),
-            _when(e.end) if e.end else ("ongoing" if e.live() else "end of data"),
+            _when(e.end) if e.end else open_end(e.data_end),
             str(e.measurements),
             safe_text(e.statement(), 160),
         )

@@ -18,6 +18,8 @@ from lightsout.cli.params import db_option, parse_country, parse_window
 from lightsout.model import Event, EventKind, ExternalEvent, Scope
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from lightsout.apps.aggregate import BlockingEvent
     from lightsout.detect.evaluate import CaseResult
     from lightsout.inbox import InboxResult
@@ -101,7 +103,7 @@ def watch(inbox: Path | None, interval: float, once: bool, db: StoreLocation | N
     import threading
 
     from lightsout.detect.run import detect_online
-    from lightsout.detect.service import list_events
+    from lightsout.detect.service import data_ends, list_events
     from lightsout.inbox import Inbox
 
     stopping = threading.Event()
@@ -129,9 +131,10 @@ def watch(inbox: Path | None, interval: float, once: bool, db: StoreLocation | N
                 break
             summary = detect_online(store)
             events = list_events(store)
-            for event in events:
-                if event.event_id not in seen:
-                    console.print(f"new event: {_event_line(event)}", highlight=False)
+            new = [e for e in events if e.event_id not in seen]
+            ends = data_ends(store.series(entity_ids={e.entity_id for e in new if e.end is None}))
+            for event in new:
+                console.print(f"new event: {_event_line(event, ends.get(event.entity_id))}", highlight=False)
             seen |= {e.event_id for e in events}
             notifier.submit(events)
             console.print(f"round: {summary.bins:,} new bins, {summary.alerts:,} alerted", style="dim")
@@ -188,11 +191,15 @@ class _Notifier:
             self._delivery.close(wait_s)
 
 
-def _event_line(event: Event) -> str:
-    end = f"{event.end:%Y-%m-%d %H:%M}" if event.end else "ongoing"
+def _event_line(event: Event, data_end: datetime | None) -> str:
+    """``watch``'s line for a new event; an open end is "ongoing" only when the entity's data
+    (ending at ``data_end``) are live, as in the events table, the feed and the dashboard."""
+    from lightsout.report.words import open_end
+
+    end = f"{event.end:%Y-%m-%d %H:%M} UTC" if event.end else open_end(data_end)
     return (
         f"{event.scope.value} {event.kind.value} in {event.entity_name} ({event.entity_id}) "
-        f"{event.start:%Y-%m-%d %H:%M} - {end} UTC, level {event.mean_level_pct:.0f}% of ordinary "
+        f"{event.start:%Y-%m-%d %H:%M} UTC - {end}, level {event.mean_level_pct:.0f}% of ordinary "
         f"(lowest {event.min_level_pct:.0f}%)"
     )
 
@@ -237,7 +244,7 @@ def events(
     """
     from lightsout.api.blocking import select_blocking
     from lightsout.apps.aggregate import blocking_events
-    from lightsout.detect.service import EventFilter, list_events
+    from lightsout.detect.service import EventFilter, data_ends, list_events
     from lightsout.report.external import select_external
 
     query = EventFilter(
@@ -250,6 +257,7 @@ def events(
             _print_external(others, fmt)
             return
         rows = list_events(store, query)
+        ends = data_ends(store.series(entity_ids={e.entity_id for e in rows if e.end is None}))
         blocked = None
         if fmt == "table" or with_blocking:
             # Judged from every measurement of the country, then selected like the outages, so an
@@ -261,11 +269,11 @@ def events(
     finally:
         store.close()
     if fmt == "table":
-        _print_events(rows, fmt)
+        _print_events(rows, fmt, ends)
         _print_blocking(blocked or [])
         _print_external(others, fmt, section=True)
     elif blocked is None:
-        _print_events(rows, fmt)
+        _print_events(rows, fmt, ends)
     elif fmt == "json":
         import json
 
@@ -293,10 +301,11 @@ def _print_blocking(blocked: list[BlockingEvent]) -> None:
     if not blocked:
         return
     from lightsout.cli.blocking import safe_text
+    from lightsout.report.words import open_end
 
     table = Table("since (UTC)", "until (UTC)", "network", "statement (quoting an untrusted target)")
     for b in blocked:
-        until = f"{b.end:%Y-%m-%d %H:%M}" if b.end else ("ongoing" if b.live() else "end of data")
+        until = f"{b.end:%Y-%m-%d %H:%M}" if b.end else open_end(b.data_end)
         where = (f"AS{b.asn}" if b.asn else "AS?") + (f" {b.country}" if b.country else "")
         table.add_row(
             f"{b.start:%Y-%m-%d %H:%M}", until, where, safe_text(b.statement(), 400)
@@ -341,7 +350,11 @@ def _print_external(rows: list[ExternalEvent], fmt: str, section: bool = False) 
     console.print(f"{len(rows)} external events")
 
 
-def _print_events(rows: list[Event], fmt: str) -> None:
+def _print_events(rows: list[Event], fmt: str, data_until: dict[str, datetime]) -> None:
+    """``data_until``: where the data of each open event's entity end (an open end is "ongoing"
+    only when they are live)."""
+    from lightsout.report.words import open_end
+
     if fmt == "json":
         import json
 
@@ -375,7 +388,7 @@ def _print_events(rows: list[Event], fmt: str) -> None:
             f"{e.start:%Y-%m-%d %H:%M}",
             (f"{e.end:%m-%d %H:%M}" if e.end.year == e.start.year else f"{e.end:%Y-%m-%d %H:%M}")
             if e.end
-            else "end of data",
+            else open_end(data_until.get(e.entity_id)),
             Text(_short(e.entity_name, 15) + f" ({e.scope.value[:3]})"),
             kind,
             f"{e.mean_level_pct:.0f}/{e.min_level_pct:.0f}%",

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import click
 
 from lightsout.cli.params import db_option, parse_country, parse_time
-from lightsout.detect.service import EventFilter, list_events
+from lightsout.detect.service import EventFilter, data_ends, list_events
 from lightsout.errors import UserError
 from lightsout.notify.atom import make_atom_feed
 from lightsout.notify.webhooks import RetryPolicy, WebhookRegistry, default_registry_path, deliver_new_events
@@ -71,9 +71,10 @@ def feed(out: Path, base_url: str, country: str | None, limit: int, db: StoreLoc
         events = list_events(store, EventFilter(country=parse_country(country)))
         entities = {e.entity_id: e for e in store.entities()}
         own = events_with_own_alerts(store, events)
+        ends = data_ends(store.series(entity_ids={e.entity_id for e in events if e.end is None}))
     finally:
         store.close()
-    body = make_atom_feed(events, base_url, entities, limit=limit, own_alerts=own)
+    body = make_atom_feed(events, base_url, entities, limit=limit, own_alerts=own, data_until=ends)
     if str(out) == "-":
         sys.stdout.buffer.write(body)
         sys.stdout.buffer.flush()

@@ -2,8 +2,9 @@
 
 Each entry's ``id`` is a UUID derived from the event id (``urn:uuid:``, RFC 4122 version 5), so
 it stays the same when the site moves; ``updated`` is the end of the event's latest alerted bin,
-so an ongoing event that goes on, or ends, shows as updated. Nothing depends on the clock: the
-same events give the same bytes.
+so an ongoing event that goes on, or ends, shows as updated. The same events give the same bytes
+at the same ``now``: the clock only decides whether an open event's title says "ongoing" (its data
+are live, ``report.words.is_live``) or "still open at the end of the data".
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ from __future__ import annotations
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Collection, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 from lightsout.model import Entity, Event
 from lightsout.report.statement import make_statement
+from lightsout.report.words import alerted_until, is_live
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 FEED_NAMESPACE = uuid.UUID("8f6b1b7e-2f53-5d38-9c1e-6c1c4c7a2f10")  # fixed: entry ids never change
@@ -27,18 +29,16 @@ def entry_id(event_id: str) -> str:
 
 def event_updated(event: Event) -> datetime:
     """When the evidence of ``event`` last changed: the end of its latest alerted bin."""
-    ends = [e.last_alert + timedelta(seconds=e.bin_s) for e in event.evidence]
-    candidates = [*ends, *([event.end] if event.end is not None else []), event.start]
-    return max(candidates)
+    return max(alerted_until(event), event.end or event.start)
 
 
 def _time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _title(event: Event) -> str:
+def _title(event: Event, live: bool) -> str:
     what = "recurring cuts" if event.schedule else event.kind.value
-    state = "ongoing" if event.end is None else "ended"
+    state = "ended" if event.end is not None else ("ongoing" if live else "still open at the end of the data")
     return f"{event.scope.value.capitalize()} {what} in {event.entity_name}, {state}"
 
 
@@ -49,10 +49,15 @@ def make_atom_feed(
     title: str = "Lightsout: internet shutdowns and outages",
     limit: int = 200,
     own_alerts: Collection[str] | None = None,
+    data_until: Mapping[str, datetime] | None = None,
+    now: datetime | None = None,
 ) -> bytes:
     """The newest ``limit`` events as an Atom feed; links point to ``base_url``/event/ID.
     ``own_alerts``: ids of the events whose entity alerted itself
-    (:func:`lightsout.report.context.events_with_own_alerts`); None takes every event as such."""
+    (:func:`lightsout.report.context.events_with_own_alerts`); None takes every event as such.
+    ``data_until``: per entity, where its data end (``detect.service.data_ends``); an open event is
+    "ongoing" only if they are live at ``now`` (default: the clock). Without it, an event's data
+    end where its latest alerted bin does (``report.words.alerted_until``)."""
     base = base_url.rstrip("/")
     chosen = sorted(events, key=lambda e: (event_updated(e), e.event_id), reverse=True)[:limit]
     ET.register_namespace("", ATOM_NS)
@@ -78,7 +83,8 @@ def make_atom_feed(
         statement = make_statement(event, entities or {}, own_alerts=own)
         entry = sub(feed, "entry")
         sub(entry, "id", entry_id(event.event_id))
-        sub(entry, "title", _title(event))
+        until = data_until.get(event.entity_id) if data_until is not None else alerted_until(event)
+        sub(entry, "title", _title(event, is_live(until, now)))
         sub(entry, "updated", _time(event_updated(event)))
         sub(entry, "published", _time(event.start))
         sub(entry, "link", rel="alternate", href=f"{base}/event/{quote(event.event_id)}", type="text/html")

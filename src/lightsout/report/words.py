@@ -2,9 +2,35 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from lightsout.model import SignalKind
+from lightsout.model import Event, SignalKind
+
+# Data measured this recently are live: an event still open where they end may be called "ongoing".
+# Older data (a recorded data set, a stalled source) end an open event at "the end of the data".
+LIVE_WINDOW = timedelta(days=2)
+
+
+def is_live(data_end: datetime | None, now: datetime | None = None) -> bool:
+    """Whether data ending at ``data_end`` are live: within ``LIVE_WINDOW`` of ``now`` (default:
+    the clock). The one rule behind every "ongoing": the events table, `watch`, the feed, the
+    dashboard's event page and the blocking statements."""
+    moment = now or datetime.now(UTC)
+    return data_end is not None and data_end >= moment - LIVE_WINDOW
+
+
+def open_end(data_end: datetime | None, now: datetime | None = None) -> str:
+    """How the end of an event still open where its data end is written: "ongoing" only when those
+    data are live (:func:`is_live`), else "end of data"."""
+    return "ongoing" if is_live(data_end, now) else "end of data"
+
+
+def alerted_until(event: Event) -> datetime:
+    """The end of the event's latest alerted bin (its start when it has no evidence). For an event
+    still open, that is where the alerted series' data end."""
+    ends = [e.last_alert + timedelta(seconds=e.bin_s) for e in event.evidence]
+    return max([*ends, event.start])
+
 
 SIGNAL_NOUNS: dict[SignalKind, str] = {
     SignalKind.CONNECTIVITY_INDEX: "connectivity",
