@@ -22,9 +22,9 @@ import pytest
 
 from lightsout.detect.policy import POLICIES
 from lightsout.detect.run import detect_batch, judge_alerts
-from lightsout.detect.service import list_events
+from lightsout.detect.service import events_touching, list_events, touching
 from lightsout.ingest import ingest_file
-from lightsout.model import Alert, Event, EventKind, SeriesSummary
+from lightsout.model import Alert, Entity, EntityKind, Event, EventKind, SeriesSummary
 from lightsout.report.context import load_event_context
 from lightsout.report.statement import Statement, make_statement
 from lightsout.store import Store, open_store
@@ -315,3 +315,48 @@ def test_us_alerts_do_not_depend_on_the_other_countries_in_the_store(bundled: St
 
 def _alert_order(alert: Alert) -> tuple[str, datetime, int, float]:
     return (alert.entity_id, alert.bin_start, alert.level, round(alert.ratio, 6))
+
+
+def test_a_page_computes_the_same_events_as_the_whole_store(bundled: Store) -> None:
+    """The entity page fuses only the alerts of the entities that can touch it (detect.service.
+    events_touching); on the bundled data, for every country, every event's entity and every
+    entity an event lists, that gives exactly the events of the global list about those entities,
+    and every event the page shows (its own, those listing it, those inside it) is among them."""
+    every = list_events(bundled)
+    entities = {e.entity_id: e for e in bundled.entities()}
+    pages = {e.entity_id for e in entities.values() if e.kind == EntityKind.COUNTRY}
+    pages |= {e.entity_id for e in every}
+    pages |= {a.entity_id for e in every for a in (*e.affected, *e.not_counted)}
+    assert len(pages) > 60 and {"country/US", "region/US-TX", "country/VE", "country/IR"} <= pages
+    fused: dict[frozenset[str], list[Event]] = {}  # one fusion per distinct set of entities
+    for entity_id in sorted(pages):
+        ids = frozenset(touching(entity_id, entities))
+        if ids not in fused:
+            fused[ids] = events_touching(bundled, entity_id, entities=entities)
+            assert fused[ids] == [e for e in every if e.entity_id in ids], entity_id
+        local = fused[ids]
+        shown = [
+            e
+            for e in every
+            if e.entity_id == entity_id
+            or any(a.entity_id == entity_id for a in e.affected)
+            or entity_id in _above(entities.get(e.entity_id), entities)
+        ]
+        assert all(e in local for e in shown), entity_id
+    assert touching("country/IR", entities).isdisjoint(touching("country/VE", entities))
+    assert len(fused) < len(pages) / 4
+
+
+def _above(entity: Entity | None, entities: dict[str, Entity]) -> set[str]:
+    """Written here: the entity's ancestors, and for a network, its country by country code."""
+    found: set[str] = set()
+    if entity is not None and entity.kind == EntityKind.NETWORK:
+        found |= {
+            e.entity_id
+            for e in entities.values()
+            if e.kind == EntityKind.COUNTRY and e.country_code == entity.country_code
+        }
+    while entity is not None and entity.parent_id is not None and entity.parent_id not in found:
+        found.add(entity.parent_id)
+        entity = entities.get(entity.parent_id)
+    return found

@@ -156,7 +156,7 @@ def kept_levels(store: Store, event: Event, noise: Mapping[str, float]) -> KeptL
     ids = set(kept)
     alerts = [
         a
-        for a in store.alerts(since=event.start, until=event.end)
+        for a in store.alerts(since=event.start, until=event.end, entity_ids=ids)
         if a.entity_id in ids
         and (a.signal, a.source, a.bin_s) in wanted
         and a.bin_start >= event.start

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from lightsout.detect.events import EventParams, make_events
 from lightsout.detect.noise import judge_events
-from lightsout.model import Entity, Event, Scope, SeriesKey, SeriesSummary
+from lightsout.model import Alert, Entity, EntityKind, Event, Scope, SeriesKey, SeriesSummary
 from lightsout.store import Store
 
 
@@ -27,7 +27,32 @@ def list_events(
 ) -> list[Event]:
     query = query or EventFilter()
     entities = {e.entity_id: e for e in store.entities()}
-    alerts = store.alerts()
+    events = fused_events(store, entities, store.alerts(), params)
+    return [e for e in events if event_matches(e, query)]
+
+
+def events_touching(
+    store: Store, entity_id: str, params: EventParams | None = None, entities: dict[str, Entity] | None = None
+) -> list[Event]:
+    """The events of every entity in :func:`touching` ``entity_id``: exactly those of
+    ``list_events(store)`` (same order), computed from those entities' alerts alone. A page about one
+    entity (its events, the events of its ancestors that list it, the events inside it) needs no
+    other; on IODA's 74,000 entities it reads 1% of the alerts (bench/bench_events.py).
+
+    Why the result is the same: an entity's events are made of its own alerts, those of the
+    entities below it (folded or clustered into its spans) and those above it (that absorb its
+    spans), every link a ``parent_id`` (detect.events); recurrence, intermittence and the noise
+    judgement work per entity or per event, reading the store for its series. So events depend on
+    no alert outside their entity's tree of parent links, and :func:`touching` returns whole trees."""
+    entities = entities if entities is not None else {e.entity_id: e for e in store.entities()}
+    ids = touching(entity_id, entities)
+    return fused_events(store, entities, store.alerts(entity_ids=ids), params)
+
+
+def fused_events(
+    store: Store, entities: dict[str, Entity], alerts: list[Alert], params: EventParams | None = None
+) -> list[Event]:
+    """``alerts`` fused into events and judged against noise, with the series the store holds."""
     # Events are made of the alerted entities and their ancestors (a cluster of counties becomes
     # its region's event): only their series matter, not every series of the store.
     summaries = store.series(entity_ids=with_ancestors({a.entity_id for a in alerts}, entities))
@@ -37,8 +62,43 @@ def list_events(
 
     events = make_events(alerts, entities, data_ends(summaries), params, summaries, count_points)
     # judged against noise here, once, so the events list, API, feed, dashboard and statements agree
-    events = judge_events(store, events, entities, alerts)
-    return [e for e in events if event_matches(e, query)]
+    return judge_events(store, events, entities, alerts)
+
+
+def touching(entity_id: str, entities: dict[str, Entity]) -> set[str]:
+    """The entities whose events a page about ``entity_id`` can show: every entity of its tree of
+    ``parent_id`` links (its ancestors, their descendants), and for a country, also the trees of
+    the networks placed in it by country code (listed inside it even without a parent link)."""
+    children: dict[str, list[str]] = {}
+    for entity in entities.values():
+        if entity.parent_id is not None and entity.parent_id in entities:
+            children.setdefault(entity.parent_id, []).append(entity.entity_id)
+    starts = [entity_id]
+    page = entities.get(entity_id)
+    if page is not None and page.kind == EntityKind.COUNTRY:
+        starts += [
+            e.entity_id
+            for e in entities.values()
+            if e.kind == EntityKind.NETWORK and e.country_code == page.country_code
+        ]
+    found: set[str] = set()
+    for start in starts:
+        if start in found:
+            continue
+        top, seen = start, {start}  # the top of its tree (a loop of parent links stops anywhere on it)
+        while True:
+            parent = entities[top].parent_id if top in entities else None
+            if parent is None or parent not in entities or parent in seen:
+                break
+            top = parent
+            seen.add(top)
+        stack = [top]
+        while stack:  # the tree below the top: with a loop, the loop and everything hanging from it
+            node = stack.pop()
+            if node not in found:
+                found.add(node)
+                stack.extend(children.get(node, ()))
+    return found
 
 
 def with_ancestors(entity_ids: set[str], entities: dict[str, Entity]) -> set[str]:

@@ -261,13 +261,15 @@ def load_entity_context(
     events: list[Event] | None = None,
     cache: NormaliseCache | None = None,
     with_series: bool = True,
+    entities: dict[str, Entity] | None = None,
 ) -> EntityContext:
-    """Read an entity, its events and (unless ``with_series`` is false) its normalised signals."""
+    """Read an entity, its events and (unless ``with_series`` is false) its normalised signals.
+    ``entities``: every entity of the store, when the caller has read them already."""
     entity = store.entity(entity_id)
     if entity is None:
         raise UserError(f"no entity {entity_id!r} in the store")
     all_events = events if events is not None else list_events(store)
-    entities = {e.entity_id: e for e in store.entities()}
+    entities = entities if entities is not None else {e.entity_id: e for e in store.entities()}
     summaries = store.series(entity_id)
     state = store.ingest_state()
     return EntityContext(
