@@ -82,6 +82,7 @@ class Plan:
     batch_points: int
     outages: frozenset[str]  # entity ids with an outage on the last day
     seed: int
+    as_columns: bool = False  # hand the store Arrow columns (IngestBatch.point_columns), not rows
 
     @property
     def points(self) -> int:
@@ -92,7 +93,7 @@ class Plan:
         return [e.entity_id for e in self.entities if e.kind == EntityKind.COUNTRY]
 
 
-def make_plan(n_entities: int, days: int, batch_points: int, seed: int) -> Plan:
+def make_plan(n_entities: int, days: int, batch_points: int, seed: int, as_columns: bool = False) -> Plan:
     import pycountry
 
     codes = sorted(c.alpha_2 for c in pycountry.countries)
@@ -117,7 +118,7 @@ def make_plan(n_entities: int, days: int, batch_points: int, seed: int) -> Plan:
         )
     rng = random.Random(seed)
     outages = frozenset(e.entity_id for e in rng.sample(entities, max(3, len(entities) // 100)))
-    return Plan(entities, days, batch_points, outages, seed)
+    return Plan(entities, days, batch_points, outages, seed, as_columns)
 
 
 def outage_bins(days: int) -> range:
@@ -163,7 +164,8 @@ def iter_blocks(plan: Plan) -> Iterator[tuple[Block, Callable[[], IngestBatch]]]
                 arrays = Block(signal, [e.entity_id for e in block], day_times, values)
                 name = f"synthetic/{signal.value}/day{day}/entities{first}"
                 entities = block if day == 0 and s_index == 0 else []
-                yield arrays, partial(_batch, plan.seed, name, entities, arrays)
+                make = _column_batch if plan.as_columns else _batch
+                yield arrays, partial(make, plan.seed, name, entities, arrays)
 
 
 def _batch(seed: int, name: str, entities: list[Entity], block: Block) -> IngestBatch:
@@ -175,6 +177,35 @@ def _batch(seed: int, name: str, entities: list[Entity], block: Block) -> Ingest
     sha = hashlib.sha256(f"{seed}/{name}".encode()).hexdigest()
     source = SourceFile(sha, name, "synthetic", datetime.now(UTC), len(points), 0, len(points))
     return IngestBatch(source, entities, points)
+
+
+def _column_batch(seed: int, name: str, entities: list[Entity], block: Block) -> IngestBatch:
+    """The same file as :func:`_batch`, its points as Arrow columns (``IngestBatch.point_columns``,
+    the layout of lightsout.store.schema.arrow_table(SignalPoint, ...)), as MRT ingest's worker
+    processes hand them to the store."""
+    import pyarrow as pa
+
+    n_rows, n_bins = block.values.shape
+    n = n_rows * n_bins
+    times_us = np.array([round(t.timestamp()) * 1_000_000 for t in block.times], dtype=np.int64)
+    points = pa.table(
+        {
+            "entity_id": pa.array(np.repeat(np.array(block.ids, dtype=object), n_bins), pa.string()),
+            "signal": pa.array([block.signal.value] * n, pa.string()),
+            "source": pa.array([SOURCE] * n, pa.string()),
+            "bin_start": pa.array(np.tile(times_us, n_rows)).cast(pa.timestamp("us", tz="UTC")),
+            "bin_s": pa.array(np.full(n, BIN_S, dtype=np.int64)),
+            "value": pa.array(block.values.ravel()),
+            "samples": pa.array(np.ones(n, dtype=np.int64)),
+        }
+    )
+    sha = hashlib.sha256(f"{seed}/{name}".encode()).hexdigest()
+    source = SourceFile(sha, name, "synthetic", datetime.now(UTC), n, 0, n)
+    return IngestBatch(source, entities, point_columns=points)
+
+
+def batch_points(batch: IngestBatch) -> int:
+    return len(batch.points) + (batch.point_columns.num_rows if batch.point_columns is not None else 0)
 
 
 def make_alerts(plan: Plan) -> list[Alert]:
@@ -251,7 +282,7 @@ def ingest(name: str, store: Store, plan: Plan, result: Result, progress: bool) 
         t2 = time.perf_counter()
         result.build_s += t1 - t0
         result.write_s += t2 - t1
-        result.points += len(batch.points)
+        result.points += batch_points(batch)
         del batch
         if progress and i % 20 == 0:
             print(
@@ -448,6 +479,12 @@ def main() -> int:
     parser.add_argument(
         "--workdir", type=Path, default=None, help="where the DuckDB files go (default: a temp dir)"
     )
+    parser.add_argument(
+        "--points-as",
+        choices=("rows", "columns"),
+        default="rows",
+        help="hand the store SignalPoint rows (default) or Arrow columns, as MRT ingest's workers do",
+    )
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--keep", action="store_true", help="keep the stores afterwards")
     parser.add_argument(
@@ -461,13 +498,14 @@ def main() -> int:
     if args.reuse and args.workdir is None:
         parser.error("--reuse needs the --workdir of the --keep run")
 
-    plan = make_plan(args.entities, args.days, args.batch_points, args.seed)
+    plan = make_plan(args.entities, args.days, args.batch_points, args.seed, args.points_as == "columns")
     n_kinds = {k: sum(1 for e in plan.entities if e.kind == k) for k in EntityKind}
     print(
         f"SYNTHETIC data: {len(plan.entities):,} entities ({n_kinds[EntityKind.COUNTRY]:,} countries, "
         f"{n_kinds[EntityKind.REGION]:,} regions, {n_kinds[EntityKind.NETWORK]:,} networks) x {len(SIGNALS)} "
         f"signals x {args.days} days of {BIN_S // 60}-minute bins = {plan.points:,} points "
-        f"({plan.points / 447_552_000:.2%} of IODA scale); {len(plan.outages)} outages with alerts",
+        f"({plan.points / 447_552_000:.2%} of IODA scale); {len(plan.outages)} outages with alerts; "
+        f"points handed to the store as {args.points_as}",
         flush=True,
     )
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="lightsout-bench-"))

@@ -75,7 +75,12 @@ class DriverConnection:
         binary = any(isinstance(column[0], bytes) for column in data if column)
         settings = {"strings_as_bytes": True} if binary else None
         if binary:  # then every String column goes as bytes
-            data = [[v.encode() if isinstance(v, str) else v for v in column] for column in data]
+            data = [
+                [v.encode() if isinstance(v, str) else v for v in column]
+                if any(isinstance(v, str) for v in column[:1]) or None in column[:1]
+                else column
+                for column in data
+            ]
         self._client.execute(
             f"INSERT INTO {table} ({', '.join(columns)}) VALUES", data, columnar=True, settings=settings
         )

@@ -26,11 +26,11 @@ How the DuckDB semantics are kept without transactions (docs/design.md, "ClickHo
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from lightsout.errors import UserError
 from lightsout.model import (
@@ -52,15 +52,9 @@ from lightsout.model import (
     SourceHealth,
 )
 from lightsout.sources import CarryState
-from lightsout.store.base import (
-    IngestBatch,
-    MeasurementFilter,
-    TimeSeries,
-    alerts_from_rows,
-    make_file_series,
-    with_rows,
-)
+from lightsout.store.base import IngestBatch, MeasurementFilter, TimeSeries, alerts_from_rows
 from lightsout.store.clickhouse_generations import BEGUN_TABLE, begin, commit, discard_abandoned
+from lightsout.store.clickhouse_points import insert_data, point_table, series_figures
 from lightsout.store.clickhouse_reads import file_series_rows, latest_rows, measurement_rows, verdict_rows
 from lightsout.store.clickhouse_sql import (
     IDS_PER_QUERY,
@@ -80,11 +74,21 @@ from lightsout.store.clickhouse_sql import (
     time_or_none,
     until_us,
 )
-from lightsout.store.clickhouse_summary import SUMMARY_TABLE, insert_summaries, write_summaries
+from lightsout.store.clickhouse_summary import (
+    SUMMARY_TABLE,
+    Summary,
+    batch_summaries,
+    insert_summaries,
+    write_summaries,
+)
+from lightsout.store.clickhouse_summary import Key as SummaryKey
 from lightsout.store.clickhouse_summary import recount as recount_summaries
 from lightsout.store.location import ClickHouseLocation
+from lightsout.store.schema import rows_from_arrow
 
 SCHEMA_VERSION = 1
+POINT_COLUMNS = [*field_names(SignalPoint), "gen"]
+POINTS_PER_INSERT = 1_000_000
 
 # Every table of the store, from the statements that create them.
 _TABLES = frozenset(
@@ -184,27 +188,28 @@ class ClickHouseStore:
         gen = 0
         last: IngestBatch | None = None
         # Series summaries: from the one part with points, or recounted when several had some.
-        pending: list[SignalPoint] | None = None
+        pending: dict[SummaryKey, Summary] | None = None
         recount: set[str] = set()
-        provenance: dict[tuple[str, SignalKind, str, int], FileSeries] = {}
-        for part in map(with_rows, parts):
+        provenance: dict[SummaryKey, tuple[int, int, int]] = {}  # first, last, points
+        for part in parts:
             if last is None:
                 if self.has_source(part.source.sha256):
                     return  # already ingested: adds nothing
                 gen = self._begin()
-            self._write_rows(part, gen)
-            if part.points:
+            points = point_table(part.points, part.point_columns)
+            self._write_rows(part, points, gen)
+            if points.num_rows:
+                figures = series_figures(points)
+                summaries = batch_summaries(points, figures)
                 if pending is None and not recount:
-                    pending = part.points
+                    pending = summaries
                 else:
-                    recount.update(p.entity_id for p in [*(pending or []), *part.points])
+                    recount.update(key[0] for key in [*(pending or {}), *summaries])
                     pending = None
-                for row in make_file_series(part):
-                    key = (row.entity_id, row.signal, row.source, row.bin_s)
-                    seen = provenance.get(key)
-                    provenance[key] = row if seen is None else replace(
-                        seen, first=min(seen.first, row.first), last=max(seen.last, row.last),
-                        points=seen.points + row.points,
+                for f in figures:
+                    seen = provenance.get(f.key)
+                    provenance[f.key] = (f.first_us, f.last_us, f.rows) if seen is None else (
+                        min(seen[0], f.first_us), max(seen[1], f.last_us), seen[2] + f.rows
                     )
             last = part
         if last is None:
@@ -214,17 +219,31 @@ class ClickHouseStore:
         elif recount:
             insert_summaries(self._con, recount_summaries(self._con, sorted(recount), gen), gen)
         if provenance:
-            self._insert("file_series", FileSeries, list(provenance.values()), gen)
+            keys = sorted(provenance)
+            spans = [provenance[key] for key in keys]
+            self._con.insert(
+                "file_series",
+                [*field_names(FileSeries), "gen"],
+                [
+                    [last.source.sha256] * len(keys),
+                    *([key[i] for key in keys] for i in range(4)),
+                    *([span[i] for span in spans] for i in range(3)),
+                    [gen] * len(keys),
+                ],
+            )
         self._insert("sources", SourceFile, [last.source], gen)
         self._commit(gen, "file")
 
-    def _write_rows(self, batch: IngestBatch, gen: int) -> None:
+    def _write_rows(self, batch: IngestBatch, points: pa.Table, gen: int) -> None:
         """One part's rows, tagged with the write's generation (published by its commit)."""
         con = self._con
-        if batch.entities:
-            self._insert("entities", Entity, batch.entities, gen)
-        for chunk in chunks(batch.points, 1_000_000):
-            self._insert("points", SignalPoint, chunk, gen)
+        entities = list(batch.entities)
+        if batch.entity_columns is not None:
+            entities += rows_from_arrow(Entity, batch.entity_columns)
+        if entities:
+            self._insert("entities", Entity, entities, gen)
+        for start in range(0, points.num_rows, POINTS_PER_INSERT):
+            con.insert("points", POINT_COLUMNS, insert_data(points.slice(start, POINTS_PER_INSERT), gen))
         if batch.measurements or batch.verdicts:
             # Only measurements new to the store, and their verdicts (as DuckDB keeps the first
             # version): a stored row is never sent again, so no merge of the ReplacingMergeTree

@@ -15,13 +15,13 @@ summary of every series its points touch:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from lightsout.model import SignalKind, SignalPoint
-from lightsout.store.clickhouse_sql import IDS_PER_QUERY, PUBLISHED, Connection, bind, chunks, micros
+import pyarrow as pa
+
+from lightsout.store.clickhouse_points import SeriesFigures, last_values
+from lightsout.store.clickhouse_sql import IDS_PER_QUERY, PUBLISHED, Connection, bind, chunks
 
 # (entity_id, signal, source, bin_s), as stored
 Key = tuple[str, str, str, int]
@@ -65,26 +65,22 @@ class Summary:
         )
 
 
-def batch_summaries(points: Iterable[SignalPoint], micros: Callable[[datetime], int]) -> dict[Key, Summary]:
-    """Each series' figures over the batch's points (a bin given twice counts once, its last value)."""
-    values: dict[tuple[str, SignalKind, str, int], dict[datetime, float]] = {}
-    for p in points:
-        key = (p.entity_id, p.signal, p.source, p.bin_s)
-        bins = values.get(key)
-        if bins is None:
-            bins = values[key] = {}
-        bins[p.bin_start] = p.value
-    out = {}
-    for (entity_id, signal, source, bin_s), bins in values.items():
-        vs = bins.values()
-        summary = Summary(len(bins), micros(min(bins)), micros(max(bins)), min(vs), max(vs))
-        out[(entity_id, signal.value, source, bin_s)] = summary
+def batch_summaries(table: pa.Table, figures: list[SeriesFigures]) -> dict[Key, Summary]:
+    """Each series' summary over a batch's points (lightsout.store.clickhouse_points.point_table)
+    from its ``figures``: a bin given twice counts once, with its last value (the one stored)."""
+    out: dict[Key, Summary] = {}
+    for f in figures:
+        if f.rows == f.bins:
+            out[f.key] = Summary(f.bins, f.first_us, f.last_us, f.min_value, f.max_value)
+        else:
+            values = last_values(table, f.key)
+            vs = values.values()
+            out[f.key] = Summary(len(values), min(values), max(values), min(vs), max(vs))
     return out
 
 
-def write_summaries(con: Connection, points: list[SignalPoint], gen: int) -> None:
-    """The new summary of every series ``points`` touch, in generation ``gen``."""
-    batch = batch_summaries(points, micros)
+def write_summaries(con: Connection, batch: dict[Key, Summary], gen: int) -> None:
+    """The new summary of every series of ``batch`` (its own figures), in generation ``gen``."""
     if not batch:
         return
     stored = _stored_summaries(con, sorted({key[0] for key in batch}))
