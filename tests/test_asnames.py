@@ -7,8 +7,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from lightsout.attribution.asnames import as_label, lookup_as
-from lightsout.attribution.entities import make_asn_network
+from lightsout.attribution.asnames import as_label, as_table, lookup_as
+from lightsout.attribution.entities import make_asn_network, make_asn_networks
 from lightsout.cli.data import entities
 from lightsout.ingest import ingest_file
 from lightsout.model import EntityKind
@@ -49,6 +49,16 @@ def test_network_entity_labels() -> None:
     assert as_label(9500, "AS9500 (VODAFONE-TRANSIT-AS)") == "AS9500 (VODAFONE-TRANSIT-AS)"
     assert as_label(64500, None) == "AS64500"
     assert make_asn_network(64500).country_code is None
+
+
+def test_bulk_network_entities_equal_one_by_one() -> None:
+    # ASes of the table (named, unnamed, placed or not; every 25th) and some it lacks, as the MRT reader
+    # names them
+    rows = [line.split("\t") for line in gzip.decompress(TABLE.read_bytes()).decode().splitlines()
+            if not line.startswith("#")]  # fmt: skip
+    assert as_table() == {int(r[0]): (r[1], r[2]) for r in rows}  # the rows as a split per line reads them
+    asns = [int(r[0]) for r in rows[::25]] + [0, 64500, 4_294_967_295]
+    assert make_asn_networks(asns) == [make_asn_network(asn) for asn in asns]
 
 
 def test_entities_lists_irans_bgp_networks(shared_data: Path, tmp_path: Path) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from lightsout.attribution.asnames import as_label, lookup_as
+from collections.abc import Iterable
+
+from lightsout.attribution.asnames import as_label, as_table, lookup_as
 from lightsout.attribution.places import country_name, fold, region_code
 from lightsout.model import Entity, EntityKind
 
@@ -39,6 +41,21 @@ def make_asn_network(
     parent = f"country/{country}" if country else None
     label = as_label(asn, name)
     return Entity(f"network/AS{asn}", EntityKind.NETWORK, f"AS{asn}", label, country, parent, asn)
+
+
+def make_asn_networks(asns: Iterable[int]) -> list[Entity]:
+    """``[make_asn_network(asn) for asn in asns]``, placed by the table, without a record object per AS
+    (the MRT reader names ~50k ASes from one full table: 2x faster, tests compare both)."""
+    table = as_table()
+    network = EntityKind.NETWORK
+    out = []
+    for asn in asns:
+        found = table.get(asn)
+        country, name = (found[0] or None, found[1]) if found is not None else (None, None)
+        code = f"AS{asn}"
+        parent = f"country/{country}" if country else None
+        out.append(Entity(f"network/{code}", network, code, as_label(asn, name), country, parent, asn))
+    return out
 
 
 def make_isp_network(alpha2: str, isp_name: str) -> Entity:

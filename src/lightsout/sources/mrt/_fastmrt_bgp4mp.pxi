@@ -187,7 +187,7 @@ cdef int _update(FastPath self, const unsigned char *b, Py_ssize_t start, Py_ssi
     sz = self.slot_size[slot]
     ids = self.ids
     cdef PyObject *hit
-    cdef Py_ssize_t pid
+    cdef Py_ssize_t pid, capacity
     # withdrawals: the withdrawn field [0, nw - unreach_n), then MP_UNREACH
     for ci in range(2):
         if ci == 0:
@@ -205,6 +205,7 @@ cdef int _update(FastPath self, const unsigned char *b, Py_ssize_t start, Py_ssi
             p += 1
     if na:
         oid = self._oid(b, &o)
+        capacity = self.capacity
         for ci in range(2):
             if ci == 0:
                 p, k = reach_at, reach_at + reach_n
@@ -212,13 +213,11 @@ cdef int _update(FastPath self, const unsigned char *b, Py_ssize_t start, Py_ssi
                 p, k = nlri_at, total
             while p < k:
                 key = self._key(b, self.span_at[p], self.span_end[p], self.span_v6[p])
-                hit = PyDict_GetItem(ids, key)
-                if hit == NULL:
-                    pid = self._intern(key)
-                    table = <array>self.slot_tables[slot]  # may have grown
+                pid = self._pid(key)
+                if self.capacity != capacity:  # the tables grew
+                    capacity = self.capacity
+                    table = <array>self.slot_tables[slot]
                     t = table.data.as_uints
-                else:
-                    pid = <object>hit
                 if not t[pid]:
                     sz += 1
                 t[pid] = oid

@@ -10,7 +10,6 @@ cdef int _td2(FastPath self, const unsigned char *b, Py_ssize_t size, long long 
     cdef unsigned int oid
     cdef unsigned int *t
     cdef array table
-    cdef PyObject *hit
     cdef Py_ssize_t cpid
     if sub == 2 or sub == 3 or sub == 8 or sub == 9:
         afi, addr_len = 1, 4
@@ -70,8 +69,7 @@ cdef int _td2(FastPath self, const unsigned char *b, Py_ssize_t size, long long 
         self.entry_index[i] = index
     self._at(ts)
     key = self._key(b, 4, at, afi == 2)
-    hit = PyDict_GetItem(self.ids, key)
-    cpid = self._intern(key) if hit == NULL else <object>hit
+    cpid = self._pid(key)
     for i in range(count):
         slot = self.td2_slot[self.entry_index[i]]
         if slot < 0:

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, NamedTuple
 
-from lightsout.attribution.entities import make_asn_network, make_country
+from lightsout.attribution.entities import make_asn_networks, make_country
 from lightsout.attribution.geo import GeoLocator
 from lightsout.model import Entity, SignalKind, SignalPoint
 from lightsout.sources.mrt.tables import AFI_V4, RouteTables, key_text
@@ -300,8 +300,8 @@ class Replay:
 
     def entities(self) -> list[Entity]:
         made = _AS_ENTITIES
-        for asn in self.asns.difference(made):
-            made[asn] = make_asn_network(asn)
+        new = sorted(self.asns.difference(made))
+        made.update(zip(new, make_asn_networks(new), strict=True))
         return [made[asn] for asn in sorted(self.asns)] + [make_country(cc) for cc in sorted(self.countries)]
 
 
