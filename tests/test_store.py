@@ -182,6 +182,10 @@ def test_an_entity_and_a_measurement_keep_their_first_version(store: Store) -> N
 
     assert store.entity("country/IR") == IR
     assert store.measurements(MeasurementFilter()) == [measurement("m1", T0)]
+    # the children of some entities (a page walks its tree of parent links level by level)
+    store.write_batch(IngestBatch(source("c"), [TEHRAN]))
+    assert store.entities(parent_ids={"country/IR", "country/XX"}) == [TEHRAN]
+    assert store.entities(parent_ids={TEHRAN.entity_id}) == store.entities(parent_ids=[]) == []
 
 
 def test_a_write_that_fails_at_its_last_step_leaves_nothing(store: Store) -> None:

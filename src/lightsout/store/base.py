@@ -159,8 +159,14 @@ class Store(Protocol):
         ...
 
     def entities(
-        self, kind: EntityKind | None = None, country: str | None = None, parent_id: str | None = None
-    ) -> list[Entity]: ...
+        self,
+        kind: EntityKind | None = None,
+        country: str | None = None,
+        parent_id: str | None = None,
+        parent_ids: Collection[str] | None = None,
+    ) -> list[Entity]:
+        """The entities, by kind then id; only those of ``kind``, of ``country``, whose parent is
+        ``parent_id``, whose parent is one of ``parent_ids`` (none when empty), as given."""
 
     def entity(self, entity_id: str) -> Entity | None: ...
 

@@ -511,9 +511,25 @@ class ClickHouseStore:
     )
 
     def entities(
-        self, kind: EntityKind | None = None, country: str | None = None, parent_id: str | None = None
+        self,
+        kind: EntityKind | None = None,
+        country: str | None = None,
+        parent_id: str | None = None,
+        parent_ids: Collection[str] | None = None,
     ) -> list[Entity]:
-        conditions = []
+        if parent_ids is not None:
+            found = [
+                entity
+                for chunk in chunks(sorted(parent_ids), IDS_PER_QUERY)
+                for entity in self._entities(kind, country, parent_id, bind("parent_id IN {ids}", ids=chunk))
+            ]
+            return sorted(found, key=lambda e: (e.kind.value, e.entity_id))
+        return self._entities(kind, country, parent_id)
+
+    def _entities(
+        self, kind: EntityKind | None, country: str | None, parent_id: str | None, among: str | None = None
+    ) -> list[Entity]:
+        conditions = [among] if among else []
         if kind is not None:
             conditions.append(bind("kind = {v}", v=kind))
         if country is not None:

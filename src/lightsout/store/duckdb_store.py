@@ -495,12 +495,21 @@ class DuckDBStore:
         return [FileSeries(r[0], r[1], SignalKind(r[2]), *r[3:]) for r in rows]
 
     def entities(
-        self, kind: EntityKind | None = None, country: str | None = None, parent_id: str | None = None
+        self,
+        kind: EntityKind | None = None,
+        country: str | None = None,
+        parent_id: str | None = None,
+        parent_ids: Collection[str] | None = None,
     ) -> list[Entity]:
+        if parent_ids is not None and not parent_ids:
+            return []
+        parents = sorted(parent_ids) if parent_ids is not None else None
         rows = self._con.execute(
             "SELECT * FROM entities WHERE (? IS NULL OR kind = ?) AND (? IS NULL OR country_code = ?) "
-            "AND (? IS NULL OR parent_id = ?) ORDER BY kind, entity_id",
-            [kind, kind, country, country, parent_id, parent_id],
+            "AND (? IS NULL OR parent_id = ?) "
+            "AND (?::VARCHAR[] IS NULL OR parent_id IN (SELECT unnest(?::VARCHAR[]))) "
+            "ORDER BY kind, entity_id",
+            [kind, kind, country, country, parent_id, parent_id, parents, parents],
         ).fetchall()
         return [_entity(row) for row in rows]
 
