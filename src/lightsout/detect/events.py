@@ -16,7 +16,10 @@ recurring cuts recognised as one event with a local-time schedule.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import math
+import operator
 import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -87,18 +90,29 @@ class _Span:
 
 
 def _spans_of(entity: Entity, alerts: list[Alert], params: EventParams) -> list[_Span]:
-    alerts = sorted(alerts, key=lambda a: a.bin_start)
+    alerts = sorted(alerts, key=_BIN_START)
     spans: list[_Span] = []
+    steps: dict[int, tuple[timedelta, timedelta]] = {}  # per bin length: one bin, the merge gap
+    last: _Span | None = None
     for alert in alerts:
-        bin_end = alert.bin_start + timedelta(seconds=alert.bin_s)
-        gap = timedelta(seconds=alert.bin_s * params.merge_gap_bins)
-        if spans and alert.bin_start <= spans[-1].end + gap:
-            spans[-1].end = max(spans[-1].end, bin_end)
-            spans[-1].bin_s = max(spans[-1].bin_s, alert.bin_s)
+        bin_s = alert.bin_s
+        step = steps.get(bin_s)
+        if step is None:
+            step = steps[bin_s] = (timedelta(seconds=bin_s), timedelta(seconds=bin_s * params.merge_gap_bins))
+        bin_end = alert.bin_start + step[0]
+        if last is not None and alert.bin_start <= last.end + step[1]:
+            if bin_end > last.end:
+                last.end = bin_end
+            if bin_s > last.bin_s:
+                last.bin_s = bin_s
         else:
-            spans.append(_Span(entity, alert.bin_start, bin_end, alert.bin_s))
-        spans[-1].alerts.append(alert)
+            last = _Span(entity, alert.bin_start, bin_end, bin_s)
+            spans.append(last)
+        last.alerts.append(alert)
     return spans
+
+
+_BIN_START = operator.attrgetter("bin_start")
 
 
 def _significant(span: _Span, params: EventParams) -> bool:
@@ -222,25 +236,32 @@ _SCOPE = {
 
 
 def _evidence(span: _Span) -> tuple[SignalEvidence, ...]:
-    groups: dict[tuple[str, str, int], list[Alert]] = defaultdict(list)
+    groups: dict[tuple[SignalKind, str, int], list[Alert]] = defaultdict(list)
     for alert in span.alerts:
-        groups[(alert.signal.value, alert.source, alert.bin_s)].append(alert)
+        groups[(alert.signal, alert.source, alert.bin_s)].append(alert)
     evidence = []
     for group in groups.values():
         ratios = [a.ratio for a in group]
+        times = [a.bin_start for a in group]
         evidence.append(
             SignalEvidence(
                 group[0].signal,
                 group[0].source,
                 group[0].bin_s,
                 len(group),
-                statistics.fmean(ratios),
+                _fmean(ratios),
                 min(ratios),
-                min(a.bin_start for a in group),
-                max(a.bin_start for a in group),
+                min(times),
+                max(times),
             )
         )
     return tuple(sorted(evidence, key=lambda e: e.signal.value))
+
+
+def _fmean(values: list[float]) -> float:
+    """``statistics.fmean`` of a non-empty list (the same float: fsum over the count), without its
+    generic iterator handling."""
+    return math.fsum(values) / len(values)
 
 
 def confidence(evidence: tuple[SignalEvidence, ...], affected: int, affected_of: int) -> float:
@@ -279,13 +300,11 @@ def _event(span: _Span, entities: dict[str, Entity], children: dict[str, int]) -
     kind = EventKind.OUTAGE if outage else EventKind.DEGRADATION
     primary = outage or span.alerts
     # Depth from the entity's own strongest signal (or its affected sub-entities when clustered).
-    mean_pct = 100.0 * statistics.fmean(a.ratio for a in primary)
-    min_pct = 100.0 * min(a.ratio for a in primary)
+    ratios = [a.ratio for a in primary]
+    mean_pct = 100.0 * _fmean(ratios)
+    min_pct = 100.0 * min(ratios)
     if kind == EventKind.DEGRADATION:
-        mean_pct, min_pct = (
-            100.0 * statistics.fmean(a.ratio for a in primary),
-            100.0 * max(a.ratio for a in primary),
-        )
+        mean_pct, min_pct = 100.0 * _fmean(ratios), 100.0 * max(ratios)
     entity = span.entity
     affected = merge_affected(span.affected)
     ongoing = span.ongoing
@@ -398,6 +417,13 @@ def _fuse(event: Event, span: _Span, series: list[SeriesSummary], count_points: 
     )
 
 
+@functools.cache
+def _zone(name: str) -> ZoneInfo:
+    """``ZoneInfo(name)``, kept: ZoneInfo's own cache holds only the 8 latest zones strongly, and the
+    events of 250 countries reloaded their zone files for every list of events."""
+    return ZoneInfo(name)
+
+
 def _local_minutes(moment: datetime, zone: ZoneInfo) -> int:
     local = moment.astimezone(zone)
     return local.hour * 60 + local.minute
@@ -417,7 +443,7 @@ def _recurring(events: list[Event], params: EventParams) -> list[Event]:
         short = [e for e in entity_events if e.end is not None and e.end - e.start < timedelta(days=1)]
         rest = [e for e in entity_events if e not in short]
         zone_name = country_zone(entity_events[0].country_code)
-        zone = ZoneInfo(zone_name)
+        zone = _zone(zone_name)
         for pattern in _patterns(sorted(short, key=lambda e: e.start), zone, params):
             if len({p.start.astimezone(zone).date() for p in pattern}) >= params.min_occurrences:
                 result.append(_merge_pattern(pattern, zone_name, zone))

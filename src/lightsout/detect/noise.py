@@ -253,9 +253,15 @@ def events_with_own_alerts(store: Store, events: list[Event], alerts: list[Alert
     """Ids of the events whose entity's own series alerted during them. The others were seen only in
     sub-entities (county spans clustered into a regional event): their level is the sub-entities'.
     ``alerts``: the store's alerts when the caller has them already."""
+    wanted = {event.entity_id for event in events}
     by_entity: dict[str, list[int]] = {}
-    for alert in store.alerts() if alerts is None else alerts:
-        by_entity.setdefault(alert.entity_id, []).append(int(alert.bin_start.timestamp()))
+    stamps: dict[datetime, int] = {}  # alerts share their bin starts: one conversion per distinct one
+    for alert in store.alerts(entity_ids=wanted) if alerts is None else alerts:
+        if alert.entity_id in wanted:
+            stamp = stamps.get(alert.bin_start)
+            if stamp is None:
+                stamp = stamps[alert.bin_start] = int(alert.bin_start.timestamp())
+            by_entity.setdefault(alert.entity_id, []).append(stamp)
     found = set()
     for event in events:
         times = np.sort(np.array(by_entity.get(event.entity_id, []), dtype=np.int64))
