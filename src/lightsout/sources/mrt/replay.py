@@ -106,11 +106,24 @@ def grouped_union(
 
     if not len(group):
         return np.zeros(groups, dtype=np.int64)
-    key = group * _GROUP_SPAN + start
-    order = np.argsort(key)  # ties (same group and start) in any order: the union is the same
-    g = group[order]
-    lo = key[order]
-    hi = lo + size[order]
+    size_bits = int(size.max()).bit_length()
+    start_bits = int(start.max()).bit_length()
+    if int(size.min()) >= 0 and int(start.min()) >= 0 and groups.bit_length() + start_bits + size_bits <= 62:
+        # (group, start, size) packed in one int64 and sorted by value: 2-3x faster than argsort of
+        # the keys and gathering the three columns (the one sort of a snapshot's hundreds of
+        # thousands of pairs); the same order, ties aside, which change nothing
+        packed = group << (start_bits + size_bits) | start << size_bits | size
+        packed.sort()
+        g = packed >> (start_bits + size_bits)
+        lo = g * _GROUP_SPAN + (packed >> size_bits & ((1 << start_bits) - 1))
+        hi = lo + (packed & ((1 << size_bits) - 1))
+        del packed
+    else:
+        key = group * _GROUP_SPAN + start
+        order = np.argsort(key)  # ties (same group and start) in any order: the union is the same
+        g = group[order]
+        lo = key[order]
+        hi = lo + size[order]
     covered = np.maximum.accumulate(hi)
     before = np.empty_like(covered)
     before[0] = -1
@@ -206,7 +219,7 @@ def snapshot(
         # that also have an AS_SET route can repeat.
         multi_pids = pids[~plain].astype(np.int64)
         extra_pid, extra_asn, members_all = [], [], [asn_values]
-        for oid in np.unique(multi).tolist():
+        for oid in _unique(multi).tolist():
             members = sets[oid]
             holders = multi_pids[multi == oid]
             members_all.append(np.array(members, dtype=np.int64))
@@ -216,18 +229,24 @@ def snapshot(
         shared = np.zeros(n, dtype=bool)
         shared[multi_pids] = True
         repeat = shared[pair_pid]
-        both = np.unique(
+        both = _unique(
             np.concatenate([pair_pid[repeat], *extra_pid]) * (1 << 32)
             + np.concatenate([pair_asn[repeat], *extra_asn])
         )
         pair_pid = np.concatenate([pair_pid[~repeat], both >> 32])
         pair_asn = np.concatenate([pair_asn[~repeat], both & 0xFFFFFFFF])
         asn_values = np.concatenate(members_all)
-    asn_values = np.unique(asn_values)
+    asn_values = _unique(asn_values)
 
     by_asn: dict[int, tuple[int, int]] = {}
     if len(pair_asn):
-        group = np.searchsorted(asn_values, pair_asn)
+        if len(multi):
+            group = np.searchsorted(asn_values, pair_asn)
+        else:  # every pair's AS through its origin set's: a gather instead of a search per pair
+            used_single = used[single[used] >= 0]
+            group_of = np.zeros(len(sets), dtype=np.int64)
+            group_of[used_single] = np.searchsorted(asn_values, single[used_single])
+            group = group_of[oids]
         counts = np.bincount(group, minlength=len(asn_values))
         sized = size_all[pair_pid] > 0
         unions = grouped_union(
@@ -251,6 +270,21 @@ def snapshot(
             countries.codes[i]: (int(counts[i]), int(unions[i])) for i in np.flatnonzero(counts).tolist()
         }
     return by_asn, by_country
+
+
+def _unique(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """The sorted distinct values: np.unique without its import of numpy.ma on first use (numpy
+    2.4; 10-50 ms of a fresh process's first file)."""
+    import numpy as np
+
+    ordered = np.sort(values)
+    if len(ordered) < 2:
+        return ordered
+    keep = np.empty(len(ordered), dtype=bool)
+    keep[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    result: npt.NDArray[np.int64] = ordered[keep]
+    return result
 
 
 # The entity of each AS seen in this process (immutable): a worker reading a collector's files one
