@@ -61,14 +61,16 @@ def measurement_rows(con: Connection, query: MeasurementFilter, extra: str) -> l
 
 
 def verdict_rows(con: Connection, query: MeasurementFilter, analysis: str) -> list[OoniVerdict]:
-    # The first stored verdict of each measurement by this analysis (as DuckDB keeps one).
+    # The newest published verdict of each measurement by this analysis: ingest stores a verdict
+    # only with a measurement new to the store (a copy keeps its first), save_verdicts replaces it
+    # (as DuckDB); merges keep the newest (lightsout.store.clickhouse_slots).
     fields = field_names(OoniVerdict)[2:]
     picked = ", ".join(
         f"tupleElement(r, {i}) AS {name}" for i, name in enumerate(fields, start=1)
     )
     rows = con.query(
         f"SELECT measurement_id, analysis, {picked} FROM (SELECT measurement_id, analysis, "
-        f"argMin(tuple({', '.join(fields)}), gen) AS r FROM ooni_verdicts WHERE {PUBLISHED} "
+        f"argMax(tuple({', '.join(fields)}), gen) AS r FROM ooni_verdicts WHERE {PUBLISHED} "
         + bind("AND analysis = {a} ", a=analysis)
         + "GROUP BY measurement_id, analysis) "
         + f"WHERE {measurement_conditions(query, 'measurement_start')} "

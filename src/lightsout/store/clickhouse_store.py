@@ -12,8 +12,9 @@ How the DuckDB semantics are kept without transactions (docs/design.md, "ClickHo
   replacement, one detector state) tags all of its rows with a new generation number ``gen``; its
   last statement, a single-row insert into ``commits``, publishes them. Every read sees only
   published rows: a file's data whole or not at all; a killed write's rows are never seen.
-- **Dedup.** Tables are ReplacingMergeTree(gen) on the DuckDB primary key, so merges keep one row
-  per key. Merges happen whenever the server likes, so reads never rely on them (nor on FINAL, which
+- **Dedup.** Tables are ReplacingMergeTree(gen) on the DuckDB primary key (plus a ``slot`` where
+  rows are replaced, so that a merge never prefers a killed write's row to a published one:
+  lightsout.store.clickhouse_slots), so merges keep one row per key (two with slots). Merges happen whenever the server likes, so reads never rely on them (nor on FINAL, which
   would pick an unpublished newer row before the visibility filter): they group by the key over
   published rows and take ``argMax(row, gen)`` where DuckDB does ``ON CONFLICT DO UPDATE`` (points,
   alerts, reader state, detector state) and ``argMin(row, gen)`` where it does ``DO NOTHING``
@@ -54,8 +55,9 @@ from lightsout.model import (
 from lightsout.sources import CarryState
 from lightsout.store.base import IngestBatch, MeasurementFilter, TimeSeries, alerts_from_rows
 from lightsout.store.clickhouse_generations import BEGUN_TABLE, begin, commit, discard_abandoned
-from lightsout.store.clickhouse_points import insert_data, point_table, series_figures
+from lightsout.store.clickhouse_points import SeriesFigures, insert_data, point_table, series_figures
 from lightsout.store.clickhouse_reads import file_series_rows, latest_rows, measurement_rows, verdict_rows
+from lightsout.store.clickhouse_slots import SLOTTED, add_slots, slots_by_entity, slots_for
 from lightsout.store.clickhouse_sql import (
     IDS_PER_QUERY,
     PUBLISHED,
@@ -79,6 +81,7 @@ from lightsout.store.clickhouse_summary import (
     Summary,
     batch_summaries,
     insert_summaries,
+    point_slots,
     write_summaries,
 )
 from lightsout.store.clickhouse_summary import Key as SummaryKey
@@ -87,7 +90,7 @@ from lightsout.store.location import ClickHouseLocation
 from lightsout.store.schema import rows_from_arrow
 
 SCHEMA_VERSION = 1
-POINT_COLUMNS = [*field_names(SignalPoint), "gen"]
+POINT_COLUMNS = [*field_names(SignalPoint), "gen", "slot"]
 POINTS_PER_INSERT = 1_000_000
 
 # Every table of the store, from the statements that create them.
@@ -150,6 +153,7 @@ class ClickHouseStore:
     def _create_schema(self) -> None:
         for statement in [*SCHEMA, SUMMARY_TABLE, BEGUN_TABLE]:
             self._con.query(statement)
+        add_slots(self._con)
         discard_abandoned(self._con)
         if not self._con.query("SELECT 1 FROM meta WHERE key = 'series_summary'"):
             # A store written before summaries were kept: count every series once.
@@ -163,8 +167,15 @@ class ClickHouseStore:
             )
 
     def _insert(self, table: str, cls: type, rows: Sequence[Any], gen: int) -> None:
-        """Rows of a dataclass into its table, tagged with generation ``gen``."""
-        self._con.insert(table, [*field_names(cls), "gen"], insert_columns(cls, rows, gen))
+        """Rows of a dataclass into its table, tagged with generation ``gen`` (and, in a table
+        whose rows are replaced, each in the slot its key's published row is not in)."""
+        names = [*field_names(cls), "gen"]
+        data = insert_columns(cls, rows, gen)
+        if table in SLOTTED:
+            keys = list(zip(*(data[names.index(k)] for k in SLOTTED[table]), strict=True))
+            names.append("slot")
+            data.append(slots_for(self._con, table, keys))
+        self._con.insert(table, names, data)
 
     def _begin(self) -> int:
         return begin(self._con)
@@ -197,9 +208,9 @@ class ClickHouseStore:
                     return  # already ingested: adds nothing
                 gen = self._begin()
             points = point_table(part.points, part.point_columns)
-            self._write_rows(part, points, gen)
+            figures = series_figures(points)
+            self._write_rows(part, points, figures, gen)
             if points.num_rows:
-                figures = series_figures(points)
                 summaries = batch_summaries(points, figures)
                 if pending is None and not recount:
                     pending = summaries
@@ -234,16 +245,28 @@ class ClickHouseStore:
         self._insert("sources", SourceFile, [last.source], gen)
         self._commit(gen, "file")
 
-    def _write_rows(self, batch: IngestBatch, points: pa.Table, gen: int) -> None:
+    def _write_rows(
+        self, batch: IngestBatch, points: pa.Table, figures: list[SeriesFigures], gen: int
+    ) -> None:
         """One part's rows, tagged with the write's generation (published by its commit)."""
         con = self._con
         entities = list(batch.entities)
         if batch.entity_columns is not None:
             entities += rows_from_arrow(Entity, batch.entity_columns)
         if entities:
-            self._insert("entities", Entity, entities, gen)
-        for start in range(0, points.num_rows, POINTS_PER_INSERT):
-            con.insert("points", POINT_COLUMNS, insert_data(points.slice(start, POINTS_PER_INSERT), gen))
+            # Only entities new to the store (as DuckDB keeps the first version): a published row
+            # is never sent again, so no merge can put an unpublished copy in its place.
+            known = self._published_entities(sorted({e.entity_id for e in entities}))
+            new_entities = [e for e in entities if e.entity_id not in known]
+            if new_entities:
+                self._insert("entities", Entity, new_entities, gen)
+        if points.num_rows:
+            slots = point_slots(con, points, figures)
+            for start in range(0, points.num_rows, POINTS_PER_INSERT):
+                data = insert_data(points.slice(start, POINTS_PER_INSERT), gen)
+                data.append(slots[start : start + POINTS_PER_INSERT] if slots else [0] * len(data[0]))
+                con.insert("points", POINT_COLUMNS, data)
+
         if batch.measurements or batch.verdicts:
             # Only measurements new to the store, and their verdicts (as DuckDB keeps the first
             # version): a stored row is never sent again, so no merge of the ReplacingMergeTree
@@ -268,14 +291,30 @@ class ClickHouseStore:
             carry = batch.carry
             con.insert(
                 "reader_state",
-                ("key", "as_of", "payload", "gen"),
-                [[carry.key], [micros(carry.as_of)], [bytes(carry.payload)], [gen]],
+                ("key", "as_of", "payload", "gen", "slot"),
+                [
+                    [carry.key],
+                    [micros(carry.as_of)],
+                    [bytes(carry.payload)],
+                    [gen],
+                    slots_for(con, "reader_state", [(carry.key,)]),
+                ],
             )
         if batch.checkpoint is not None:
             self._insert("checkpoints", Checkpoint, [batch.checkpoint], gen)
         if batch.external_events:
             latest = list({e.event_id: e for e in batch.external_events}.values())
             self._insert("external_events", ExternalEvent, latest, gen)
+
+    def _published_entities(self, entity_ids: list[str]) -> set[str]:
+        stored: set[str] = set()
+        for chunk in chunks(entity_ids, IDS_PER_QUERY):
+            rows = self._con.query(
+                bind(f"SELECT DISTINCT entity_id FROM entities WHERE {PUBLISHED} AND entity_id IN {{ids}}",
+                     ids=chunk)
+            )
+            stored.update(r[0] for r in rows)
+        return stored
 
     def save_verdicts(self, verdicts: list[OoniVerdict]) -> None:
         if not verdicts:
@@ -313,7 +352,10 @@ class ClickHouseStore:
         for chunk in chunks(alerts, 500_000):
             data = insert_columns(Alert, chunk, gen)
             data.append([1 if deleted else 0] * len(chunk))
-            self._con.insert("alerts", [*field_names(Alert), "gen", "deleted"], data)
+            names = [*field_names(Alert), "gen", "deleted"]
+            keys = list(zip(*(data[names.index(k)] for k in SLOTTED["alerts"]), strict=True))
+            data.append(slots_by_entity(self._con, "alerts", keys, "bin_start"))
+            self._con.insert("alerts", [*names, "slot"], data)
 
     def alerts(
         self,
@@ -354,10 +396,17 @@ class ClickHouseStore:
 
     def _insert_detector_states(self, states: dict[str, bytes], gen: int) -> None:
         now = micros(datetime.now(UTC))
+        n = len(states)
         self._con.insert(
             "detector_state",
-            ("group_id", "payload", "saved_at", "gen"),
-            [list(states), [bytes(p) for p in states.values()], [now] * len(states), [gen] * len(states)],
+            ("group_id", "payload", "saved_at", "gen", "slot"),
+            [
+                list(states),
+                [bytes(p) for p in states.values()],
+                [now] * n,
+                [gen] * n,
+                slots_for(self._con, "detector_state", [(g,) for g in states]),
+            ],
         )
 
     def save_judgement(self, alerts: list[Alert], states: dict[str, bytes]) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 import pyarrow as pa
 
 from lightsout.store.clickhouse_points import SeriesFigures, last_values
+from lightsout.store.clickhouse_slots import slots_by_entity
 from lightsout.store.clickhouse_sql import IDS_PER_QUERY, PUBLISHED, Connection, bind, chunks
 
 # (entity_id, signal, source, bin_s), as stored
@@ -43,6 +44,7 @@ SUMMARY_COLUMNS = (
     "min_value",
     "max_value",
     "gen",
+    "slot",
 )
 
 
@@ -101,6 +103,27 @@ def write_summaries(con: Connection, batch: dict[Key, Summary], gen: int) -> Non
     insert_summaries(con, new, gen)
 
 
+def point_slots(con: Connection, points: pa.Table, figures: list[SeriesFigures]) -> list[int] | None:
+    """The slot of each of a batch's points (lightsout.store.clickhouse_slots), or None when all
+    go to slot 0: no point's key is published, every series being new or its bins all after its
+    stored ones (the usual case, told by the stored summaries without reading points)."""
+    if not figures:
+        return None
+    stored = _stored_summaries(con, sorted({f.key[0] for f in figures}))
+    again = {f.key for f in figures if (old := stored.get(f.key)) is not None and f.first_us <= old.last_us}
+    if not again:
+        return None
+    key = ("entity_id", "signal", "source", "bin_s", "bin_start")
+    columns = [points.column(name).to_pylist() for name in key]
+    keys = list(zip(*columns, strict=True))
+    rewritten = [i for i, key in enumerate(keys) if key[:4] in again]
+    slots = [0] * len(keys)
+    found = slots_by_entity(con, "points", [keys[i] for i in rewritten], "bin_start")
+    for i, slot in zip(rewritten, found, strict=True):
+        slots[i] = slot
+    return slots
+
+
 def _stored_summaries(con: Connection, entity_ids: list[str]) -> dict[Key, Summary]:
     out: dict[Key, Summary] = {}
     for chunk in chunks(entity_ids, IDS_PER_QUERY):
@@ -147,5 +170,6 @@ def insert_summaries(con: Connection, summaries: dict[Key, Summary], gen: int) -
         [s.min_value for _, s in items],
         [s.max_value for _, s in items],
         [gen] * len(items),
+        slots_by_entity(con, "series_summary", [key for key, _ in items]),
     ]
     con.insert("series_summary", SUMMARY_COLUMNS, columns)
