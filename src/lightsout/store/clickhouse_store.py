@@ -14,10 +14,11 @@ How the DuckDB semantics are kept without transactions (docs/design.md, "ClickHo
   published rows: a file's data whole or not at all; a killed write's rows are never seen.
 - **Dedup.** Tables are ReplacingMergeTree(gen) on the DuckDB primary key (plus a ``slot`` where
   rows are replaced, so that a merge never prefers a killed write's row to a published one:
-  lightsout.store.clickhouse_slots), so merges keep one row per key (two with slots). Merges happen whenever the server likes, so reads never rely on them (nor on FINAL, which
-  would pick an unpublished newer row before the visibility filter): they group by the key over
-  published rows and take ``argMax(row, gen)`` where DuckDB does ``ON CONFLICT DO UPDATE`` (points,
-  alerts, reader state, detector state) and ``argMin(row, gen)`` where it does ``DO NOTHING``
+  lightsout.store.clickhouse_slots), so merges keep one row per key (two with slots). Merges
+  happen whenever the server likes, so reads never rely on them (nor on FINAL, which would pick
+  an unpublished newer row before the visibility filter): they group by the key over published
+  rows and take ``argMax(row, gen)`` where DuckDB does ``ON CONFLICT DO UPDATE`` (points, alerts,
+  reader state, detector state, verdicts) and ``argMin(row, gen)`` where it does ``DO NOTHING``
   (entities, OONI measurements, sources).
 - **Deletes** (``replace_alerts``) are tombstones: rows with ``deleted = 1`` in the replacing
   generation, published with it.
