@@ -22,7 +22,7 @@ import pytest
 
 from lightsout.detect.policy import POLICIES
 from lightsout.detect.run import detect_batch, judge_alerts
-from lightsout.detect.service import events_touching, list_events, touching
+from lightsout.detect.service import entities_touching, events_touching, list_events, touching
 from lightsout.ingest import ingest_file
 from lightsout.model import Alert, Entity, EntityKind, Event, EventKind, SeriesSummary
 from lightsout.report.context import load_event_context
@@ -319,9 +319,10 @@ def _alert_order(alert: Alert) -> tuple[str, datetime, int, float]:
 
 def test_a_page_computes_the_same_events_as_the_whole_store(bundled: Store) -> None:
     """The entity page fuses only the alerts of the entities that can touch it (detect.service.
-    events_touching); on the bundled data, for every country, every event's entity and every
-    entity an event lists, that gives exactly the events of the global list about those entities,
-    and every event the page shows (its own, those listing it, those inside it) is among them."""
+    events_touching), read from the store up and down its tree; on the bundled data, for every
+    country, every event's entity and every entity an event lists, that gives exactly the events
+    of the global list about those entities, and every event the page shows (its own, those
+    listing it, those inside it) is among them."""
     every = list_events(bundled)
     entities = {e.entity_id: e for e in bundled.entities()}
     pages = {e.entity_id for e in entities.values() if e.kind == EntityKind.COUNTRY}
@@ -329,10 +330,14 @@ def test_a_page_computes_the_same_events_as_the_whole_store(bundled: Store) -> N
     pages |= {a.entity_id for e in every for a in (*e.affected, *e.not_counted)}
     assert len(pages) > 60 and {"country/US", "region/US-TX", "country/VE", "country/IR"} <= pages
     fused: dict[frozenset[str], list[Event]] = {}  # one fusion per distinct set of entities
+    walked = {"region/US-TX", min(p for p in pages if p.startswith("county/"))}  # up, then down
     for entity_id in sorted(pages):
         ids = frozenset(touching(entity_id, entities))
+        if ids not in fused or entity_id in walked:
+            own = entities_touching(bundled, entity_id)  # read up and down its tree, not all entities
+            assert set(own) == ids and all(own[i] == entities[i] for i in ids), entity_id
         if ids not in fused:
-            fused[ids] = events_touching(bundled, entity_id, entities=entities)
+            fused[ids] = events_touching(bundled, entity_id)
             assert fused[ids] == [e for e in every if e.entity_id in ids], entity_id
         local = fused[ids]
         shown = [

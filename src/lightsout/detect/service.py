@@ -44,9 +44,45 @@ def events_touching(
     spans), every link a ``parent_id`` (detect.events); recurrence, intermittence and the noise
     judgement work per entity or per event, reading the store for its series. So events depend on
     no alert outside their entity's tree of parent links, and :func:`touching` returns whole trees."""
-    entities = entities if entities is not None else {e.entity_id: e for e in store.entities()}
+    entities = entities if entities is not None else entities_touching(store, entity_id)
     ids = touching(entity_id, entities)
     return fused_events(store, entities, store.alerts(entity_ids=ids), params)
+
+
+def entities_touching(store: Store, entity_id: str) -> dict[str, Entity]:
+    """The entities of :func:`touching` ``entity_id``, read from the store without reading every
+    entity: up its parent links one by one, then down from the tops a level at a time
+    (``Store.entities(parent_ids=...)``). Given to :func:`touching` in place of every entity, it
+    gives the same set, so :func:`events_touching` may fuse with it alone: every parent link of an
+    entity in it stays inside it."""
+    page = store.entity(entity_id)
+    if page is None:
+        return {}
+    found = {entity_id: page}
+    starts = [page]
+    if page.kind == EntityKind.COUNTRY:
+        starts += store.entities(kind=EntityKind.NETWORK, country=page.country_code)
+    tops: dict[str, Entity] = {}
+    for start in starts:
+        if start.entity_id in tops:
+            continue
+        top, seen = start, {start.entity_id}
+        while top.parent_id is not None and top.parent_id not in seen:
+            parent = found.get(top.parent_id) or tops.get(top.parent_id) or store.entity(top.parent_id)
+            if parent is None:
+                break
+            top = parent
+            seen.add(top.entity_id)
+        tops[top.entity_id] = top
+    found.update(tops)
+    frontier = set(tops)
+    below: set[str] = set()
+    while frontier:
+        below |= frontier
+        children = store.entities(parent_ids=frontier)
+        found.update((child.entity_id, child) for child in children)
+        frontier = {child.entity_id for child in children} - below
+    return found
 
 
 def fused_events(

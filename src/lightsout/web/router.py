@@ -28,7 +28,7 @@ from fastapi.responses import HTMLResponse, Response
 from lightsout.apps.aggregate import LIVE_WINDOW, BlockingEvent, blocking_events
 from lightsout.apps.finding import clean
 from lightsout.detect.noise import event_noise, kept_levels
-from lightsout.detect.service import events_touching, list_events
+from lightsout.detect.service import entities_touching, events_touching, list_events
 from lightsout.errors import UserError
 from lightsout.model import Affected, Entity, EntityKind, Event
 from lightsout.notify.atom import make_atom_feed
@@ -175,8 +175,9 @@ def make_router(
         def job(store: Store) -> Response:
             if store.entity(entity_id) is None:
                 return error(request, 404, f"No entity {entity_id!r} in the store.")
-            # only the events that can touch this entity (the same as filtering list_events(store))
-            known = {e.entity_id: e for e in store.entities()}
+            # only the events that can touch this entity (the same as filtering list_events(store)),
+            # and only the entities of its tree (all that the page names)
+            known = entities_touching(store, entity_id)
             every = events_touching(store, entity_id, entities=known)
             context = load_entity_context(store, entity_id, events=every, with_series=False, entities=known)
             entities = context.entities
