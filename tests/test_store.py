@@ -701,44 +701,154 @@ def test_an_ingest_killed_in_the_middle_of_its_clickhouse_write_leaves_nothing(
         backend.drop()
 
 
-def test_an_older_duckdb_store_gets_its_series_summaries(tmp_path: Path) -> None:
-    """A DuckDB store written before series summaries existed (no series_summary table): a reader
-    counts the points; the first writer adds the table, counted from the points, and keeps it."""
+def _as_older_layout(path: Path, layout: int) -> None:
+    """Rewrite a store's points as the layout before series ids (``points`` keyed by its five
+    columns), with its summaries in ``series_summary`` (layout 1) or none (layout 0)."""
     import duckdb
 
+    from lightsout.store.schema import create_table_sql
+
+    con = duckdb.connect(str(path))
+    con.execute(
+        "CREATE TABLE old AS SELECT s.entity_id, s.signal, s.source, p.bin_start, s.bin_s, p.value, "
+        "p.samples FROM points p JOIN series s USING (series_id)"
+    )
+    con.execute("DROP TABLE points")
+    con.execute(
+        create_table_sql("points", SignalPoint, ("entity_id", "signal", "source", "bin_s", "bin_start"))
+    )
+    con.execute("INSERT INTO points SELECT * FROM old")
+    if layout == 1:
+        con.execute(
+            "CREATE TABLE series_summary AS SELECT entity_id, signal, source, bin_s, points, first, last, "
+            "min_value, max_value FROM series"
+        )
+    con.execute("DROP TABLE old")
+    con.execute("DROP TABLE series")
+    con.close()
+
+
+@pytest.mark.parametrize("layout", [0, 1])
+def test_a_duckdb_store_of_the_older_points_layout_is_read_and_upgraded(
+    tmp_path: Path, layout: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A store written before series ids (points keyed by their VARCHARs, with or without kept
+    summaries): a reader reads it as it is; the first writer rewrites it (saying so, once) and
+    every read stays the same; later writes extend and replace as ever."""
     from lightsout.store import open_store
 
     path = tmp_path / "old.duckdb"
+    bgp = SeriesKey("network/AS12880", SignalKind.BGP_PREFIXES, "rrc15", 300)
     store = open_store(path)
-    store.write_batch(IngestBatch(source("a"), [IR], points([50.0, 60.0, 40.0])))
+    store.write_batch(
+        IngestBatch(source("a"), [IR, AS12880], points([50.0, 60.0, 40.0]) + points([7.0], key=bgp))
+    )
+    before = (
+        store.series(),
+        store.points(CONNECTIVITY),
+        store.points(bgp),
+        store.file_series([CONNECTIVITY]),
+    )
     store.close()
-    con = duckdb.connect(str(path))
-    con.execute("DROP TABLE series_summary")
-    con.close()
-    expected = (CONNECTIVITY, 3, 40.0, 60.0, T0, T0 + 2 * HOUR)
+    _as_older_layout(path, layout)
 
     reader = open_store(path, read_only=True)
-    (summary,) = reader.series()
+    assert reader.series() == before[0]
+    assert reader.points(CONNECTIVITY).values.tolist() == [50.0, 60.0, 40.0]
+    assert reader.points(CONNECTIVITY, since=T0 + HOUR).values.tolist() == [60.0, 40.0]
     reader.close()
-    assert (
-        summary.key,
-        summary.points,
-        summary.min_value,
-        summary.max_value,
-        summary.first,
-        summary.last,
-    ) == (expected)
+    assert capsys.readouterr().err == ""
+
     writer = open_store(path)
-    (summary,) = writer.series()
-    assert (
-        summary.key,
-        summary.points,
-        summary.min_value,
-        summary.max_value,
-        summary.first,
-        summary.last,
-    ) == (expected)
+    assert "upgrading the points table" in capsys.readouterr().err
+    assert writer.series() == before[0]
+    for got, want in zip((writer.points(CONNECTIVITY), writer.points(bgp)), before[1:3], strict=True):
+        assert got.times_s.tolist() == want.times_s.tolist() and got.values.tolist() == want.values.tolist()
+    assert writer.file_series([CONNECTIVITY]) == before[3]
     writer.write_batch(IngestBatch(source("b"), [], points([10.0], start=T0 + 3 * HOUR)))
-    (summary,) = writer.series()
-    assert (summary.points, summary.min_value, summary.last) == (4, 10.0, T0 + 3 * HOUR)
+    writer.write_batch(IngestBatch(source("c"), [], points([99.0], start=T0 + HOUR)))
+    assert writer.points(CONNECTIVITY).values.tolist() == [50.0, 99.0, 40.0, 10.0]
+    summary = next(s for s in writer.series() if s.key == CONNECTIVITY)
+    assert (summary.points, summary.min_value, summary.max_value, summary.last) == (
+        4,
+        10.0,
+        99.0,
+        T0 + 3 * HOUR,
+    )
     writer.close()
+    open_store(path).close()
+    assert capsys.readouterr().err == ""  # upgraded once
+
+
+def test_one_bin_given_twice_in_one_file_is_stored_once_in_duckdb(tmp_path: Path) -> None:
+    """The first value of a bin given twice by one file is kept (as the previous layout's
+    ``ON CONFLICT`` insert of the batch kept it); the summary counts the bin once."""
+    from lightsout.store import open_store
+
+    store = open_store(tmp_path / "twice.duckdb")
+    twice = [*points([50.0, 60.0]), SignalPoint("country/IR", CONNECTIVITY.signal, "monash", T0, 3600, 1.0)]
+    store.write_batch(IngestBatch(source("a"), [IR], twice))
+    assert store.points(CONNECTIVITY).values.tolist() == [50.0, 60.0]
+    (summary,) = store.series()
+    assert (summary.points, summary.min_value, summary.max_value) == (2, 50.0, 60.0)
+    assert [f.points for f in store.file_series([CONNECTIVITY])] == [2]
+    store.close()
+
+
+def test_overlapping_files_of_real_data_replace_the_bins_they_cover(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    """Monash's Venezuela file (1,469 hourly values, 13 states) cut into two files that overlap by
+    a third: stored one after the other, the store holds exactly the whole file's points, once
+    each. A third file, a revision of the second with other values, replaces the bins it covers
+    and leaves the rest; its series' summaries follow."""
+    import csv
+
+    from lightsout.ingest import ingest_file
+
+    original = shared_data / "monash-ip-observatory" / "ven-2019-07-22_gif.csv"
+    with original.open(newline="") as handle:
+        header, *rows = list(csv.reader(handle))
+    times = sorted({int(r[3]) for r in rows})
+    low, high = times[len(times) // 3], times[2 * len(times) // 3]
+
+    def part(name: str, keep: list[list[str]]) -> Path:
+        path = tmp_path / name
+        with path.open("w", newline="") as handle:
+            csv.writer(handle).writerows([header, *keep])
+        return path
+
+    early = part("early.csv", [r for r in rows if int(r[3]) < high])
+    late = part("late.csv", [r for r in rows if int(r[3]) >= low])
+    revised_rows = [[*r[:7], str(int(r[7]) // 2)] for r in rows if int(r[3]) >= low]
+    revised = part("revised.csv", revised_rows)
+    # What the store must hold after the revision: the early bins as they were, then the revision.
+    after = part("after.csv", [r for r in rows if int(r[3]) < low] + revised_rows)
+
+    store = Backend("duckdb", tmp_path).open()  # the DuckDB layout's write; ClickHouse: generations
+    reference = Backend("duckdb", tmp_path / "whole").open()
+    reference_after = Backend("duckdb", tmp_path / "after").open()
+    try:
+        ingest_file(reference, original)
+        ingest_file(reference_after, after)
+        for path in (early, late, early):  # the third: the same file again, adds nothing
+            ingest_file(store, path)
+        assert_same_points(store, reference)
+        assert len(store.series()) > 1
+
+        ingest_file(store, revised)
+        assert_same_points(store, reference_after)
+        assert store.series() != reference.series()
+    finally:
+        store.close()
+        reference.close()
+        reference_after.close()
+
+
+def assert_same_points(store: Store, reference: Store) -> None:
+    """The same series, summaries and points, bin for bin."""
+    assert store.series() == reference.series()
+    for summary in reference.series():
+        got, want = store.points(summary.key), reference.points(summary.key)
+        assert got.times_s.tolist() == want.times_s.tolist()
+        assert got.values.tolist() == want.values.tolist()

@@ -15,7 +15,6 @@ from typing import Any
 
 import duckdb
 import numpy as np
-import pyarrow as pa
 
 from lightsout.errors import UserError
 from lightsout.model import (
@@ -32,7 +31,6 @@ from lightsout.model import (
     SeriesKey,
     SeriesSummary,
     SignalKind,
-    SignalPoint,
     SourceFile,
     SourceHealth,
 )
@@ -47,7 +45,19 @@ from lightsout.store.duckdb_ooni import (
     only_measurements,
     write_pending,
 )
-from lightsout.store.duckdb_summary import COUNTED_SERIES, SUMMARY_SERIES, create_summaries, write_points
+from lightsout.store.duckdb_points import (
+    POINTS_LAYOUT,
+    code_columns,
+    coded_points,
+    create_points,
+    migrate_points,
+    points_layout,
+    read_file_series,
+    read_points,
+    series_id_of,
+    write_points,
+)
+from lightsout.store.duckdb_summary import COUNTED_SERIES, LAYOUT1_POINTS, LAYOUT1_SERIES, SUMMARY_SERIES
 from lightsout.store.schema import arrow_table, create_table_sql
 
 SCHEMA_VERSION = 1
@@ -55,7 +65,6 @@ SCHEMA_VERSION = 1
 _TABLES: list[tuple[str, type, tuple[str, ...]]] = [
     ("sources", SourceFile, ("sha256",)),
     ("entities", Entity, ("entity_id",)),
-    ("points", SignalPoint, ("entity_id", "signal", "source", "bin_s", "bin_start")),
     ("ooni_measurements", OoniMeasurement, ("measurement_id",)),
     ("ooni_verdicts", OoniVerdict, ("measurement_id",)),
     ("alerts", Alert, ("entity_id", "signal", "source", "bin_s", "bin_start")),
@@ -104,7 +113,10 @@ class DuckDBStore:
         elif not self._has_table("sources"):
             self.close()
             raise UserError(f"{path}: no store here yet; run `lightsout ingest` first")
-        self._summaries = self._has_table("series_summary")
+        # The points' layout (duckdb_points): a writer has brought it up to date; a reader of an
+        # older store reads it as it is.
+        self._layout = points_layout(self._con)
+        self._series_ids: dict[SeriesKey, int] = {}  # ids never change once given
         # A store written before streamed OONI writes has no pending list: nothing is pending.
         self._not_pending = NOT_PENDING if self._has_table("ooni_pending") else ""
 
@@ -129,9 +141,9 @@ class DuckDBStore:
         self._con.execute(
             "INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT DO NOTHING", [str(SCHEMA_VERSION)]
         )
-        if not self._has_table("series_summary"):
-            # A store written before summaries were kept: count every series once.
-            create_summaries(self._con)
+        if points_layout(self._con) in (0, 1):
+            migrate_points(self._con, str(self.path))
+        create_points(self._con)
 
     def _has_table(self, name: str) -> bool:
         return bool(
@@ -233,23 +245,17 @@ class DuckDBStore:
                 "INSERT INTO entities SELECT * FROM entities_arrow ON CONFLICT (entity_id) DO NOTHING"
             )
             con.unregister("entities_arrow")
-        points = batch.point_columns
-        if points is None and batch.points:
-            points = _arrow_table(SignalPoint, batch.points)
-        if points is not None and points.num_rows:
-            con.register("points_arrow", points)
-            write_points(con)
-            # Parts of one file writing the same series widen its one row.
-            con.execute(
-                "INSERT INTO file_series SELECT ?, entity_id, signal, source, bin_s, min(bin_start), "
-                "max(bin_start), count(*) FROM points_arrow GROUP BY entity_id, signal, source, bin_s "
-                "ON CONFLICT (sha256, entity_id, signal, source, bin_s) DO UPDATE SET "
-                "first = least(file_series.first, excluded.first), "
-                "last = greatest(file_series.last, excluded.last), "
-                "points = file_series.points + excluded.points",
-                [batch.source.sha256],
-            )
-            con.unregister("points_arrow")
+        if batch.point_columns is not None and batch.point_columns.num_rows:
+            write_points(con, batch.source.sha256, code_columns(con, batch.point_columns))
+            con.execute("DROP TABLE batch_keys")
+            con.execute("DROP TABLE batch_rows")
+        if batch.points:
+            keys, rows, repeated = coded_points(batch.points)
+            con.register("batch_keys", keys)
+            con.register("batch_rows", rows)
+            write_points(con, batch.source.sha256, repeated)  # on failure, the next register replaces them
+            con.unregister("batch_keys")
+            con.unregister("batch_rows")
         if batch.verdicts:
             # Before the measurements: a verdict goes in with its measurement when that is new.
             con.register("verdicts_arrow", _arrow_table(OoniVerdict, batch.verdicts))
@@ -467,32 +473,7 @@ class DuckDBStore:
 
     def file_series(self, keys: list[SeriesKey]) -> list[FileSeries]:
         """Which files wrote which bins of ``keys`` (none for files ingested before this was recorded)."""
-        if (
-            not keys
-            or not self._con.execute(
-                "SELECT 1 FROM information_schema.tables WHERE table_name = 'file_series'"
-            ).fetchall()
-        ):
-            return []
-        self._con.register(
-            "wanted_keys",
-            pa.table(
-                {
-                    "entity_id": [k.entity_id for k in keys],
-                    "signal": [k.signal.value for k in keys],
-                    "source": [k.source for k in keys],
-                    "bin_s": pa.array([k.bin_s for k in keys], pa.int64()),
-                }
-            ),
-        )
-        try:
-            rows = self._con.execute(
-                "SELECT f.* FROM file_series f JOIN wanted_keys USING (entity_id, signal, source, bin_s) "
-                "ORDER BY f.first, f.sha256, f.entity_id"
-            ).fetchall()
-        finally:
-            self._con.unregister("wanted_keys")
-        return [FileSeries(r[0], r[1], SignalKind(r[2]), *r[3:]) for r in rows]
+        return read_file_series(self._con, keys)
 
     def entities(
         self,
@@ -528,20 +509,29 @@ class DuckDBStore:
         ids = sorted(entity_ids) if entity_ids is not None else None
         # One row per series kept at write time; else (a store written before summaries were kept,
         # opened read-only) count the points.
-        sql = SUMMARY_SERIES if self._summaries else COUNTED_SERIES
+        sql = {POINTS_LAYOUT: SUMMARY_SERIES, 1: LAYOUT1_SERIES}.get(self._layout, COUNTED_SERIES)
         rows = self._con.execute(sql, [entity_id, entity_id, country, country, ids, ids]).fetchall()
-        return [
+        summaries = [
             SeriesSummary(SeriesKey(r[0], SignalKind(r[1]), r[2], r[3]), r[4], r[5], r[6], r[7], r[8])
             for r in rows
         ]
+        if self._layout == POINTS_LAYOUT:
+            self._series_ids.update((s.key, r[9]) for s, r in zip(summaries, rows, strict=True))
+        return summaries
 
     def points(
         self, key: SeriesKey, since: datetime | None = None, until: datetime | None = None
     ) -> TimeSeries:
+        if self._layout == POINTS_LAYOUT:
+            series_id = self._series_ids.get(key)
+            if series_id is None:
+                series_id = series_id_of(self._con, key)
+                if series_id is None:
+                    return TimeSeries(key, np.empty(0, np.int64), np.empty(0, np.float64))
+                self._series_ids[key] = series_id
+            return TimeSeries(key, *read_points(self._con, series_id, since, until))
         rows = self._con.execute(
-            "SELECT epoch(bin_start)::BIGINT, value FROM points WHERE entity_id = ? AND signal = ? "
-            "AND source = ? AND bin_s = ? AND (?::TIMESTAMPTZ IS NULL OR bin_start >= ?) "
-            "AND (?::TIMESTAMPTZ IS NULL OR bin_start < ?) ORDER BY bin_start",
+            LAYOUT1_POINTS,
             [key.entity_id, key.signal.value, key.source, key.bin_s, since, since, until, until],
         ).fetchall()
         times = np.array([r[0] for r in rows], dtype=np.int64)

@@ -1,92 +1,45 @@
-"""Per-series summaries for the DuckDB backend, kept at write time.
+"""Per-series summaries for the DuckDB backend, kept at write time (duckdb_points.write_points).
 
-``Store.series()`` answers from one ``series_summary`` row per series, written by ``write_batch``
-in the batch's own transaction: at IODA scale (450 million points) counting the points on every
-read takes seconds. A batch that only extends a series (the next file of a stream) merges its
-figures with the stored summary, exactly; one that rewrites or fills stored bins has the series
-recounted from the points table after the write.
+``Store.series()`` answers from one row per series: at IODA scale (450 million points) counting
+the points on every read takes seconds. A batch that only extends a series (the next file of a
+stream) merges its figures with the stored summary, exactly; one that rewrites or fills stored
+bins has the series recounted from the points table after the write.
+
+A store of an older points layout (duckdb_points.points_layout) opened read-only is read as it
+is: layout 1 kept its summaries in ``series_summary``; layout 0 kept none, and its series are
+counted from the points.
 """
 
 from __future__ import annotations
 
-import duckdb
-
-SUMMARY_TABLE = (
-    "CREATE TABLE series_summary (entity_id VARCHAR NOT NULL, signal VARCHAR NOT NULL, "
-    "source VARCHAR NOT NULL, bin_s BIGINT NOT NULL, points BIGINT NOT NULL, first TIMESTAMPTZ NOT NULL, "
-    "last TIMESTAMPTZ NOT NULL, min_value DOUBLE NOT NULL, max_value DOUBLE NOT NULL, "
-    "PRIMARY KEY (entity_id, signal, source, bin_s))"
-)
-
-# Each series' figures over the batch's points (``points_arrow``).
-BATCH_SUMMARY = (
-    "SELECT entity_id, signal, source, bin_s, count(*) AS points, min(bin_start) AS first, "
-    "max(bin_start) AS last, min(value) AS min_value, max(value) AS max_value FROM points_arrow GROUP BY ALL"
-)
-
-# Store.series() from the summaries (one row per series, kept at write time).
-SUMMARY_SERIES = (
-    "SELECT s.entity_id, s.signal, s.source, s.bin_s, s.points, s.first, s.last, s.min_value, "
-    "s.max_value FROM series_summary s JOIN entities e USING (entity_id) "
+_SERIES_WHERE = (
     "WHERE (? IS NULL OR s.entity_id = ?) AND (? IS NULL OR e.country_code = ?) "
     "AND (?::VARCHAR[] IS NULL OR s.entity_id IN (SELECT unnest(?::VARCHAR[]))) "
     "ORDER BY s.entity_id, s.signal, s.source, s.bin_s"
 )
-
-# Store.series() of a store written before summaries were kept, opened read-only: count the points.
-COUNTED_SERIES = (
-    "SELECT p.entity_id, p.signal, p.source, p.bin_s, count(*), min(p.bin_start), "
-    "max(p.bin_start), min(p.value), max(p.value) FROM points p "
-    "JOIN entities e USING (entity_id) "
-    "WHERE (? IS NULL OR p.entity_id = ?) AND (? IS NULL OR e.country_code = ?) "
-    "AND (?::VARCHAR[] IS NULL OR p.entity_id IN (SELECT unnest(?::VARCHAR[]))) "
-    "GROUP BY ALL ORDER BY p.entity_id, p.signal, p.source, p.bin_s"
+_SUMMARY_COLUMNS = (
+    "SELECT s.entity_id, s.signal, s.source, s.bin_s, s.points, s.first, s.last, s.min_value, s.max_value"
 )
 
+# Store.series() from the summaries (one row per series, kept at write time).
+# The series' id comes last (the reader keeps it: Store.points() of that series needs no lookup).
+SUMMARY_SERIES = (
+    f"{_SUMMARY_COLUMNS}, s.series_id FROM series s JOIN entities e USING (entity_id) {_SERIES_WHERE}"
+)
 
-def create_summaries(con: duckdb.DuckDBPyConnection) -> None:
-    """The summary table of a store written before summaries were kept: count every series once."""
-    con.begin()
-    try:
-        con.execute(SUMMARY_TABLE)
-        con.execute(
-            "INSERT INTO series_summary SELECT entity_id, signal, source, bin_s, count(*), "
-            "min(bin_start), max(bin_start), min(value), max(value) FROM points GROUP BY ALL"
-        )
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
+# The same from a store of points layout 1, opened read-only.
+LAYOUT1_SERIES = f"{_SUMMARY_COLUMNS} FROM series_summary s JOIN entities e USING (entity_id) {_SERIES_WHERE}"
 
+# Store.series() of a store of points layout 0 (no summaries kept), opened read-only: count the points.
+COUNTED_SERIES = (
+    "SELECT s.entity_id, s.signal, s.source, s.bin_s, count(*), min(s.bin_start), "
+    "max(s.bin_start), min(s.value), max(s.value) FROM points s "
+    f"JOIN entities e USING (entity_id) {_SERIES_WHERE.replace('ORDER BY', 'GROUP BY ALL ORDER BY')}"
+)
 
-def write_points(con: duckdb.DuckDBPyConnection) -> None:
-    """The batch's points (``points_arrow``) and their series' summaries, inside the caller's
-    transaction. A series the batch only extends (the next file of a stream) merges its summary
-    with the batch's, exactly; one whose stored bins it rewrites or fills is recounted after the
-    write."""
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE redo_keys AS SELECT b.entity_id, b.signal, b.source, b.bin_s "
-        f"FROM ({BATCH_SUMMARY}) b JOIN series_summary s USING (entity_id, signal, source, bin_s) "
-        "WHERE b.first <= s.last"
-    )
-    # A later file covering the same bins of the same source replaces them.
-    con.execute(
-        "INSERT INTO points SELECT * FROM points_arrow "
-        "ON CONFLICT (entity_id, signal, source, bin_s, bin_start) "
-        "DO UPDATE SET value = excluded.value, samples = excluded.samples"
-    )
-    con.execute(
-        f"INSERT INTO series_summary SELECT * FROM ({BATCH_SUMMARY}) b "
-        "ANTI JOIN redo_keys USING (entity_id, signal, source, bin_s) "
-        "ON CONFLICT (entity_id, signal, source, bin_s) DO UPDATE SET "
-        "points = points + excluded.points, last = excluded.last, "
-        "min_value = least(min_value, excluded.min_value), "
-        "max_value = greatest(max_value, excluded.max_value)"
-    )
-    if con.execute("SELECT count(*) FROM redo_keys").fetchone() != (0,):
-        con.execute(
-            "INSERT OR REPLACE INTO series_summary SELECT p.entity_id, p.signal, p.source, p.bin_s, "
-            "count(*), min(p.bin_start), max(p.bin_start), min(p.value), max(p.value) "
-            "FROM points p SEMI JOIN redo_keys USING (entity_id, signal, source, bin_s) GROUP BY ALL"
-        )
-    con.execute("DROP TABLE redo_keys")
+# Store.points() of a store of points layout 0 or 1, opened read-only.
+LAYOUT1_POINTS = (
+    "SELECT epoch(bin_start)::BIGINT, value FROM points WHERE entity_id = ? AND signal = ? "
+    "AND source = ? AND bin_s = ? AND (?::TIMESTAMPTZ IS NULL OR bin_start >= ?) "
+    "AND (?::TIMESTAMPTZ IS NULL OR bin_start < ?) ORDER BY bin_start"
+)
