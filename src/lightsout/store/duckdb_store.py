@@ -57,7 +57,7 @@ from lightsout.store.duckdb_points import (
     series_id_of,
     write_points,
 )
-from lightsout.store.duckdb_summary import COUNTED_SERIES, LAYOUT1_POINTS, LAYOUT1_SERIES, SUMMARY_SERIES
+from lightsout.store.duckdb_summary import COUNTED_SERIES, LAYOUT1_SERIES, SUMMARY_SERIES, older_points
 from lightsout.store.schema import arrow_table, create_table_sql
 
 SCHEMA_VERSION = 1
@@ -522,21 +522,13 @@ class DuckDBStore:
     def points(
         self, key: SeriesKey, since: datetime | None = None, until: datetime | None = None
     ) -> TimeSeries:
-        if self._layout == POINTS_LAYOUT:
-            series_id = self._series_ids.get(key)
-            if series_id is None:
-                series_id = series_id_of(self._con, key)
-                if series_id is None:
-                    return TimeSeries(key, np.empty(0, np.int64), np.empty(0, np.float64))
-                self._series_ids[key] = series_id
-            return TimeSeries(key, *read_points(self._con, series_id, since, until))
-        rows = self._con.execute(
-            LAYOUT1_POINTS,
-            [key.entity_id, key.signal.value, key.source, key.bin_s, since, since, until, until],
-        ).fetchall()
-        times = np.array([r[0] for r in rows], dtype=np.int64)
-        values = np.array([r[1] for r in rows], dtype=np.float64)
-        return TimeSeries(key, times, values)
+        if self._layout != POINTS_LAYOUT:  # an older store, opened read-only
+            return TimeSeries(key, *older_points(self._con, key, since, until))
+        series_id = self._series_ids.get(key) or series_id_of(self._con, key)  # ids start at 1
+        if series_id is None:
+            return TimeSeries(key, np.empty(0, np.int64), np.empty(0, np.float64))
+        self._series_ids[key] = series_id
+        return TimeSeries(key, *read_points(self._con, series_id, since, until))
 
     def measurements(self, query: MeasurementFilter) -> list[OoniMeasurement]:
         return measurement_page(

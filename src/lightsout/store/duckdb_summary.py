@@ -12,6 +12,13 @@ counted from the points.
 
 from __future__ import annotations
 
+from datetime import datetime
+
+import duckdb
+import numpy as np
+
+from lightsout.model import SeriesKey
+
 _SERIES_WHERE = (
     "WHERE (? IS NULL OR s.entity_id = ?) AND (? IS NULL OR e.country_code = ?) "
     "AND (?::VARCHAR[] IS NULL OR s.entity_id IN (SELECT unnest(?::VARCHAR[]))) "
@@ -37,9 +44,18 @@ COUNTED_SERIES = (
     f"JOIN entities e USING (entity_id) {_SERIES_WHERE.replace('ORDER BY', 'GROUP BY ALL ORDER BY')}"
 )
 
-# Store.points() of a store of points layout 0 or 1, opened read-only.
-LAYOUT1_POINTS = (
+_OLDER_POINTS = (
     "SELECT epoch(bin_start)::BIGINT, value FROM points WHERE entity_id = ? AND signal = ? "
     "AND source = ? AND bin_s = ? AND (?::TIMESTAMPTZ IS NULL OR bin_start >= ?) "
     "AND (?::TIMESTAMPTZ IS NULL OR bin_start < ?) ORDER BY bin_start"
 )
+
+
+def older_points(
+    con: duckdb.DuckDBPyConnection, key: SeriesKey, since: datetime | None, until: datetime | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Store.points() of a store of points layout 0 or 1, opened read-only."""
+    rows = con.execute(
+        _OLDER_POINTS, [key.entity_id, key.signal.value, key.source, key.bin_s, since, since, until, until]
+    ).fetchall()
+    return np.array([r[0] for r in rows], dtype=np.int64), np.array([r[1] for r in rows], dtype=np.float64)
