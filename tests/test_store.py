@@ -186,6 +186,9 @@ def test_an_entity_and_a_measurement_keep_their_first_version(store: Store) -> N
     store.write_batch(IngestBatch(source("c"), [TEHRAN]))
     assert store.entities(parent_ids={"country/IR", "country/XX"}) == [TEHRAN]
     assert store.entities(parent_ids={TEHRAN.entity_id}) == store.entities(parent_ids=[]) == []
+    assert store.entities(entity_ids={TEHRAN.entity_id, "country/XX"}) == [TEHRAN]
+    assert store.entities(entity_ids={TEHRAN.entity_id, IR.entity_id}, parent_ids={IR.entity_id}) == [TEHRAN]
+    assert store.entities(entity_ids=[]) == []
 
 
 def test_a_write_that_fails_at_its_last_step_leaves_nothing(store: Store) -> None:

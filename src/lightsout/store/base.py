@@ -164,9 +164,11 @@ class Store(Protocol):
         country: str | None = None,
         parent_id: str | None = None,
         parent_ids: Collection[str] | None = None,
+        entity_ids: Collection[str] | None = None,
     ) -> list[Entity]:
         """The entities, by kind then id; only those of ``kind``, of ``country``, whose parent is
-        ``parent_id``, whose parent is one of ``parent_ids`` (none when empty), as given."""
+        ``parent_id``, whose parent is one of ``parent_ids``, among ``entity_ids`` (none when one
+        of these two is empty), as given."""
 
     def entity(self, entity_id: str) -> Entity | None: ...
 

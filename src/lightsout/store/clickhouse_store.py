@@ -566,15 +566,20 @@ class ClickHouseStore:
         country: str | None = None,
         parent_id: str | None = None,
         parent_ids: Collection[str] | None = None,
+        entity_ids: Collection[str] | None = None,
     ) -> list[Entity]:
-        if parent_ids is not None:
-            found = [
-                entity
-                for chunk in chunks(sorted(parent_ids), IDS_PER_QUERY)
-                for entity in self._entities(kind, country, parent_id, bind("parent_id IN {ids}", ids=chunk))
-            ]
-            return sorted(found, key=lambda e: (e.kind.value, e.entity_id))
-        return self._entities(kind, country, parent_id)
+        if parent_ids is None and entity_ids is None:
+            return self._entities(kind, country, parent_id)
+        column, among = ("parent_id", parent_ids) if parent_ids is not None else ("entity_id", entity_ids)
+        assert among is not None
+        wanted = set(entity_ids) if entity_ids is not None else None
+        found = [
+            entity
+            for chunk in chunks(sorted(among), IDS_PER_QUERY)
+            for entity in self._entities(kind, country, parent_id, bind(f"{column} IN {{ids}}", ids=chunk))
+            if wanted is None or entity.entity_id in wanted
+        ]
+        return sorted(found, key=lambda e: (e.kind.value, e.entity_id))
 
     def _entities(
         self, kind: EntityKind | None, country: str | None, parent_id: str | None, among: str | None = None

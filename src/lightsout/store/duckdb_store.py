@@ -481,16 +481,19 @@ class DuckDBStore:
         country: str | None = None,
         parent_id: str | None = None,
         parent_ids: Collection[str] | None = None,
+        entity_ids: Collection[str] | None = None,
     ) -> list[Entity]:
-        if parent_ids is not None and not parent_ids:
+        if (parent_ids is not None and not parent_ids) or (entity_ids is not None and not entity_ids):
             return []
         parents = sorted(parent_ids) if parent_ids is not None else None
+        ids = sorted(entity_ids) if entity_ids is not None else None
         rows = self._con.execute(
             "SELECT * FROM entities WHERE (? IS NULL OR kind = ?) AND (? IS NULL OR country_code = ?) "
             "AND (? IS NULL OR parent_id = ?) "
             "AND (?::VARCHAR[] IS NULL OR parent_id IN (SELECT unnest(?::VARCHAR[]))) "
+            "AND (?::VARCHAR[] IS NULL OR entity_id IN (SELECT unnest(?::VARCHAR[]))) "
             "ORDER BY kind, entity_id",
-            [kind, kind, country, country, parent_id, parent_id, parents, parents],
+            [kind, kind, country, country, parent_id, parent_id, parents, parents, ids, ids],
         ).fetchall()
         return [_entity(row) for row in rows]
 
