@@ -56,7 +56,7 @@ from lightsout.model import (
 from lightsout.sources import CarryState
 from lightsout.store.base import IngestBatch, MeasurementFilter, TimeSeries, alerts_from_rows
 from lightsout.store.clickhouse_generations import BEGUN_TABLE, begin, commit, discard_abandoned
-from lightsout.store.clickhouse_points import SeriesFigures, insert_data, point_table, series_figures
+from lightsout.store.clickhouse_points import insert_data, point_table, series_figures
 from lightsout.store.clickhouse_reads import file_series_rows, latest_rows, measurement_rows, verdict_rows
 from lightsout.store.clickhouse_slots import SLOTTED, add_slots, slots_by_entity, slots_for
 from lightsout.store.clickhouse_sql import (
@@ -83,9 +83,11 @@ from lightsout.store.clickhouse_summary import (
     batch_summaries,
     insert_summaries,
     point_slots,
+    stored_summaries,
     write_summaries,
 )
 from lightsout.store.clickhouse_summary import Key as SummaryKey
+from lightsout.store.clickhouse_summary import Stored as StoredSummaries
 from lightsout.store.clickhouse_summary import recount as recount_summaries
 from lightsout.store.location import ClickHouseLocation
 from lightsout.store.schema import rows_from_arrow
@@ -201,6 +203,7 @@ class ClickHouseStore:
         last: IngestBatch | None = None
         # Series summaries: from the one part with points, or recounted when several had some.
         pending: dict[SummaryKey, Summary] | None = None
+        pending_stored: StoredSummaries = {}
         recount: set[str] = set()
         provenance: dict[SummaryKey, tuple[int, int, int]] = {}  # first, last, points
         for part in parts:
@@ -210,11 +213,12 @@ class ClickHouseStore:
                 gen = self._begin()
             points = point_table(part.points, part.point_columns)
             figures = series_figures(points)
-            self._write_rows(part, points, figures, gen)
+            stored = stored_summaries(self._con, sorted({f.key[0] for f in figures})) if figures else {}
+            self._write_rows(part, points, point_slots(self._con, points, figures, stored), gen)
             if points.num_rows:
                 summaries = batch_summaries(points, figures)
                 if pending is None and not recount:
-                    pending = summaries
+                    pending, pending_stored = summaries, stored
                 else:
                     recount.update(key[0] for key in [*(pending or {}), *summaries])
                     pending = None
@@ -227,7 +231,7 @@ class ClickHouseStore:
         if last is None:
             return
         if pending is not None:
-            write_summaries(self._con, pending, gen)
+            write_summaries(self._con, pending, gen, pending_stored)
         elif recount:
             insert_summaries(self._con, recount_summaries(self._con, sorted(recount), gen), gen)
         if provenance:
@@ -246,9 +250,7 @@ class ClickHouseStore:
         self._insert("sources", SourceFile, [last.source], gen)
         self._commit(gen, "file")
 
-    def _write_rows(
-        self, batch: IngestBatch, points: pa.Table, figures: list[SeriesFigures], gen: int
-    ) -> None:
+    def _write_rows(self, batch: IngestBatch, points: pa.Table, slots: list[int] | None, gen: int) -> None:
         """One part's rows, tagged with the write's generation (published by its commit)."""
         con = self._con
         entities = list(batch.entities)
@@ -262,7 +264,6 @@ class ClickHouseStore:
             if new_entities:
                 self._insert("entities", Entity, new_entities, gen)
         if points.num_rows:
-            slots = point_slots(con, points, figures)
             for start in range(0, points.num_rows, POINTS_PER_INSERT):
                 data = insert_data(points.slice(start, POINTS_PER_INSERT), gen)
                 data.append(slots[start : start + POINTS_PER_INSERT] if slots else [0] * len(data[0]))

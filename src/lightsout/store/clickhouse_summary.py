@@ -67,6 +67,10 @@ class Summary:
         )
 
 
+# The published summaries of some series, each with its row's slot (lightsout.store.clickhouse_slots).
+Stored = dict[Key, tuple[Summary, int]]
+
+
 def batch_summaries(table: pa.Table, figures: list[SeriesFigures]) -> dict[Key, Summary]:
     """Each series' summary over a batch's points (lightsout.store.clickhouse_points.point_table)
     from its ``figures``: a bin given twice counts once, with its last value (the one stored)."""
@@ -81,15 +85,15 @@ def batch_summaries(table: pa.Table, figures: list[SeriesFigures]) -> dict[Key, 
     return out
 
 
-def write_summaries(con: Connection, batch: dict[Key, Summary], gen: int) -> None:
-    """The new summary of every series of ``batch`` (its own figures), in generation ``gen``."""
+def write_summaries(con: Connection, batch: dict[Key, Summary], gen: int, stored: Stored) -> None:
+    """The new summary of every series of ``batch`` (its own figures), in generation ``gen``;
+    ``stored``: the published summaries of (at least) the batch's entities."""
     if not batch:
         return
-    stored = _stored_summaries(con, sorted({key[0] for key in batch}))
     new: dict[Key, Summary] = {}
     redo: list[Key] = []
     for key, summary in batch.items():
-        old = stored.get(key)
+        old = stored[key][0] if key in stored else None
         if old is None:
             new[key] = summary
         elif summary.first_us > old.last_us:
@@ -100,17 +104,16 @@ def write_summaries(con: Connection, batch: dict[Key, Summary], gen: int) -> Non
         wanted = set(redo)
         recounted = recount(con, sorted({key[0] for key in redo}), gen)
         new.update((key, s) for key, s in recounted.items() if key in wanted)
-    insert_summaries(con, new, gen)
+    insert_summaries(con, new, gen, {key: 1 - stored[key][1] if key in stored else 0 for key in new})
 
 
-def point_slots(con: Connection, points: pa.Table, figures: list[SeriesFigures]) -> list[int] | None:
+def point_slots(
+    con: Connection, points: pa.Table, figures: list[SeriesFigures], stored: Stored
+) -> list[int] | None:
     """The slot of each of a batch's points (lightsout.store.clickhouse_slots), or None when all
     go to slot 0: no point's key is published, every series being new or its bins all after its
     stored ones (the usual case, told by the stored summaries without reading points)."""
-    if not figures:
-        return None
-    stored = _stored_summaries(con, sorted({f.key[0] for f in figures}))
-    again = {f.key for f in figures if (old := stored.get(f.key)) is not None and f.first_us <= old.last_us}
+    again = {f.key for f in figures if f.key in stored and f.first_us <= stored[f.key][0].last_us}
     if not again:
         return None
     key = ("entity_id", "signal", "source", "bin_s", "bin_start")
@@ -124,18 +127,20 @@ def point_slots(con: Connection, points: pa.Table, figures: list[SeriesFigures])
     return slots
 
 
-def _stored_summaries(con: Connection, entity_ids: list[str]) -> dict[Key, Summary]:
-    out: dict[Key, Summary] = {}
+def stored_summaries(con: Connection, entity_ids: list[str]) -> Stored:
+    """The published summary of every series of ``entity_ids``, with its row's slot."""
+    out: Stored = {}
     for chunk in chunks(entity_ids, IDS_PER_QUERY):
         rows = con.query(
             "SELECT entity_id, signal, source, bin_s, tupleElement(r, 1), tupleElement(r, 2), "
-            "tupleElement(r, 3), tupleElement(r, 4), tupleElement(r, 5) FROM (SELECT entity_id, signal, "
-            "source, bin_s, argMax(tuple(points, first, last, min_value, max_value), gen) AS r "
+            "tupleElement(r, 3), tupleElement(r, 4), tupleElement(r, 5), tupleElement(r, 6) FROM "
+            "(SELECT entity_id, signal, source, bin_s, "
+            "argMax(tuple(points, first, last, min_value, max_value, slot), gen) AS r "
             f"FROM series_summary WHERE {PUBLISHED} AND "
             + bind("entity_id IN {ids}", ids=chunk)
             + " GROUP BY entity_id, signal, source, bin_s)"
         )
-        out.update(((r[0], r[1], r[2], r[3]), Summary(*r[4:])) for r in rows)
+        out.update(((r[0], r[1], r[2], r[3]), (Summary(*r[4:9]), int(r[9]))) for r in rows)
     return out
 
 
@@ -158,10 +163,14 @@ def recount(con: Connection, entity_ids: list[str] | None, gen: int) -> dict[Key
     return out
 
 
-def insert_summaries(con: Connection, summaries: dict[Key, Summary], gen: int) -> None:
+def insert_summaries(
+    con: Connection, summaries: dict[Key, Summary], gen: int, slots: dict[Key, int] | None = None
+) -> None:
+    """Summaries in generation ``gen``, each in its ``slots`` (looked up when not given)."""
     if not summaries:
         return
     items = sorted(summaries.items())
+    keys = [key for key, _ in items]
     columns: list[list[Any]] = [[key[i] for key, _ in items] for i in range(4)]
     columns += [
         [s.points for _, s in items],
@@ -170,6 +179,6 @@ def insert_summaries(con: Connection, summaries: dict[Key, Summary], gen: int) -
         [s.min_value for _, s in items],
         [s.max_value for _, s in items],
         [gen] * len(items),
-        slots_by_entity(con, "series_summary", [key for key, _ in items]),
+        [slots[key] for key in keys] if slots is not None else slots_by_entity(con, "series_summary", keys),
     ]
     con.insert("series_summary", SUMMARY_COLUMNS, columns)
