@@ -10,7 +10,9 @@ so it builds in a minute or two: every entity (74,000 rows), the points of the c
 their ancestors (the series the fusion and the noise judgement read) for one day of 5-minute bins,
 and the alerts. The detector is not run.
 
-Each contender runs in its own process on the same store, opened read-only, one after the other:
+Each contender runs in its own process, one after the other, and builds its own store of the same
+synthetic data with its own package (the store's schema changes between commits: the previous
+package cannot read a store the current one wrote), then reads it:
 
 * **ours**: the package of this checkout;
 * **previous**: the package as of commit ``--previous`` (default 9b1edab: main before the events
@@ -56,22 +58,27 @@ from bench_store import (  # noqa: E402  (the generator of the store benchmark, 
     make_alerts,
     make_plan,
 )
+from lightsout.store import ClickHouseLocation, parse_location  # noqa: E402
 
 DEFAULT_PREVIOUS = "9b1edab"
 
 CHILD = """
 import dataclasses, hashlib, json, random, sys, time
 sys.path.insert(0, {src!r})
+sys.path.insert(1, {bench!r})
 import lightsout
 assert lightsout.__file__.startswith({src!r}), lightsout.__file__
 from fastapi.testclient import TestClient
 from lightsout.api.app import create_app
 from lightsout.detect.service import list_events
 from lightsout.store import open_store, parse_location
+from bench_events import build, make_plan
 
 location = parse_location({location!r})
 countries = {countries!r}
 reps = {reps!r}
+points, alerts, build_s = build({location!r}, make_plan({entities!r}, 1, 500_000, {seed!r}))
+print(f"  built in {{build_s:.0f}} s ({{points:,}} points, {{alerts:,}} alerts)", file=sys.stderr, flush=True)
 
 def timed(job):
     job()  # warm-up: caches and connections, as a dashboard that has served before
@@ -99,7 +106,7 @@ with TestClient(app) as client:
         pages[cc] = hashlib.sha256(response.content).hexdigest()
     page_s = timed(page)
 print(json.dumps({{
-    "events_s": events_s, "page_s": page_s, "pages": pages,
+    "build_s": build_s, "events_s": events_s, "page_s": page_s, "pages": pages,
     "events": [json.loads(json.dumps(dataclasses.asdict(e), default=str)) for e in events],
 }}))
 """
@@ -107,6 +114,7 @@ print(json.dumps({{
 
 @dataclass(frozen=True)
 class Result:
+    build_s: float
     events_s: list[float]
     page_s: list[float]
     pages: dict[str, str]  # country -> sha256 of the page
@@ -166,12 +174,25 @@ def export(rev: str, into: Path) -> Path:
     return into / "src"
 
 
-def run(src: Path, location: str, countries: list[str], reps: int) -> Result:
-    code = CHILD.format(src=str(src), location=location, countries=countries, reps=reps)
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ))
+def run(src: Path, location: str, countries: list[str], args: argparse.Namespace) -> Result:
+    """One contender in its own process: builds its store at ``location`` with its own package
+    (the store's schema may differ between commits), then times it."""
+    code = CHILD.format(
+        src=str(src), bench=str(REPO / "bench"), location=location, countries=countries, reps=args.reps,
+        entities=args.entities, seed=args.seed,
+    )  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=None, text=True, env=dict(os.environ)
+    )
     if done.returncode != 0:
-        raise SystemExit(f"{src}: the run failed:\n{done.stderr.strip()[-3000:]}")
+        raise SystemExit(f"{src}: the run failed (status {done.returncode})")
     return Result(**json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def _clickhouse(location: str) -> ClickHouseLocation:
+    parsed = parse_location(location)
+    assert isinstance(parsed, ClickHouseLocation)
+    return parsed
 
 
 def same_events(ours: list[dict[str, Any]], previous: list[dict[str, Any]]) -> list[str]:
@@ -223,20 +244,21 @@ def main() -> int:
             (work / "previous").mkdir()
             previous_src = export(args.previous, work / "previous")
         for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
-            location = str(work / "events.duckdb") if backend == "duckdb" else args.clickhouse
-            if backend == "clickhouse":
-                from lightsout.store import ClickHouseLocation, parse_location
-
-                parsed = parse_location(location)
-                assert isinstance(parsed, ClickHouseLocation)
-                drop_clickhouse(parsed)
-            points, alerts, build_s = build(location, plan)
-            print(f"\n{backend}: built in {build_s:.0f} s ({points:,} points, {alerts:,} alerts)", flush=True)
-            results = {"ours": run(REPO / "src", location, countries, args.reps)}
+            print(f"\n{backend}:", flush=True)
+            results: dict[str, Result] = {}
+            contenders = [("ours", REPO / "src")]
             if previous_src is not None:
-                results[f"previous {args.previous}"] = run(previous_src, location, countries, args.reps)
-            if backend == "clickhouse":
-                drop_clickhouse(parsed)
+                contenders.append((f"previous {args.previous}", previous_src))
+            for index, (name, src) in enumerate(contenders):
+                if backend == "duckdb":
+                    location = str(work / f"events{index}.duckdb")
+                else:
+                    location = f"{args.clickhouse}{index}"
+                    drop_clickhouse(_clickhouse(location))
+                print(f" {name}:", file=sys.stderr, flush=True)
+                results[name] = run(src, location, countries, args)
+                if backend == "clickhouse":
+                    drop_clickhouse(_clickhouse(location))
             print(f"{'':<18} {'events p50':>11} {'events p99':>11} {'page p50':>9} {'page p99':>9} events")
             for name, r in results.items():
                 p50, p99 = statistics.median, partial(percentile, q=99)

@@ -26,9 +26,26 @@ def list_events(
     store: Store, query: EventFilter | None = None, params: EventParams | None = None
 ) -> list[Event]:
     query = query or EventFilter()
-    entities = {e.entity_id: e for e in store.entities()}
-    events = fused_events(store, entities, store.alerts(), params)
+    alerts = store.alerts()
+    entities = entities_for(store, {a.entity_id for a in alerts})
+    events = fused_events(store, entities, alerts, params)
     return [e for e in events if event_matches(e, query)]
+
+
+def entities_for(store: Store, entity_ids: set[str]) -> dict[str, Entity]:
+    """What fusing the alerts of ``entity_ids`` reads of the entities: those entities, their
+    ancestors (whose spans absorb theirs, whose clusters gather them) and the children of all of
+    them (an event's breadth is a share of its entity's children), read by id and parent rather
+    than all of them (the alerts of a 74,000-entity store name a few hundred)."""
+    found: dict[str, Entity] = {}
+    wanted = set(entity_ids)
+    while wanted:  # a level of parents at a time
+        read = store.entities(entity_ids=wanted)
+        found.update((e.entity_id, e) for e in read)
+        wanted = {e.parent_id for e in read if e.parent_id is not None} - found.keys()
+    for child in store.entities(parent_ids=set(found)):
+        found.setdefault(child.entity_id, child)
+    return found
 
 
 def events_touching(
