@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from lightsout.attribution.geo import GeoLocator
-from lightsout.sources import CarryState, Parsed
+from lightsout.sources import CarryState, Parsed, mrt
 from lightsout.sources.mrt import read_mrt
 from lightsout.sources.mrt.tables import RouteTables
 
@@ -84,7 +84,7 @@ def test_fast_path_continues_carried_tables(shared_data: Path, tmp_path: Path) -
     rib = shared_data / COLLECTORS / "pyasn-truncated" / "rib.20140523.0600_firstMB.bz2"
     updates = tmp_path / "updates.20140523.0600.gz"  # the RIB's collector ("mrt"), its next file
     shutil.copy(shared_data / COLLECTORS / "rrc23" / "rrc23.updates.20220421.0200.gz", updates)
-    first = read_mrt(rib)
+    first = read_mrt(rib, hand_over=True)  # the tables stay in memory for the next file
     carried = first.carry
     assert carried is not None
     assert RouteTables.load(carried.payload).routes() > 10_000
@@ -92,10 +92,14 @@ def test_fast_path_continues_carried_tables(shared_data: Path, tmp_path: Path) -
     def load(_key: str) -> CarryState | None:
         return carried
 
-    fast = read_mrt(updates, load_carry=load)
-    pure = read_mrt(updates, load_carry=load, fast=False)
+    held = mrt._HANDED._held
+    assert held is not None and held[0] is carried.payload
+    fast = read_mrt(updates, load_carry=load)  # continues the tables handed over
+    assert mrt._HANDED._held is None  # taken once
+    pure = read_mrt(updates, load_carry=load, fast=False)  # rebuilt from the stored bytes
     assert any(n.startswith("continues the collector's tables") for n in fast.notes)
     _same(fast, pure)
+    _same(fast, read_mrt(updates, load_carry=load))  # the C path on the rebuilt tables
 
 
 @pytest.mark.skipif(not GEO_BUILT, reason="the C geolocation extension is not built")

@@ -275,7 +275,7 @@ def _read_collector(
             return state
 
         try:
-            parsed = read_mrt(path, load_carry=load)
+            parsed = read_mrt(path, load_carry=load, hand_over=True)  # the tables stay in memory
         except InputError as exc:
             out.append((path, digest, None, (exc.position, exc.message)))
             continue
