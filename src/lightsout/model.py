@@ -332,6 +332,9 @@ class Event:
     # and whether the event's own fall does (a dip within ordinary variation, never an outage).
     not_counted: tuple[Affected, ...] = ()
     within_noise: bool = False
+    # What fusion multiplied depth x persistence x breadth by: the signals' agreement x the
+    # history's factor (detect.events); the judgement against noise rescores with it.
+    fusion_factor: float = 1.0
 
 
 class HealthState(enum.StrEnum):

@@ -124,6 +124,10 @@ MODEL_FIELDS: dict[str, dict[str, str]] = {
             "entity alerted, else every alerted sub-entity's (then `affected` is empty and all are "
             "`not_counted`). Such an event is a dip, never stated as an outage."
         ),
+        "fusion_factor": (
+            "What fusion multiplied depth x persistence x breadth by: the reachability signals' "
+            "agreement x the history's factor (both in `confidence_reasons`; 1 when neither applies)."
+        ),
     },
     "Affected": {
         "entity_id": "The sub-entity.",

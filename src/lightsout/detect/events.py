@@ -410,6 +410,7 @@ def _fuse(event: Event, span: _Span, series: list[SeriesSummary], count_points: 
     return replace(
         event,
         confidence=round(event.confidence * agreement_factor * history_factor, 3),
+        fusion_factor=agreement_factor * history_factor,
         signals_not_seen=tuple(quiet),
         pattern=pattern,
         confidence_reasons=tuple(reasons),

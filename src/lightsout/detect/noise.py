@@ -236,17 +236,17 @@ def judge(
 def rescored(before: Event, after: Event) -> Event:
     """``after``'s confidence when the judgement changed what an event counts: depth x persistence
     x breadth (:func:`lightsout.detect.events.confidence`) of the kept sub-entities and evidence,
-    times the factors fusion gave ``before`` (signals' agreement, history), which the judgement does
-    not change. Those factors are recovered as ``before``'s confidence over its own depth x
-    persistence x breadth; the reason that states the product is rewritten to match."""
-    old = confidence(before.evidence, before.affected_children, before.affected_of)
+    times the factors fusion gave ``before`` (signals' agreement, history: ``fusion_factor``, which
+    fusion records), which the judgement does not change; the reason that states the product is
+    rewritten to match."""
     new = confidence(after.evidence, after.affected_children, after.affected_of)
-    factors = before.confidence / old if old else 1.0
     prefix = "depth x persistence x breadth = "
     reasons = tuple(
         f"{prefix}{new:.2f}" if reason.startswith(prefix) else reason for reason in after.confidence_reasons
     )
-    return replace(after, confidence=round(min(1.0, new * factors), 3), confidence_reasons=reasons)
+    return replace(
+        after, confidence=round(min(1.0, new * before.fusion_factor), 3), confidence_reasons=reasons
+    )
 
 
 def events_with_own_alerts(store: Store, events: list[Event], alerts: list[Alert] | None = None) -> set[str]:
