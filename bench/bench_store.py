@@ -295,10 +295,11 @@ def ingest(name: str, store: Store, plan: Plan, result: Result, progress: bool) 
     result.ingest_wall_s = time.perf_counter() - t_start
 
 
-def baseline(path: Path, plan: Plan, progress: bool) -> Result:
+def baseline(path: Path, plan: Plan, progress: bool, days: int | None = None) -> Result:
     """The named baseline: the same numbers appended to a plain DuckDB table (no key, no dedup,
     no provenance) straight from the arrays, as an Arrow table per file: what DuckDB's insert costs
-    with nothing of the store's semantics."""
+    with nothing of the store's semantics. ``days``: only the files of the first days (the same
+    files the stores get first; a rate, so comparable, and minutes shorter at full scale)."""
     import duckdb
     import pyarrow as pa
 
@@ -310,7 +311,11 @@ def baseline(path: Path, plan: Plan, progress: bool) -> Result:
         "bin_s BIGINT, value DOUBLE, samples BIGINT)"
     )
     t_start = time.perf_counter()
-    for block, _ in iter_blocks(plan):
+    files_per_day = len(SIGNALS) * math.ceil(len(plan.entities) / max(1, plan.batch_points // BINS_PER_DAY))
+    last_file = files_per_day * (days or plan.days)
+    for i, (block, _) in enumerate(iter_blocks(plan)):
+        if i == last_file:
+            break
         n_rows, n_bins = block.values.shape
         t0 = time.perf_counter()
         times_us = np.array([round(t.timestamp()) * 1_000_000 for t in block.times], dtype=np.int64)
@@ -493,6 +498,12 @@ def main() -> int:
         help="no ingest: measure the queries on the stores a --keep run left (same --entities/--days/--seed)",
     )
     parser.add_argument("--no-baseline", action="store_true", help="skip the plain DuckDB INSERT baseline")
+    parser.add_argument(
+        "--baseline-days",
+        type=int,
+        default=None,
+        help="measure the baseline on the first N days only (default: all; a rate, so comparable)",
+    )
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args()
     if args.reuse and args.workdir is None:
@@ -512,7 +523,9 @@ def main() -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     results: dict[str, Result] = {}
     if not args.reuse and not args.no_baseline:
-        results["baseline"] = in_child(partial(baseline, workdir / "baseline.duckdb", plan, not args.quiet))
+        results["baseline"] = in_child(
+            partial(baseline, workdir / "baseline.duckdb", plan, not args.quiet, args.baseline_days)
+        )
     for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
         location: Path | ClickHouseLocation
         if backend == "duckdb":
@@ -577,7 +590,7 @@ def report(results: dict[str, Result], reps: int) -> None:
             print(
                 f"\n{r.backend} ingest / plain DuckDB INSERT of the same arrays: "
                 f"{r.points_per_s / base.points_per_s:.3f}x points/s ({r.points_per_s:,.0f} vs "
-                f"{base.points_per_s:,.0f})"
+                f"{base.points_per_s:,.0f}; baseline over {base.points:,} of the points)"
             )
     if duck and click and duck.page_s and click.page_s:
         print("\nClickHouse / DuckDB:")

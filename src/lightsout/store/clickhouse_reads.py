@@ -4,26 +4,36 @@ newest row of each key (``argMax(row, gen)``, where DuckDB updates on conflict) 
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from lightsout.model import (
+    Alert,
     Checkpoint,
     ExternalEvent,
     FileSeries,
+    HealthState,
     OoniMeasurement,
     OoniVerdict,
+    Scope,
     SeriesKey,
     SignalKind,
+    SourceFile,
     SourceHealth,
 )
-from lightsout.store.base import MeasurementFilter
+from lightsout.store.base import MeasurementFilter, alerts_from_rows
 from lightsout.store.clickhouse_sql import (
+    IDS_PER_QUERY,
     PUBLISHED,
     Connection,
     bind,
+    chunks,
     field_names,
     from_micros,
     measurement_conditions,
+    since_us,
+    time_or_none,
+    until_us,
     verdict_of,
 )
 
@@ -95,6 +105,104 @@ def file_series_rows(con: Connection, keys: list[SeriesKey]) -> list[FileSeries]
         FileSeries(r[0], r[1], SignalKind(r[2]), r[3], r[4], from_micros(r[5]), from_micros(r[6]), r[7])
         for r in rows
     ]
+
+
+def source_rows(con: Connection, where: str = "") -> list[SourceFile]:
+    """The first published record of each source file (``where``: more conditions), by ingest time."""
+    rows = con.query(
+        "SELECT sha256, tupleElement(r, 1), tupleElement(r, 2), tupleElement(r, 3), tupleElement(r, 4), "
+        "tupleElement(r, 5), tupleElement(r, 6) FROM (SELECT sha256, argMin(tuple(path, format, "
+        "ingested_at, records_read, records_skipped, points_written), gen) AS r FROM sources "
+        f"WHERE {PUBLISHED} {where} GROUP BY sha256) ORDER BY tupleElement(r, 3), sha256"
+    )
+    return [SourceFile(r[0], r[1], r[2], from_micros(r[3]), r[4], r[5], r[6]) for r in rows]
+
+
+def health_rows(con: Connection) -> list[SourceHealth]:
+    """Every source's newest published health record, by source."""
+    return [
+        SourceHealth(
+            r[0],
+            HealthState(r[1]),
+            time_or_none(r[2]),
+            time_or_none(r[3]),
+            time_or_none(r[4]),
+            r[5],
+            time_or_none(r[6]),
+            r[7],
+            r[8],
+        )
+        for r in latest_rows(con, SourceHealth, ("source",))
+    ]
+
+
+def external_event_rows(
+    con: Connection,
+    entity_id: str | None,
+    country: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> list[ExternalEvent]:
+    # The newest version of every event first, then the filter (a filter inside argMax would pick
+    # an older version that matched). Other observatories' events are few: thousands, not millions.
+    events = [
+        ExternalEvent(
+            event_id=r[0],
+            source=r[1],
+            entity_id=r[2],
+            entity_name=r[3],
+            country_code=r[4],
+            scope=Scope(r[5]) if r[5] is not None else None,
+            start_time=from_micros(r[6]),
+            end_time=time_or_none(r[7]),
+            cause=r[8],
+            description=r[9],
+            link=r[10],
+            datasource=r[11],
+            score=r[12],
+        )
+        for r in latest_rows(con, ExternalEvent, ("event_id",))
+    ]
+    chosen = [
+        e
+        for e in events
+        if (entity_id is None or e.entity_id == entity_id)
+        and (country is None or e.country_code == country)
+        and (until is None or e.start_time < until)
+        and (since is None or e.end_time is None or e.end_time > since)
+    ]
+    return sorted(chosen, key=lambda e: (e.start_time, e.event_id))
+
+
+def published_ids(con: Connection, table: str, column: str, ids: list[str]) -> set[str]:
+    """Which of ``ids`` (values of ``column``) ``table`` holds in a published row."""
+    found: set[str] = set()
+    for chunk in chunks(ids, IDS_PER_QUERY):
+        rows = con.query(
+            bind(f"SELECT DISTINCT {column} FROM {table} WHERE {PUBLISHED} AND {column} IN {{i}}", i=chunk)
+        )
+        found.update(r[0] for r in rows)
+    return found
+
+
+def alert_rows(con: Connection, since: datetime | None, until: datetime | None, among: str) -> list[Alert]:
+    """The newest published version of each alert in ``[since, until)`` (``among``: more
+    conditions), unless it is a deletion."""
+    rows = con.query(
+        "SELECT entity_id, signal, source, bin_s, bin_start, tupleElement(r, 1), tupleElement(r, 2), "
+        "tupleElement(r, 3), tupleElement(r, 4) FROM ("
+        "SELECT entity_id, signal, source, bin_s, bin_start, "
+        "argMax(tuple(value, baseline, ratio, level, deleted), gen) AS r FROM alerts "
+        + bind(
+            f"WHERE {PUBLISHED} AND bin_start >= {{since}} AND bin_start < {{until}} ",
+            since=since_us(since),
+            until=until_us(until),
+        )
+        + among
+        + " GROUP BY entity_id, signal, source, bin_s, bin_start) WHERE tupleElement(r, 5) = 0 "
+        "ORDER BY entity_id, signal, source, bin_s, bin_start"
+    )
+    return alerts_from_rows(rows)
 
 
 def table_of(cls: type) -> str:

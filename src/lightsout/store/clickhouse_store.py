@@ -42,10 +42,8 @@ from lightsout.model import (
     EntityKind,
     ExternalEvent,
     FileSeries,
-    HealthState,
     OoniMeasurement,
     OoniVerdict,
-    Scope,
     SeriesKey,
     SeriesSummary,
     SignalKind,
@@ -54,10 +52,20 @@ from lightsout.model import (
     SourceHealth,
 )
 from lightsout.sources import CarryState
-from lightsout.store.base import IngestBatch, MeasurementFilter, TimeSeries, alerts_from_rows
+from lightsout.store.base import IngestBatch, MeasurementFilter, TimeSeries
 from lightsout.store.clickhouse_generations import BEGUN_TABLE, begin, commit, discard_abandoned
 from lightsout.store.clickhouse_points import insert_data, point_table, series_figures
-from lightsout.store.clickhouse_reads import file_series_rows, latest_rows, measurement_rows, verdict_rows
+from lightsout.store.clickhouse_reads import (
+    alert_rows,
+    external_event_rows,
+    file_series_rows,
+    health_rows,
+    latest_rows,
+    measurement_rows,
+    published_ids,
+    source_rows,
+    verdict_rows,
+)
 from lightsout.store.clickhouse_slots import SLOTTED, add_slots, slots_by_entity, slots_for
 from lightsout.store.clickhouse_sql import (
     IDS_PER_QUERY,
@@ -259,7 +267,7 @@ class ClickHouseStore:
         if entities:
             # Only entities new to the store (as DuckDB keeps the first version): a published row
             # is never sent again, so no merge can put an unpublished copy in its place.
-            known = self._published_entities(sorted({e.entity_id for e in entities}))
+            known = published_ids(con, "entities", "entity_id", sorted({e.entity_id for e in entities}))
             new_entities = [e for e in entities if e.entity_id not in known]
             if new_entities:
                 self._insert("entities", Entity, new_entities, gen)
@@ -276,13 +284,7 @@ class ClickHouseStore:
             ids = sorted(
                 {m.measurement_id for m in batch.measurements} | {v.measurement_id for v in batch.verdicts}
             )
-            stored: set[str] = set()
-            for chunk in chunks(ids, IDS_PER_QUERY):
-                rows = self._con.query(
-                    bind(f"SELECT DISTINCT measurement_id FROM ooni_measurements WHERE {PUBLISHED} "
-                         "AND measurement_id IN {ids}", ids=chunk)
-                )
-                stored.update(r[0] for r in rows)
+            stored = published_ids(con, "ooni_measurements", "measurement_id", ids)
             new_verdicts = [v for v in batch.verdicts if v.measurement_id not in stored]
             for chunk in chunks(new_verdicts, 100_000):
                 self._insert("ooni_verdicts", OoniVerdict, chunk, gen)
@@ -308,15 +310,6 @@ class ClickHouseStore:
             latest = list({e.event_id: e for e in batch.external_events}.values())
             self._insert("external_events", ExternalEvent, latest, gen)
 
-    def _published_entities(self, entity_ids: list[str]) -> set[str]:
-        stored: set[str] = set()
-        for chunk in chunks(entity_ids, IDS_PER_QUERY):
-            rows = self._con.query(
-                bind(f"SELECT DISTINCT entity_id FROM entities WHERE {PUBLISHED} AND entity_id IN {{ids}}",
-                     ids=chunk)
-            )
-            stored.update(r[0] for r in rows)
-        return stored
 
     def save_verdicts(self, verdicts: list[OoniVerdict]) -> None:
         if not verdicts:
@@ -375,21 +368,7 @@ class ClickHouseStore:
         ]
 
     def _alerts(self, since: datetime | None, until: datetime | None, among: str = "") -> list[Alert]:
-        rows = self._con.query(
-            "SELECT entity_id, signal, source, bin_s, bin_start, tupleElement(r, 1), tupleElement(r, 2), "
-            "tupleElement(r, 3), tupleElement(r, 4) FROM ("
-            "SELECT entity_id, signal, source, bin_s, bin_start, "
-            "argMax(tuple(value, baseline, ratio, level, deleted), gen) AS r FROM alerts "
-            + bind(
-                f"WHERE {PUBLISHED} AND bin_start >= {{since}} AND bin_start < {{until}} ",
-                since=since_us(since),
-                until=until_us(until),
-            )
-            + among
-            + " GROUP BY entity_id, signal, source, bin_s, bin_start) WHERE tupleElement(r, 5) = 0 "
-            "ORDER BY entity_id, signal, source, bin_s, bin_start"
-        )
-        return alerts_from_rows(rows)
+        return alert_rows(self._con, since, until, among)
 
     def save_detector_state(self, group_id: str, payload: bytes) -> None:
         gen = self._begin()
@@ -467,21 +446,7 @@ class ClickHouseStore:
         self._commit(gen, "health")
 
     def source_health(self) -> list[SourceHealth]:
-        rows = self._latest(SourceHealth, ("source",))
-        return [
-            SourceHealth(
-                r[0],
-                HealthState(r[1]),
-                time_or_none(r[2]),
-                time_or_none(r[3]),
-                time_or_none(r[4]),
-                r[5],
-                time_or_none(r[6]),
-                r[7],
-                r[8],
-            )
-            for r in rows
-        ]
+        return health_rows(self._con)
 
     def external_events(
         self,
@@ -490,35 +455,7 @@ class ClickHouseStore:
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> list[ExternalEvent]:
-        # The newest version of every event first, then the filter (a filter inside argMax would pick
-        # an older version that matched). Other observatories' events are few: thousands, not millions.
-        events = [
-            ExternalEvent(
-                event_id=r[0],
-                source=r[1],
-                entity_id=r[2],
-                entity_name=r[3],
-                country_code=r[4],
-                scope=Scope(r[5]) if r[5] is not None else None,
-                start_time=from_micros(r[6]),
-                end_time=time_or_none(r[7]),
-                cause=r[8],
-                description=r[9],
-                link=r[10],
-                datasource=r[11],
-                score=r[12],
-            )
-            for r in self._latest(ExternalEvent, ("event_id",))
-        ]
-        chosen = [
-            e
-            for e in events
-            if (entity_id is None or e.entity_id == entity_id)
-            and (country is None or e.country_code == country)
-            and (until is None or e.start_time < until)
-            and (since is None or e.end_time is None or e.end_time > since)
-        ]
-        return sorted(chosen, key=lambda e: (e.start_time, e.event_id))
+        return external_event_rows(self._con, entity_id, country, since, until)
 
     def _latest(self, cls: type, key: tuple[str, ...], where: str = "") -> list[tuple[Any, ...]]:
         """The newest published row of each key (clickhouse_reads.latest_rows)."""
@@ -527,13 +464,7 @@ class ClickHouseStore:
     # -- reading ---------------------------------------------------------------------------------
 
     def sources(self) -> list[SourceFile]:
-        rows = self._con.query(
-            "SELECT sha256, tupleElement(r, 1), tupleElement(r, 2), tupleElement(r, 3), tupleElement(r, 4), "
-            "tupleElement(r, 5), tupleElement(r, 6) FROM (SELECT sha256, argMin(tuple(path, format, "
-            "ingested_at, records_read, records_skipped, points_written), gen) AS r FROM sources "
-            f"WHERE {PUBLISHED} GROUP BY sha256) ORDER BY tupleElement(r, 3), sha256"
-        )
-        return [SourceFile(r[0], r[1], r[2], from_micros(r[3]), r[4], r[5], r[6]) for r in rows]
+        return source_rows(self._con)
 
     def ingest_state(self) -> tuple[int, datetime | None]:
         rows = self._con.query(f"SELECT uniqExact(sha256), max(ingested_at) FROM sources WHERE {PUBLISHED}")
@@ -542,16 +473,11 @@ class ClickHouseStore:
 
     def sources_by_sha(self, sha256s: Iterable[str]) -> list[SourceFile]:
         wanted = sorted(set(sha256s))
-        found: list[SourceFile] = []
-        for start in range(0, len(wanted), 1000):
-            sql = (
-                "SELECT sha256, tupleElement(r, 1), tupleElement(r, 2), tupleElement(r, 3), "
-                "tupleElement(r, 4), tupleElement(r, 5), tupleElement(r, 6) FROM (SELECT sha256, "
-                "argMin(tuple(path, format, ingested_at, records_read, records_skipped, points_written), "
-                f"gen) AS r FROM sources WHERE {PUBLISHED} AND sha256 IN {{shas}} GROUP BY sha256)"
-            )
-            rows = self._con.query(bind(sql, shas=wanted[start : start + 1000]))
-            found += [SourceFile(r[0], r[1], r[2], from_micros(r[3]), r[4], r[5], r[6]) for r in rows]
+        found = [
+            row
+            for start in range(0, len(wanted), 1000)
+            for row in source_rows(self._con, bind("AND sha256 IN {shas}", shas=wanted[start : start + 1000]))
+        ]
         return sorted(found, key=lambda f: (f.ingested_at, f.sha256))
 
     _ENTITIES = (
