@@ -216,7 +216,8 @@ def snapshot(
     single = state.single_origins()
     asns = single[oids]
     plain = asns >= 0
-    pair_pid, pair_asn = pids[plain].astype(np.int64), asns[plain]
+    pair_pid, pair_asn, pair_oid = pids[plain].astype(np.int64), asns[plain], oids[plain]
+    extra_asns = asns[:0]  # the AS of each pair after pair_oid's, for pairs from AS_SETs
     multi = oids[~plain]
     # the ASes with a pair, sorted: from the origin sets in use (a few thousand), not the pairs
     used = np.flatnonzero(np.bincount(oids, minlength=len(sets)))
@@ -242,19 +243,21 @@ def snapshot(
             + np.concatenate([pair_asn[repeat], *extra_asn])
         )
         pair_pid = np.concatenate([pair_pid[~repeat], both >> 32])
-        pair_asn = np.concatenate([pair_asn[~repeat], both & 0xFFFFFFFF])
+        pair_oid = pair_oid[~repeat]
+        extra_asns = both & 0xFFFFFFFF
         asn_values = np.concatenate(members_all)
     asn_values = _unique(asn_values)
 
     by_asn: dict[int, tuple[int, int]] = {}
-    if len(pair_asn):
-        if len(multi):
-            group = np.searchsorted(asn_values, pair_asn)
-        else:  # every pair's AS through its origin set's: a gather instead of a search per pair
-            used_single = used[single[used] >= 0]
-            group_of = np.zeros(len(sets), dtype=np.int64)
-            group_of[used_single] = np.searchsorted(asn_values, single[used_single])
-            group = group_of[oids]
+    if len(pair_pid):
+        # a plain pair's AS through its origin set's (a gather, not a search per pair); pairs from
+        # AS_SETs searched
+        used_single = used[single[used] >= 0]
+        group_of = np.zeros(len(sets), dtype=np.int64)
+        group_of[used_single] = np.searchsorted(asn_values, single[used_single])
+        group = group_of[pair_oid]
+        if len(extra_asns):
+            group = np.concatenate([group, np.searchsorted(asn_values, extra_asns)])
         counts = np.bincount(group, minlength=len(asn_values))
         sized = size_all[pair_pid] > 0
         unions = grouped_union(
