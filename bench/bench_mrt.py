@@ -43,6 +43,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "mrt"
@@ -90,17 +91,27 @@ print(json.dumps(row))
 PARALLEL_CHILD = """
 import json, sys
 from pathlib import Path
-from lightsout.ingest import ingest_mrt_files
 from lightsout.store import open_store
+try:
+    from lightsout.ingest_parallel import StageTimes, ingest_mrt_files
+    times = StageTimes()
+    kwargs = {"times": times}
+except ImportError:  # a baseline tree from before ingest_parallel (--baseline-src)
+    from lightsout.ingest import ingest_mrt_files
+    times, kwargs = None, {}
 store = open_store(Path(sys.argv[1]))
 records = points = 0
-for report in ingest_mrt_files(store, [Path(p) for p in sys.argv[3:]], int(sys.argv[2])):
+for report in ingest_mrt_files(store, [Path(p) for p in sys.argv[3:]], int(sys.argv[2]), **kwargs):
     if isinstance(report, Exception):
         raise report
     records += report.records_read
     points += report.points_written
 store.close()
-print(json.dumps({"records": records, "points": points}))
+row = {"records": records, "points": points}
+if times is not None:
+    row.update(worker=times.worker, parent=times.parent, worker_total=times.worker_total,
+               parent_total=times.parent_total, workers=times.workers)
+print(json.dumps(row))
 """
 
 
@@ -112,9 +123,11 @@ class Run:
         self.wall, self.cpu, self.maxrss_kb, self.out = wall, cpu, maxrss_kb, out
 
 
-def run_measured(argv: list[str], stdout: int | None = subprocess.PIPE) -> Run:
+def run_measured(
+    argv: list[str], stdout: int | None = subprocess.PIPE, env: dict[str, str] | None = None
+) -> Run:
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=stdout, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(argv, stdout=stdout, stderr=subprocess.DEVNULL, env=env)
     out = proc.stdout.read() if proc.stdout else b""
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -227,36 +240,78 @@ def measure(kind: str, path: Path, repeat: int, prev: str) -> dict[str, float]:
     return best
 
 
-def parallel(files: list[Path], jobs: int, tmp: Path) -> None:
-    """bgpdump -m over ``files``, ``jobs`` at a time, against ingest_mrt_files with ``jobs`` workers."""
+def parallel(files: list[Path], jobs: int, tmp: Path, repeat: int, baseline: Path | None) -> None:
+    """bgpdump -m over ``files``, ``jobs`` at a time, against ingest_mrt_files with ``jobs`` workers
+    (and the one under ``baseline``/src, if given), each the best of ``repeat`` runs by CPU time,
+    taken in turns; then where the best run's CPU went, by process and stage."""
     from lightsout.sources.mrt import collector_name
 
     collectors = len({collector_name(f) for f in files})
     print(f"\nparallel: {len(files)} files of {collectors} collectors in ../shared/data/mrt/collectors, "
-          f"{jobs} processes at a time; {load()}")  # fmt: skip
-    started = time.perf_counter()
-    with ThreadPoolExecutor(jobs) as pool:
-        runs = list(pool.map(bgpdump, files))
-    dump_wall = time.perf_counter() - started
-    dump_cpu = sum(r.cpu for r in runs)
-    dump_rss = max(r.maxrss_kb for r in runs)
-    db = tmp / "parallel.duckdb"
-    argv = [sys.executable, "-c", PARALLEL_CHILD, str(db), str(jobs), *map(str, files)]
-    ours = run_measured(argv)
-    got = json.loads(ours.out.splitlines()[-1])
-    records = got["records"]
+          f"{jobs} processes at a time, best of {repeat}; {load()}")  # fmt: skip
+    contenders: dict[str, dict[str, str]] = {"ingest": {}}
+    if baseline is not None:
+        contenders["baseline"] = {"PYTHONPATH": str(baseline / "src")}
+    best: dict[str, tuple[Run, dict[str, Any]]] = {}
+    dump_wall = dump_cpu = 0.0
+    dump_rss = 0
+    for turn in range(repeat):
+        started = time.perf_counter()
+        with ThreadPoolExecutor(jobs) as pool:
+            runs = list(pool.map(bgpdump, files))
+        if not turn or sum(r.cpu for r in runs) < dump_cpu:
+            dump_wall, dump_cpu = time.perf_counter() - started, sum(r.cpu for r in runs)
+            dump_rss = max(r.maxrss_kb for r in runs)
+        for name, env in contenders.items():
+            db = tmp / f"parallel-{name}-{turn}.duckdb"
+            argv = [sys.executable, "-c", PARALLEL_CHILD, str(db), str(jobs), *map(str, files)]
+            run = run_measured(argv, env={**os.environ, **env})
+            db.unlink()
+            if name not in best or run.cpu < best[name][0].cpu:
+                best[name] = (run, json.loads(run.out.splitlines()[-1]))
+    records = best["ingest"][1]["records"]
     print(
         f"{'':34} {'reader':10} {'wall s':>8} {'CPU s':>8} {'records/s':>10} {'rec/CPU-s':>10} {'peak MB':>8}"
     )
-    for name, wall, cpu, rss in (
-        ("bgpdump -m", dump_wall, dump_cpu, dump_rss),
-        ("ingest", ours.wall, ours.cpu, ours.maxrss_kb),
-    ):
+    rows = [("bgpdump -m", dump_wall, dump_cpu, dump_rss)]
+    rows += [(name, run.wall, run.cpu, run.maxrss_kb) for name, (run, _) in best.items()]
+    for name, wall, cpu, rss in rows:
         rates = f"{records / wall:10,.0f} {records / cpu:10,.0f}"
         print(f"{'all files':34} {name:10} {wall:8.2f} {cpu:8.2f} {rates} {rss / 1024:8.0f}")
-    print(f"  -> lightsout ingest --jobs {jobs} (read, replay, DuckDB writes of {got['points']:,} points): "
-          f"{dump_wall / ours.wall:.2f}x bgpdump -m's records/s in wall time, {dump_cpu / ours.cpu:.2f}x "
-          f"per CPU second")  # fmt: skip
+    ours, got = best["ingest"]
+    line = (f"  -> lightsout ingest --jobs {jobs} (read, replay, DuckDB writes of {got['points']:,} points): "
+            f"{dump_wall / ours.wall:.2f}x bgpdump -m's records/s in wall time, {dump_cpu / ours.cpu:.2f}x "
+            f"per CPU second")  # fmt: skip
+    if "baseline" in best:
+        before = best["baseline"][0]
+        cpu, wall = ours.cpu / before.cpu, ours.wall / before.wall
+        line += (f"; baseline {dump_wall / before.wall:.2f}x / {dump_cpu / before.cpu:.2f}x (now "
+                 f"{cpu:.2f}x its CPU s, {wall:.2f}x its wall s)")  # fmt: skip
+    print(line)
+    _print_stages(ours, got)
+
+
+def _print_stages(run: Run, got: dict[str, Any]) -> None:
+    """Where the CPU seconds of the parallel ingest went (lightsout.ingest_parallel.StageTimes)."""
+    if "worker" not in got:
+        return
+    workers, parent = got["worker_total"], got["parent_total"]
+    print(f"  where the CPU went: {run.cpu:.2f} s = parent {parent:.2f} + {got['workers']} workers "
+          f"{workers:.2f} + other children {run.cpu - parent - workers:.2f} (multiprocessing)")  # fmt: skip
+    for side, total, stages in (("workers", workers, got["worker"]), ("parent", parent, got["parent"])):
+        named = 0.0
+        for stage, seconds in sorted(stages.items(), key=lambda kv: -kv[1]):
+            wall = "wall s" in stage
+            named += 0.0 if wall else seconds
+            share = "" if wall else f" {100 * seconds / run.cpu:5.1f} %"
+            print(f"    {side:8} {stage:40} {seconds:7.2f}{share}")
+        other = (
+            "pickling in the queues' threads, GC, ..."
+            if side == "workers"
+            else "imports, open/close the store, ..."
+        )
+        rest = total - named
+        print(f"    {side:8} {'other (' + other + ')':40} {rest:7.2f} {100 * rest / run.cpu:5.1f} %")
 
 
 def load() -> str:
@@ -268,6 +323,14 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--no-parallel", action="store_true")
+    parser.add_argument("--parallel-only", action="store_true", help="only the parallel run of all files")
+    parser.add_argument(
+        "--baseline-src",
+        type=Path,
+        default=None,
+        help="also run the parallel ingest of the lightsout under DIR/src (a git worktree of an earlier "
+        "commit, its extensions built): before/after in the same run",
+    )
     parser.add_argument("--no-python", action="store_true", help="skip the pure-Python path")
     parser.add_argument("--full-scale", action="store_true")
     parser.add_argument("--peers", type=int, default=40)
@@ -291,7 +354,7 @@ def main() -> int:
               "own CPU; again s: a second read_mrt of the file in the same process, as a worker reads a "
               "collector's next file; records/s and routes/s from CPU s)")  # fmt: skip
         dump_rate: dict[str, float] = {}
-        for path in files:
+        for path in [] if args.parallel_only else files:
             _, routes = bgpdump_counts(path)
             rows = {"bgpdump -m": measure("bgpdump", path, args.repeat, "")}
             rows["read_mrt"] = measure("ours", path, args.repeat, "")
@@ -319,7 +382,7 @@ def main() -> int:
             print(line + f"  ({ours['note']})")
         if not args.no_parallel:
             every = sorted(p for p in COLLECTORS.glob("*/*") if p.is_file() and p.suffix in (".gz", ".bz2"))
-            parallel(every, args.jobs, Path(tmp))
+            parallel(every, args.jobs, Path(tmp), args.repeat, args.baseline_src)
         if args.full_scale:
             big = Path(tmp) / "route-views.jinx" / "routeviews.route-views.jinx.ribs.1401487200.x40"
             big.parent.mkdir()

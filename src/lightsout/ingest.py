@@ -12,15 +12,12 @@ import hashlib
 import importlib
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pyarrow as pa
-
 from lightsout.errors import InputError
 from lightsout.model import IngestReport, SourceFile
-from lightsout.sources import CarryState, Parsed, Progress, no_progress
+from lightsout.sources import Parsed, Progress, no_progress
 from lightsout.sources.bounds import clean_records, drop_bad_points, max_points
 from lightsout.store import IngestBatch, Store
 
@@ -165,15 +162,15 @@ def _ingest_ooni(
         for chunk in stream:
             written += len(chunk)
             yield IngestBatch(provisional, measurements=chunk, verdicts=judge_all(chunk))
-        parsed = _checked(stream.finish(), path)
+        parsed = check_parsed(stream.finish(), path)
         final = parsed
-        yield IngestBatch(_source_file(path, digest, parsed), parsed.entities)
+        yield IngestBatch(source_record(path, digest, parsed), parsed.entities)
 
     store.write_parts(parts())
     if final is None:  # stored meanwhile by another writer: write_parts added nothing
         report.already_ingested = True
         return report
-    return _reported(report, final, written)
+    return fill_report(report, final, written)
 
 
 def _write(
@@ -182,10 +179,10 @@ def _write(
     """Check what a reader made of a file and write it with its source record, atomically."""
     if report is None:
         report = IngestReport(path=str(path), format=parsed.format, sha256=digest)
-    parsed = _checked(parsed, path)
+    parsed = check_parsed(parsed, path)
     store.write_batch(
         IngestBatch(
-            _source_file(path, digest, parsed),
+            source_record(path, digest, parsed),
             parsed.entities,
             parsed.points,
             parsed.measurements,
@@ -193,10 +190,10 @@ def _write(
             external_events=parsed.external_events,
         )
     )
-    return _reported(report, parsed, len(parsed.measurements))
+    return fill_report(report, parsed, len(parsed.measurements))
 
 
-def _checked(parsed: Parsed, path: Path) -> Parsed:
+def check_parsed(parsed: Parsed, path: Path) -> Parsed:
     """The last line of defence, whatever the reader: no infinity, no bin before 1990 or in the
     future, no entity id the API cannot serve (lightsout.sources.bounds)."""
     parsed.points, dropped = drop_bad_points(parsed.points, str(path))
@@ -220,7 +217,7 @@ def _checked(parsed: Parsed, path: Path) -> Parsed:
     return parsed
 
 
-def _source_file(path: Path, digest: str, parsed: Parsed) -> SourceFile:
+def source_record(path: Path, digest: str, parsed: Parsed) -> SourceFile:
     return SourceFile(
         sha256=digest,
         path=str(path.resolve()),
@@ -232,7 +229,7 @@ def _source_file(path: Path, digest: str, parsed: Parsed) -> SourceFile:
     )
 
 
-def _reported(report: IngestReport, parsed: Parsed, measurements: int) -> IngestReport:
+def fill_report(report: IngestReport, parsed: Parsed, measurements: int) -> IngestReport:
     report.format = parsed.format
     report.records_read = parsed.records_read
     report.points_written = len(parsed.points)
@@ -242,124 +239,3 @@ def _reported(report: IngestReport, parsed: Parsed, measurements: int) -> Ingest
     report.skipped = parsed.skipped
     report.notes = parsed.notes
     return report
-
-
-# -- many MRT files at once: one process per collector -------------------------------------------
-
-
-def _mrt_order(path: Path) -> tuple[int, int, str]:
-    """Time order within a collector: the time in the name, a RIB dump before the update file of
-    the same time (RouteViews keeps them in RIBS/ and UPDATES/, so path order is not time order)."""
-    from lightsout.sources.mrt import file_time
-
-    name = path.name.lower()
-    rib = "bview" in name or "rib" in name
-    return file_time(path) or 0, 0 if rib else 1, str(path)
-
-
-def _read_collector(
-    paths: list[Path], carry: CarryState | None
-) -> list[tuple[Path, str, _Columns | None, tuple[str, str] | None]]:
-    """Read one collector's files in order, each continuing the previous one's tables (runs in a
-    worker process), and apply the ingest's bounds (``_checked``) there too, in parallel: the
-    parent only writes. Per file: (path, sha256, what was read and checked or None, the error's
-    position and message or None)."""
-    from lightsout.sources.mrt import read_mrt
-
-    out: list[tuple[Path, str, _Columns | None, tuple[str, str] | None]] = []
-    for path in paths:
-        digest = sha256_of(path)
-        previous = carry
-
-        def load(_key: str, state: CarryState | None = previous) -> CarryState | None:
-            return state
-
-        try:
-            parsed = read_mrt(path, load_carry=load, hand_over=True)  # the tables stay in memory
-        except InputError as exc:
-            out.append((path, digest, None, (exc.position, exc.message)))
-            continue
-        carry = parsed.carry or carry
-        try:
-            parsed = _checked(parsed, path)
-        except InputError as exc:  # too many points: the file is refused, its tables still carry
-            out.append((path, digest, None, (exc.position, exc.message)))
-            continue
-        out.append((path, digest, _Columns.of(parsed), None))
-    return out
-
-
-@dataclass(slots=True)
-class _Columns:
-    """A checked file's points and entities as columns (sent from a worker to the parent far more
-    cheaply than dataclass rows, and written by DuckDB as they are); the rest of what was read in
-    ``parsed``, its ``points`` and ``entities`` emptied."""
-
-    parsed: Parsed
-    points: pa.Table
-    entities: pa.Table
-
-    @classmethod
-    def of(cls, parsed: Parsed) -> _Columns:
-        from lightsout.model import Entity, SignalPoint
-        from lightsout.store.schema import arrow_table
-
-        points, entities = arrow_table(SignalPoint, parsed.points), arrow_table(Entity, parsed.entities)
-        parsed.points, parsed.entities = [], []
-        return cls(parsed, points, entities)
-
-
-def _write_columns(store: Store, path: Path, digest: str, file: _Columns) -> IngestReport:
-    """Write a file a worker read and checked (``_read_collector``), as ``_write`` does."""
-    parsed = file.parsed
-    source = replace(_source_file(path, digest, parsed), points_written=file.points.num_rows)
-    store.write_batch(
-        IngestBatch(
-            source,
-            carry=parsed.carry,
-            external_events=parsed.external_events,
-            entity_columns=file.entities,
-            point_columns=file.points,
-        )
-    )
-    report = _reported(IngestReport(path=str(path), format=parsed.format, sha256=digest), parsed, 0)
-    report.points_written = file.points.num_rows
-    report.entities_written = file.entities.num_rows
-    return report
-
-
-def ingest_mrt_files(store: Store, paths: list[Path], jobs: int) -> Iterator[IngestReport | InputError]:
-    """Ingest MRT files with up to ``jobs`` worker processes, one per collector at a time.
-
-    A collector's files depend on each other (an update file continues the tables of the file
-    before), so they are read in time order by one worker that carries the tables from file to
-    file; different collectors are independent and read in parallel. The parent process writes
-    every file's batch (points and tables, one transaction per file) in each collector's order, so
-    the store and the results are the same as with one process."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    from lightsout.sources.mrt import collector_name
-
-    groups: dict[str, list[Path]] = {}
-    for path in paths:
-        check_input_file(path)
-        groups.setdefault(collector_name(path), []).append(path)
-    context = multiprocessing.get_context("spawn")  # never fork a process holding the store open
-    with ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=context) as pool:
-        futures = []
-        for collector, members in groups.items():
-            todo = [p for p in sorted(members, key=_mrt_order) if not store.has_source(sha256_of(p))]
-            for done in sorted(set(members) - set(todo), key=_mrt_order):
-                digest = sha256_of(done)
-                yield IngestReport(path=str(done), format="mrt", sha256=digest, already_ingested=True)
-            if todo:
-                carry = store.load_carry(f"mrt/{collector}")
-                futures.append(pool.submit(_read_collector, todo, carry))
-        for future in as_completed(futures):
-            for path, digest, parsed, error in future.result():
-                if parsed is None:
-                    position, message = error or ("", "unreadable")
-                    yield InputError(str(path), position, message)
-                    continue
-                yield _write_columns(store, path, digest, parsed)

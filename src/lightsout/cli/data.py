@@ -18,7 +18,8 @@ from rich.text import Text
 from lightsout.cli.common import advance, console, err_console, open_db, resolve_entity
 from lightsout.cli.params import db_option, parse_country, parse_window
 from lightsout.errors import UserError
-from lightsout.ingest import InputFormat, guess_format_or_none, ingest_file, ingest_mrt_files
+from lightsout.ingest import InputFormat, guess_format_or_none, ingest_file
+from lightsout.ingest_parallel import ingest_mrt_files
 from lightsout.model import Entity, EntityKind, IngestReport, SeriesSummary, SignalKind
 from lightsout.report.describe import describe, sparkline
 from lightsout.store import MeasurementFilter, TimeSeries
