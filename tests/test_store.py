@@ -22,6 +22,7 @@ from lightsout.model import (
     Entity,
     EntityKind,
     ExternalEvent,
+    FileSeries,
     HealthState,
     OoniMeasurement,
     OoniVerdict,
@@ -705,8 +706,8 @@ def test_an_ingest_killed_in_the_middle_of_its_clickhouse_write_leaves_nothing(
 
 
 def _as_older_layout(path: Path, layout: int) -> None:
-    """Rewrite a store's points as the layout before series ids (``points`` keyed by its five
-    columns), with its summaries in ``series_summary`` (layout 1) or none (layout 0)."""
+    """Rewrite a store's points as the layout before series ids (``points`` and ``file_series``
+    keyed by their VARCHARs), with its summaries in ``series_summary`` (layout 1) or none (0)."""
     import duckdb
 
     from lightsout.store.schema import create_table_sql
@@ -721,12 +722,21 @@ def _as_older_layout(path: Path, layout: int) -> None:
         create_table_sql("points", SignalPoint, ("entity_id", "signal", "source", "bin_s", "bin_start"))
     )
     con.execute("INSERT INTO points SELECT * FROM old")
+    con.execute(
+        "CREATE TABLE old_files AS SELECT f.sha256, s.entity_id, s.signal, s.source, s.bin_s, f.first, "
+        "f.last, f.points FROM file_series f JOIN series s USING (series_id)"
+    )
+    con.execute("DROP TABLE file_series")
+    keyed = ("sha256", "entity_id", "signal", "source", "bin_s")
+    con.execute(create_table_sql("file_series", FileSeries, keyed))
+    con.execute("INSERT INTO file_series SELECT * FROM old_files")
     if layout == 1:
         con.execute(
             "CREATE TABLE series_summary AS SELECT entity_id, signal, source, bin_s, points, first, last, "
             "min_value, max_value FROM series"
         )
     con.execute("DROP TABLE old")
+    con.execute("DROP TABLE old_files")
     con.execute("DROP TABLE series")
     con.close()
 
@@ -759,6 +769,7 @@ def test_a_duckdb_store_of_the_older_points_layout_is_read_and_upgraded(
     assert reader.series() == before[0]
     assert reader.points(CONNECTIVITY).values.tolist() == [50.0, 60.0, 40.0]
     assert reader.points(CONNECTIVITY, since=T0 + HOUR).values.tolist() == [60.0, 40.0]
+    assert reader.file_series([CONNECTIVITY]) == before[3] and len(before[3]) == 1
     reader.close()
     assert capsys.readouterr().err == ""
 
@@ -770,6 +781,8 @@ def test_a_duckdb_store_of_the_older_points_layout_is_read_and_upgraded(
     assert writer.file_series([CONNECTIVITY]) == before[3]
     writer.write_batch(IngestBatch(source("b"), [], points([10.0], start=T0 + 3 * HOUR)))
     writer.write_batch(IngestBatch(source("c"), [], points([99.0], start=T0 + HOUR)))
+    files = [(f.sha256, f.points) for f in writer.file_series([CONNECTIVITY])]
+    assert files == [("a", 3), ("c", 1), ("b", 1)]
     assert writer.points(CONNECTIVITY).values.tolist() == [50.0, 99.0, 40.0, 10.0]
     summary = next(s for s in writer.series() if s.key == CONNECTIVITY)
     assert (summary.points, summary.min_value, summary.max_value, summary.last) == (

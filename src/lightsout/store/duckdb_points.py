@@ -44,6 +44,12 @@ SERIES_TABLE = (
     "points BIGINT NOT NULL, first TIMESTAMPTZ NOT NULL, last TIMESTAMPTZ NOT NULL, "
     "min_value DOUBLE NOT NULL, max_value DOUBLE NOT NULL, UNIQUE (entity_id, signal, source, bin_s))"
 )
+# Which file wrote which bins of which series (Store.file_series): a row per part of a file and
+# series (a file written in parts may have several for one series; reads merge them), no index.
+FILE_SERIES_TABLE = (
+    "CREATE TABLE IF NOT EXISTS file_series (sha256 VARCHAR NOT NULL, series_id INTEGER NOT NULL, "
+    "first TIMESTAMPTZ NOT NULL, last TIMESTAMPTZ NOT NULL, points BIGINT NOT NULL)"
+)
 POINTS_TABLE = (
     "CREATE TABLE IF NOT EXISTS {name} (series_id INTEGER NOT NULL, bin_start TIMESTAMPTZ NOT NULL, "
     "value DOUBLE NOT NULL, samples BIGINT NOT NULL)"
@@ -59,12 +65,7 @@ _UTC_US = pa.timestamp("us", tz="UTC")
 def points_layout(con: duckdb.DuckDBPyConnection) -> int:
     """2: this module's layout; 1: points keyed by their VARCHARs with kept summaries; 0: the
     same without summaries (counted on read); -1: no points table yet."""
-    columns = {
-        row[0]
-        for row in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = 'points'"
-        ).fetchall()
-    }
+    columns = _columns(con, "points")
     if not columns:
         return -1
     if "series_id" in columns:
@@ -75,9 +76,38 @@ def points_layout(con: duckdb.DuckDBPyConnection) -> int:
     return 1 if summaries else 0
 
 
-def create_points(con: duckdb.DuckDBPyConnection) -> None:
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    rows = con.execute("SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table])
+    return {row[0] for row in rows.fetchall()}
+
+
+def keyed_file_series(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether ``file_series`` is of the older layout: keyed by the series' VARCHARs and the file."""
+    return "entity_id" in _columns(con, "file_series")
+
+
+def upgrade_points(con: duckdb.DuckDBPyConnection, path: str) -> None:
+    """A writer's open: the points and provenance tables made, or brought to this layout."""
+    if points_layout(con) in (0, 1):
+        migrate_points(con, path)
+    if keyed_file_series(con):
+        con.begin()
+        try:
+            con.execute("ALTER TABLE file_series RENAME TO file_series_keyed")
+            con.execute(FILE_SERIES_TABLE)
+            con.execute(
+                "INSERT INTO file_series SELECT f.sha256, s.series_id, f.first, f.last, f.points "
+                "FROM file_series_keyed f JOIN series s USING (entity_id, signal, source, bin_s) "
+                "ORDER BY s.series_id, f.first"
+            )
+            con.execute("DROP TABLE file_series_keyed")
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
     con.execute(SERIES_TABLE)
     con.execute(POINTS_TABLE.format(name="points"))
+    con.execute(FILE_SERIES_TABLE)
 
 
 def migrate_points(con: duckdb.DuckDBPyConnection, path: str) -> None:
@@ -258,13 +288,9 @@ def write_points(con: duckdb.DuckDBPyConnection, sha256: str, repeated: bool) ->
             "WHERE overlap) GROUP BY series_id) c WHERE series.series_id = c.series_id",
             [low_id, high_id],
         )
-    # Parts of one file writing the same series widen its one row.
     con.execute(
-        "INSERT INTO file_series SELECT ?, entity_id, signal, source, bin_s, first, last, points "
-        "FROM batch_series ON CONFLICT (sha256, entity_id, signal, source, bin_s) DO UPDATE SET "
-        "first = least(file_series.first, excluded.first), "
-        "last = greatest(file_series.last, excluded.last), "
-        "points = file_series.points + excluded.points",
+        "INSERT INTO file_series SELECT ?, series_id, first, last, points FROM batch_series "
+        "ORDER BY series_id",
         [sha256],
     )
     con.execute("DROP TABLE batch_series")
@@ -301,14 +327,10 @@ def read_points(
     return np.asarray(got["t"], dtype=np.int64), np.asarray(got["value"], dtype=np.float64)
 
 
-def read_file_series(con: duckdb.DuckDBPyConnection, keys: list[SeriesKey]) -> list[FileSeries]:
-    """Which files wrote which bins of ``keys`` (none for files ingested before this was recorded)."""
-    if (
-        not keys
-        or not con.execute(
-            "SELECT 1 FROM information_schema.tables WHERE table_name = 'file_series'"
-        ).fetchall()
-    ):
+def read_file_series(con: duckdb.DuckDBPyConnection, keys: list[SeriesKey], keyed: bool) -> list[FileSeries]:
+    """Which files wrote which bins of ``keys`` (none for files ingested before this was recorded);
+    ``keyed``: the table is of the older layout (a store opened read-only)."""
+    if not keys or not _columns(con, "file_series"):
         return []
     con.register(
         "wanted_keys",
@@ -321,11 +343,19 @@ def read_file_series(con: duckdb.DuckDBPyConnection, keys: list[SeriesKey]) -> l
             }
         ),
     )
+    sql = (
+        "SELECT f.* FROM file_series f JOIN wanted_keys USING (entity_id, signal, source, bin_s) "
+        "ORDER BY f.first, f.sha256, f.entity_id"
+    )
+    if not keyed:  # the parts of one file merged
+        sql = (
+            "SELECT f.sha256, s.entity_id, s.signal, s.source, s.bin_s, min(f.first) AS first, max(f.last), "
+            "sum(f.points)::BIGINT FROM file_series f JOIN series s USING (series_id) "
+            "JOIN wanted_keys USING (entity_id, signal, source, bin_s) GROUP BY ALL "
+            "ORDER BY first, f.sha256, s.entity_id"
+        )
     try:
-        rows = con.execute(
-            "SELECT f.* FROM file_series f JOIN wanted_keys USING (entity_id, signal, source, bin_s) "
-            "ORDER BY f.first, f.sha256, f.entity_id"
-        ).fetchall()
+        rows = con.execute(sql).fetchall()
     finally:
         con.unregister("wanted_keys")
     return [FileSeries(r[0], r[1], SignalKind(r[2]), *r[3:]) for r in rows]

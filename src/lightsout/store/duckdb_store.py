@@ -49,12 +49,12 @@ from lightsout.store.duckdb_points import (
     POINTS_LAYOUT,
     code_columns,
     coded_points,
-    create_points,
-    migrate_points,
+    keyed_file_series,
     points_layout,
     read_file_series,
     read_points,
     series_id_of,
+    upgrade_points,
     write_points,
 )
 from lightsout.store.duckdb_summary import COUNTED_SERIES, LAYOUT1_SERIES, SUMMARY_SERIES, older_points
@@ -71,7 +71,6 @@ _TABLES: list[tuple[str, type, tuple[str, ...]]] = [
     ("checkpoints", Checkpoint, ("source", "stream")),
     ("source_health", SourceHealth, ("source",)),
     ("external_events", ExternalEvent, ("event_id",)),
-    ("file_series", FileSeries, ("sha256", "entity_id", "signal", "source", "bin_s")),
 ]
 
 
@@ -117,6 +116,7 @@ class DuckDBStore:
         # older store reads it as it is.
         self._layout = points_layout(self._con)
         self._series_ids: dict[SeriesKey, int] = {}  # ids never change once given
+        self._keyed_file_series = keyed_file_series(self._con)
         # A store written before streamed OONI writes has no pending list: nothing is pending.
         self._not_pending = NOT_PENDING if self._has_table("ooni_pending") else ""
 
@@ -141,9 +141,7 @@ class DuckDBStore:
         self._con.execute(
             "INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT DO NOTHING", [str(SCHEMA_VERSION)]
         )
-        if points_layout(self._con) in (0, 1):
-            migrate_points(self._con, str(self.path))
-        create_points(self._con)
+        upgrade_points(self._con, str(self.path))
 
     def _has_table(self, name: str) -> bool:
         return bool(
@@ -473,7 +471,7 @@ class DuckDBStore:
 
     def file_series(self, keys: list[SeriesKey]) -> list[FileSeries]:
         """Which files wrote which bins of ``keys`` (none for files ingested before this was recorded)."""
-        return read_file_series(self._con, keys)
+        return read_file_series(self._con, keys, self._keyed_file_series)
 
     def entities(
         self,
