@@ -206,34 +206,41 @@ def _repeats(keys: np.ndarray, times: np.ndarray) -> bool:
 
 def code_columns(con: duckdb.DuckDBPyConnection, columns: pa.Table) -> bool:
     """Points given as columns (``IngestBatch.point_columns``) as the temporary tables
-    ``batch_keys`` and ``batch_rows`` of :func:`coded_points`' shape; whether a bin is given twice."""
+    ``column_keys`` and ``column_rows`` of :func:`coded_points`' shape (other names than the
+    views of :func:`coded_points`' tables, which a failed write may leave registered); whether a
+    bin is given twice."""
     columns = columns.append_column("i", pa.array(np.arange(columns.num_rows, dtype=np.int64)))
     con.register("points_arrow", columns)
     try:
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE batch_keys AS SELECT (row_number() OVER () - 1)::INTEGER AS k, * "
+            "CREATE OR REPLACE TEMP TABLE column_keys AS SELECT (row_number() OVER () - 1)::INTEGER AS k, * "
             "FROM (SELECT DISTINCT entity_id, signal, source, bin_s FROM points_arrow)"
         )
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE batch_rows AS SELECT p.i, k.k, p.bin_start, p.value, p.samples "
-            "FROM points_arrow p JOIN batch_keys k USING (entity_id, signal, source, bin_s)"
+            "CREATE OR REPLACE TEMP TABLE column_rows AS SELECT p.i, k.k, p.bin_start, p.value, p.samples "
+            "FROM points_arrow p JOIN column_keys k USING (entity_id, signal, source, bin_s)"
         )
     finally:
         con.unregister("points_arrow")
     row = con.execute(
-        "SELECT count(*) FROM (SELECT 1 FROM batch_rows GROUP BY k, bin_start HAVING count(*) > 1)"
+        "SELECT count(*) FROM (SELECT 1 FROM column_rows GROUP BY k, bin_start HAVING count(*) > 1)"
     ).fetchone()
     return row != (0,)
 
 
-def write_points(con: duckdb.DuckDBPyConnection, sha256: str, repeated: bool) -> None:
-    """The batch's points (``batch_keys``, ``batch_rows``; ``repeated``: some bin is given twice),
-    their series' summaries and the file's provenance rows (``file_series``), inside the caller's
-    transaction."""
-    rows = "batch_rows"
+def write_points(
+    con: duckdb.DuckDBPyConnection,
+    sha256: str,
+    repeated: bool,
+    keys: str = "batch_keys",
+    rows: str = "batch_rows",
+) -> None:
+    """The batch's points (tables or views named ``keys`` and ``rows``, of :func:`coded_points`'
+    shape; ``repeated``: some bin is given twice), their series' summaries and the file's
+    provenance rows (``file_series``), inside the caller's transaction."""
     if repeated:  # the first value of each bin, as the previous layout's ON CONFLICT insert kept
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE batch_once AS SELECT * FROM batch_rows "
+            f"CREATE OR REPLACE TEMP TABLE batch_once AS SELECT * FROM {rows} "
             "QUALIFY row_number() OVER (PARTITION BY k, bin_start ORDER BY i) = 1"
         )
         rows = "batch_once"
@@ -246,7 +253,7 @@ def write_points(con: duckdb.DuckDBPyConnection, sha256: str, repeated: bool) ->
         "coalesce(s.series_id, (SELECT coalesce(max(series_id), 0) FROM series) "
         "+ row_number() OVER (PARTITION BY s.series_id IS NULL ORDER BY a.k))::INTEGER AS series_id, "
         "(s.series_id IS NOT NULL AND a.first <= s.last) AS overlap "
-        "FROM a JOIN batch_keys k USING (k) LEFT JOIN series s USING (entity_id, signal, source, bin_s)"
+        f"FROM a JOIN {keys} k USING (k) LEFT JOIN series s USING (entity_id, signal, source, bin_s)"
     )
     row = con.execute(
         "SELECT count(*) FILTER (overlap), min(series_id), max(series_id), min(first), max(last) "

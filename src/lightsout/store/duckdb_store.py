@@ -244,14 +244,15 @@ class DuckDBStore:
             )
             con.unregister("entities_arrow")
         if batch.point_columns is not None and batch.point_columns.num_rows:
-            write_points(con, batch.source.sha256, code_columns(con, batch.point_columns))
-            con.execute("DROP TABLE batch_keys")
-            con.execute("DROP TABLE batch_rows")
+            repeated = code_columns(con, batch.point_columns)
+            write_points(con, batch.source.sha256, repeated, "column_keys", "column_rows")
+            con.execute("DROP TABLE column_keys")
+            con.execute("DROP TABLE column_rows")
         if batch.points:
-            keys, rows, repeated = coded_points(batch.points)
+            keys, rows, twice = coded_points(batch.points)
             con.register("batch_keys", keys)
             con.register("batch_rows", rows)
-            write_points(con, batch.source.sha256, repeated)  # on failure, the next register replaces them
+            write_points(con, batch.source.sha256, twice)  # on failure, the next register replaces them
             con.unregister("batch_keys")
             con.unregister("batch_rows")
         if batch.verdicts:
