@@ -41,6 +41,15 @@ def test_iran_provinces_counties_and_local_time(shared_data: Path, store: Store)
     after = national.values[national.times_s >= datetime(2019, 11, 17, tzinfo=UTC).timestamp()]
     assert before.mean() > 90
     assert after.max() < 25
+    # The :30 phase is right. Oracle saw ~75% of its traceroute targets stop responding within
+    # minutes of 16:45 UTC on 16 Nov (tests/ground_truth/iran-2019-11.yaml). Read as Tehran time,
+    # the national index first falls in the hour 16:30-17:30 UTC that holds 16:45 (the file's
+    # "20:00"), then collapses; read as UTC, the fall would begin 3.5 hours after Oracle's collapse.
+    at = {
+        datetime.fromtimestamp(int(t), UTC).strftime("%d %H:%M"): v
+        for t, v in zip(national.times_s, national.values, strict=True)
+    }
+    assert at["16 15:30"] > 97 > at["16 16:30"] > 90 > at["16 17:30"] > 50 > 15 > at["16 18:30"]
 
 
 def test_reingest_adds_nothing(shared_data: Path, store: Store, tmp_path: Path) -> None:
