@@ -23,11 +23,14 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
-@pytest.fixture(scope="module")
-def iran_db(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A store file holding Iran's November 2019 data, judged by the detector (one per module)."""
+@pytest.fixture(scope="session")
+def iran_db(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A store file holding Iran's November 2019 data, judged by the detector: built once for the
+    whole run (nine modules read it; building it took 5-8 s each). Read it only (``read_only=True``
+    or read-only commands); a test that writes copies it first. The file's digest is checked at the
+    end, so a test that wrote to it fails the run."""
     from lightsout.detect.run import detect_batch
-    from lightsout.ingest import ingest_file
+    from lightsout.ingest import ingest_file, sha256_of
 
     db = tmp_path_factory.mktemp("iran") / "iran.duckdb"
     store = open_store(db)
@@ -36,7 +39,9 @@ def iran_db(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
         detect_batch(store)
     finally:
         store.close()
-    return db
+    digest = sha256_of(db)
+    yield db
+    assert sha256_of(db) == digest, f"a test wrote to the shared {db}: copy it before writing"
 
 
 @pytest.fixture

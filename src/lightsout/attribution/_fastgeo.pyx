@@ -119,49 +119,49 @@ cdef class CountryWalker:
             c.size = 0
         return c
 
+    cdef Py_ssize_t _value(self, Py_ssize_t at, const char *name, Py_ssize_t length) except -2:
+        """Where the value of key ``name`` starts in the map at ``at`` (a pointer to one is
+        followed), -1 when the map has no such key: the one walk of a map's keys."""
+        cdef Ctl m = self._map(at)
+        cdef Ctl key
+        cdef Py_ssize_t pos = m.off, i
+        for i in range(m.size):
+            key = self._string(pos)
+            pos = key.kind
+            if self._is(key, name, length):
+                return pos
+            pos = self._skip(pos)
+        return -1
+
     cdef object _iso_code(self, Py_ssize_t off):
+        """The ``iso_code`` of the country map at ``off``, cached per map."""
         cdef Ctl c = self._control(off)
         cdef Py_ssize_t at = c.size if c.kind == 1 else off
-        cdef Py_ssize_t pos, i
-        cdef Ctl m, key, val
+        cdef Py_ssize_t pos
+        cdef Ctl val
         got = self.maps.get(at, self)
         if got is not self:
             return got
         code = None
-        m = self._map(at)
-        pos = m.off
-        for i in range(m.size):
-            key = self._string(pos)
-            pos = key.kind
-            if self._is(key, b"iso_code", 8):
-                val = self._string(pos)
-                if val.off + val.size > self.n:
-                    raise ValueError("MaxMind DB string out of range")
-                code = (<bytes>self.b[val.off : val.off + val.size]).decode()
-                break
-            pos = self._skip(pos)
+        pos = self._value(at, b"iso_code", 8)
+        if pos >= 0:
+            val = self._string(pos)
+            if val.off + val.size > self.n:
+                raise ValueError("MaxMind DB string out of range")
+            code = (<bytes>self.b[val.off : val.off + val.size]).decode()
         self.maps[at] = code
         return code
 
     cdef object country(self, Py_ssize_t pointer):
-        """The code of the record ``pointer`` bytes into the data section (geo._DataSection.country)."""
+        """The code of the record ``pointer`` bytes into the data section (geo._DataSection.country):
+        its ``country``, else its ``registered_country`` (only then is the map walked again)."""
         cdef Py_ssize_t at = self.start + pointer
-        cdef Py_ssize_t pos, i
-        cdef Ctl m, key
-        code = None
-        m = self._map(at)
-        pos = m.off
-        for i in range(m.size):
-            key = self._string(pos)
-            pos = key.kind
-            if self._is(key, b"country", 7):
-                own = self._iso_code(pos)
-                if own is not None:
-                    code = own
-                    break  # the country wins; registered_country is only the fallback
-            elif self._is(key, b"registered_country", 18) and code is None:
+        cdef Py_ssize_t pos = self._value(at, b"country", 7)
+        code = self._iso_code(pos) if pos >= 0 else None
+        if code is None:
+            pos = self._value(at, b"registered_country", 18)
+            if pos >= 0:
                 code = self._iso_code(pos)
-            pos = self._skip(pos)
         return code
 
     def country_indexes_v4(
