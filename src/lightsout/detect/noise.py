@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import statistics
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -60,14 +60,14 @@ def noise_floors(
     measured before ``start`` (see the module docstring); entities without one are left out.
     ``alerted``: gives :func:`alerted_times` of the store's alerts (called only for a short
     history; the caller's cached copy when it has the alerts already)."""
-    if alerted is None:
-        alerted = functools.cache(lambda: alerted_times(store.alerts()))
     floors: dict[str, float] = {}
     ids = list(dict.fromkeys(entity_ids))
+    if alerted is None:  # only these entities' alerted bins are looked up
+        alerted = functools.cache(lambda: alerted_times(store.alerts(entity_ids=ids)))
     by_entity: Mapping[str, list[SeriesSummary]] = catalogue or {}
     read_all = catalogue is not None or len(ids) > 3
-    if catalogue is None and read_all:  # one read of every summary costs about three per-entity ones
-        by_entity = _catalogue(store)
+    if catalogue is None and read_all:  # one read of their summaries costs about three per-entity ones
+        by_entity = _catalogue(store, ids)
     for entity_id in ids:
         found = by_entity.get(entity_id, []) if read_all else store.series(entity_id)
         summaries = [s for s in found if s.key.signal in signals]
@@ -101,9 +101,10 @@ def alerted_times(alerts: Iterable[Alert]) -> dict[SeriesId, np.ndarray]:
     return {key: np.array(times, dtype=np.int64) for key, times in found.items()}
 
 
-def _catalogue(store: Store) -> dict[str, list[SeriesSummary]]:
+def _catalogue(store: Store, entity_ids: Collection[str]) -> dict[str, list[SeriesSummary]]:
+    """The series summaries of ``entity_ids``, per entity."""
     by_entity: dict[str, list[SeriesSummary]] = {}
-    for summary in store.series():
+    for summary in store.series(entity_ids=entity_ids):
         by_entity.setdefault(summary.key.entity_id, []).append(summary)
     return by_entity
 
@@ -281,11 +282,13 @@ def judge_events(
     alerts = store.alerts() if alerts is None else alerts
     own = events_with_own_alerts(store, events, alerts)
     judged = []
-    catalogue: dict[str, list[SeriesSummary]] | None = None  # every series, read once if needed
-    alerted = functools.cache(lambda: alerted_times(alerts))  # the alerted bins, likewise
+    measured = [e for e in events if e.kind == EventKind.OUTAGE and (e.affected or e.not_counted)]
+    # the series of every entity measured, read once if needed; the alerted bins, likewise
+    ids = {i for e in measured for i in (e.entity_id, *(a.entity_id for a in (*e.affected, *e.not_counted)))}
+    catalogue = _catalogue(store, ids) if measured else {}
+    alerted = functools.cache(lambda: alerted_times(alerts))
     for event in events:
         if event.kind == EventKind.OUTAGE and (event.affected or event.not_counted):
-            catalogue = _catalogue(store) if catalogue is None else catalogue
             noise = event_noise(store, event, catalogue, alerted)
             is_own = event.event_id in own
             kept = None if is_own else kept_levels(store, event, noise)

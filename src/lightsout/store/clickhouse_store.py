@@ -518,10 +518,15 @@ class ClickHouseStore:
             conditions.append(bind("country_code = {v}", v=country))
         if parent_id is not None:
             conditions.append(bind("parent_id = {v}", v=parent_id))
-        sql = self._ENTITIES.format(where="")
-        if conditions:
-            sql = f"SELECT * FROM ({sql}) WHERE " + " AND ".join(conditions)
-        rows = self._con.query(sql + " ORDER BY kind, entity_id")
+        if not conditions:
+            rows = self._con.query(self._ENTITIES.format(where="") + " ORDER BY kind, entity_id")
+            return [entity_of(row) for row in rows]
+        # Only the entities with a stored row matching (a superset: each entity's first version is
+        # one of its rows) are aggregated, not all of them; the aggregate is then filtered exactly.
+        matching = " AND ".join(conditions)
+        candidates = f"AND entity_id IN (SELECT entity_id FROM entities WHERE {matching})"
+        sql = self._ENTITIES.format(where=candidates)
+        rows = self._con.query(f"SELECT * FROM ({sql}) WHERE {matching} ORDER BY kind, entity_id")
         return [entity_of(row) for row in rows]
 
     def entity(self, entity_id: str) -> Entity | None:
