@@ -83,9 +83,10 @@ class ChdbConnection:
         columns = [column.to_pylist() for column in table.columns]
         return [tuple(_plain(column[i]) for column in columns) for i in range(table.num_rows)]
 
-    def insert(self, table: str, columns: Sequence[str], data: Sequence[Sequence[Any]]) -> None:
-        if not data or not data[0]:
+    def insert(self, table: str, columns: Sequence[str], data: Sequence[Any]) -> None:
+        if not data or not len(data[0]):
             return
+        data = [column.tolist() if hasattr(column, "tolist") else column for column in data]
         rows = ", ".join("(" + ", ".join(literal(v) for v in row) + ")" for row in zip(*data, strict=True))
         self._run(f"INSERT INTO {table} ({', '.join(columns)}) VALUES {rows}")
 

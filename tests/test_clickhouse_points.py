@@ -26,9 +26,9 @@ def test_rows_and_columns_give_the_same_table_rows_first() -> None:
     assert table["entity_id"].to_pylist() == ["country/IR", "country/IR", "network/AS12880"]
     assert table["bin_start"].to_pylist() == [micros(T0), micros(T0 + timedelta(hours=1)), micros(T0)]
     data = insert_data(table, gen=42)
-    assert data[0] == [b"country/IR", b"country/IR", b"network/AS12880"]
-    assert data[1] == [BGP.value.encode()] * 3 and data[-1] == [42] * 3
-    assert data[5] == [1.0, 2.0, 7.0]
+    assert data[0].tolist() == [b"country/IR", b"country/IR", b"network/AS12880"]
+    assert data[1].tolist() == [BGP.value.encode()] * 3 and data[-1].tolist() == [42] * 3
+    assert data[5].tolist() == [1.0, 2.0, 7.0]
 
 
 def test_a_bin_given_twice_counts_once_with_its_last_value() -> None:

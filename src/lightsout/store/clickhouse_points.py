@@ -172,19 +172,19 @@ def last_values(table: pa.Table, key: tuple[str, str, str, int]) -> dict[int, fl
     return dict(zip(rows["bin_start"].to_pylist(), rows["value"].to_pylist(), strict=True))
 
 
-def insert_data(table: pa.Table, gen: int) -> list[list[Any]]:
-    """The table's columns as clickhouse-driver takes them (lists, one per column, then ``gen``):
-    strings as UTF-8 bytes, each distinct string encoded once."""
-    data: list[list[Any]] = []
+def insert_data(table: pa.Table, gen: int) -> list[np.ndarray[Any, Any]]:
+    """The table's columns as NumPy arrays for the insert (then ``gen``): strings as UTF-8
+    bytes objects, each distinct string encoded once; numbers as they are."""
+    data: list[np.ndarray[Any, Any]] = []
     for field in SCHEMA:
         column = table.column(field.name)
         if field.type == pa.string():
             encoded = pc.dictionary_encode(column).combine_chunks()
             words = np.array([w.encode() for w in encoded.dictionary.to_pylist()] or [b""], dtype=object)
             indices = encoded.indices.to_numpy(zero_copy_only=False)
-            data.append(words[indices].tolist())
+            data.append(words[indices])
         else:
-            data.append(column.to_numpy().tolist())
-    data.append([gen] * table.num_rows)
+            data.append(column.to_numpy())
+    data.append(np.full(table.num_rows, gen, dtype=np.uint64))
     return data
 

@@ -13,6 +13,8 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+import numpy as np
+
 from lightsout.model import (
     Alert,
     Checkpoint,
@@ -37,8 +39,9 @@ class Connection(Protocol):
 
     def query(self, sql: str, *, binary: bool = False) -> list[tuple[Any, ...]]: ...
 
-    def insert(self, table: str, columns: Sequence[str], data: Sequence[Sequence[Any]]) -> None:
-        """Insert rows given column by column (``data[i]`` holds ``columns[i]``), in one block."""
+    def insert(self, table: str, columns: Sequence[str], data: Sequence[Any]) -> None:
+        """Insert rows given column by column (``data[i]`` holds ``columns[i]``), in one block.
+        Columns are lists of Python values, or all NumPy arrays (strings then as bytes)."""
 
     def close(self) -> None: ...
 
@@ -69,8 +72,16 @@ class DriverConnection:
         rows: list[tuple[Any, ...]] = self._client.execute(sql, settings=settings)
         return rows
 
-    def insert(self, table: str, columns: Sequence[str], data: Sequence[Sequence[Any]]) -> None:
-        if not data or not data[0]:
+    def insert(self, table: str, columns: Sequence[str], data: Sequence[Any]) -> None:
+        if not data or not len(data[0]):
+            return
+        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES"
+        if all(isinstance(column, np.ndarray) for column in data):
+            # NumPy columns (lightsout.store.clickhouse_points): numbers go as their bytes, strings
+            # as bytes objects; clickhouse-driver's per-value packing of lists is skipped.
+            self._client.execute(
+                sql, list(data), columnar=True, settings={"use_numpy": True, "strings_as_bytes": True}
+            )
             return
         binary = any(isinstance(column[0], bytes) for column in data if column)
         settings = {"strings_as_bytes": True} if binary else None
@@ -81,9 +92,7 @@ class DriverConnection:
                 else column
                 for column in data
             ]
-        self._client.execute(
-            f"INSERT INTO {table} ({', '.join(columns)}) VALUES", data, columnar=True, settings=settings
-        )
+        self._client.execute(sql, data, columnar=True, settings=settings)
 
     def close(self) -> None:
         self._client.disconnect()

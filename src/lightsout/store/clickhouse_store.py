@@ -274,7 +274,8 @@ class ClickHouseStore:
         if points.num_rows:
             for start in range(0, points.num_rows, POINTS_PER_INSERT):
                 data = insert_data(points.slice(start, POINTS_PER_INSERT), gen)
-                data.append(slots[start : start + POINTS_PER_INSERT] if slots else [0] * len(data[0]))
+                n = len(data[0])
+                data.append(np.array(slots[start : start + n], np.uint8) if slots else np.zeros(n, np.uint8))
                 con.insert("points", POINT_COLUMNS, data)
 
         if batch.measurements or batch.verdicts:
