@@ -17,7 +17,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -127,7 +127,11 @@ def timeline(lab: ProbingLab, tmp_path_factory: pytest.TempPathFactory) -> Itera
     rows = read_prefix_rows(lab.prefix_file())
     hitlist, _ = build_hitlist(rows, DoNotProbe.build(lab=True), geolocate=False)
     census = [(block << 8) + octet for block, octets in lab.responsive.items() for octet in octets]
-    hitlist = survey(sock, hitlist.with_census(census), list(range(len(hitlist))), params, T0)
+    # The survey of the 107,512 census addresses at 20,000 probes/s instead of the rounds' 5,000:
+    # the same A(b) (mean 0.899 at both rates, the same 1,824 probeable blocks; measured twice)
+    # in 7-9 s instead of 22 s. The rounds keep 5,000/s, which the border's rate limit is set against.
+    fast = replace(params, rate_pps=20_000)
+    hitlist = survey(sock, hitlist.with_census(census), list(range(len(hitlist))), fast, T0)
     hitlist.save(directory / HITLIST_FILE)
     store = open_store(tmp_path_factory.mktemp("probing-db") / "lab.duckdb")
     prober = Prober(directory, sock, params, vantage="lab")
