@@ -89,7 +89,7 @@ print(json.dumps(row))
 """
 
 PARALLEL_CHILD = """
-import json, sys
+import json, resource, sys
 from pathlib import Path
 from lightsout.store import open_store
 try:
@@ -106,11 +106,14 @@ for report in ingest_mrt_files(store, [Path(p) for p in sys.argv[3:]], int(sys.a
         raise report
     records += report.records_read
     points += report.points_written
+closing = times.parent_total if times is not None else 0.0
 store.close()
 row = {"records": records, "points": points}
 if times is not None:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    times.add(times.parent, "closing the store", usage.ru_utime + usage.ru_stime - closing)
     row.update(worker=times.worker, parent=times.parent, worker_total=times.worker_total,
-               parent_total=times.parent_total, workers=times.workers)
+               parent_total=usage.ru_utime + usage.ru_stime, workers=times.workers)
 print(json.dumps(row))
 """
 
@@ -297,7 +300,8 @@ def _print_stages(run: Run, got: dict[str, Any]) -> None:
         return
     workers, parent = got["worker_total"], got["parent_total"]
     print(f"  where the CPU went: {run.cpu:.2f} s = parent {parent:.2f} + {got['workers']} workers "
-          f"{workers:.2f} + other children {run.cpu - parent - workers:.2f} (multiprocessing)")  # fmt: skip
+          f"{workers:.2f} + the rest {run.cpu - parent - workers:.2f} (interpreter exit, multiprocessing's "
+          "resource tracker)")  # fmt: skip
     for side, total, stages in (("workers", workers, got["worker"]), ("parent", parent, got["parent"])):
         named = 0.0
         for stage, seconds in sorted(stages.items(), key=lambda kv: -kv[1]):
@@ -308,7 +312,7 @@ def _print_stages(run: Run, got: dict[str, Any]) -> None:
         other = (
             "pickling in the queues' threads, GC, ..."
             if side == "workers"
-            else "imports, open/close the store, ..."
+            else "start-up, imports, opening the store"
         )
         rest = total - named
         print(f"    {side:8} {'other (' + other + ')':40} {rest:7.2f} {100 * rest / run.cpu:5.1f} %")

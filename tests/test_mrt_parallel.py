@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -99,3 +102,21 @@ def test_columns_as_the_store_makes_them(shared_data: Path) -> None:
     assert point_columns(parsed.points).equals(arrow_table(SignalPoint, parsed.points))
     assert entity_columns(parsed.entities).equals(arrow_table(Entity, parsed.entities))
     assert point_columns([]).schema == POINT_SCHEMA and entity_columns([]).num_rows == 0
+
+
+def test_cli_ingest_with_jobs(shared_data: Path, tmp_path: Path) -> None:
+    """`lightsout ingest --jobs 2`: a report line per file written, one error line for the broken
+    one (exit status 1), and a second run adds nothing."""
+    bad = tmp_path / "rrc99" / "updates.20200101.0000.gz"
+    bad.parent.mkdir()
+    bad.write_bytes(b"\x1f\x8b this is not gzip")
+    files = [str(shared_data / f) for f in FILES[2:]] + [str(bad)]
+    env = {**os.environ, "LIGHTSOUT_DB": str(tmp_path / "db.duckdb"), "COLUMNS": "300"}
+    argv = [sys.executable, "-m", "lightsout.cli", "ingest", "--jobs", "2", *files]
+    first = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
+    assert first.returncode == 1
+    assert sum("mrt: " in line and "signal points" in line for line in first.stdout.splitlines()) == 2
+    errors = [line for line in first.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and str(bad) in errors[0]
+    again = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
+    assert again.stdout.count("already in the store") == 2
