@@ -28,6 +28,20 @@ order) writing a DuckDB store: wall time and CPU time of everything, and records
 replayed as ``--peers`` peers (default 40, ~20 million routes, uncompressed TABLE_DUMP_V2,
 SYNTHETIC: every peer has the same routes) and reads it with ``read_mrt``; bgpdump on it would
 print 20 million lines, so its rate there is taken from the real RIB.
+
+Figures, 2026-12-03 17:30-17:39 UTC, ``nice -n 10 python bench/bench_mrt.py --repeat 3
+--no-parallel --no-python JINX_RIB ET RRC23`` run twice, alternating with the code before this
+round's work (main at 9b1edab, its extensions built, same command); machine loaded (load average
+5.5-7.9 on 2 cores): ratios vs bgpdump -m per CPU second, whole process / first read / next file,
+before -> after (round 1; round 2):
+
+* jinx RIB 2014: 2.14 / 2.47 / 3.16x -> 1.84 / 2.08 / 2.72x; 1.47 / 1.67 / 2.56x -> 2.01 / 2.31 /
+  3.34x (the RIB path changed little: the spread is the machine's);
+* 2015 et-header update file (a whole table as BGP4MP_ET updates): 0.48 / 0.56 / 0.74x -> 0.57 /
+  0.69 / 0.94x; 0.48 / 0.57 / 0.87x -> 0.66 / 0.77 / 1.21x: **still below bgpdump** for a fresh
+  process (docs/mrt.md, "Update files": what its time goes to);
+* rrc23 2022 update file: 0.50 / 0.92 / 6.50x -> 0.56 / 1.06 / 6.98x; 0.49 / 0.91 / 7.14x -> 0.55 /
+  0.99 / 7.05x (a fresh process is ~0.2 s of interpreter, imports and numpy before any read).
 """
 
 from __future__ import annotations
