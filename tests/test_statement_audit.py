@@ -20,12 +20,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from lightsout.detect.noise import Judgement
 from lightsout.detect.policy import POLICIES
 from lightsout.detect.run import detect_batch, judge_alerts
 from lightsout.detect.service import entities_touching, events_touching, list_events, touching
 from lightsout.ingest import ingest_file
 from lightsout.model import Alert, Entity, EntityKind, Event, EventKind, SeriesSummary
-from lightsout.report.context import load_event_context
+from lightsout.report.context import event_judgement, load_event_context
 from lightsout.report.statement import Statement, make_statement
 from lightsout.store import Store, open_store
 
@@ -365,3 +366,22 @@ def _above(entity: Entity | None, entities: dict[str, Entity]) -> set[str]:
         found.add(entity.parent_id)
         entity = entities.get(entity.parent_id)
     return found
+
+
+def test_statements_use_the_judgement_list_events_made(bundled: Store) -> None:
+    """The event page and report take the ordinary lows, own alerts and kept levels from the
+    judgement list_events made (report.context.event_judgement) instead of measuring them again:
+    every statement is the one measuring again gives."""
+    judgements: dict[str, Judgement] = {}
+    events = list_events(bundled, judgements=judgements)
+    entities = {e.entity_id: e for e in bundled.entities()}
+    measured = {e.entity_id for e in events if e.event_id in judgements}
+    assert measured >= {"region/US-TX", "country/IR", "country/VE"}
+    for event in events:
+        reused, again = event_judgement(bundled, event, judgements), event_judgement(bundled, event)
+        assert reused.own_alerts == again.own_alerts, event.event_id
+        said = [
+            make_statement(event, entities, own_alerts=j.own_alerts, noise=j.noise, kept=j.kept)
+            for j in (reused, again)
+        ]
+        assert said[0] == said[1], event.event_id

@@ -273,12 +273,27 @@ def events_with_own_alerts(store: Store, events: list[Event], alerts: list[Alert
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    """What the judgement of one event against noise measured (:func:`judge_events`): a statement or
+    page about the event uses it instead of measuring the same again."""
+
+    own_alerts: bool  # the event's entity alerted itself (:func:`events_with_own_alerts`)
+    noise: dict[str, float]  # :func:`event_noise`
+    kept: KeptLevels | None  # :func:`kept_levels` (None for an event whose entity alerted)
+
+
 def judge_events(
-    store: Store, events: list[Event], entities: Mapping[str, Entity], alerts: list[Alert] | None = None
+    store: Store,
+    events: list[Event],
+    entities: Mapping[str, Entity],
+    alerts: list[Alert] | None = None,
+    judgements: dict[str, Judgement] | None = None,
 ) -> list[Event]:
     """Every event judged against noise (:func:`judge`) with the store's series: what
     ``list_events`` returns, so that every output states the same affected list, level and times.
-    Only outages listing sub-entities are measured (the judgement changes no other event's numbers)."""
+    Only outages listing sub-entities are measured (the judgement changes no other event's numbers);
+    ``judgements``, when given, receives what was measured for each of them, by event id."""
     alerts = store.alerts() if alerts is None else alerts
     own = events_with_own_alerts(store, events, alerts)
     judged = []
@@ -293,5 +308,7 @@ def judge_events(
             is_own = event.event_id in own
             kept = None if is_own else kept_levels(store, event, noise)
             event = judge(event, is_own, noise, kept, entities)
+            if judgements is not None:
+                judgements[event.event_id] = Judgement(is_own, noise, kept)
         judged.append(event)
     return judged

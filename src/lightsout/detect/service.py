@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from lightsout.detect.events import EventParams, make_events
-from lightsout.detect.noise import judge_events
+from lightsout.detect.noise import Judgement, judge_events
 from lightsout.model import Alert, Entity, EntityKind, Event, Scope, SeriesKey, SeriesSummary
 from lightsout.store import Store
 
@@ -23,12 +23,17 @@ class EventFilter:
 
 
 def list_events(
-    store: Store, query: EventFilter | None = None, params: EventParams | None = None
+    store: Store,
+    query: EventFilter | None = None,
+    params: EventParams | None = None,
+    judgements: dict[str, Judgement] | None = None,
 ) -> list[Event]:
+    """Every event of the store passing ``query``. ``judgements``, when given, receives what the
+    judgement against noise measured for each event it measured (detect.noise.judge_events)."""
     query = query or EventFilter()
     alerts = store.alerts()
     entities = entities_for(store, {a.entity_id for a in alerts})
-    events = fused_events(store, entities, alerts, params)
+    events = fused_events(store, entities, alerts, params, judgements)
     return [e for e in events if event_matches(e, query)]
 
 
@@ -103,7 +108,11 @@ def entities_touching(store: Store, entity_id: str) -> dict[str, Entity]:
 
 
 def fused_events(
-    store: Store, entities: dict[str, Entity], alerts: list[Alert], params: EventParams | None = None
+    store: Store,
+    entities: dict[str, Entity],
+    alerts: list[Alert],
+    params: EventParams | None = None,
+    judgements: dict[str, Judgement] | None = None,
 ) -> list[Event]:
     """``alerts`` fused into events and judged against noise, with the series the store holds."""
     # Events are made of the alerted entities and their ancestors (a cluster of counties becomes
@@ -115,7 +124,7 @@ def fused_events(
 
     events = make_events(alerts, entities, data_ends(summaries), params, summaries, count_points)
     # judged against noise here, once, so the events list, API, feed, dashboard and statements agree
-    return judge_events(store, events, entities, alerts)
+    return judge_events(store, events, entities, alerts, judgements)
 
 
 def touching(entity_id: str, entities: dict[str, Entity]) -> set[str]:

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import numpy.typing as npt
 
-from lightsout.detect.noise import KeptLevels, beyond_noise, event_noise, kept_levels
+from lightsout.detect.noise import Judgement, KeptLevels, beyond_noise, event_noise, kept_levels
 from lightsout.detect.noise import events_with_own_alerts as events_with_own_alerts
 from lightsout.detect.policy import POLICIES
 from lightsout.detect.seasonal import BaselineParams, SeasonalBank
@@ -219,17 +220,38 @@ def event_files(
     return [by_sha[sha] for sha in chosen if sha in by_sha]
 
 
+def event_judgement(
+    store: Store, event: Event, judgements: Mapping[str, Judgement] | None = None
+) -> Judgement:
+    """What the judgement against noise measured for ``event``: ``list_events``'s own (its
+    ``judgements``), else (an event it did not measure, or none given) measured now the same way."""
+    found = judgements.get(event.event_id) if judgements else None
+    if found is not None:
+        return found
+    own = event.event_id in events_with_own_alerts(store, [event])
+    noise = event_noise(store, event)
+    return Judgement(own, noise, None if own else kept_levels(store, event, noise))
+
+
 def load_event_context(
-    store: Store, event_id: str, events: list[Event] | None = None, cache: NormaliseCache | None = None
+    store: Store,
+    event_id: str,
+    events: list[Event] | None = None,
+    cache: NormaliseCache | None = None,
+    judgements: Mapping[str, Judgement] | None = None,
 ) -> EventContext:
-    """Read the event (by id or unique id prefix) and what its report shows."""
-    all_events = events if events is not None else list_events(store)
+    """Read the event (by id or unique id prefix) and what its report shows. ``judgements``: what
+    ``list_events`` measured when it made ``events`` (without ``events``, it is made here)."""
+    if events is None:
+        made: dict[str, Judgement] = {}
+        events, judgements = list_events(store, judgements=made), made
+    all_events = events
     event = find_event(all_events, event_id)
     entities = {e.entity_id: e for e in store.entities()}
     summaries = store.series(event.entity_id)
     state = store.ingest_state()
-    own = event.event_id in events_with_own_alerts(store, [event])
-    noise = event_noise(store, event)
+    judged = event_judgement(store, event, judgements)
+    own, noise = judged.own_alerts, judged.noise
     # the sub-entities drawn: those whose fall is beyond their own ordinary swing (detect.noise)
     alerted = (*event.affected, *event.not_counted)
     beyond = [a for a in alerted if beyond_noise(100 * a.min_ratio, noise.get(a.entity_id))]
@@ -251,7 +273,7 @@ def load_event_context(
         sub_series=sub_series,
         files=event_files(store, event, own),
         noise=noise,
-        kept=None if own else kept_levels(store, event, noise),
+        kept=judged.kept,
     )
 
 

@@ -27,7 +27,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from lightsout.apps.aggregate import LIVE_WINDOW, BlockingEvent, blocking_events
 from lightsout.apps.finding import clean
-from lightsout.detect.noise import event_noise, kept_levels
+from lightsout.detect.noise import Judgement
 from lightsout.detect.service import entities_touching, events_touching, list_events
 from lightsout.errors import UserError
 from lightsout.model import Affected, Entity, EntityKind, Event
@@ -36,6 +36,7 @@ from lightsout.report.context import (
     NormaliseCache,
     data_end,
     event_files,
+    event_judgement,
     events_with_own_alerts,
     find_event,
     load_entity_context,
@@ -216,17 +217,18 @@ def make_router(
     @router.get("/event/{event_id}", response_class=HTMLResponse, name="web_event")
     def event_page(request: Request, event_id: str) -> Response:
         def job(store: Store) -> Response:
-            events = list_events(store)
+            judgements: dict[str, Judgement] = {}
+            events = list_events(store, judgements=judgements)
             try:
                 event = find_event(events, event_id)
             except UserError:
                 return error(request, 404, f"No event {event_id!r} in the store.")
             entities = {e.entity_id: e for e in store.entities()}
             summaries = store.series(event.entity_id)
-            own = event.event_id in events_with_own_alerts(store, [event])
+            # what the judgement against noise measured when list_events made the event
+            judged = event_judgement(store, event, judgements)
+            own, noise, kept = judged.own_alerts, judged.noise, judged.kept
             files = event_files(store, event, own)
-            noise = event_noise(store, event)
-            kept = None if own else kept_levels(store, event, noise)
             end = data_end(summaries)
             statement = make_statement(event, entities, files, end, own_alerts=own, noise=noise, kept=kept)
             # "ongoing" needs live data: an open end in historical data is the end of the data
