@@ -7,6 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from lightsout.attribution import asnames
 from lightsout.attribution.asnames import as_label, as_table, lookup_as
 from lightsout.attribution.entities import make_asn_network, make_asn_networks
 from lightsout.cli.data import entities
@@ -36,6 +37,8 @@ def test_table_names_its_source_and_is_well_formed() -> None:
     rows = [line.split("\t") for line in lines if not line.startswith("#")]
     assert len(rows) > 80_000 and all(len(r) == 3 and r[0].isdigit() for r in rows)
     assert all(r[1] == "" or (len(r[1]) == 2 and r[1].isupper()) for r in rows)
+    numbers = [int(r[0]) for r in rows]
+    assert numbers == sorted(set(numbers))  # sorted and unique: asnames searches the text by bisection
 
 
 def test_network_entity_labels() -> None:
@@ -59,6 +62,11 @@ def test_bulk_network_entities_equal_one_by_one() -> None:
     assert as_table() == {int(r[0]): (r[1], r[2]) for r in rows}  # the rows as a split per line reads them
     asns = [int(r[0]) for r in rows[::25]] + [0, 64500, 4_294_967_295]
     assert make_asn_networks(asns) == [make_asn_network(asn) for asn in asns]
+    # the binary search of the text that serves a few ASes before the table is parsed, on the same
+    # ASes and the table's ends
+    asns += [int(rows[0][0]), int(rows[-1][0]), int(rows[0][0]) - 1, int(rows[-1][0]) + 1]
+    table = as_table()
+    assert [asnames._search(asnames._text(), asn) for asn in asns] == [table.get(asn) for asn in asns]
 
 
 def test_entities_lists_irans_bgp_networks(shared_data: Path, tmp_path: Path) -> None:

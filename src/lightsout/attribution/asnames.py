@@ -30,18 +30,67 @@ _ROW = re.compile(r"^(\d+)\t([^\t\n]*)\t([^\n]*)$", re.MULTILINE)
 
 
 @cache
+def _text() -> str:
+    """The table's rows as text, one per line, sorted by AS number (the build script writes them
+    so; ``tests/test_asnames.py`` checks it), the comment lines at its head left out."""
+    raw = resources.files("lightsout.attribution").joinpath("data/as-table.tsv.gz").read_bytes()
+    text = gzip.decompress(raw).decode("utf-8")
+    start = 0
+    while text.startswith("#", start):
+        start = text.index("\n", start) + 1
+    return text[start:]
+
+
+@cache
 def _table() -> dict[int, tuple[str, str]]:
     """AS number -> (country or "", name). Rows found by one regular expression over the whole text
     rather than a split per line: 2x faster (~0.05 s for 91k rows), and an MRT read that names a
-    full table's 50k ASes pays it in every fresh process; comment lines never match."""
-    raw = resources.files("lightsout.attribution").joinpath("data/as-table.tsv.gz").read_bytes()
-    text = gzip.decompress(raw).decode("utf-8")
-    return {int(asn): (country, name) for asn, country, name in _ROW.findall(text)}
+    full table's 50k ASes pays it in every fresh process."""
+    return {int(asn): (country, name) for asn, country, name in _ROW.findall(_text())}
 
 
 def as_table() -> dict[int, tuple[str, str]]:
     """The whole table, AS number -> (country or "", name), for callers that name many ASes."""
     return _table()
+
+
+# Below this many ASes, and until the whole table has been parsed, rows are found by a binary
+# search of the text (~17 steps of a few string operations each) rather than by parsing all 91k
+# rows (~0.1 s): an update file names ~1,000 ASes, a full table ~50,000.
+SEARCH_BELOW = 3000
+
+
+def as_rows(asns: list[int]) -> list[tuple[str, str] | None]:
+    """(country or "", name) of each AS, None for an AS the table lacks."""
+    if len(asns) < SEARCH_BELOW and not _table.cache_info().currsize:
+        text = _text()
+        return [_search(text, asn) for asn in asns]
+    table = _table()
+    return [table.get(asn) for asn in asns]
+
+
+def _search(text: str, asn: int) -> tuple[str, str] | None:
+    """The row of ``asn`` in the sorted text, by bisection over byte offsets (each probe reads the
+    line around the offset)."""
+    lo, hi = 0, len(text)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        start = text.rfind("\n", 0, mid) + 1
+        end = text.find("\n", start)
+        if end < 0:
+            end = len(text)
+        tab = text.find("\t", start, end)
+        if tab < 0:
+            return None  # not a row (the end of the text): no such AS
+        found = int(text[start:tab])
+        if found == asn:
+            tab2 = text.index("\t", tab + 1, end)
+            return text[tab + 1 : tab2], text[tab2 + 1 : end]
+        if found < asn:
+            lo = end + 1
+        else:
+            hi = start
+    return None
 
 
 def lookup_as(asn: int) -> ASRecord | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from lightsout.attribution.asnames import as_label, as_table, lookup_as
+from lightsout.attribution.asnames import as_label, as_rows, lookup_as
 from lightsout.attribution.places import country_name, fold, region_code
 from lightsout.model import Entity, EntityKind
 
@@ -46,11 +46,10 @@ def make_asn_network(
 def make_asn_networks(asns: Iterable[int]) -> list[Entity]:
     """``[make_asn_network(asn) for asn in asns]``, placed by the table, without a record object per AS
     (the MRT reader names ~50k ASes from one full table: 2x faster, tests compare both)."""
-    table = as_table()
+    asns = list(asns)
     network = EntityKind.NETWORK
     out = []
-    for asn in asns:
-        found = table.get(asn)
+    for asn, found in zip(asns, as_rows(asns), strict=True):
         country, name = (found[0] or None, found[1]) if found is not None else (None, None)
         code = f"AS{asn}"
         parent = f"country/{country}" if country else None
