@@ -6,12 +6,28 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from lightsout.errors import UserError
+from lightsout.model import Checkpoint
+from lightsout.service.backfills import (
+    BackfillJob,
+    Backfills,
+    JobState,
+    job_id,
+    jobs_path,
+    load_jobs,
+    save_jobs,
+)
+from lightsout.service.config import load_config
+from lightsout.sources.pump import Claims
 from lightsout.store import MeasurementFilter, open_store
 from replay.ooni import OoniReplay
 from replay.server import Fault, ReplayServer
@@ -157,6 +173,10 @@ def test_backfill_runs_through_the_service_that_holds_the_store(
         service.send_signal(signal.SIGTERM)
         output, _ = service.communicate(timeout=30)
         assert service.returncode == 0, output
+        # the job's record outlives the service (a restarted one lists it as it ended): the
+        # window's latest job, the run that found it complete
+        [record] = load_jobs(jobs_path(store_path))
+        assert record.job_id == job and record.state == JobState.DONE and record.already_complete
     finally:
         if service.poll() is None:
             service.kill()
@@ -168,6 +188,61 @@ def test_backfill_runs_through_the_service_that_holds_the_store(
     finally:
         store.close()
     assert stored == sorted(available) and len(ledger) == len(available)
+
+
+def test_a_restarted_service_lists_its_jobs_and_resumes_the_interrupted_ones(tmp_path: Path) -> None:
+    """The job records a service left (``<store>.backfills.json``): a finished job is listed as it
+    ended, a job running when the service was killed is resumed from its window's checkpoint (here
+    complete: nothing to fetch), a job the user stopped stays stopped."""
+    config_file = tmp_path / "lightsout.toml"
+    config_file.write_text(
+        '[store]\npath = "r.duckdb"\n[sources.ooni]\nkind = "ooni-api"\nbase_url = "http://127.0.0.1:9"\n'
+        'countries = ["RU"]\n',
+        encoding="utf-8",
+    )
+    config = load_config(config_file)
+    path = jobs_path(tmp_path / "r.duckdb")
+    day = datetime(2026, 6, 1, tzinfo=UTC)
+
+    def job(days: int, state: JobState, **more: Any) -> BackfillJob:
+        since, until = day - timedelta(days=days), day
+        return BackfillJob(job_id("ooni", since, until), "ooni", since, until, day, state=state, **more)
+
+    done = job(1, JobState.DONE, items_stored=3, started_at=day, finished_at=day)
+    killed = job(2, JobState.RUNNING, items_stored=2, started_at=day, reached=day - timedelta(days=1))
+    cancelled = job(3, JobState.STOPPED, cancelled=True, finished_at=day)
+    save_jobs(path, [done, killed, cancelled])
+    complete = Checkpoint("ooni", killed.window.stream, "{}", day, day)
+    reads: list[object] = []
+
+    def read(work: Callable[[Any], object]) -> object:
+        reads.append(work)
+        return complete
+
+    def write(work: Callable[[Any], object]) -> object:
+        raise AssertionError("a resumed job whose window is complete writes nothing")
+
+    backfills = Backfills(config, write, Claims(), threading.Event(), read=read, path=path)
+    try:
+        deadline = time.monotonic() + 10
+        while not (resumed := backfills.get(killed.job_id)) or not resumed.finished:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+    finally:
+        assert backfills.close(10)
+    by_id = {j.job_id: j for j in backfills.jobs()}
+    assert set(by_id) == {done.job_id, killed.job_id, cancelled.job_id}
+    assert by_id[done.job_id].state == JobState.DONE and by_id[done.job_id].items_stored == 3
+    assert by_id[killed.job_id].state == JobState.DONE and by_id[killed.job_id].already_complete
+    assert by_id[killed.job_id].notes[0].startswith("resumed after the service restarted")
+    assert by_id[cancelled.job_id].state == JobState.STOPPED and len(reads) == 1
+    # what the next service will list
+    assert [(j.job_id, j.state) for j in load_jobs(path)] == [
+        (j.job_id, by_id[j.job_id].state) for j in (done, killed, cancelled)
+    ]
+    path.write_text("{not json", encoding="utf-8")
+    with pytest.raises(UserError, match="not a backfill job list"):
+        load_jobs(path)
 
 
 def _backfill_to(config: Path, store: str) -> subprocess.Popen[str]:

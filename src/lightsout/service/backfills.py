@@ -17,19 +17,29 @@ beside the source's own follow thread, the two claim each item before fetching i
 The same window asked for again while its job is queued or running is the same job (its id is
 derived from the source and the window), so a command killed and run again attaches to the job
 that went on in the service.
+
+Job records outlive the service: they are written (atomically, on every change of state) to a
+JSON file beside the store (``<store>.backfills.json``, :func:`jobs_path`). A service started
+again lists the finished jobs as they ended and resumes, from the window's checkpoint, every job
+that was queued or running when the service stopped or was killed (noted "resumed after the
+service restarted"). A job the user stopped (``DELETE``) stays stopped.
 """
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import hashlib
+import json
+import os
 import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
-from typing import cast
+from pathlib import Path
+from typing import Any, cast
 
 from lightsout.errors import UserError
 from lightsout.model import Checkpoint
@@ -70,6 +80,7 @@ class BackfillJob:
     points: int = 0
     error: str | None = None
     notes: list[str] = field(default_factory=list)
+    cancelled: bool = False  # stopped by the user (DELETE), not by the service stopping: never resumed
     cancel: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -102,6 +113,57 @@ class BackfillJob:
         self.notes = result.notes[:20]
 
 
+def jobs_path(store: Path) -> Path:
+    """Where a service keeps its backfill jobs: beside its store (or the local base of a
+    ClickHouse store, :func:`lightsout.store.sidecar_base`)."""
+    return store.with_name(store.name + ".backfills.json")
+
+
+_TIMES = ("since", "until", "submitted_at", "started_at", "finished_at", "reached")
+
+
+def _record(job: BackfillJob) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in fields(BackfillJob):
+        if f.name == "cancel":
+            continue
+        value = getattr(job, f.name)
+        out[f.name] = value.isoformat() if isinstance(value, datetime) else value
+    return out
+
+
+def _job(record: dict[str, Any]) -> BackfillJob:
+    values = {f.name: record[f.name] for f in fields(BackfillJob) if f.name in record and f.name != "cancel"}
+    for name in _TIMES:
+        if values.get(name) is not None:
+            values[name] = datetime.fromisoformat(values[name])
+    values["state"] = JobState(values["state"])
+    return BackfillJob(**values)
+
+
+def save_jobs(path: Path, jobs: list[BackfillJob]) -> None:
+    """Write the job records at once (a temporary file renamed over the old one)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps([_record(j) for j in jobs], indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def load_jobs(path: Path) -> list[BackfillJob]:
+    """The job records a service wrote, oldest first; none when there is no file. A damaged file is
+    a one-line error naming it (the jobs' data is safe in the store: rerunning resumes)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    try:
+        return [_job(record) for record in json.loads(text)]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UserError(
+            f"{path}: not a backfill job list ({type(exc).__name__}: {exc}); move it away: "
+            "the windows resume from their checkpoints when run again"
+        ) from None
+
+
 def backfill_window(since: datetime, until: datetime) -> Window:
     """The stream of a backfill window: its checkpoint is shared by the service and the command."""
     return Window(f"backfill/{since.isoformat()}/{until.isoformat()}", since, until)
@@ -118,7 +180,9 @@ class Backfills:
     ``write`` is the service's writer; ``claims`` the item claims shared with its follow threads;
     ``stop`` the service's stop event (a running job ends between two items, STOPPED);
     ``on_data`` is called after a job stored something (the service wakes its judge); ``read``
-    runs a read-only job off the write lock (the service's read pool), for the window's checkpoint.
+    runs a read-only job off the write lock (the service's read pool), for the window's checkpoint;
+    ``path``: the file the job records are kept in (:func:`jobs_path`; None keeps them in memory
+    only). Jobs it holds that were queued or running when the last service stopped are resumed.
     """
 
     def __init__(
@@ -129,6 +193,7 @@ class Backfills:
         stop: threading.Event,
         on_data: Callable[[], None] = lambda: None,
         read: Writer[object] | None = None,
+        path: Path | None = None,
     ) -> None:
         self._config = config
         self._write = write
@@ -139,8 +204,32 @@ class Backfills:
         self._lock = threading.Lock()
         self._jobs: dict[str, BackfillJob] = {}
         self._queue: queue.Queue[BackfillJob | None] = queue.Queue()
+        self._path = path
+        restarted = f"resumed after the service restarted ({datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC)"
+        for job in load_jobs(path) if path is not None else []:
+            self._jobs[job.job_id] = job
+            # queued or running when the service was killed, or stopped by the service stopping
+            interrupted = not job.finished or (job.state == JobState.STOPPED and not job.cancelled)
+            if not interrupted:
+                continue
+            if job.source not in config.sources:
+                job.error = f"source {job.source!r} is no longer configured"
+                job.finish(JobState.FAILED)
+                continue
+            job.notes = [restarted, *job.notes][:20]
+            job.state, job.started_at, job.finished_at = JobState.QUEUED, None, None
+            self._queue.put(job)
+        self._save()
         self._thread = threading.Thread(target=self._work, name="backfills")
         self._thread.start()
+
+    def _save(self) -> None:
+        if self._path is None:
+            return
+        with self._lock:
+            jobs = list(self._jobs.values())
+        with contextlib.suppress(OSError):  # a full disk never stops a backfill (its checkpoint resumes it)
+            save_jobs(self._path, jobs)
 
     def submit(self, source: str, since: datetime, until: datetime) -> BackfillJob:
         """The job of this window: the queued or running one, else a new one. UserError for a source
@@ -163,6 +252,7 @@ class Backfills:
                 if oldest is None:
                     break
                 del self._jobs[oldest]
+        self._save()
         self._queue.put(job)
         return job
 
@@ -177,9 +267,11 @@ class Backfills:
     def cancel(self, ident: str) -> BackfillJob | None:
         job = self.get(ident)
         if job is not None:
+            job.cancelled = True
             job.cancel.set()
             if job.state == JobState.QUEUED:
                 job.finish(JobState.STOPPED)
+            self._save()
         return job
 
     def close(self, timeout_s: float | None = None) -> bool:
@@ -212,15 +304,18 @@ class Backfills:
             finally:
                 if not job.finished:
                     job.finish(JobState.STOPPED)
-        with self._lock:  # what was still queued will not run
+                self._save()
+        with self._lock:  # what was still queued will not run (a restarted service resumes it)
             for job in self._jobs.values():
                 if not job.finished:
                     job.finish(JobState.STOPPED)
+        self._save()
 
     def _run(self, job: BackfillJob) -> None:
         from lightsout.service.run import build_connector
 
         job.state, job.started_at = JobState.RUNNING, datetime.now(UTC)
+        self._save()
         window = job.window
         done = cast("Checkpoint | None", self._read(lambda s: s.load_checkpoint(job.source, window.stream)))
         if done is not None and done.data_until is not None and done.data_until >= job.until:

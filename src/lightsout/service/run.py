@@ -74,7 +74,7 @@ class Service:
         from lightsout.api import backfills as backfills_api
         from lightsout.api.access import StoreAccess
         from lightsout.api.app import PREFIX, create_app
-        from lightsout.service.backfills import Backfills
+        from lightsout.service.backfills import Backfills, jobs_path
         from lightsout.service.holder import held_message, remove_holder, write_holder
 
         config = self.config
@@ -95,7 +95,7 @@ class Service:
                     return job(store)
 
             backfills = Backfills(config, access.write, self.claims, self.stop, on_data=self.new_data.set,
-                                  read=read)  # fmt: skip
+                                  read=read, path=jobs_path(local))  # fmt: skip
             app.state.backfills = backfills
             app.state.control_tokens = (control_token,) if token is None else (control_token, token)
             app.include_router(backfills_api.router, prefix=PREFIX)
