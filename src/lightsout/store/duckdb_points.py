@@ -1,7 +1,7 @@
 """The points of the DuckDB backend: compact series ids, no index on the points, uniqueness kept by
 the write.
 
-Layout (``POINTS_LAYOUT`` 2; docs/design.md, "The store"):
+Layout (``POINTS_LAYOUT`` 2; docs/design.md, "DuckDB points"):
 
 - ``series``: one row per series (entity, signal, source, bin), with its integer ``series_id`` and
   its summary (points, first and last bin, min and max value), kept at write time;
@@ -145,9 +145,10 @@ def coded_points(points: Sequence[SignalPoint]) -> tuple[pa.Table, pa.Table, boo
     """The points as (``keys``: one row per series, numbered ``k``; ``rows``: ``i`` (position in
     the batch), ``k``, ``bin_start``, ``value``, ``samples``; whether a bin of a series is given
     twice), each series key and bin time converted once, not once per point, by C-level maps
-    (no Python code runs per point). Measured on the benchmark's 500,000-point files: about 0.3 s
-    against 1.8 s for the seven columns of :func:`lightsout.store.schema.arrow_table`. Python's
-    cyclic garbage collector is paused meanwhile (its collections walk every point object)."""
+    (no Python code runs per point). Measured on the benchmark's 500,000-point files (loaded
+    machine): 0.5-0.6 s against 1.8 s for the seven columns of
+    :func:`lightsout.store.schema.arrow_table`. Python's cyclic garbage collector is paused
+    meanwhile (its collections walk every point object)."""
     n = len(points)
     paused = gc.isenabled()
     gc.disable()
