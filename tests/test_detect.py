@@ -171,21 +171,15 @@ def test_batch_and_online_agree_on_real_data(shared_data: Path, tmp_path: Path) 
     detect_batch(batch)
     expected = _alerts(batch)
     expected_events = [(e.entity_id, e.start, e.end, e.schedule) for e in list_events(batch)]
+    # Online: the same points (read back from the batch store: detecting writes no points) arrive
+    # in slices of a few days; the store is closed and reopened between slices, so the detector
+    # state must come back from the store.
+    keys = [s.key for s in batch.series()]
+    all_points = {k: batch.points(k) for k in keys}
+    entities = batch.entities()
     batch.close()
     assert len(expected) > 1000
 
-    # Online: the same points arrive in slices of a few days; the store is closed and reopened
-    # between slices, so the detector state must come back from the store.
-    online_path = tmp_path / "online.duckdb"
-    first = open_store(online_path)
-    for path in files:
-        ingest_file(first, path)
-    first.close()
-    full = open_store(online_path, read_only=True)
-    keys = [s.key for s in full.series()]
-    all_points = {k: full.points(k) for k in keys}
-    entities = full.entities()
-    full.close()
     staged = tmp_path / "staged.duckdb"
     times = np.unique(np.concatenate([p.times_s for p in all_points.values()]))
     cuts = np.linspace(times[0], times[-1] + 1, 9).astype(np.int64)
@@ -219,14 +213,16 @@ def test_iran_is_one_national_event_with_all_provinces(shared_data: Path, store:
     assert event.end is None  # the data ends during the shutdown
 
 
-@pytest.mark.parametrize("fmt", ["json", "csv", "table"])
-def test_events_command_formats(shared_data: Path, tmp_path: Path, fmt: str) -> None:
-    import json
+@pytest.fixture(scope="module")
+def venezuela_cli_db(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Venezuela ingested and judged through the command line once for the three formats below
+    (each format ran its own `ingest` and `detect` processes before: 6 more start-ups)."""
     import os
     import subprocess
     import sys
 
-    env = {**os.environ, "LIGHTSOUT_DB": str(tmp_path / "db.duckdb")}
+    db = tmp_path_factory.mktemp("events-cli") / "db.duckdb"
+    env = {**os.environ, "LIGHTSOUT_DB": str(db)}
     cli = [sys.executable, "-m", "lightsout.cli"]
     subprocess.run(
         [*cli, "ingest", str(shared_data / MONASH / "ven-2019-07-22_gif.csv")],
@@ -235,6 +231,18 @@ def test_events_command_formats(shared_data: Path, tmp_path: Path, fmt: str) -> 
         capture_output=True,
     )
     subprocess.run([*cli, "detect"], env=env, check=True, capture_output=True)
+    return db
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "table"])
+def test_events_command_formats(venezuela_cli_db: Path, fmt: str) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "LIGHTSOUT_DB": str(venezuela_cli_db)}
+    cli = [sys.executable, "-m", "lightsout.cli"]
     out = subprocess.run(
         [*cli, "events", "--country", "VE", "--format", fmt],
         env=env,
