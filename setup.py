@@ -17,6 +17,11 @@ else:
             Extension(
                 "lightsout.sources.mrt._fastmrt",
                 ["src/lightsout/sources/mrt/_fastmrt.pyx"],
+                # the units it includes (Cython tracks them; listed so that a source tree has them)
+                depends=[
+                    f"src/lightsout/sources/mrt/_fastmrt_{unit}.pxi"
+                    for unit in ("wire", "td2", "bgp4mp", "keys")
+                ],
                 extra_compile_args=["-O2"],
                 optional=True,
             ),

@@ -29,19 +29,20 @@ replayed as ``--peers`` peers (default 40, ~20 million routes, uncompressed TABL
 SYNTHETIC: every peer has the same routes) and reads it with ``read_mrt``; bgpdump on it would
 print 20 million lines, so its rate there is taken from the real RIB.
 
-Figures, 2026-12-03 17:30-17:39 UTC, ``nice -n 10 python bench/bench_mrt.py --repeat 3
+Figures, 2026-12-03 17:45-17:53 UTC, ``nice -n 10 python bench/bench_mrt.py --repeat 3
 --no-parallel --no-python JINX_RIB ET RRC23`` run twice, alternating with the code before this
 round's work (main at 9b1edab, its extensions built, same command); machine loaded (load average
-5.5-7.9 on 2 cores): ratios vs bgpdump -m per CPU second, whole process / first read / next file,
-before -> after (round 1; round 2):
+5.2-9.9 on 2 cores: the same code's ratios moved by up to 25 % between runs). Ratios vs bgpdump -m
+per CPU second, whole process / first read / next file, before -> after, round 1; round 2:
 
-* jinx RIB 2014: 2.14 / 2.47 / 3.16x -> 1.84 / 2.08 / 2.72x; 1.47 / 1.67 / 2.56x -> 2.01 / 2.31 /
-  3.34x (the RIB path changed little: the spread is the machine's);
-* 2015 et-header update file (a whole table as BGP4MP_ET updates): 0.48 / 0.56 / 0.74x -> 0.57 /
-  0.69 / 0.94x; 0.48 / 0.57 / 0.87x -> 0.66 / 0.77 / 1.21x: **still below bgpdump** for a fresh
-  process (docs/mrt.md, "Update files": what its time goes to);
-* rrc23 2022 update file: 0.50 / 0.92 / 6.50x -> 0.56 / 1.06 / 6.98x; 0.49 / 0.91 / 7.14x -> 0.55 /
-  0.99 / 7.05x (a fresh process is ~0.2 s of interpreter, imports and numpy before any read).
+* jinx RIB 2014: 1.64 / 1.89 / 2.17x -> 2.13 / 2.39 / 3.43x; 1.93 / 2.21 / 3.29x -> 1.74 / 1.96 /
+  2.60x (the RIB path changed little: the spread is the machine's);
+* 2015 et-header update file (a whole table as BGP4MP_ET updates): 0.58 / 0.71 / 0.82x -> 0.50 /
+  0.59 / 0.82x; 0.57 / 0.69 / 0.85x -> 0.71 / 0.84 / 1.30x. Within the noise here; timed phase by
+  phase in alternating processes (load 8-9) the first read went 1.72-2.22 -> 1.50-1.86 s: **still
+  below bgpdump** in a fresh process (docs/mrt.md, "Update files": what its time goes to);
+* rrc23 2022 update file: 0.49 / 0.98 / 7.94x -> 0.91 / 1.86 / 8.78x; 0.49 / 0.95 / 6.27x -> 0.66 /
+  1.49 / 6.68x (a fresh process is ~0.15-0.2 s of interpreter, imports and numpy before any read).
 """
 
 from __future__ import annotations
