@@ -217,7 +217,7 @@ def _work(tasks: Any, results: Any, credits: Any) -> None:
     """A worker process: collectors from ``tasks`` until ``None``; every file to ``results``
     (after taking one of the parent's ``credits``), then ``("done", collector)``; at the end its
     stage times. A bug is sent as its traceback. The process ends without freeing what it holds
-    (the routing tables: ~0.2 s of CPU for nothing)."""
+    (the routing tables): nothing is left to free them for."""
     from lightsout.sources.mrt import read_mrt  # noqa: F401  (imported now: counted as start-up)
 
     times: dict[str, float] = {"start-up and imports": _cpu()}
