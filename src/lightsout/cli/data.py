@@ -19,7 +19,6 @@ from lightsout.cli.common import advance, console, err_console, open_db, resolve
 from lightsout.cli.params import db_option, parse_country, parse_window
 from lightsout.errors import UserError
 from lightsout.ingest import InputFormat, guess_format_or_none, ingest_file
-from lightsout.ingest_parallel import ingest_mrt_files
 from lightsout.model import Entity, EntityKind, IngestReport, SeriesSummary, SignalKind
 from lightsout.report.describe import describe, sparkline
 from lightsout.store import MeasurementFilter, TimeSeries
@@ -74,6 +73,8 @@ def ingest(
         if jobs > 1 and fmt in (InputFormat.AUTO.value, InputFormat.MRT.value):
             mrt = [p for p in paths if guess_format_or_none(p) is InputFormat.MRT]
             if mrt:
+                from lightsout.ingest_parallel import ingest_mrt_files
+
                 for result in ingest_mrt_files(store, mrt, jobs):
                     if isinstance(result, UserError):
                         err_console.print(f"[red]error:[/] {result}", highlight=False, soft_wrap=True)
