@@ -32,8 +32,8 @@ ingesting about 18,000 points/s on this loaded 2-core machine. DuckDB's points l
 index; docs/design.md, "DuckDB points"), same day, load 6-9: 74,000 entities x 1 day with
 ``--points-as columns`` 954,338 points/s (0.83x the plain INSERT's 1,150,443 in the same run),
 8.7 bytes/point, 92 s wall; as rows 423,424 points/s (0.556x), 563 s wall of which 392 s
-building the SignalPoint objects. The largest run done, 74,000 entities for 1 day (64 M points), under ``nice -n 19``,
-a ClickHouse server from scripts/ci-clickhouse.sh:
+building the SignalPoint objects. The largest run done, 74,000 entities for 1 day (64 M
+points), under ``nice -n 19``, a ClickHouse server from scripts/ci-clickhouse.sh:
 
     nice -n 19 .venv/bin/python bench/bench_store.py --entities 74000 --days 1 --reps 10 \
         --workdir /var/tmp/lightsout-bench --keep
