@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from lightsout.errors import InputError
 from lightsout.ingest import ingest_file
 from lightsout.ingest_parallel import (
     POINT_SCHEMA,
     StageTimes,
+    _next,
     entity_columns,
     ingest_mrt_files,
     point_columns,
@@ -120,3 +123,13 @@ def test_cli_ingest_with_jobs(shared_data: Path, tmp_path: Path) -> None:
     assert len(errors) == 1 and str(bad) in errors[0]
     again = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
     assert again.stdout.count("already in the store") == 2
+
+
+def test_a_worker_that_dies_is_an_error_not_a_hang() -> None:
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    worker = context.Process(target=os._exit, args=(3,))
+    worker.start()
+    worker.join()
+    with pytest.raises(RuntimeError, match=r"died \(exit codes \[3\]\)"):
+        _next(results, [worker])

@@ -324,6 +324,7 @@ def _run(
             if process.is_alive() and (pending or reporting):
                 process.terminate()
             process.join()
+        task_queue.cancel_join_thread()  # tasks no worker took (after an error) are dropped
         task_queue.close()
         results.close()
 
