@@ -64,8 +64,10 @@ def bench_online(n: int, repeats: int) -> None:
         _ = values < 0.8 * baseline
         plain.append(time.perf_counter() - t0)
     o, p = float(np.median(ours)), float(np.median(plain))
-    print(f"online: one new bin for {n:,} series: {o * 1000:.1f} ms (median of {repeats}); "
-          f"plain numpy moving median of {window} samples: {p * 1000:.1f} ms; ratio ours/plain = {o / p:.2f}")
+    print(
+        f"online: one new bin for {n:,} series: {o * 1000:.1f} ms (median of {repeats}); "
+        f"plain numpy moving median of {window} samples: {p * 1000:.1f} ms; ratio ours/plain = {o / p:.2f}"
+    )
     held = bank.smooth.nbytes + bank.history.nbytes + bank.value_ring.nbytes + bank.baseline_ring.nbytes
     print(f"        memory of the bank: {held / 2**30:.2f} GiB")
 
@@ -87,9 +89,11 @@ def bench_batch(n: int, days: int) -> None:
     _ = data[:, window - 1 :] < 0.8 * rolling
     plain = time.perf_counter() - t0
     points = n * bins
-    print(f"batch: {n:,} series x {bins:,} bins = {points:,} points: ours {points / ours:,.0f} points/s "
-          f"({ours:.1f} s, {alarms:,} alerted points); plain numpy rolling median "
-          f"{points / plain:,.0f} points/s ({plain:.1f} s); ratio ours/plain time = {ours / plain:.2f}")
+    print(
+        f"batch: {n:,} series x {bins:,} bins = {points:,} points: ours {points / ours:,.0f} points/s "
+        f"({ours:.1f} s, {alarms:,} alerted points); plain numpy rolling median "
+        f"{points / plain:,.0f} points/s ({plain:.1f} s); ratio ours/plain time = {ours / plain:.2f}"
+    )
 
 
 def main() -> None:

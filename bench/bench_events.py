@@ -73,6 +73,7 @@ from bench_store import (  # noqa: E402  (the generator of the store benchmark, 
     make_plan,
 )
 from lightsout.store import ClickHouseLocation, parse_location  # noqa: E402
+from previous import export  # noqa: E402
 
 DEFAULT_PREVIOUS = "9b1edab"
 
@@ -177,15 +178,6 @@ def build(location: str, plan: Plan) -> tuple[int, int, float]:
     finally:
         store.close()
     return points, len(alerts), time.perf_counter() - t0
-
-
-def export(rev: str, into: Path) -> Path:
-    """The package as of ``rev``, exported from git (its ``src`` directory)."""
-    archive = subprocess.run(
-        ["git", "-C", str(REPO), "archive", rev, "src/lightsout"], check=True, capture_output=True
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
-    return into / "src"
 
 
 def run(src: Path, location: str, countries: list[str], args: argparse.Namespace) -> Result:

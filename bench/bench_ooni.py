@@ -40,6 +40,10 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "bench"))
+
+from previous import export  # noqa: E402
+
 OONI = REPO.parent / "shared" / "data" / "ooni"
 NOT_MEASUREMENTS = {"fingerprints_dns.json", "fingerprints_http.json", "detector_query_ww_BR_2018.json"}
 
@@ -70,9 +74,7 @@ print(json.dumps({{
 
 
 def measurement_files() -> list[Path]:
-    fastpath = [
-        p for p in sorted((OONI / "fastpath").glob("*.json*")) if p.name not in NOT_MEASUREMENTS
-    ]
+    fastpath = [p for p in sorted((OONI / "fastpath").glob("*.json*")) if p.name not in NOT_MEASUREMENTS]
     return [*fastpath, *sorted((OONI / "wc05_qa").glob("*.json")), OONI / "minipipeline" / "measurement.json"]
 
 
@@ -88,15 +90,6 @@ def build_day_file(path: Path, copies: int) -> tuple[int, int]:
                 count += 1
                 size += len(line)
     return count, size
-
-
-def export(rev: str, into: Path) -> Path:
-    """The package as of ``rev``, exported from git (its ``src`` directory)."""
-    archive = subprocess.run(
-        ["git", "-C", str(REPO), "archive", rev, "src/lightsout"], check=True, capture_output=True
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
-    return into / "src"
 
 
 @dataclass(frozen=True)
@@ -132,8 +125,10 @@ def main() -> None:
     parser.add_argument("--previous", default="6c1d760")
     parser.add_argument("--no-previous", action="store_true")
     parser.add_argument(
-        "--memory-check", metavar="LIMIT", help="instead: ours on the day file and on one 4x larger, "
-        "with DuckDB's memory_limit set to LIMIT (e.g. 256MB): is the peak the same?"
+        "--memory-check",
+        metavar="LIMIT",
+        help="instead: ours on the day file and on one 4x larger, "
+        "with DuckDB's memory_limit set to LIMIT (e.g. 256MB): is the peak the same?",
     )
     args = parser.parse_args()
     if args.memory_check:

@@ -49,8 +49,13 @@ def fuzz(reader: str, seconds: float, store_dir: Path) -> tuple[int, Counter[str
     store = open_store(store_dir / f"{reader}.duckdb")
     deadline = time.monotonic() + seconds
 
-    @settings(max_examples=10**9, deadline=None, database=None, phases=[Phase.generate],
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=10**9,
+        deadline=None,
+        database=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     @given(strategy)
     def run(data: bytes) -> None:
         nonlocal tried

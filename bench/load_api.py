@@ -250,8 +250,15 @@ def main() -> int:
             asyncio.run(wait_ready(base, server))
             print(f"server: lightsout serve on {base} (pid {server.pid})")
             asyncio.run(
-                run(base, server.pid, args.concurrency, args.seconds, not args.no_upload, not args.no_detect,
-                    PAGES if args.pages else READS)
+                run(
+                    base,
+                    server.pid,
+                    args.concurrency,
+                    args.seconds,
+                    not args.no_upload,
+                    not args.no_detect,
+                    PAGES if args.pages else READS,
+                )
             )
         finally:
             server.terminate()
