@@ -85,11 +85,12 @@ def test_entity_page_lists_the_event_and_draws_the_chart(server: str, iran_db: P
             response = page.goto(f"{server}/entity/country/IR", wait_until="networkidle", timeout=60_000)
             assert response is not None and response.status == 200
             assert page.title().startswith("Iran")
-            # the event is listed, as ongoing, with a link to its page
+            # the event is listed, open at the end of the (2019) data - not "ongoing" - with a link
             link = page.locator(f"table.events a.event-link[href='/event/{national.event_id}']")
             assert link.count() == 1
             row = page.locator("table.events tr", has=page.locator(f"a[href='/event/{national.event_id}']"))
-            assert "ongoing" in row.inner_text() and "national" in row.inner_text()
+            assert "end of data" in row.inner_text() and "national" in row.inner_text()
+            assert "ongoing" not in row.inner_text()
             # the chart has loaded and has a size
             chart = page.locator("img#entity-chart")
             page.wait_for_function(

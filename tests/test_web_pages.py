@@ -230,3 +230,27 @@ def test_feed_is_served(iran: TestClient) -> None:
     assert len(entries) == 12
     link = entries[0].find("{http://www.w3.org/2005/Atom}link")
     assert link is not None and link.attrib["href"].startswith("http://testserver/event/ev-")
+
+
+def test_open_end_in_historical_data_is_end_of_data_not_ongoing(iran: TestClient, iran_db: Path) -> None:
+    """An open end needs live data to be "ongoing" (report.words.is_live): the bundled November 2019 archive ends with
+    Iran's shutdown open, which the event tables write "end of data", marking no child as hit."""
+    from lightsout.report.words import alerted_until
+    from lightsout.web.router import _event_end, _is_ongoing
+
+    store = open_store(iran_db, read_only=True)
+    try:
+        national = next(e for e in list_events(store) if e.scope == Scope.NATIONAL)
+    finally:
+        store.close()
+    assert national.end is None
+    html = iran.get("/entity/country/IR").text
+    row = re.search(rf'<tr class="(\w+)">((?:(?!</tr>).)*?/event/{national.event_id}")', html, re.S)
+    assert row is not None and row.group(1) == "ended"
+    assert "<td>end of data</td>" in row.group(2) and "ongoing" not in row.group(2)
+    assert 'class="hit"' not in html
+    assert ">ongoing<" not in iran.get(f"/event/{national.event_id}").text
+    # the same event read while its data are live is ongoing
+    live_now = alerted_until(national) + timedelta(hours=1)
+    assert _is_ongoing(national, live_now) and _event_end(national, live_now) == "ongoing"
+    assert _event_end(national) == "end of data"

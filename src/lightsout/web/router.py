@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from importlib import resources
 from typing import Any
 from urllib.parse import quote
@@ -25,7 +25,7 @@ import jinja2
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from lightsout.apps.aggregate import LIVE_WINDOW, BlockingEvent, blocking_events
+from lightsout.apps.aggregate import BlockingEvent, blocking_events
 from lightsout.apps.finding import clean
 from lightsout.detect.noise import Judgement
 from lightsout.detect.service import entities_touching, events_touching, list_events
@@ -55,6 +55,7 @@ from lightsout.report.statement import (
     unit_words,
     what_text,
 )
+from lightsout.report.words import alerted_until, is_live, open_end
 from lightsout.service.freshness import freshness, source_gaps
 from lightsout.store import Store
 from lightsout.web.status import country_statuses
@@ -102,8 +103,23 @@ def make_environment() -> jinja2.Environment:
     )
 
 
-def _utc(moment: datetime | None, empty: str = "ongoing") -> str:
+def _utc(moment: datetime | None, empty: str = "open") -> str:
+    """A moment as the tables show it; ``empty`` for none. The default claims nothing: an event's
+    open end is worded by :func:`_event_end` ("ongoing" needs live data)."""
     return f"{moment:%Y-%m-%d %H:%M}" if moment is not None else empty
+
+
+def _is_ongoing(event: Event, now: datetime | None = None) -> bool:
+    """Whether the dashboard may call ``event`` ongoing: open where its data end, and those data
+    live (:func:`lightsout.report.words.is_live`, judged where its latest alerted bin ends, as the feed
+    does)."""
+    return event.end is None and is_live(alerted_until(event), now)
+
+
+def _event_end(event: Event, now: datetime | None = None) -> str:
+    """An event's end in the tables: its time, else :func:`lightsout.report.words.open_end` of where
+    its alerted data end ("ongoing" only when live, else "end of data")."""
+    return _utc(event.end) if event.end is not None else open_end(alerted_until(event), now)
 
 
 def make_router(
@@ -115,6 +131,8 @@ def make_router(
     address of the server's own socket (never the request's Host header, which a client writes)."""
     env = make_environment()
     env.filters["utc"] = _utc
+    env.filters["event_end"] = _event_end
+    env.tests["ongoing"] = _is_ongoing
     env.filters["pct"] = pct
     env.filters["clean"] = clean  # measurement text: control and bidi characters replaced, length cut
     env.globals.update(
@@ -194,7 +212,8 @@ def make_router(
                 (e for e in entities.values() if e.parent_id == entity_id),
                 key=lambda e: (_KIND_RANK.get(e.kind, 9), e.name),
             )
-            ongoing_ids = {a.entity_id for ev in context.events if ev.end is None for a in ev.affected}
+            # the children to mark: affected by an event of this entity that is ongoing (live data)
+            ongoing_ids = {a.entity_id for ev in context.events if _is_ongoing(ev) for a in ev.affected}
             return page(
                 request,
                 "entity.html",
@@ -231,8 +250,6 @@ def make_router(
             files = event_files(store, event, own)
             end = data_end(summaries)
             statement = make_statement(event, entities, files, end, own_alerts=own, noise=noise, kept=kept)
-            # "ongoing" needs live data: an open end in historical data is the end of the data
-            live = end is not None and end >= datetime.now(UTC) - LIVE_WINDOW
             return page(
                 request,
                 "event.html",
@@ -245,7 +262,8 @@ def make_router(
                 external=external_during(store, event),
                 external_place=f"{event.entity_name} during this event",
                 external_source_name=external_source_name,
-                open_end="ongoing" if live else "end of data",
+                # "ongoing" needs live data: an open end in historical data is the end of the data
+                open_end=open_end(end),
             )
 
         return read(request, job)
