@@ -233,8 +233,8 @@ def test_feed_is_served(iran: TestClient) -> None:
 
 
 def test_open_end_in_historical_data_is_end_of_data_not_ongoing(iran: TestClient, iran_db: Path) -> None:
-    """An open end needs live data to be "ongoing" (report.words.is_live): the bundled November 2019 archive ends with
-    Iran's shutdown open, which the event tables write "end of data", marking no child as hit."""
+    """An open end needs live data to be "ongoing" (report.words.is_live): the bundled November 2019
+    archive ends with Iran's shutdown open, which the event tables write "end of data"; no child is hit."""
     from lightsout.report.words import alerted_until
     from lightsout.web.router import _event_end, _is_ongoing
 
