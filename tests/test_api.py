@@ -230,6 +230,34 @@ def test_status_of_iran_is_an_ongoing_national_outage(iran: TestClient) -> None:
     assert data(iran, "/api/v1/status?state=normal&kind=region") == []
 
 
+def test_status_is_not_live_on_recorded_data_and_a_dip_within_noise_is_normal(
+    iran: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ongoing needs live data and "outage" depth beyond noise: Iran's 2019 archive is not live, and
+    the same open national event judged within ordinary variation leaves country/IR "normal" (the dip
+    named with its flag) while its provinces, each listed only beyond its own swing, stay in outage."""
+    [status] = data(iran, "/api/v1/status?country=IR&kind=country")
+    assert status["state"] == "outage" and status["live"] is False  # at the end of the data, not now
+    from dataclasses import replace
+
+    from lightsout.api.access import StoreAccess
+
+    judged = StoreAccess.events
+
+    def dips(self: StoreAccess, store: Any) -> list[Event]:
+        return [
+            replace(e, within_noise=True) if e.scope == Scope.NATIONAL else e for e in judged(self, store)
+        ]
+
+    monkeypatch.setattr(StoreAccess, "events", dips)
+    [status] = data(iran, "/api/v1/status?country=IR&kind=country")
+    assert status["state"] == "normal" and status["event"]["within_noise"] is True
+    assert data(iran, "/api/v1/status?country=IR&kind=country&state=outage") == []
+    regions = data(iran, "/api/v1/status?country=IR&kind=region")
+    assert {r["state"] for r in regions} == {"outage"}
+    assert not any(r["event"]["within_noise"] for r in regions)
+
+
 # -- exports ----------------------------------------------------------------------------------------
 
 

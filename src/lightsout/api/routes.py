@@ -29,6 +29,7 @@ from lightsout.api.state import store_access
 from lightsout.detect.service import EventFilter
 from lightsout.detect.service import event_matches as service_event_matches
 from lightsout.model import Entity, EntityKind, Event, EventKind, Scope, SignalKind
+from lightsout.report.words import is_live
 
 router = APIRouter(
     responses={
@@ -238,7 +239,9 @@ def get_blocking(
     return Envelope(data=page, meta=ListMeta(count=len(page), total=len(rows), limit=limit, offset=offset))
 
 
-def _ongoing_event(event: Event, min_level_pct: float, mean_level_pct: float | None) -> OngoingEvent:
+def _ongoing_event(
+    event: Event, min_level_pct: float, mean_level_pct: float | None, within_noise: bool
+) -> OngoingEvent:
     return OngoingEvent(
         event_id=event.event_id,
         kind=event.kind,
@@ -248,28 +251,44 @@ def _ongoing_event(event: Event, min_level_pct: float, mean_level_pct: float | N
         min_level_pct=min_level_pct,
         mean_level_pct=mean_level_pct,
         confidence=event.confidence,
-        within_noise=event.within_noise,
+        within_noise=within_noise,
     )
 
 
 def _ongoing(events: list[Event]) -> dict[str, OngoingEvent]:
-    """Per entity, the ongoing event that concerns it most: outages before degradations, then the
-    deepest. A sub-entity still down inside a parent's ongoing event counts too."""
+    """Per entity, the open event that concerns it most: falls beyond ordinary variation before dips
+    within it, then outages before degradations, then the deepest. A sub-entity still down inside a
+    parent's open event counts too; detect/noise.judge lists only sub-entities beyond their own swing,
+    so such a listing is never a dip, whatever the parent's own series did."""
     best: dict[str, OngoingEvent] = {}
+
+    def rank(c: OngoingEvent) -> tuple[bool, bool, float]:
+        return (c.within_noise, c.kind != EventKind.OUTAGE, c.min_level_pct)
 
     def offer(entity_id: str, candidate: OngoingEvent) -> None:
         current = best.get(entity_id)
-        rank = (candidate.kind != EventKind.OUTAGE, candidate.min_level_pct)
-        if current is None or rank < (current.kind != EventKind.OUTAGE, current.min_level_pct):
+        if current is None or rank(candidate) < rank(current):
             best[entity_id] = candidate
 
     for event in events:
         if event.end is None:
-            offer(event.entity_id, _ongoing_event(event, event.min_level_pct, event.mean_level_pct))
+            offer(
+                event.entity_id,
+                _ongoing_event(event, event.min_level_pct, event.mean_level_pct, event.within_noise),
+            )
         for affected in event.affected:
             if affected.end is None:
-                offer(affected.entity_id, _ongoing_event(event, round(100 * affected.min_ratio, 1), None))
+                level = round(100 * affected.min_ratio, 1)
+                offer(affected.entity_id, _ongoing_event(event, level, None, within_noise=False))
     return best
+
+
+def _state(event: OngoingEvent | None) -> Literal["normal", "outage", "degradation"]:
+    """An entity's state from its open event: a claim never exceeds its evidence, so a dip within
+    ordinary variation (``within_noise``) leaves it "normal"."""
+    if event is None or event.within_noise:
+        return "normal"
+    return "outage" if event.kind == EventKind.OUTAGE else "degradation"
 
 
 @router.get("/status", summary="Current state of every entity with data: normal, outage or degradation")
@@ -291,9 +310,7 @@ def get_status(
         if until is None:
             continue
         event = ongoing.get(entity.entity_id)
-        entity_state: Literal["normal", "outage", "degradation"] = (
-            "normal" if event is None else ("outage" if event.kind == EventKind.OUTAGE else "degradation")
-        )
+        entity_state = _state(event)
         if state is not None and entity_state != state:
             continue
         rows.append(
@@ -304,6 +321,7 @@ def get_status(
                 country_code=entity.country_code,
                 state=entity_state,
                 data_until=until,
+                live=is_live(until),
                 event=event,
             )
         )

@@ -140,7 +140,9 @@ MODEL_FIELDS: dict[str, dict[str, str]] = {
 
 
 class OngoingEvent(BaseModel):
-    """The event that makes an entity's state what it is."""
+    """The event still open at the end of an entity's data that concerns it most; it makes the
+    entity's state "outage" or "degradation" unless it is a dip within ordinary variation
+    (``within_noise``), which leaves the state "normal"."""
 
     event_id: str
     kind: EventKind
@@ -155,7 +157,11 @@ class OngoingEvent(BaseModel):
     )
     confidence: float
     within_noise: bool = Field(
-        description="The fall stays within ordinary variation (Event.within_noise): a dip, not an outage."
+        description=(
+            "This entity's fall stays within its ordinary variation (the event's Event.within_noise; "
+            "always false for a sub-entity listed in a parent's event, as only those beyond their own "
+            'swing are listed): a dip, not an outage, and the entity\'s state stays "normal".'
+        )
     )
 
 
@@ -164,11 +170,25 @@ class EntityStatus(BaseModel):
     name: str
     kind: EntityKind
     country_code: str | None
-    state: Literal["normal", "outage", "degradation"]
+    state: Literal["normal", "outage", "degradation"] = Field(
+        description=(
+            'The state at data_until: "outage"/"degradation" when an event open there falls beyond '
+            'ordinary variation; "normal" otherwise (no open event, or only a dip within noise).'
+        )
+    )
     data_until: datetime = Field(
         description="End of the entity's latest stored bin: the state is as of then."
     )
-    event: OngoingEvent | None
+    live: bool = Field(
+        description=(
+            "Whether data_until is live (within 2 days of now, report.words.is_live): only then is an open "
+            "event ongoing; otherwise the state holds at the end of the data (a recorded data set or a "
+            "stalled source), not now."
+        )
+    )
+    event: OngoingEvent | None = Field(
+        description="The open event behind the state (or the dip within noise that left it normal), or null."
+    )
 
 
 class SkipCount(BaseModel):
