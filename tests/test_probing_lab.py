@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from lightsout.detect.events import EventParams
@@ -213,12 +214,43 @@ def test_kazakhstan_like_intermittence_is_one_event_with_both_cuts(timeline: Tim
 
 @pytest.mark.parametrize("phase", ["heavy loss", "rate limit"])
 def test_loss_and_rate_limiting_raise_no_outage_only_more_probes(timeline: Timeline, phase: str) -> None:
+    """Lost probes are uncertainty, not an outage: the prober follows each one up (a block believed
+    up that stays silent gets another probe, module docstring of prober.py), so blocks stay up.
+
+    Asserted as what the code guarantees, not as a wall-clock ratio: on a loaded machine replies
+    come late in the clean rounds too (the 0.15 s timeout), so the clean rounds' probes per block
+    vary with load (a bound of 1.2 x the clean rate failed once at 1.352 against 1.358)."""
     assert timeline.events_during(phase) == []
     clean = [timeline.results[r] for r in timeline.phases["warm-up"][2:]]
     bad = [timeline.results[r] for r in timeline.phases[phase]]
-    per_block = lambda rs: sum(int(r.sent.sum()) for r in rs) / sum(int(r.probed.sum()) for r in rs)  # noqa: E731
-    assert per_block(bad) > 1.2 * per_block(clean)  # more uncertainty: the prober probes more
-    assert all(r.up.sum() >= 0.8 * r.probed.sum() for r in bad)
+
+    def lost_per_block(rs: list[RoundResult]) -> float:
+        return sum(int((r.sent - r.answered).sum()) for r in rs) / sum(int(r.probed.sum()) for r in rs)
+
+    # the scenario took effect: the border dropped probes beyond what the clean rounds lost
+    assert lost_per_block(bad) > lost_per_block(clean) + 0.05, (lost_per_block(bad), lost_per_block(clean))
+    for round_no in timeline.phases[phase]:
+        r = timeline.results[round_no]
+        # Every probe lost by a block judged up was followed up (a silent block believed up is not
+        # decided): its last probe was answered, so its follow-ups (all probes but the first) are at
+        # least its lost probes - unless it had all the probes its round allowed it.
+        followed = r.up & (r.sent < _round_limits(timeline, round_no))
+        assert np.all(r.sent[followed] - 1 >= r.sent[followed] - r.answered[followed])
+        assert int((r.sent - r.answered)[followed].sum()) > 0  # there were lost probes to follow up
+        assert r.up.sum() >= 0.8 * r.probed.sum()  # and no block-level outage came of them
+
+
+def _round_limits(timeline: Timeline, round_no: int) -> npt.NDArray[np.int64]:
+    """The probes each block could have in the round (prober.run_round's ``limit``): the round's
+    maximum, or what is left of its hourly budget after the earlier rounds of the same hour."""
+    params = timeline.prober.params
+    start = T0 + round_no * ROUND_S
+    window = start - start % params.budget_window_s
+    used = np.zeros(len(timeline.prober.hitlist), dtype=np.int64)
+    for k in range(round_no):
+        if T0 + k * ROUND_S >= window and not timeline.results[k].gap:
+            used += timeline.results[k].sent
+    return np.minimum(params.hourly_budget - used, params.max_probes)
 
 
 def test_own_uplink_cut_is_a_gap_never_an_outage(timeline: Timeline) -> None:
