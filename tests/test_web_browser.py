@@ -173,7 +173,8 @@ def _shots(tmp_path: Path) -> Path:
 
 
 def test_home_page_map_coloured_by_status(server: str, tmp_path: Path) -> None:
-    """The home page leads with Iran (ongoing) and a world map where Iran is red and the rest blank."""
+    """The home page leads with Iran (open at the end of its 2019 data: not "ongoing") and a world map
+    where Iran is red and the rest blank."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -183,9 +184,10 @@ def test_home_page_map_coloured_by_status(server: str, tmp_path: Path) -> None:
             response = page.goto(f"{server}/", wait_until="networkidle", timeout=60_000)
             assert response is not None and response.status == 200
             first = page.locator("ul.countries li").first
-            assert first.inner_text().startswith("Iran") and "ongoing" in first.inner_text()
+            assert first.inner_text().startswith("Iran") and "open at end of data" in first.inner_text()
+            assert "ongoing" not in first.inner_text()
             iran = page.locator("figure.worldmap path.map.ongoing")
-            assert iran.count() == 1 and "Iran" in iran.locator("title").text_content()
+            assert iran.count() == 1 and iran.locator("title").text_content() == "Iran: open at end of data"
             assert page.locator("figure.worldmap path.map.blank").count() > 150
             figure = page.locator("figure.worldmap svg")
             page.screenshot(path=str(_shots(tmp_path) / "home.png"), full_page=True)

@@ -3,8 +3,9 @@
 A country whose longest series spans less than the detector's warm-up (2 days) is "not enough
 data", not "normal": nothing could have been detected there. "Current" is judged at the end of
 each country's own data, not by the wall clock: an archive of
-November 2019 shows Iran's shutdown as ongoing where its data end, and a live store, whose data
-end minutes ago, shows what is happening now.
+November 2019 shows Iran's shutdown as open where its data end (worded "open at end of data": "ongoing"
+needs live data, ``report.words.is_live``), and a live store, whose data end minutes ago, shows what
+is happening now.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from datetime import datetime, timedelta
 
 from lightsout.detect.seasonal import BaselineParams
 from lightsout.model import Entity, EntityKind, Event, Scope, SeriesSummary
+from lightsout.report.words import is_live
 
 RECENT = timedelta(days=7)
 
@@ -41,6 +43,14 @@ class CountryStatus:
     recent: list[Event]
     events: int  # events of any scope in the country
     data_end: datetime | None
+
+    @property
+    def label(self) -> str:
+        """The status in words: "ongoing" needs live data (:func:`lightsout.report.words.is_live`);
+        an event open where recorded data end (an archive, a stalled source) is "open at end of data"."""
+        if self.status == Status.ONGOING and not is_live(self.data_end):
+            return "open at end of data"
+        return self.status.value
 
     @property
     def national(self) -> bool:

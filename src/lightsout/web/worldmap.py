@@ -45,6 +45,6 @@ def world_map(rows: list[CountryStatus]) -> WorldMap:
     for code, path in shapes.items():
         row = by_code.get(code)
         status = row.status.value if row is not None else ""
-        title = f"{row.name}: {status}" if row is not None else f"{code}: no data in this store"
+        title = f"{row.name}: {row.label}" if row is not None else f"{code}: no data in this store"
         countries.append(MapCountry(code, path, status, title))
     return WorldMap(width, height, source, countries)
