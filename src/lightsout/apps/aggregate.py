@@ -37,7 +37,7 @@ from lightsout.apps.finding import Method, Status, inconclusive
 from lightsout.apps.stored import PAGE_SIZE, pages, stored_verdicts
 from lightsout.apps.verdict import Verdict
 from lightsout.model import OoniMeasurement
-from lightsout.report.words import LIVE_WINDOW as LIVE_WINDOW  # re-exported: web.router reads it here
+from lightsout.report.words import LIVE_WINDOW as LIVE_WINDOW  # the docstring's window (report.words)
 from lightsout.report.words import is_live
 from lightsout.store.base import MeasurementFilter, Store
 
