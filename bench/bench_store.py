@@ -49,6 +49,14 @@ including building the files; 2,761 MB on disk (6.2 bytes/point); writer peak RS
 country page p50/p99 0.265/0.297 s, events query 1.367/1.605 s (740 events), 10 runs. The
 previous stop's largest run was 1 day (64 M points) at 57,602 points/s (0.15x) on ClickHouse.
 
+Full scale on DuckDB (points layout 2), 18:07-18:19 UTC the same day, ``--backends duckdb`` with
+``LIGHTSOUT_DUCKDB_MEMORY_LIMIT=1GB``, otherwise the same options: all 447,552,000 points at
+**1,974,632 points/s** (226.7 s writing, 308.6 s wall), 3,572 MB (8.0 bytes/point), peak RSS 1,312
+MiB; country page p50/p99 0.060/0.082 s, events query 0.825/0.938 s. Its printed ratio against its
+own baseline (5.98x) is an artefact of load (the baseline ran during the ClickHouse run); a 1-day
+run right after on the quiet machine: 1,632,786 vs 3,700,038 points/s = **0.441x** the plain
+INSERT (docs/design.md, "Full IODA scale on DuckDB").
+
 ClickHouse point ingest, bounded runs (3,000 entities x 1 day = 2.6 M points, ``--backends
 clickhouse --reps 3``, nice -n 10, load average 6-9 from the other developers: the server's insert
 is most of the time and shares the 2 cores), each ratio against the baseline of its own run:
