@@ -6,9 +6,11 @@ import multiprocessing
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pytest
 
 from lightsout.errors import InputError
@@ -17,11 +19,14 @@ from lightsout.ingest_parallel import (
     POINT_SCHEMA,
     StageTimes,
     _next,
+    columns_table,
     entity_columns,
     ingest_mrt_files,
     point_columns,
 )
-from lightsout.model import Entity, IngestReport, SignalPoint
+from lightsout.model import Entity, IngestReport, SignalKind, SignalPoint
+from lightsout.sources.bounds import drop_bad_columns, drop_bad_points
+from lightsout.sources.columns import PointColumns
 from lightsout.sources.mrt import read_mrt
 from lightsout.store import open_store
 from lightsout.store.schema import arrow_table
@@ -105,6 +110,38 @@ def test_columns_as_the_store_makes_them(shared_data: Path) -> None:
     assert point_columns(parsed.points).equals(arrow_table(SignalPoint, parsed.points))
     assert entity_columns(parsed.entities).equals(arrow_table(Entity, parsed.entities))
     assert point_columns([]).schema == POINT_SCHEMA and entity_columns([]).num_rows == 0
+
+
+def test_reader_columns_are_its_points(shared_data: Path) -> None:
+    """read_mrt(columns=True), what the workers send: the same points in the same order as the
+    objects, and as Arrow the table store.schema.arrow_table makes of those objects."""
+    path = shared_data / FILES[3]
+    objects, columns = read_mrt(path).points, read_mrt(path, columns=True)
+    assert columns.points == [] and columns.point_columns is not None and len(objects) > 500
+    assert columns.point_columns.points() == objects
+    assert columns_table(columns.point_columns).equals(arrow_table(SignalPoint, objects))
+
+
+def test_bounds_on_columns_as_on_points() -> None:
+    """drop_bad_columns keeps and reports exactly what drop_bad_points does with the objects."""
+    now = int(datetime.now(UTC).timestamp())
+    ok = 1_401_488_100
+    starts = [ok, ok, 600_000_000, ok, ok, now - 600, now + 3 * 86_400]  # 1989, recent, in 3 days
+    columns = PointColumns(
+        "rrc06",
+        300,
+        ["network/AS3333", "country/NL", "network/AS1\x00", "x" * 301],
+        np.array([0, 1, 0, 2, 3, 1, 0], dtype=np.int64),
+        [SignalKind.BGP_PREFIXES, SignalKind.BGP_SLASH24S],
+        np.array([0, 1, 1, 0, 1, 0, 1], dtype=np.int64),
+        np.array(starts, dtype=np.int64),
+        np.array([5.0, float("nan"), 2.0, 1.0, 7.0, 3.0, 4.0]),
+        np.full(7, 2, dtype=np.int64),
+    )
+    kept, skips = drop_bad_columns(columns, "f.mrt")
+    kept_points, point_skips = drop_bad_points(columns.points(), "f.mrt")
+    assert kept.points() == kept_points and len(kept_points) == 2 and skips == point_skips
+    assert len(skips) == 5 and drop_bad_columns(kept, "f.mrt")[0] is kept
 
 
 def test_cli_ingest_with_jobs(shared_data: Path, tmp_path: Path) -> None:

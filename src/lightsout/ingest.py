@@ -18,7 +18,7 @@ from pathlib import Path
 from lightsout.errors import InputError
 from lightsout.model import IngestReport, SourceFile
 from lightsout.sources import Parsed, Progress, no_progress
-from lightsout.sources.bounds import clean_records, drop_bad_points, max_points
+from lightsout.sources.bounds import clean_records, drop_bad_columns, drop_bad_points, max_points
 from lightsout.store import IngestBatch, Store
 
 
@@ -198,6 +198,10 @@ def check_parsed(parsed: Parsed, path: Path) -> Parsed:
     future, no entity id the API cannot serve (lightsout.sources.bounds)."""
     parsed.points, dropped = drop_bad_points(parsed.points, str(path))
     parsed.skipped.extend(dropped)
+    if parsed.point_columns is not None:
+        parsed.point_columns, dropped = drop_bad_columns(parsed.point_columns, str(path))
+        parsed.skipped.extend(dropped)
+    points = point_count(parsed)
     parsed.entities, dropped, cleaned = clean_records(parsed.entities, str(path))
     parsed.skipped.extend(dropped)
     parsed.external_events, dropped, cleaned_events = clean_records(parsed.external_events, str(path))
@@ -207,14 +211,19 @@ def check_parsed(parsed: Parsed, path: Path) -> Parsed:
             f"{cleaned + cleaned_events:,} name(s) or description(s) with control characters, lone "
             "surrogates or too many characters: those characters replaced by U+FFFD or cut"
         )
-    if len(parsed.points) > max_points():
+    if points > max_points():
         raise InputError(
             str(path),
             "",
-            f"{len(parsed.points):,} signal points exceed the limit of {max_points():,} per file "
+            f"{points:,} signal points exceed the limit of {max_points():,} per file "
             "(LIGHTSOUT_MAX_POINTS); split the file",
         )
     return parsed
+
+
+def point_count(parsed: Parsed) -> int:
+    """The points a reader gave, as objects or as columns."""
+    return len(parsed.points) + (len(parsed.point_columns) if parsed.point_columns is not None else 0)
 
 
 def source_record(path: Path, digest: str, parsed: Parsed) -> SourceFile:
@@ -225,14 +234,14 @@ def source_record(path: Path, digest: str, parsed: Parsed) -> SourceFile:
         ingested_at=datetime.now(UTC),
         records_read=parsed.records_read,
         records_skipped=len(parsed.skipped) + parsed.skipped_unlisted,
-        points_written=len(parsed.points),
+        points_written=point_count(parsed),
     )
 
 
 def fill_report(report: IngestReport, parsed: Parsed, measurements: int) -> IngestReport:
     report.format = parsed.format
     report.records_read = parsed.records_read
-    report.points_written = len(parsed.points)
+    report.points_written = point_count(parsed)
     report.measurements_written = measurements
     report.entities_written = len(parsed.entities)
     report.external_events_written = len(parsed.external_events)

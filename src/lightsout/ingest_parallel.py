@@ -5,8 +5,9 @@ before), so one worker reads them in time order, carrying the tables from file t
 collectors are independent and read in parallel, the largest first (by bytes, so a big collector
 does not start last and finish alone). Each worker applies the ingest's bounds
 (:func:`lightsout.ingest.check_parsed`) and sends every file as soon as it is read, its points and
-entities as Arrow columns (:func:`point_columns`, :func:`entity_columns`), which DuckDB writes as
-they are. The parent is the store's one writer: it writes each file in one transaction, in its
+entities as Arrow columns, which DuckDB writes as they are: the reader gives the points as columns
+(``read_mrt(columns=True)``, :class:`~lightsout.sources.columns.PointColumns`), never as one object
+per point, and :func:`columns_table` wraps its arrays (:func:`entity_columns` makes the entities'). The parent is the store's one writer: it writes each file in one transaction, in its
 collector's order, while the workers read on, so the store and the results are the same as with one
 process. A worker is at most :data:`AHEAD` files ahead of the parent's writes (memory stays bounded
 when the writes are the slower part).
@@ -39,6 +40,7 @@ from lightsout.errors import InputError
 from lightsout.ingest import check_input_file, check_parsed, fill_report, sha256_of, source_record
 from lightsout.model import Entity, EntityKind, IngestReport, SignalKind, SignalPoint
 from lightsout.sources import CarryState, Parsed
+from lightsout.sources.columns import PointColumns
 from lightsout.store import IngestBatch, Store
 
 AHEAD = 2  # files a worker may have read but the parent not yet written, per worker
@@ -118,6 +120,52 @@ def point_columns(points: list[SignalPoint]) -> pa.Table:
     return pa.Table.from_arrays([_column(values[f.name], f.type) for f in POINT_SCHEMA], schema=POINT_SCHEMA)
 
 
+def columns_table(columns: PointColumns) -> pa.Table:
+    """A reader's :class:`PointColumns` as the Arrow table :func:`point_columns` makes of the same
+    points, straight from the numpy arrays (the strings gathered from the distinct ones)."""
+    rows = len(columns)
+    arrays = {
+        "entity_id": _gather(columns.words, columns.entity),
+        "signal": _gather([_SIGNAL_VALUES[s] for s in columns.signals], columns.signal),
+        "source": _gather([columns.source], numpy.zeros(rows, dtype=numpy.int64)),
+        "bin_start": columns.bin_start_s * 1_000_000,
+        "bin_s": numpy.full(rows, columns.bin_s, dtype=numpy.int64),
+        "value": columns.value,
+        "samples": columns.samples,
+    }
+    out = []
+    for f in POINT_SCHEMA:
+        made = arrays[f.name]
+        if isinstance(made, pa.Array):
+            out.append(made)
+        else:
+            kind = numpy.float64 if f.type == pa.float64() else numpy.int64
+            typed = numpy.ascontiguousarray(made, dtype=kind)
+            out.append(pa.Array.from_buffers(f.type, rows, [None, pa.py_buffer(typed)], 0))
+    return pa.Table.from_arrays(out, schema=POINT_SCHEMA)
+
+
+def _gather(words: list[str], index: numpy.ndarray[Any, Any]) -> pa.Array:
+    """The string column ``[words[i] for i in index]``, built with numpy: each row's bytes copied
+    from the distinct words' (one UTF-8 encoding per word, not per row)."""
+    encoded = [w.encode() for w in words]
+    sizes = numpy.fromiter(map(len, encoded), dtype=numpy.int64, count=len(encoded))
+    starts = numpy.zeros(len(encoded) + 1, dtype=numpy.int64)
+    numpy.cumsum(sizes, out=starts[1:])
+    blob = numpy.frombuffer(b"".join(encoded), dtype=numpy.uint8)
+    lengths = sizes[index]
+    offsets = numpy.zeros(len(index) + 1, dtype=numpy.int64)
+    numpy.cumsum(lengths, out=offsets[1:])
+    total = int(offsets[-1])
+    if total >= 1 << 31:
+        raise OverflowError("a string column past 2 GiB")
+    # the byte at output position p comes from word index[r]'s start + (p - offsets[r])
+    where = numpy.arange(total, dtype=numpy.int64) + numpy.repeat(starts[:-1][index] - offsets[:-1], lengths)
+    data = blob[where] if total else numpy.zeros(0, dtype=numpy.uint8)
+    buffers = [None, pa.py_buffer(offsets.astype(numpy.int32)), pa.py_buffer(data)]
+    return pa.Array.from_buffers(pa.string(), len(index), buffers, 0)
+
+
 def entity_columns(entities: list[Entity]) -> pa.Table:
     """:class:`Entity` rows as Arrow columns (as ``store.schema.arrow_table`` makes them)."""
     get = operator.attrgetter
@@ -192,7 +240,8 @@ def _read_file(path: Path, digest: str, carry: CarryState | None, times: dict[st
 
     started = _cpu()
     try:
-        parsed = read_mrt(path, load_carry=load, hand_over=True)  # the tables stay in memory
+        # the tables stay in memory; the points come as columns, never as objects
+        parsed = read_mrt(path, load_carry=load, hand_over=True, columns=True)
     except InputError as exc:
         return _File(path, digest, error=(exc.position, exc.message))
     finally:
@@ -207,8 +256,9 @@ def _read_file(path: Path, digest: str, carry: CarryState | None, times: dict[st
     finally:
         times["bounds (check_parsed)"] = times.get("bounds (check_parsed)", 0.0) + _cpu() - started
     started = _cpu()
-    points, entities = point_columns(parsed.points), entity_columns(parsed.entities)
-    parsed.points, parsed.entities = [], []
+    assert parsed.point_columns is not None and not parsed.points
+    points, entities = columns_table(parsed.point_columns), entity_columns(parsed.entities)
+    parsed.point_columns, parsed.entities = None, []
     times["Arrow columns"] = times.get("Arrow columns", 0.0) + _cpu() - started
     return _File(path, digest, parsed, points, entities)
 

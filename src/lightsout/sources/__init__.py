@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from lightsout.model import Entity, ExternalEvent, OoniMeasurement, SignalPoint, Skip
+from lightsout.sources.columns import PointColumns
 
 # Called with (units done, units total) as a reader makes progress; units are bytes of input.
 Progress = Callable[[int, int], None]
@@ -56,3 +57,5 @@ class Parsed:
     carry: CarryState | None = None  # state to hand to the next file of the same stream
     external_events: list[ExternalEvent] = field(default_factory=list)  # other observatories' outages
     skipped_unlisted: int = 0  # skips counted but not listed in ``skipped`` (a reader's bound on memory)
+    # the points as columns instead of ``points`` (read_mrt(columns=True): the parallel MRT ingest)
+    point_columns: PointColumns | None = None

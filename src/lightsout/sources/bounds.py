@@ -33,6 +33,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from lightsout.model import Entity, ExternalEvent, SignalPoint, Skip
+from lightsout.sources.columns import PointColumns
 
 R = TypeVar("R", Entity, ExternalEvent)
 
@@ -208,6 +209,41 @@ def drop_bad_points(points: list[SignalPoint], path: str) -> tuple[list[SignalPo
         for reason, count in dropped.items()
     ]
     return kept, skips
+
+
+def drop_bad_columns(columns: PointColumns, path: str) -> tuple[PointColumns, list[Skip]]:
+    """:func:`drop_bad_points` on points given as columns, with the same result: a vectorised
+    screen (finite values, bin starts a second inside 1990..tomorrow, each distinct entity id
+    checked once) passes the common rows; the few it flags are judged by :func:`point_problem`
+    itself, so the reasons and counts are those of the objects."""
+    import numpy as np
+
+    now = datetime.now(UTC)
+    earliest, latest = EARLIEST.timestamp(), latest_allowed(now).timestamp()
+    starts = columns.bin_start_s
+    bad_word = np.fromiter(
+        (text_problem(w, MAX_ENTITY_ID_CHARS) is not None for w in columns.words),
+        dtype=bool,
+        count=len(columns.words),
+    )
+    suspect = ~np.isfinite(columns.value) | (starts < earliest + 1) | (starts > latest - 1)
+    if len(bad_word) and bad_word.any():
+        suspect |= bad_word[columns.entity]
+    flagged = np.flatnonzero(suspect).tolist()
+    if not flagged:
+        return columns, []
+    keep = np.ones(len(columns), dtype=bool)
+    dropped: dict[str, int] = {}
+    for row, point in zip(flagged, columns.points(flagged), strict=True):
+        problem = point_problem(point, now)
+        if problem is not None:
+            keep[row] = False
+            dropped[problem] = dropped.get(problem, 0) + 1
+    skips = [
+        Skip(path, "signal points", f"{count:,} point(s) left out: {reason}")
+        for reason, count in dropped.items()
+    ]
+    return columns.select(keep), skips
 
 
 def clean_text(text: str, limit: int = MAX_TEXT_CHARS) -> str:

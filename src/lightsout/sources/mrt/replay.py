@@ -33,12 +33,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from itertools import chain
 from typing import TYPE_CHECKING, NamedTuple
 
 from lightsout.attribution.entities import make_asn_networks, make_country
 from lightsout.attribution.geo import GeoLocator
 from lightsout.model import Entity, SignalKind, SignalPoint
+from lightsout.sources.columns import PointColumns
 from lightsout.sources.mrt.tables import AFI_V4, RouteTables, key_text
 
 if TYPE_CHECKING:
@@ -332,16 +333,45 @@ class Replay:
         self.peer_peaks = dict(sorted(state.peaks.items(), key=lambda kv: -kv[1]))
         self.located, self.unlocated = countries.located, countries.unlocated
 
-    def points(self, source: str) -> list[SignalPoint]:
-        out: list[SignalPoint] = []
+    def point_columns(self, source: str) -> PointColumns:
+        """Every bin's values as columns: per bin, per entity (its ASes, then its countries), a
+        ``bgp_prefixes`` row and a ``bgp_slash24s`` row, ``samples`` the bin's full-feed peers. No
+        object per point (a full table is ~200k of them): the parallel ingest sends these columns."""
+        import numpy as np
+
+        asns = sorted(set().union(*(b.by_asn for b in self.bins)))
+        codes = sorted(set().union(*(b.by_country for b in self.bins)))
+        words = [f"network/AS{asn}" for asn in asns] + [f"country/{cc}" for cc in codes]
+        asn_index = np.array(asns, dtype=np.int64)
+        cc_index = {cc: i for i, cc in enumerate(codes, start=len(asns))}
+        entity, value, start, samples = [], [], [], []
         for b in self.bins:
-            start = datetime.fromtimestamp(b.start_s, UTC)
-            full, prefixes, slash24s = b.full_feed, SignalKind.BGP_PREFIXES, SignalKind.BGP_SLASH24S
-            append = out.append
-            for entity_id, (n_prefixes, n_slash24s) in _entity_values(b):
-                append(SignalPoint(entity_id, prefixes, source, start, BIN_S, float(n_prefixes), full))
-                append(SignalPoint(entity_id, slash24s, source, start, BIN_S, float(n_slash24s), full))
-        return out
+            n_asn, n_cc = len(b.by_asn), len(b.by_country)
+            ids = np.empty(n_asn + n_cc, dtype=np.int64)
+            ids[:n_asn] = np.searchsorted(asn_index, np.fromiter(b.by_asn, dtype=np.int64, count=n_asn))
+            ids[n_asn:] = np.fromiter(map(cc_index.__getitem__, b.by_country), dtype=np.int64, count=n_cc)
+            entity.append(np.repeat(ids, 2))
+            pairs = chain(chain.from_iterable(b.by_asn.values()), chain.from_iterable(b.by_country.values()))
+            value.append(np.fromiter(pairs, dtype=np.float64, count=2 * len(ids)))  # (prefixes, /24s)
+            start.append(np.full(2 * len(ids), b.start_s, dtype=np.int64))
+            samples.append(np.full(2 * len(ids), b.full_feed, dtype=np.int64))
+        rows = sum(map(len, value))
+        empty = np.zeros(0, dtype=np.int64)
+        return PointColumns(
+            source,
+            BIN_S,
+            words,
+            np.concatenate(entity) if entity else empty,
+            [SignalKind.BGP_PREFIXES, SignalKind.BGP_SLASH24S],
+            np.tile(np.array([0, 1], dtype=np.int64), rows // 2),
+            np.concatenate(start) if start else empty,
+            np.concatenate(value) if value else np.zeros(0, dtype=np.float64),
+            np.concatenate(samples) if samples else empty,
+        )
+
+    def points(self, source: str) -> list[SignalPoint]:
+        """:meth:`point_columns` as objects (sequential ingest, RIS Live, tests)."""
+        return self.point_columns(source).points()
 
     def entities(self) -> list[Entity]:
         made = _AS_ENTITIES
