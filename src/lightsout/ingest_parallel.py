@@ -7,7 +7,8 @@ does not start last and finish alone). Each worker applies the ingest's bounds
 (:func:`lightsout.ingest.check_parsed`) and sends every file as soon as it is read, its points and
 entities as Arrow columns, which DuckDB writes as they are: the reader gives the points as columns
 (``read_mrt(columns=True)``, :class:`~lightsout.sources.columns.PointColumns`), never as one object
-per point, and :func:`columns_table` wraps its arrays (:func:`entity_columns` makes the entities'). The parent is the store's one writer: it writes each file in one transaction, in its
+per point, and :func:`columns_table` wraps its arrays (:func:`entity_columns` makes the
+entities'). The parent is the store's one writer: it writes each file in one transaction, in its
 collector's order, while the workers read on, so the store and the results are the same as with one
 process. A worker is at most :data:`AHEAD` files ahead of the parent's writes (memory stays bounded
 when the writes are the slower part).
