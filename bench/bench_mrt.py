@@ -42,6 +42,13 @@ Where the 14.99 s went: workers' ``read_mrt`` 8.74 s (58 %), the parent's DuckDB
 (23 %), Arrow columns 0.70 s (2.5 s before), workers' start-up and imports 0.58 s (two processes),
 bounds 0.44 s, the parent's start-up, imports and store opening 0.41 s, the rest under 0.2 s each.
 Still below 1x: docs/mrt.md, "Parallel ingest: where the CPU goes".
+Points as columns (``read_mrt(columns=True)``: no ``SignalPoint`` per point in the workers),
+2026-12-03 18:41-18:47 UTC, load 2.6-4.1, ``--parallel-only --repeat 3 --baseline-src`` (main
+before it) run twice: ingest 11.34 CPU s = **1.07x bgpdump -m** (baseline 11.14 s = 1.09x), then
+12.49 s = **1.06x** (baseline 12.98 s = 1.02x): the ~0.5 s it saves is within the noise between
+runs; alone, the workers' side (5 alternations) went from a median 7.21 to 6.14 CPU s. Where the
+12.49 s went: workers' ``read_mrt`` 7.21 s, parent's DuckDB writes 2.76 s, workers' start-up
+0.72 s, Arrow columns 0.39 s (now mostly the entities'), bounds 0.36 s.
 
 ``--full-scale`` also builds a synthetic RIB: the jinx full feed (196.223.14.55's 497k routes)
 replayed as ``--peers`` peers (default 40, ~20 million routes, uncompressed TABLE_DUMP_V2,
