@@ -57,6 +57,12 @@ own baseline (5.98x) is an artefact of load (the baseline ran during the ClickHo
 run right after on the quiet machine: 1,632,786 vs 3,700,038 points/s = **0.441x** the plain
 INSERT (docs/design.md, "Full IODA scale on DuckDB").
 
+Both backends at full scale in one invocation, 18:32-18:54 UTC (``--backends duckdb,clickhouse``,
+otherwise as above; load 1.7-4.1): plain INSERT 5,461,759 points/s; DuckDB store **2,553,299
+(0.467x)**, ClickHouse **639,543 (0.117x)**, ClickHouse / DuckDB 0.25x; disk 8.0 vs 6.2 B/point
+(0.77x); country page p50/p99 DuckDB 0.055/0.063 s, ClickHouse 0.134/0.172 s; events query
+0.748/1.017 s and 0.965/1.097 s, 740 events on both.
+
 ClickHouse point ingest, bounded runs (3,000 entities x 1 day = 2.6 M points, ``--backends
 clickhouse --reps 3``, nice -n 10, load average 6-9 from the other developers: the server's insert
 is most of the time and shares the 2 cores), each ratio against the baseline of its own run:
