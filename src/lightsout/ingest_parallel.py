@@ -28,7 +28,6 @@ import traceback
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
 from itertools import accumulate
 from multiprocessing.context import SpawnContext, SpawnProcess
 from pathlib import Path
@@ -39,7 +38,7 @@ import pyarrow as pa
 
 from lightsout.errors import InputError
 from lightsout.ingest import check_input_file, check_parsed, fill_report, sha256_of, source_record
-from lightsout.model import Entity, EntityKind, IngestReport, SignalKind, SignalPoint
+from lightsout.model import Entity, EntityKind, IngestReport, SignalKind
 from lightsout.sources import CarryState, Parsed
 from lightsout.sources.columns import PointColumns
 from lightsout.store import IngestBatch, Store
@@ -68,8 +67,6 @@ ENTITY_SCHEMA = pa.schema(
         ("asn", pa.int64()),
     ]
 )
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
 _SIGNAL_VALUES = {kind: kind.value for kind in SignalKind}
 _KIND_VALUES = {kind: kind.value for kind in EntityKind}
 
@@ -95,35 +92,9 @@ class StageTimes:
         side[stage] = side.get(stage, 0.0) + seconds
 
 
-def point_columns(points: list[SignalPoint]) -> pa.Table:
-    """:class:`SignalPoint` rows as Arrow columns (the table ``store.schema.arrow_table`` makes),
-    ~5x faster: built from buffers (:func:`_column`), each distinct bin start converted once."""
-    get = operator.attrgetter
-    micros: dict[int, int] = {}
-    starts = []
-    for start in map(get("bin_start"), points):
-        key = id(start)  # a file's points share a few datetime objects
-        value = micros.get(key)
-        if value is None:
-            if start.utcoffset() != timedelta(0):
-                raise ValueError(f"bin start {start!r} is not UTC")
-            value = micros[key] = (start - _EPOCH) // _MICROSECOND
-        starts.append(value)
-    values = {
-        "entity_id": list(map(get("entity_id"), points)),
-        "signal": [_SIGNAL_VALUES[s] for s in map(get("signal"), points)],
-        "source": list(map(get("source"), points)),
-        "bin_start": starts,
-        "bin_s": list(map(get("bin_s"), points)),
-        "value": list(map(get("value"), points)),
-        "samples": list(map(get("samples"), points)),
-    }
-    return pa.Table.from_arrays([_column(values[f.name], f.type) for f in POINT_SCHEMA], schema=POINT_SCHEMA)
-
-
 def columns_table(columns: PointColumns) -> pa.Table:
-    """A reader's :class:`PointColumns` as the Arrow table :func:`point_columns` makes of the same
-    points, straight from the numpy arrays (the strings gathered from the distinct ones)."""
+    """A reader's :class:`PointColumns` as the Arrow table ``store.schema.arrow_table`` makes of the
+    same points, straight from the numpy arrays (the strings gathered from the distinct ones)."""
     rows = len(columns)
     arrays = {
         "entity_id": _gather(columns.words, columns.entity),
@@ -179,12 +150,12 @@ def entity_columns(entities: list[Entity]) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=ENTITY_SCHEMA)
 
 
-_BUFFER_CODES = {pa.int64(): "q", pa.float64(): "d", POINT_SCHEMA.field("bin_start").type: "q"}
+_BUFFER_CODES = {pa.int64(): "q", pa.float64(): "d"}
 _FILL = {pa.string(): "", pa.float64(): 0.0}
 
 
 def _column(values: list[Any], kind: pa.DataType) -> pa.Array:
-    """A column of strings, 64-bit integers (timestamps as microseconds) or doubles, ``None`` for
+    """A column of strings, 64-bit integers or doubles, ``None`` for
     null, made from buffers. ``pa.array`` would give the same, but its first call imports pandas
     where it is installed (0.3 s of CPU per worker process) and it is 2-5x slower."""
     null_count = values.count(None)
