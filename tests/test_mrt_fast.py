@@ -22,7 +22,7 @@ import pytest
 from lightsout.attribution.geo import GeoLocator
 from lightsout.sources import CarryState, Parsed, mrt
 from lightsout.sources.mrt import read_mrt
-from lightsout.sources.mrt.tables import RouteTables
+from lightsout.sources.mrt.tables import RouteTables, key_of_text
 
 BUILT = importlib.util.find_spec("lightsout.sources.mrt._fastmrt") is not None
 GEO_BUILT = importlib.util.find_spec("lightsout.attribution._fastgeo") is not None
@@ -136,3 +136,48 @@ def test_without_the_extensions(shared_data: Path, monkeypatch: pytest.MonkeyPat
     assert built.carry is not None
     again = RouteTables.load(built.carry.payload)  # the keys split in Python
     assert again.dump() == built.carry.payload  # and joined in Python
+
+
+V1_TABLES = Path(__file__).parent / "fixtures" / "tables-v1.updates.20100722.2015.bin"
+
+
+def test_stored_tables_of_format_1_still_load(shared_data: Path) -> None:
+    """Tables a store saved before format 2 (zlib) load as the same tables the reader makes now,
+    and are saved again in format 2; a damaged or unknown payload is a ValueError."""
+    old = V1_TABLES.read_bytes()
+    assert old[:6] == b"LOTAB1"
+    parsed = read_mrt(shared_data / COLLECTORS / "bgpdump-test_data" / "updates.20100722.2015.gz")
+    assert parsed.carry is not None and parsed.carry.payload[:6] == b"LOTAB2"
+    assert _contents(old) == _contents(parsed.carry.payload)
+    assert RouteTables.load(old).dump() == parsed.carry.payload
+    for bad in (b"", old[:20], parsed.carry.payload[:-9], b"LOTAB3" + parsed.carry.payload[6:]):
+        with pytest.raises(ValueError):
+            RouteTables.load(bad)
+
+
+def test_stored_tables_round_trip() -> None:
+    """Format 2 keeps AS_SETs, dense and sparse peer tables, IPv6 keys and no-country prefixes."""
+    state = RouteTables()
+    keys = [key_of_text(f"10.{i >> 8}.{i & 255}.0/24") for i in range(3000)] + [key_of_text("2001:db8::/32")]
+    for key in keys:
+        state.prefix_id(key)
+    single, as_set = state.origin_id((64500,)), state.origin_id((65003, 65001, 65002))
+    full, sparse = state.table("192.0.2.1"), state.table("2001:db8::1")
+    for pid in range(len(keys)):
+        full[pid] = as_set if pid % 7 == 0 else single
+    sparse[5] = sparse[3000] = single
+    state.sizes.update({"192.0.2.1": len(keys), "2001:db8::1": 2})
+    state.peaks.update(state.sizes)
+    state.known_asns = {64500, 65001, 65002, 65003, 4_200_000_000}
+    state.country_codes = ["US", "NL"]
+    state.country_of = np.array([i % 3 - 1 for i in range(len(keys))], dtype=np.int32)
+    again = RouteTables.load(state.dump())
+    assert again.origin_sets == [(), (64500,), (65001, 65002, 65003)]
+    assert again.origin_id((65002, 65001, 65003)) == as_set
+    assert again.keys == keys and again.ids == state.ids
+    assert {p: bytes(t)[: 4 * len(keys)] for p, t in again.tables.items()} == {
+        p: bytes(t)[: 4 * len(keys)] for p, t in state.tables.items()
+    }
+    assert again.sizes == state.sizes and again.known_asns == state.known_asns
+    assert again.country_of.tolist() == state.country_of.tolist()
+    assert again.dump() == state.dump()
