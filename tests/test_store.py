@@ -131,6 +131,32 @@ def test_a_batch_given_as_columns_is_stored_as_the_same_rows(store: Store) -> No
     assert store.sources() == [source("a", points=4)]
 
 
+def test_an_mrt_file_ingested_as_columns_is_stored_as_its_point_objects(
+    store: Store, shared_data: Path
+) -> None:
+    """Every MRT ingest hands the store Arrow columns (lightsout.ingest.make_batch): on every
+    backend, a real update file (2 bins of 362 series) reads back as the reader's SignalPoint and
+    Entity objects, bin by bin."""
+    from lightsout.ingest import check_parsed, ingest_file
+    from lightsout.sources.mrt import read_mrt
+
+    path = shared_data / "mrt" / "collectors" / "bgpdump-test_data" / "updates.20100722.2015.gz"
+    report = ingest_file(store, path)
+    objects = check_parsed(read_mrt(path), path)  # the objects, as ingest checks them
+    assert report.points_written == len(objects.points) == 724
+    assert store.entities() == sorted(objects.entities, key=lambda e: (e.kind.value, e.entity_id))
+    expected: dict[SeriesKey, list[tuple[int, float]]] = {}
+    for p in objects.points:
+        key = SeriesKey(p.entity_id, p.signal, p.source, p.bin_s)
+        expected.setdefault(key, []).append((int(p.bin_start.timestamp()), p.value))
+    summaries = store.series()
+    assert {s.key: s.points for s in summaries} == {k: len(v) for k, v in expected.items()}
+    for key in [s.key for s in summaries][::40]:  # one point read per 40 series (each a query)
+        series = store.points(key)
+        assert list(zip(series.times_s.tolist(), series.values.tolist(), strict=True)) == sorted(expected[key])
+    assert store.sources()[0].points_written == 724 and store.load_carry("mrt/mrt") is not None
+
+
 def test_ingest_state_and_sources_by_sha_answer_without_reading_every_record(store: Store) -> None:
     # The read paths' cache key and an event's files: never the whole ledger (one row per live item).
     assert store.ingest_state() == (0, None) and store.sources_by_sha(["a"]) == []

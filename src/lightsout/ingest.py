@@ -3,6 +3,12 @@
 A file is identified by the SHA-256 of its bytes. Its data and its ``sources`` row are written
 in one transaction, so an ingest killed half-way leaves no trace and simply runs again, and
 re-ingesting a file that is already stored (under any name) adds nothing.
+
+What a reader gave is checked (:func:`check_parsed`) and made into the store's batch by
+:func:`make_batch`, the one way every file goes in. MRT files (here, in the parallel ingest's
+workers, :mod:`lightsout.ingest_parallel`, and from the live archives,
+:mod:`lightsout.sources.mrt_archive`) are read with their points as columns
+(``read_mrt(columns=True)``) and written as Arrow columns, never as one object per point.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from lightsout.errors import InputError
-from lightsout.model import IngestReport, SourceFile
+from lightsout.model import Checkpoint, IngestReport, OoniVerdict, SourceFile
 from lightsout.sources import Parsed, Progress, no_progress
 from lightsout.sources.bounds import clean_records, drop_bad_columns, drop_bad_points, max_points
 from lightsout.store import IngestBatch, Store
@@ -127,7 +133,7 @@ def ingest_file(
         from lightsout.sources.mrt import read_mrt
 
         # BGP update files continue the routing tables of the collector's previous file.
-        parsed = read_mrt(path, progress, load_carry=store.load_carry)
+        parsed = read_mrt(path, progress, load_carry=store.load_carry, columns=True)
     elif fmt == InputFormat.IODA:
         from lightsout.sources.ioda import read_ioda
 
@@ -180,17 +186,38 @@ def _write(
     if report is None:
         report = IngestReport(path=str(path), format=parsed.format, sha256=digest)
     parsed = check_parsed(parsed, path)
-    store.write_batch(
-        IngestBatch(
-            source_record(path, digest, parsed),
-            parsed.entities,
-            parsed.points,
-            parsed.measurements,
-            parsed.carry,
-            external_events=parsed.external_events,
-        )
-    )
+    store.write_batch(make_batch(source_record(path, digest, parsed), parsed))
     return fill_report(report, parsed, len(parsed.measurements))
+
+
+def make_batch(
+    source: SourceFile,
+    parsed: Parsed,
+    checkpoint: Checkpoint | None = None,
+    verdicts: list[OoniVerdict] | None = None,
+) -> IngestBatch:
+    """What a checked :class:`Parsed` puts in the store, with its source record (and a live
+    source's checkpoint and verdicts). Points a reader gave as columns (``Parsed.point_columns``:
+    every MRT read) go as Arrow columns, and the file's entities with them
+    (:func:`lightsout.store.schema.columns_table`, :func:`~lightsout.store.schema.entity_columns`:
+    the tables ``arrow_table`` makes of the rows, built from buffers): no object per point, and no
+    ``pa.array``, whose first call imports pandas. Both backends store either form alike."""
+    batch = IngestBatch(
+        source,
+        parsed.entities,
+        parsed.points,
+        parsed.measurements,
+        parsed.carry,
+        checkpoint=checkpoint,
+        external_events=parsed.external_events,
+        verdicts=verdicts or [],
+    )
+    if parsed.point_columns is not None:
+        from lightsout.store.schema import columns_table, entity_columns
+
+        batch.point_columns = columns_table(parsed.point_columns)
+        batch.entity_columns, batch.entities = entity_columns(parsed.entities), []
+    return batch
 
 
 def check_parsed(parsed: Parsed, path: Path) -> Parsed:

@@ -4,14 +4,13 @@ A collector's files depend on each other (an update file continues the routing t
 before), so one worker reads them in time order, carrying the tables from file to file; different
 collectors are independent and read in parallel, the largest first (by bytes, so a big collector
 does not start last and finish alone). Each worker applies the ingest's bounds
-(:func:`lightsout.ingest.check_parsed`) and sends every file as soon as it is read, its points and
-entities as Arrow columns, which DuckDB writes as they are: the reader gives the points as columns
-(``read_mrt(columns=True)``, :class:`~lightsout.sources.columns.PointColumns`), never as one object
-per point, and :func:`columns_table` wraps its arrays (:func:`entity_columns` makes the
-entities'). The parent is the store's one writer: it writes each file in one transaction, in its
-collector's order, while the workers read on, so the store and the results are the same as with one
-process. A worker is at most :data:`AHEAD` files ahead of the parent's writes (memory stays bounded
-when the writes are the slower part).
+(:func:`lightsout.ingest.check_parsed`) and sends every file as soon as it is read, as the batch
+the sequential ingest makes of it (:func:`lightsout.ingest.make_batch`: the reader's point columns,
+``read_mrt(columns=True)``, and the entities as Arrow columns, never an object per point). The
+parent is the store's one writer: it writes each file in one transaction, in its collector's order,
+while the workers read on, so the store and the results are the same as with one process. A worker
+is at most :data:`AHEAD` files ahead of the parent's writes (memory stays bounded when the writes
+are the slower part).
 
 Where the CPU goes is measured by :class:`StageTimes` (``bench/bench_mrt.py --jobs 2`` prints it).
 """
@@ -19,56 +18,32 @@ Where the CPU goes is measured by :class:`StageTimes` (``bench/bench_mrt.py --jo
 from __future__ import annotations
 
 import multiprocessing
-import operator
 import os
 import queue
 import resource
 import time
 import traceback
-from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from itertools import accumulate
+from datetime import UTC, datetime
 from multiprocessing.context import SpawnContext, SpawnProcess
 from pathlib import Path
 from typing import Any
 
-import numpy
-import pyarrow as pa
-
 from lightsout.errors import InputError
-from lightsout.ingest import check_input_file, check_parsed, fill_report, sha256_of, source_record
-from lightsout.model import Entity, EntityKind, IngestReport, SignalKind
+from lightsout.ingest import (
+    check_input_file,
+    check_parsed,
+    fill_report,
+    make_batch,
+    sha256_of,
+    source_record,
+)
+from lightsout.model import IngestReport
 from lightsout.sources import CarryState, Parsed
-from lightsout.sources.columns import PointColumns
 from lightsout.store import IngestBatch, Store
 
 AHEAD = 2  # files a worker may have read but the parent not yet written, per worker
-
-POINT_SCHEMA = pa.schema(
-    [
-        ("entity_id", pa.string()),
-        ("signal", pa.string()),
-        ("source", pa.string()),
-        ("bin_start", pa.timestamp("us", tz="UTC")),
-        ("bin_s", pa.int64()),
-        ("value", pa.float64()),
-        ("samples", pa.int64()),
-    ]
-)
-ENTITY_SCHEMA = pa.schema(
-    [
-        ("entity_id", pa.string()),
-        ("kind", pa.string()),
-        ("code", pa.string()),
-        ("name", pa.string()),
-        ("country_code", pa.string()),
-        ("parent_id", pa.string()),
-        ("asn", pa.int64()),
-    ]
-)
-_SIGNAL_VALUES = {kind: kind.value for kind in SignalKind}
-_KIND_VALUES = {kind: kind.value for kind in EntityKind}
 
 
 def _cpu() -> float:
@@ -92,98 +67,17 @@ class StageTimes:
         side[stage] = side.get(stage, 0.0) + seconds
 
 
-def columns_table(columns: PointColumns) -> pa.Table:
-    """A reader's :class:`PointColumns` as the Arrow table ``store.schema.arrow_table`` makes of the
-    same points, straight from the numpy arrays (the strings gathered from the distinct ones)."""
-    rows = len(columns)
-    arrays = {
-        "entity_id": _gather(columns.words, columns.entity),
-        "signal": _gather([_SIGNAL_VALUES[s] for s in columns.signals], columns.signal),
-        "source": _gather([columns.source], numpy.zeros(rows, dtype=numpy.int64)),
-        "bin_start": columns.bin_start_s * 1_000_000,
-        "bin_s": numpy.full(rows, columns.bin_s, dtype=numpy.int64),
-        "value": columns.value,
-        "samples": columns.samples,
-    }
-    out = []
-    for f in POINT_SCHEMA:
-        made = arrays[f.name]
-        if isinstance(made, pa.Array):
-            out.append(made)
-        else:
-            kind = numpy.float64 if f.type == pa.float64() else numpy.int64
-            typed = numpy.ascontiguousarray(made, dtype=kind)
-            out.append(pa.Array.from_buffers(f.type, rows, [None, pa.py_buffer(typed)], 0))
-    return pa.Table.from_arrays(out, schema=POINT_SCHEMA)
-
-
-def _gather(words: list[str], index: numpy.ndarray[Any, Any]) -> pa.Array:
-    """The string column ``[words[i] for i in index]``, built with numpy: each row's bytes copied
-    from the distinct words' (one UTF-8 encoding per word, not per row)."""
-    encoded = [w.encode() for w in words]
-    sizes = numpy.fromiter(map(len, encoded), dtype=numpy.int64, count=len(encoded))
-    starts = numpy.zeros(len(encoded) + 1, dtype=numpy.int64)
-    numpy.cumsum(sizes, out=starts[1:])
-    blob = numpy.frombuffer(b"".join(encoded), dtype=numpy.uint8)
-    lengths = sizes[index]
-    offsets = numpy.zeros(len(index) + 1, dtype=numpy.int64)
-    numpy.cumsum(lengths, out=offsets[1:])
-    total = int(offsets[-1])
-    if total >= 1 << 31:
-        raise OverflowError("a string column past 2 GiB")
-    # the byte at output position p comes from word index[r]'s start + (p - offsets[r])
-    where = numpy.arange(total, dtype=numpy.int64) + numpy.repeat(starts[:-1][index] - offsets[:-1], lengths)
-    data = blob[where] if total else numpy.zeros(0, dtype=numpy.uint8)
-    buffers = [None, pa.py_buffer(offsets.astype(numpy.int32)), pa.py_buffer(data)]
-    return pa.Array.from_buffers(pa.string(), len(index), buffers, 0)
-
-
-def entity_columns(entities: list[Entity]) -> pa.Table:
-    """:class:`Entity` rows as Arrow columns (as ``store.schema.arrow_table`` makes them)."""
-    get = operator.attrgetter
-    columns = []
-    for f in ENTITY_SCHEMA:
-        values = list(map(get(f.name), entities))
-        if f.name == "kind":
-            values = [_KIND_VALUES[v] for v in values]
-        columns.append(_column(values, f.type))
-    return pa.Table.from_arrays(columns, schema=ENTITY_SCHEMA)
-
-
-_BUFFER_CODES = {pa.int64(): "q", pa.float64(): "d"}
-_FILL = {pa.string(): "", pa.float64(): 0.0}
-
-
-def _column(values: list[Any], kind: pa.DataType) -> pa.Array:
-    """A column of strings, 64-bit integers or doubles, ``None`` for
-    null, made from buffers. ``pa.array`` would give the same, but its first call imports pandas
-    where it is installed (0.3 s of CPU per worker process) and it is 2-5x slower."""
-    null_count = values.count(None)
-    validity = None
-    if null_count:
-        valid = numpy.fromiter((v is not None for v in values), dtype=bool, count=len(values))
-        validity = pa.py_buffer(numpy.packbits(valid, bitorder="little"))
-        fill = _FILL.get(kind, 0)
-        values = [fill if v is None else v for v in values]
-    if kind == pa.string():
-        encoded = list(map(str.encode, values))
-        offsets = array("i", accumulate(map(len, encoded), initial=0))  # OverflowError past 2 GiB
-        buffers = [validity, pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))]
-    else:
-        buffers = [validity, pa.py_buffer(array(_BUFFER_CODES[kind], values))]
-    return pa.Array.from_buffers(kind, len(values), buffers, null_count)
-
-
 @dataclass(slots=True)
 class _File:
-    """One file as a worker sends it: what was read and checked (its ``points`` and ``entities``
-    emptied, sent as columns instead), or the error's position and message."""
+    """One file as a worker sends it: what was read and checked, as the store's batch
+    (:func:`lightsout.ingest.make_batch`: its points and entities as Arrow columns) and the rest of
+    the read for the report (its points and entities emptied), or the error's position and
+    message."""
 
     path: Path
     sha256: str
     parsed: Parsed | None = None
-    points: pa.Table | None = None
-    entities: pa.Table | None = None
+    batch: IngestBatch | None = None
     error: tuple[str, str] | None = None
 
 
@@ -228,11 +122,11 @@ def _read_file(path: Path, digest: str, carry: CarryState | None, times: dict[st
     finally:
         times["bounds (check_parsed)"] = times.get("bounds (check_parsed)", 0.0) + _cpu() - started
     started = _cpu()
-    assert parsed.point_columns is not None and not parsed.points
-    points, entities = columns_table(parsed.point_columns), entity_columns(parsed.entities)
+    batch = make_batch(source_record(path, digest, parsed), parsed)  # as ingest_file makes it
+    assert batch.point_columns is not None and batch.entity_columns is not None
     parsed.point_columns, parsed.entities = None, []
     times["Arrow columns"] = times.get("Arrow columns", 0.0) + _cpu() - started
-    return _File(path, digest, parsed, points, entities)
+    return _File(path, digest, parsed, batch)
 
 
 def _work(tasks: Any, results: Any, credits: Any) -> None:
@@ -370,24 +264,17 @@ def _next(results: Any, processes: list[SpawnProcess]) -> tuple[str, Any]:
 
 
 def _write(store: Store, file: _File) -> IngestReport | InputError:
-    """Write a file a worker read and checked, as :func:`lightsout.ingest.ingest_file` does."""
-    parsed = file.parsed
-    if file.error is not None or parsed is None or file.points is None or file.entities is None:
+    """Write a file a worker read and checked, as :func:`lightsout.ingest.ingest_file` does (its
+    source record dated when it is written)."""
+    parsed, batch = file.parsed, file.batch
+    if file.error is not None or parsed is None or batch is None:
         position, message = file.error or ("", "unreadable")
         return InputError(str(file.path), position, message)
-    source = replace(source_record(file.path, file.sha256, parsed), points_written=file.points.num_rows)
-    store.write_batch(
-        IngestBatch(
-            source,
-            carry=parsed.carry,
-            external_events=parsed.external_events,
-            entity_columns=file.entities,
-            point_columns=file.points,
-        )
-    )
+    assert batch.point_columns is not None and batch.entity_columns is not None
+    store.write_batch(replace(batch, source=replace(batch.source, ingested_at=datetime.now(UTC))))
     report = fill_report(
         IngestReport(path=str(file.path), format=parsed.format, sha256=file.sha256), parsed, 0
     )
-    report.points_written = file.points.num_rows
-    report.entities_written = file.entities.num_rows
+    report.points_written = batch.point_columns.num_rows
+    report.entities_written = batch.entity_columns.num_rows
     return report

@@ -26,7 +26,8 @@ fetch
     slow bodies are retried :class:`SourceError`.
 parse
     :func:`lightsout.sources.mrt.read_mrt`, continuing the collector's stored tables (the carry the
-    runner hands over with ``use_carry``); its new tables are stored with the file's points.
+    runner hands over with ``use_carry``); its new tables are stored with the file's points (given
+    as columns, ``columns=True``, and written as Arrow columns like every MRT ingest).
 checkpoint
     ``{"collectors": {name: {"file", "time", "kind", "synced"}}, "gaps": [...]}``: the last file
     stored per collector; gaps found and collectors waiting for a RIB dump are kept even when a
@@ -443,7 +444,8 @@ class MrtArchiveConnector:
                 raise BadPayload(self._unreadable.pop(key))
             if path is None:
                 raise BadPayload("the downloaded file is gone")
-            parsed = read_mrt(path, load_carry=self.load_carry)
+            # points as columns, written as `lightsout ingest` writes them (lightsout.ingest.make_batch)
+            parsed = read_mrt(path, load_carry=self.load_carry, columns=True)
             parsed.format = FORMAT
             return parsed
         finally:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, TypeVar
 
 from lightsout.errors import InputError
+from lightsout.ingest import make_batch, point_count
 from lightsout.model import Checkpoint, HealthState, SourceFile, SourceHealth
 from lightsout.sources import Parsed
 from lightsout.sources.connector import (
@@ -30,7 +31,7 @@ from lightsout.sources.connector import (
     WorkItem,
     ledger_digest,
 )
-from lightsout.store import IngestBatch, Store
+from lightsout.store import Store
 
 if TYPE_CHECKING:
     import httpx
@@ -291,27 +292,19 @@ def _store(
         ingested_at=datetime.now(UTC),
         records_read=parsed.records_read,
         records_skipped=len(parsed.skipped) + (1 if not parsed.records_read else 0),
-        points_written=len(parsed.points),
+        points_written=point_count(parsed),
     )
     verdicts = []
     if parsed.measurements:  # judged once, here, and stored with them (lightsout.apps.stored)
         from lightsout.apps.stored import judge_all
 
         verdicts = judge_all(parsed.measurements)
-    batch = IngestBatch(
-        source,
-        parsed.entities,
-        parsed.points,
-        parsed.measurements,
-        parsed.carry,
-        checkpoint=item.checkpoint,
-        external_events=parsed.external_events,
-        verdicts=verdicts,
-    )
+    # as `lightsout ingest` writes a file (MRT archives: points as Arrow columns)
+    batch = make_batch(source, parsed, checkpoint=item.checkpoint, verdicts=verdicts)
     _call(write, lambda s: s.write_batch(batch))
     result.items_stored += 1
     result.measurements += len(parsed.measurements)
-    result.points += len(parsed.points)
+    result.points += point_count(parsed)
     newest = item.data_time if item.data_time is not None else _newest_data(parsed)
     if newest is not None and (result.last_data is None or newest > result.last_data):
         result.last_data = newest
@@ -321,9 +314,11 @@ def _store(
 def _newest_data(parsed: Parsed) -> datetime | None:
     """The end of the newest bin an item stored, for connectors whose items do not know their data
     time before the answer (a time-series API may answer an empty or shorter window than asked)."""
-    if not parsed.points:
-        return None
-    return max(p.bin_start + timedelta(seconds=p.bin_s) for p in parsed.points)
+    ends = [p.bin_start + timedelta(seconds=p.bin_s) for p in parsed.points]
+    columns = parsed.point_columns
+    if columns is not None and len(columns):
+        ends.append(datetime.fromtimestamp(int(columns.bin_start_s.max()) + columns.bin_s, UTC))
+    return max(ends, default=None)
 
 
 def _provenance(item: WorkItem) -> str:
