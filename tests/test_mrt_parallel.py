@@ -57,10 +57,8 @@ def _ingest_as_objects(store: Store, path: Path) -> None:
     before the point columns (what the columns must store the same)."""
     parsed = check_parsed(read_mrt(path, load_carry=store.load_carry), path)
     assert parsed.point_columns is None
-    store.write_batch(
-        IngestBatch(source_record(path, sha256_of(path), parsed), parsed.entities, parsed.points,
-                    carry=parsed.carry)  # fmt: skip
-    )
+    source = source_record(path, sha256_of(path), parsed)
+    store.write_batch(IngestBatch(source, parsed.entities, parsed.points, carry=parsed.carry))
 
 
 def test_parallel_ingest_equals_one_process(shared_data: Path, tmp_path: Path) -> None:

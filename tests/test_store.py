@@ -153,7 +153,8 @@ def test_an_mrt_file_ingested_as_columns_is_stored_as_its_point_objects(
     assert {s.key: s.points for s in summaries} == {k: len(v) for k, v in expected.items()}
     for key in [s.key for s in summaries][::40]:  # one point read per 40 series (each a query)
         series = store.points(key)
-        assert list(zip(series.times_s.tolist(), series.values.tolist(), strict=True)) == sorted(expected[key])
+        stored = list(zip(series.times_s.tolist(), series.values.tolist(), strict=True))
+        assert stored == sorted(expected[key])
     assert store.sources()[0].points_written == 724 and store.load_carry("mrt/mrt") is not None
 
 
