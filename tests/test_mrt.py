@@ -444,6 +444,20 @@ def test_truncated_gzip_keeps_what_was_read(shared_data: Path, tmp_path: Path) -
     assert parsed.points
 
 
+def test_gzip_members_padding_and_damage() -> None:
+    """ISA-L inflates as zlib does: members end to end, trailing zero padding, and at a damaged
+    member the members before it are kept and the damage is one skip at its compressed offset."""
+    text = b"".join(i.to_bytes(4, "big") for i in range(100_000))
+    one, two = gzip.compress(text, 6, mtime=0), gzip.compress(text[::-1], 1, mtime=0)
+    data, skip = mrt.decompress(one + two + bytes(700), "two.gz")
+    assert data == text + text[::-1] and skip is None
+    damaged = bytearray(two)
+    damaged[-8] ^= 0xFF  # the second member's CRC-32
+    data, skip = mrt.decompress(one + bytes(damaged), "crc.gz")
+    assert data[: len(text)] == text and skip is not None
+    assert skip.position == f"compressed byte {len(one)}" and "corrupt gzip data" in skip.reason
+
+
 def test_progress_reaches_the_total(shared_data: Path) -> None:
     calls: list[tuple[int, int]] = []
     path = shared_data / RIS / "rrc15" / "2010.02" / "updates.20100227.1610.gz"

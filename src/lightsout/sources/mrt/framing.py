@@ -35,10 +35,11 @@ from __future__ import annotations
 import bz2
 import struct
 import time
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, Protocol, cast
+
+from isal import isal_zlib
 
 from lightsout.errors import InputError
 from lightsout.model import Skip
@@ -98,10 +99,27 @@ class Framing:
 
 
 READ_BYTES = 1 << 20  # compressed bytes read at a time
+# what the decompressors raise on damaged data (isal's stub declares its error as an instance)
+_DAMAGED: tuple[type[BaseException], ...] = (
+    cast(type[BaseException], isal_zlib.error),
+    OSError,
+    EOFError,
+    ValueError,
+)
 OUT_BYTES = 8 << 20  # decompressed bytes made at a time
 
 
-def _inflate(member: zlib._Decompress | bz2.BZ2Decompressor, piece: bytes) -> Iterator[bytes]:
+class _Inflater(Protocol):
+    """A gzip member's decompressor (``isal_zlib.decompressobj``: zlib's interface)."""
+
+    unconsumed_tail: bytes
+    unused_data: bytes
+    eof: bool
+
+    def decompress(self, data: bytes, max_length: int = 0, /) -> bytes: ...
+
+
+def _inflate(member: _Inflater | bz2.BZ2Decompressor, piece: bytes) -> Iterator[bytes]:
     """Decompress ``piece`` in outputs of at most OUT_BYTES (a bomb never expands at once)."""
     if isinstance(member, bz2.BZ2Decompressor):
         yield member.decompress(piece, max_length=OUT_BYTES)
@@ -123,14 +141,19 @@ def iter_decompressed(
     a :class:`Skip` to ``skips`` saying where (in compressed bytes) the rest was lost. Output past
     ``limit`` bytes (:func:`~lightsout.sources.bounds.decompressed_limit` of the file's size)
     raises :class:`InputError` (a decompression bomb).
+
+    gzip is inflated by ISA-L (``isal``, Intel's Intelligent Storage Acceleration Library, with
+    zlib's interface) rather than zlib: 1.7x less CPU on the 2015 et-header file (13.5 MB out:
+    0.039 -> 0.023 s) and 2.7x on a 2022 rrc23 update file (0.0084 -> 0.0031 s); the same bytes.
     """
     head = read(READ_BYTES)
-    make: Callable[[], zlib._Decompress | bz2.BZ2Decompressor]
+    make: Callable[[], _Inflater | bz2.BZ2Decompressor]
     if head[:2] == b"\x1f\x8b":
         kind = "gzip"
 
-        def make() -> zlib._Decompress | bz2.BZ2Decompressor:
-            return zlib.decompressobj(wbits=31)
+        def make() -> _Inflater | bz2.BZ2Decompressor:
+            inflater: _Inflater = isal_zlib.decompressobj(wbits=31)
+            return inflater
     elif head[:3] == b"BZh":
         kind = "bzip2"
         make = bz2.BZ2Decompressor
@@ -157,7 +180,7 @@ def iter_decompressed(
                     raise InputError(name, f"compressed byte {pos}", too_large(f"the {kind} stream", limit))
                 if out:
                     yield out
-        except (zlib.error, OSError, EOFError, ValueError) as exc:
+        except _DAMAGED as exc:
             reason = f"corrupt {kind} data ({exc}); the rest of the file is unreadable"
             skips.append(Skip(name, f"compressed byte {pos}", reason))
             return
