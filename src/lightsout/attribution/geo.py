@@ -6,22 +6,67 @@ that is wrong for address space that moved between countries since, and for newe
 reassignments and the transfer market after 2018. The country is the database's ``country``
 (where MaxMind located the users of the address), falling back to ``registered_country`` (the
 registry's record) when MaxMind gives no location, as it does for some anycast and satellite space.
+
+``maxminddb`` (whose import costs ~35 ms: it imports ``importlib.metadata`` and ``email``) is
+imported only for single-address lookups (:meth:`GeoLocator.country`, IPv6 prefixes); the bulk
+IPv4 walk and the database's metadata read the memory-mapped file directly.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import mmap
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from geolite2 import geolite2
+from _maxminddb_geolite2 import geolite2_database
 
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+METADATA_MARKER = b"\xab\xcd\xefMaxMind.com"  # starts the metadata section (MaxMind DB format)
+METADATA_MAX_BYTES = 128 * 1024  # the section lies within the file's last 128 KiB
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseMetadata:
+    """What the walk needs of a MaxMind DB's metadata section (https://maxmind.github.io/MaxMind-DB/)."""
+
+    node_count: int
+    record_size: int
+    ip_version: int
+    build_epoch: int
+    database_type: str
+
+
+def read_metadata(raw: bytes | mmap.mmap) -> DatabaseMetadata:
+    """The metadata of the MaxMind DB ``raw`` (its bytes or a map of the file), read without
+    ``maxminddb``: the map after the last metadata marker, decoded with :class:`_DataSection`'s
+    control bytes; ValueError when there is none or a field is missing."""
+    at = raw.rfind(METADATA_MARKER, max(0, len(raw) - METADATA_MAX_BYTES))
+    if at < 0:
+        raise ValueError("no MaxMind DB metadata section")
+    section = _DataSection(raw, at + len(METADATA_MARKER))
+    pairs, pos = section._map(section.start)
+    fields: dict[str, int | str] = {}
+    for _ in range(pairs):
+        key, pos = section._string(pos)
+        kind, size, after = section._control(pos)
+        if kind == 2:  # UTF-8 string
+            fields[key] = bytes(raw[after : after + size]).decode()
+        elif kind in (5, 6, 9, 10):  # unsigned 16, 32, 64, 128 bits: ``size`` big-endian bytes
+            fields[key] = int.from_bytes(raw[after : after + size], "big")
+        pos = section._skip(pos)
+    try:
+        return DatabaseMetadata(
+            int(fields["node_count"]), int(fields["record_size"]), int(fields["ip_version"]),
+            int(fields["build_epoch"]), str(fields["database_type"]),
+        )  # fmt: skip
+    except KeyError as exc:
+        raise ValueError(f"MaxMind DB metadata without {exc}") from None
 
 
 class GeoLocator:
@@ -32,6 +77,9 @@ class GeoLocator:
     """
 
     def __init__(self) -> None:
+        self.path = geolite2_database()
+        self._map: mmap.mmap | None = None
+        self._meta: DatabaseMetadata | None = None
         self._reader: Any = None
         self._cache: dict[str, str | None] = {}
         self._tree_cache: tuple[Any, ...] | None = None  # () when the tree cannot be read
@@ -40,9 +88,24 @@ class GeoLocator:
         self.use_fast = True  # False: the numpy walk and Python record reader (tests compare both)
 
     def _open(self) -> Any:
+        """The maxminddb reader (for single addresses), opened on first use."""
         if self._reader is None:
+            from geolite2 import geolite2
+
             self._reader = geolite2.reader()
         return self._reader
+
+    def _file(self) -> mmap.mmap:
+        """The database file, mapped (not read: 57 MB, few pages used)."""
+        if self._map is None:
+            with open(self.path, "rb") as handle:
+                self._map = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        return self._map
+
+    def metadata(self) -> DatabaseMetadata:
+        if self._meta is None:
+            self._meta = read_metadata(self._file())
+        return self._meta
 
     def country(self, address: str | IPAddress) -> str | None:
         """ISO alpha-2 code of the country ``address`` is located in; None when unknown or private.
@@ -126,11 +189,9 @@ class GeoLocator:
 
     def _data(self) -> _DataSection:
         if self._data_section is None:
-            meta = self._open().metadata()
-            tree_bytes = int(meta.node_count) * int(meta.record_size) // 4
-            with open(geolite2.filename, "rb") as handle:  # mapped, not read: 57 MB, few pages used
-                raw = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-            self._data_section = _DataSection(raw, tree_bytes + 16)
+            meta = self.metadata()
+            tree_bytes = meta.node_count * meta.record_size // 4
+            self._data_section = _DataSection(self._file(), tree_bytes + 16)
         return self._data_section
 
     def _tree(self) -> tuple[npt.NDArray[np.uint8], int, int, int] | None:
@@ -140,20 +201,19 @@ class GeoLocator:
             return self._tree_cache or None
         import numpy as np
 
-        meta = self._open().metadata()
-        size = int(meta.record_size)
-        count = int(meta.node_count)
-        if size not in (24, 28, 32):
-            self._tree_cache = ()
-            return None
         try:
-            raw = np.memmap(geolite2.filename, dtype=np.uint8, mode="r", shape=(count * size // 4,))
-        except (OSError, AttributeError, ValueError):
+            meta = self.metadata()
+        except ValueError:
             self._tree_cache = ()
             return None
+        size, count = meta.record_size, meta.node_count
+        if size not in (24, 28, 32) or count * size // 4 > len(self._file()):
+            self._tree_cache = ()
+            return None
+        raw = np.frombuffer(self._file(), dtype=np.uint8, count=count * size // 4)
         nodes = raw.reshape(count, size // 4)
         start = 0
-        if int(meta.ip_version) == 6:  # IPv4 lives under ::/96
+        if meta.ip_version == 6:  # IPv4 lives under ::/96
             for _ in range(96):
                 if start >= count:
                     break
@@ -163,10 +223,10 @@ class GeoLocator:
 
     def database_date(self) -> datetime:
         """When the database was built (2018-07-03 for maxminddb-geolite2 2018.703)."""
-        return datetime.fromtimestamp(int(self._open().metadata().build_epoch), UTC)
+        return datetime.fromtimestamp(self.metadata().build_epoch, UTC)
 
     def database_type(self) -> str:
-        return str(self._open().metadata().database_type)
+        return self.metadata().database_type
 
 
 def _children(rows: npt.NDArray[np.uint8], size: int, right: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
