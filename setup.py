@@ -1,5 +1,6 @@
-"""The optional C extensions of the MRT reader (src/lightsout/sources/mrt/_fastmrt.pyx) and of
-batch geolocation (src/lightsout/attribution/_fastgeo.pyx); docs/mrt.md says why (measured).
+"""The optional C extensions of the MRT reader (src/lightsout/sources/mrt/_fastmrt.pyx), of
+batch geolocation (src/lightsout/attribution/_fastgeo.pyx) and of AS entities in bulk
+(src/lightsout/attribution/_fastnames.pyx); docs/mrt.md says why (measured).
 
 Everything else is in pyproject.toml. The extension is optional: without Cython or a C compiler
 the package installs and reads MRT files with its pure-Python code (same results, slower).
@@ -28,6 +29,12 @@ else:
             Extension(
                 "lightsout.attribution._fastgeo",
                 ["src/lightsout/attribution/_fastgeo.pyx"],
+                extra_compile_args=["-O2"],
+                optional=True,
+            ),
+            Extension(
+                "lightsout.attribution._fastnames",
+                ["src/lightsout/attribution/_fastnames.pyx"],
                 extra_compile_args=["-O2"],
                 optional=True,
             ),

@@ -3,8 +3,12 @@
 
     python3 scripts/build-as-table.py              # npm pack the two pinned packages, then derive
     python3 scripts/build-as-table.py ASN.tgz COUNTRY.tgz   # tarballs already at hand
+    python3 scripts/build-as-table.py --columns    # only re-derive the columns from the TSV
 
-Writes src/lightsout/attribution/data/as-table.tsv.gz, read by lightsout.attribution.asnames.
+Writes src/lightsout/attribution/data/as-table.tsv.gz, read by lightsout.attribution.asnames, and
+beside it as-table.columns.gz: the same rows as columns (AS numbers, countries, each AS's label as
+``asnames.as_label`` makes it) for the MRT reader, which names ~50,000 ASes per full table
+(``asnames.write_columns`` has the format; tests/test_asnames.py checks both files agree).
 Run by hand when the dataset is to be refreshed (bump VERSION); never at test or run time.
 
 The sources, both on the npm registry (the same version, built the same day):
@@ -39,7 +43,19 @@ from pathlib import Path
 
 VERSION = "2.3.2026061719"
 PACKAGES = ("@ip-location-db/asn", "@ip-location-db/asn-country")
-OUT = Path(__file__).resolve().parents[1] / "src/lightsout/attribution/data/as-table.tsv.gz"
+SRC = Path(__file__).resolve().parents[1] / "src"
+OUT = SRC / "lightsout/attribution/data/as-table.tsv.gz"
+COLUMNS = OUT.with_name("as-table.columns.gz")
+
+
+def write_columns() -> None:
+    """as-table.columns.gz from the as-table.tsv.gz beside it (this tree's asnames reads both)."""
+    sys.path.insert(0, str(SRC))
+    from lightsout.attribution import asnames
+
+    table = asnames.as_table()
+    COLUMNS.write_bytes(asnames.write_columns(table, hashlib.sha256(OUT.read_bytes()).digest()))
+    print(f"{COLUMNS}: {len(table)} ASes, {COLUMNS.stat().st_size} bytes")
 
 
 def _tarballs(argv: list[str], tmp: Path) -> list[tuple[Path, str]]:
@@ -112,7 +128,11 @@ def main(argv: list[str]) -> None:
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_bytes(gzip.compress(text.getvalue().encode(), compresslevel=9, mtime=0))
     print(f"{OUT}: {len(table)} ASes, {OUT.stat().st_size} bytes")
+    write_columns()
 
 
 if __name__ == "__main__":
-    main(sys.argv)
+    if sys.argv[1:] == ["--columns"]:
+        write_columns()
+    else:
+        main(sys.argv)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
+import zlib
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -12,7 +14,7 @@ from lightsout.attribution.asnames import as_label, as_table, lookup_as
 from lightsout.attribution.entities import make_asn_network, make_asn_networks
 from lightsout.cli.data import entities
 from lightsout.ingest import ingest_file
-from lightsout.model import EntityKind
+from lightsout.model import Entity, EntityKind
 from lightsout.store import open_store
 
 TABLE = Path(__file__).resolve().parents[1] / "src/lightsout/attribution/data/as-table.tsv.gz"
@@ -56,17 +58,33 @@ def test_network_entity_labels() -> None:
 
 def test_bulk_network_entities_equal_one_by_one() -> None:
     # ASes of the table (named, unnamed, placed or not; every 25th) and some it lacks, as the MRT reader
-    # names them
+    # names them; in C (where built) and in Python
     rows = [line.split("\t") for line in gzip.decompress(TABLE.read_bytes()).decode().splitlines()
             if not line.startswith("#")]  # fmt: skip
     assert as_table() == {int(r[0]): (r[1], r[2]) for r in rows}  # the rows as a split per line reads them
-    asns = [int(r[0]) for r in rows[::25]] + [0, 64500, 4_294_967_295]
-    assert make_asn_networks(asns) == [make_asn_network(asn) for asn in asns]
-    # the binary search of the text that serves a few ASes before the table is parsed, on the same
-    # ASes and the table's ends
+    asns = [int(r[0]) for r in rows[::25]] + [0, 64500, 4_294_967_295, 2**40]
     asns += [int(rows[0][0]), int(rows[-1][0]), int(rows[0][0]) - 1, int(rows[-1][0]) + 1]
+    one_by_one = [make_asn_network(asn) for asn in asns]
+    # both bulk ways set Entity's slots without its __init__: nothing must run after it
+    assert not hasattr(Entity, "__post_init__")
+    assert make_asn_networks(asns, fast=False) == one_by_one
+    if asnames.columns().network_table is not None:  # the C extension is built
+        assert make_asn_networks(asns) == one_by_one
+        assert make_asn_networks([]) == [] and make_asn_networks([12880]) == [make_asn_network(12880)]
+
+
+def test_columns_file_is_the_table_as_columns() -> None:
+    # as-table.columns.gz (what make_asn_networks reads) holds the TSV's rows, names the TSV it was
+    # derived from, and is what build-as-table.py --columns writes from it
+    columns = asnames.columns()
+    assert columns.source_digest == asnames.table_digest() == hashlib.sha256(TABLE.read_bytes()).digest()
     table = as_table()
-    assert [asnames._search(asnames._text(), asn) for asn in asns] == [table.get(asn) for asn in asns]
+    assert columns.asns.tolist() == sorted(table)
+    countries = [columns.countries[i] for i in columns.country_index.tolist()]
+    assert countries == [table[asn][0] or None for asn in table]
+    assert columns.labels == [as_label(asn, name) for asn, (_, name) in table.items()]
+    rebuilt = zlib.decompress(asnames.write_columns(table, asnames.table_digest()), wbits=31)
+    assert rebuilt == columns.body
 
 
 def test_entities_lists_irans_bgp_networks(shared_data: Path, tmp_path: Path) -> None:
