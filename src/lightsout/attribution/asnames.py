@@ -19,7 +19,6 @@ import hashlib
 import re
 import struct
 import sys
-import zlib
 from dataclasses import dataclass
 from functools import cache, cached_property
 from importlib import resources
@@ -123,7 +122,9 @@ class Columns:
     (the C path, :meth:`network_table`, reads the bytes as they are)."""
 
     def __init__(self, raw: bytes) -> None:
-        self.body = body = zlib.decompress(raw, wbits=31)  # gzip; one C call
+        from isal import isal_zlib  # ISA-L's inflate: 3.75 MB in ~7 ms, zlib's ~15 ms
+
+        self.body = body = isal_zlib.decompress(raw, wbits=31)  # gzip, one C call
         magic, self.rows, n_codes, n_label_bytes, self.source_digest = _HEADER.unpack_from(body)
         if magic != MAGIC:
             raise ValueError(f"{COLUMNS_FILE}: not an AS columns file (magic {magic!r})")
