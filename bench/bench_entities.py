@@ -66,12 +66,14 @@ def main() -> int:
         for _ in range(args.repeat):
             for name, env in contenders.items():
                 argv = [sys.executable, "-c", CHILD, listing.name, name]
-                out = subprocess.run(argv, env={**os.environ, **env}, capture_output=True, check=True, text=True)
+                environ = {**os.environ, **env}
+                out = subprocess.run(argv, env=environ, capture_output=True, check=True, text=True)
                 row = json.loads(out.stdout)
                 times[name].append(row["make"])
                 imports[name].append(row["import"])
                 digests.add(row["digest"])
-    print(f"{args.file.name}: {len(asns)} ASes; load average {os.getloadavg()[0]:.2f}; {args.repeat} runs each")
+    load = os.getloadavg()[0]
+    print(f"{args.file.name}: {len(asns)} ASes; load average {load:.2f}; {args.repeat} runs each")
     for name in contenders:
         best, median = min(times[name]), statistics.median(times[name])
         print(f"{name:9} make_asn_networks best {best:.3f} s, median {median:.3f} s "
