@@ -21,6 +21,7 @@ bulk); the record decoders are module-level C functions of a typed FastPath, cal
 """
 
 from cpython.array cimport array
+from cpython.bytearray cimport PyByteArray_AS_STRING
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.dict cimport PyDict_GetItem, PyDict_SetDefault
 from cpython.list cimport PyList_GET_SIZE
@@ -52,6 +53,7 @@ cdef class FastPath:
     cdef list keys, origin_sets
     cdef dict origin_ids
     cdef Py_ssize_t capacity
+    cdef char *dirty  # RouteTables.dirty: 1 per prefix id whose route was written (reloaded on growth)
     cdef object prefix_id, origin_id, new_table, peer_name
     cdef bint track_peaks
     cdef unsigned int known[MAX_TYPES]
@@ -211,6 +213,7 @@ cdef class FastPath:
         if n >= self.capacity:
             self.grow(n + 1)
             self.capacity = self.state.capacity
+            self.dirty = PyByteArray_AS_STRING(self.state.dirty)
         return n
 
     cdef unsigned int _oid(self, const unsigned char *b, Origin *o) except 0:
@@ -263,6 +266,7 @@ cdef class FastPath:
         self.peer_slot = {}
         self.td2_list = None
         self.capacity = self.state.capacity
+        self.dirty = PyByteArray_AS_STRING(self.state.dirty)
         self.n_framed = self.n_route_records = self.n_ann = self.n_wd = 0
         self.n_state = self.n_other = self.n_local = 0
         for r in range(MAX_TYPES):

@@ -201,6 +201,7 @@ cdef int _update(FastPath self, const unsigned char *b, Py_ssize_t start, Py_ssi
                 pid = <object>hit
                 if t[pid]:
                     t[pid] = 0
+                    self.dirty[pid] = 1
                     sz -= 1
             p += 1
     if na:
@@ -218,9 +219,11 @@ cdef int _update(FastPath self, const unsigned char *b, Py_ssize_t start, Py_ssi
                     capacity = self.capacity
                     table = <array>self.slot_tables[slot]
                     t = table.data.as_uints
-                if not t[pid]:
-                    sz += 1
-                t[pid] = oid
+                if t[pid] != oid:
+                    if not t[pid]:
+                        sz += 1
+                    t[pid] = oid
+                    self.dirty[pid] = 1
                 p += 1
     self.slot_size[slot] = sz
     self.slot_dirty[slot] = 1

@@ -76,10 +76,12 @@ cdef int _td2(FastPath self, const unsigned char *b, Py_ssize_t size, long long 
             slot = self.td2_slot[self.entry_index[i]] = self._slot(peers[self.entry_index[i]])
         table = <array>self.slot_tables[slot]
         t = table.data.as_uints
-        if not t[cpid]:
-            self.slot_size[slot] += 1
-            self.slot_dirty[slot] = 1
-        t[cpid] = self.entry_oid[i]
+        if t[cpid] != self.entry_oid[i]:
+            if not t[cpid]:
+                self.slot_size[slot] += 1
+                self.slot_dirty[slot] = 1
+            t[cpid] = self.entry_oid[i]
+            self.dirty[cpid] = 1
     self.n_route_records += 1
     self.n_ann += count
     return 0

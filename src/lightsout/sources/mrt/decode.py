@@ -204,10 +204,12 @@ class RouteSink:
         if table is None:
             table = state.table(peer)
         size = sizes[peer]
+        dirty = state.dirty  # the prefixes whose routes changed since the last snapshot
         for key in withdrawn:
             pid = ids.get(key)
             if pid is not None and table[pid]:
                 table[pid] = 0
+                dirty[pid] = 1
                 size -= 1
         if announced:
             oid = state.origin_ids.get(origins)
@@ -218,9 +220,13 @@ class RouteSink:
                 if pid is None:
                     pid = state.prefix_id(key)
                     table = state.tables[peer]  # may have grown
-                if not table[pid]:
-                    size += 1
-                table[pid] = oid
+                    dirty = state.dirty
+                held = table[pid]
+                if held != oid:
+                    if not held:
+                        size += 1
+                    table[pid] = oid
+                    dirty[pid] = 1
         sizes[peer] = size
         if self.track_peaks and size > self.peaks.get(peer, 0):
             self.peaks[peer] = size
@@ -479,9 +485,12 @@ class Decoder:
             table = tables.get(peer)
             if table is None:
                 table = state.table(peer)
-            if not table[pid]:
-                sizes[peer] += 1
-            table[pid] = oid
+            held = table[pid]
+            if held != oid:
+                if not held:
+                    sizes[peer] += 1
+                table[pid] = oid
+                state.dirty[pid] = 1
         self.counts.route_records += 1
         self.counts.announcements += count
 

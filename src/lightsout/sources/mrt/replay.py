@@ -34,22 +34,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import chain
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 from lightsout.attribution.entities import make_asn_networks, make_country
 from lightsout.attribution.geo import GeoLocator
 from lightsout.model import Entity, SignalKind, SignalPoint
 from lightsout.sources.columns import PointColumns
+from lightsout.sources.mrt.incremental import take_snapshot
+from lightsout.sources.mrt.snapshot import CountryCache, grouped_union, snapshot
 from lightsout.sources.mrt.tables import AFI_V4, RouteTables, key_text
-
-if TYPE_CHECKING:
-    import numpy as np
-    import numpy.typing as npt
 
 BIN_S = 300
 FULL_FEED_FRACTION = 0.5  # of the largest peer table; see the module docstring
 MIN_FULL_FEED_PEERS = 1  # full-feed peers that must see a prefix for it to count as visible
-_GROUP_SPAN = 1 << 26  # > 2**24 /24s of IPv4: groups laid end to end for one cumulative max
 
 
 class Value(NamedTuple):
@@ -95,210 +92,6 @@ def full_feed_routes(state: RouteTables) -> Iterator[tuple[str, tuple[int, ...]]
             yield key_text(state.keys[pid]), state.origin_sets[oid]
 
 
-def grouped_union(
-    group: npt.NDArray[np.int64], start: npt.NDArray[np.int64], size: npt.NDArray[np.int64], groups: int
-) -> npt.NDArray[np.int64]:
-    """Per group, the size of the union of the intervals ``[start, start + size)`` (in /24s).
-
-    Sorted by (group, start), the groups are laid end to end (``group * 2**26 + x``) so that one
-    running maximum of the interval ends gives, for every interval, how far the earlier ones of its
-    group already cover; what sticks out beyond that is new space."""
-    import numpy as np
-
-    if not len(group):
-        return np.zeros(groups, dtype=np.int64)
-    size_bits = int(size.max()).bit_length()
-    end_bits = int((start + size).max()).bit_length()
-    if int(size.min()) < 0 or int(start.min()) < 0 or groups.bit_length() + end_bits + size_bits > 62:
-        key = group * _GROUP_SPAN + start
-        order = np.argsort(key)  # ties (same group and start) in any order: the union is the same
-        g = group[order]
-        lo = key[order]
-        hi = lo + size[order]
-        covered = np.maximum.accumulate(hi)
-        before = np.empty_like(covered)
-        before[0] = -1
-        before[1:] = covered[:-1]
-        new = np.maximum(0, hi - np.maximum(lo, before))
-        return np.bincount(g, weights=new, minlength=groups).astype(np.int64)
-    # (group, start, size) packed in one int64 and sorted by value: 2-3x faster than an argsort of
-    # the keys and three gathers, for the same order (ties aside, which change nothing). Groups lie
-    # ``2**end_bits`` apart, beyond every interval's end, and the arithmetic is done in place: each
-    # fresh array of a full table's pairs is megabytes of pages the kernel zeroes (perf).
-    packed = np.left_shift(group, end_bits + size_bits)
-    lo = np.left_shift(start, size_bits)
-    packed |= lo
-    packed |= size
-    packed.sort()
-    g = np.right_shift(packed, end_bits + size_bits)
-    np.right_shift(packed, size_bits, out=lo)  # the group's base + start
-    hi = np.bitwise_and(packed, (1 << size_bits) - 1, out=packed)
-    hi += lo
-    covered = np.maximum.accumulate(hi)
-    np.maximum(lo[1:], covered[:-1], out=lo[1:])  # where the earlier intervals of the group reach
-    hi -= lo
-    np.maximum(hi, 0, out=hi)
-    return np.bincount(g, weights=hi, minlength=groups).astype(np.int64)
-
-
-class CountryCache:
-    """Country index per prefix id, looked up once per prefix (its network address) and kept in the
-    collector's tables (``RouteTables.country_of``), so later files only look up new prefixes."""
-
-    def __init__(self, locator: GeoLocator, state: RouteTables) -> None:
-        self.locator = locator
-        self.state = state
-        self.index = {cc: i for i, cc in enumerate(state.country_codes)}
-        self.located = 0  # of the visible prefixes at the last snapshot
-        self.unlocated = 0
-
-    @property
-    def codes(self) -> list[str]:
-        return self.state.country_codes
-
-    def countries(self, pids: npt.NDArray[np.int64]) -> npt.NDArray[np.int32]:
-        import numpy as np
-
-        state = self.state
-        n = len(state.keys)
-        known = state.country_of
-        if known is None or len(known) < n:
-            grown = np.full(max(n, 1024), -2, dtype=np.int32)
-            if known is not None:
-                grown[: len(known)] = known
-            state.country_of = known = grown
-        todo = pids[known[pids] == -2]
-        if len(todo):
-            address = state.prefix_info()[3][todo]
-            v4, v6 = todo[address >= 0], todo[address < 0]
-            codes, index = state.country_codes, self.index
-            known[v4] = self.locator.country_indexes_v4(address[address >= 0].astype(np.uint32), codes, index)
-            for pid in v6.tolist():
-                cc = self.locator.country(key_text(state.keys[pid]).partition("/")[0])
-                if cc is not None and cc not in index:
-                    index[cc] = len(codes)
-                    codes.append(cc)
-                known[pid] = -1 if cc is None else index[cc]
-        result: npt.NDArray[np.int32] = known[pids]
-        self.unlocated = int((result == -1).sum())
-        self.located = len(result) - self.unlocated
-        return result
-
-
-def snapshot(
-    state: RouteTables, full: list[str], countries: CountryCache
-) -> tuple[dict[int, tuple[int, int]], dict[str, tuple[int, int]]]:
-    """Visible prefixes and /24s of every origin AS and country, from the full-feed peers' tables."""
-    import numpy as np
-
-    n = len(state.keys)
-    if not full or not n:
-        return {}, {}
-    start_all, size_all, counted, _ = state.prefix_info()
-    columns = [np.frombuffer(state.tables[p], dtype=np.uint32)[:n] for p in full]
-    if len(columns) == 1:
-        held = columns[0]
-        pids = np.flatnonzero((held != 0) & counted)
-        oids = held[pids].astype(np.int64)
-        visible = pids
-    else:
-        stacked = np.sort(np.stack(columns), axis=0)
-        keep = stacked != 0
-        keep[1:] &= stacked[1:] != stacked[:-1]
-        keep &= counted[None, :]
-        rows, pids = np.nonzero(keep)
-        oids = stacked[rows, pids].astype(np.int64)
-        visible = np.flatnonzero(keep.any(axis=0))
-        del stacked, keep
-    del columns
-
-    # (prefix, AS) pairs: an origin set of one AS maps straight; AS_SETs add a pair per member.
-    sets = state.origin_sets
-    single = state.single_origins()
-    asns = single[oids]
-    plain = asns >= 0
-    pair_pid, pair_asn, pair_oid = pids[plain].astype(np.int64), asns[plain], oids[plain]
-    extra_asns = asns[:0]  # the AS of each pair after pair_oid's, for pairs from AS_SETs
-    multi = oids[~plain]
-    # the ASes with a pair, sorted: from the origin sets in use (a few thousand), not the pairs
-    used = np.flatnonzero(np.bincount(oids, minlength=len(sets)))
-    asn_values = single[used]
-    asn_values = asn_values[asn_values >= 0]
-    if len(multi):
-        # A single-AS origin set is one per AS, so plain pairs are distinct; only pairs of prefixes
-        # that also have an AS_SET route can repeat.
-        multi_pids = pids[~plain].astype(np.int64)
-        extra_pid, extra_asn, members_all = [], [], [asn_values]
-        for oid in _unique(multi).tolist():
-            members = sets[oid]
-            holders = multi_pids[multi == oid]
-            members_all.append(np.array(members, dtype=np.int64))
-            for asn in members:
-                extra_pid.append(holders)
-                extra_asn.append(np.full(len(holders), asn, dtype=np.int64))
-        shared = np.zeros(n, dtype=bool)
-        shared[multi_pids] = True
-        repeat = shared[pair_pid]
-        both = _unique(
-            np.concatenate([pair_pid[repeat], *extra_pid]) * (1 << 32)
-            + np.concatenate([pair_asn[repeat], *extra_asn])
-        )
-        pair_pid = np.concatenate([pair_pid[~repeat], both >> 32])
-        pair_oid = pair_oid[~repeat]
-        extra_asns = both & 0xFFFFFFFF
-        asn_values = np.concatenate(members_all)
-    asn_values = _unique(asn_values)
-
-    by_asn: dict[int, tuple[int, int]] = {}
-    if len(pair_pid):
-        # a plain pair's AS through its origin set's (a gather, not a search per pair); pairs from
-        # AS_SETs searched
-        used_single = used[single[used] >= 0]
-        group_of = np.zeros(len(sets), dtype=np.int64)
-        group_of[used_single] = np.searchsorted(asn_values, single[used_single])
-        group = group_of[pair_oid]
-        if len(extra_asns):
-            group = np.concatenate([group, np.searchsorted(asn_values, extra_asns)])
-        counts = np.bincount(group, minlength=len(asn_values))
-        sized = size_all[pair_pid] > 0
-        unions = grouped_union(
-            group[sized], start_all[pair_pid[sized]], size_all[pair_pid[sized]], len(asn_values)
-        )
-        by_asn = dict(
-            zip(asn_values.tolist(), zip(counts.tolist(), unions.tolist(), strict=True), strict=True)
-        )
-
-    by_country: dict[str, tuple[int, int]] = {}
-    visible = visible.astype(np.int64)
-    found = countries.countries(visible)
-    located = found >= 0
-    if located.any():
-        vis, cc = visible[located], found[located].astype(np.int64)
-        groups = len(countries.codes)
-        counts = np.bincount(cc, minlength=groups)
-        sized = size_all[vis] > 0
-        unions = grouped_union(cc[sized], start_all[vis[sized]], size_all[vis[sized]], groups)
-        by_country = {
-            countries.codes[i]: (int(counts[i]), int(unions[i])) for i in np.flatnonzero(counts).tolist()
-        }
-    return by_asn, by_country
-
-
-def _unique(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """The sorted distinct values: np.unique without its import of numpy.ma on first use (numpy
-    2.4; 10-50 ms of a fresh process's first file)."""
-    import numpy as np
-
-    ordered = np.sort(values)
-    if len(ordered) < 2:
-        return ordered
-    keep = np.empty(len(ordered), dtype=bool)
-    keep[0] = True
-    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
-    result: npt.NDArray[np.int64] = ordered[keep]
-    return result
-
-
 # The entity of each AS seen in this process (immutable): a worker reading a collector's files one
 # after another names the same ~70k ASes in each file.
 _AS_ENTITIES: dict[int, Entity] = {}
@@ -316,9 +109,18 @@ class Replay:
     located: int = 0
     unlocated: int = 0
 
-    def add(self, start_s: int, state: RouteTables, full: list[str], countries: CountryCache) -> None:
-        """Close a bin: every entity the collector has shown gets its value (0 when gone)."""
-        by_asn, by_country = snapshot(state, full, countries)
+    def add(
+        self,
+        start_s: int,
+        state: RouteTables,
+        full: list[str],
+        countries: CountryCache,
+        *,
+        incremental: bool = True,
+    ) -> None:
+        """Close a bin: every entity the collector has shown gets its value (0 when gone), recounted
+        only where routes changed since the last bin when it can (:func:`take_snapshot`)."""
+        by_asn, by_country = take_snapshot(state, full, countries, incremental=incremental)
         state.known_asns.update(by_asn)  # every entity in a snapshot has a prefix
         state.known_countries.update(by_country)
         zero = (0, 0)
@@ -379,7 +181,6 @@ class Replay:
         made.update(zip(new, make_asn_networks(new), strict=True))
         return [made[asn] for asn in sorted(self.asns)] + [make_country(cc) for cc in sorted(self.countries)]
 
-
     def value(self, bin_start: int, entity_id: str) -> Value | None:
         """The value of one entity in one bin (for tests and tools)."""
         for b in self.bins:
@@ -406,9 +207,18 @@ class Replayer:
     the state), closed when a record of a later bin arrives, and the last one at :meth:`finish`.
     """
 
-    def __init__(self, state: RouteTables, locator: GeoLocator, *, rib: bool, emit: bool = True) -> None:
+    def __init__(
+        self,
+        state: RouteTables,
+        locator: GeoLocator,
+        *,
+        rib: bool,
+        emit: bool = True,
+        incremental: bool = True,
+    ) -> None:
         self.state = state
         self.rib = rib
+        self.incremental = incremental  # False: every bin recounted from the whole tables (tests)
         self.emit = emit  # False after a gap: the tables are not trusted until a RIB dump
         self.countries = CountryCache(locator, state)
         self.replay = Replay()
@@ -435,7 +245,9 @@ class Replayer:
         state = self.state
         state.note_peaks()
         if self.emit:
-            self.replay.add(bin_start, state, full_feed_peers(state), self.countries)
+            self.replay.add(
+                bin_start, state, full_feed_peers(state), self.countries, incremental=self.incremental
+            )
 
     def finish(self) -> Replay:
         if self.current_bin is not None:
@@ -457,9 +269,11 @@ def text_origins(state: RouteTables, peer: str, text: str, origins: tuple[int, .
     if origins is None:
         if old:
             table[pid] = 0
+            state.dirty[pid] = 1
             state.sizes[peer] -= 1
         return
     table[pid] = state.origin_id(origins)
+    state.dirty[pid] = 1
     if not old:
         state.sizes[peer] += 1
         if state.sizes[peer] > state.peaks.get(peer, 0):

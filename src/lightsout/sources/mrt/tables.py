@@ -147,6 +147,12 @@ class RouteTables:
     next_file_s: int | None = None
     file_interval_s: int = 0
     synced: bool = True  # False after a gap, until the next RIB dump
+    # per prefix id: 1 when a table's route to it was written since the last snapshot (every writer
+    # marks it: the C fast path, RouteSink, the RIB decoders, drop_peer, text_origins); the
+    # snapshot recounts only those (sources/mrt/snapshot.py). Not stored: a loaded state starts
+    # from a whole recount.
+    dirty: bytearray = field(default_factory=lambda: bytearray(1024))
+    snapshot_memo: Any = None  # the last snapshot's counts (snapshot.SnapshotMemo); None: recount all
 
     # -- interning ---------------------------------------------------------------------------------
 
@@ -228,6 +234,7 @@ class RouteTables:
         extra = bytes(4 * (new - self.capacity))
         for table in self.tables.values():
             table.frombytes(extra)
+        self.dirty.extend(bytes(new - len(self.dirty)))
         self.capacity = new
 
     def table(self, peer: str) -> array[int]:
@@ -241,8 +248,14 @@ class RouteTables:
 
     def drop_peer(self, peer: str) -> None:
         """The peer's session went down: all of its routes are gone."""
+        import numpy as np
+
         table = self.tables.get(peer)
         if table is not None:
+            held = np.frombuffer(table, dtype=np.uint32)
+            dirty = np.frombuffer(self.dirty, dtype=np.uint8)
+            dirty[np.flatnonzero(held[: len(dirty)])] = 1
+            del held, dirty
             self.tables[peer] = array("I", bytes(4 * self.capacity))
             self.sizes[peer] = 0
 
@@ -251,6 +264,7 @@ class RouteTables:
         self.tables.clear()
         self.sizes.clear()
         self.peaks.clear()
+        self.snapshot_memo = None
 
     def note_peaks(self) -> None:
         peaks = self.peaks

@@ -1,0 +1,118 @@
+"""A bin's snapshot recounted from the changed prefixes only, against the whole recount, on a full table.
+
+    python bench/bench_snapshot.py [--file PATH] [--fractions 0.001,0.01,...] [--seed 1]
+
+Reads a full table (default: the 2014 route-views.jinx RIB, one full IPv4 feed of 497k prefixes),
+then, for each fraction f, changes the routes of f of its prefixes in the full-feed peer's table
+(half withdrawn, half re-announced with another origin set in use, drawn at random with
+``--seed``; the same writes a file's records make, marked the same way) and closes a bin: CPU
+seconds of ``incremental.take_snapshot`` (only the changed prefixes) against
+``snapshot.snapshot`` (the whole recount) on the same tables, one after the other, and checks
+that they give the same values. Each fraction continues from the tables the previous one left.
+The crossover sets ``incremental.INCREMENTAL_MAX_FRACTION``; the real bins of update files are
+measured by tests/test_mrt_snapshot.py's chains (and bench_mrt.py).
+
+Figures: see docs/mrt.md ("Snapshots") and the end of this docstring.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from lightsout.attribution.geo import default_locator
+from lightsout.sources.mrt.decode import Decoder
+from lightsout.sources.mrt.framing import (
+    T_TABLE_DUMP,
+    T_TABLE_DUMP_V2,
+    Framing,
+    iter_decompressed,
+    iter_frames,
+)
+from lightsout.sources.mrt.incremental import take_snapshot
+from lightsout.sources.mrt.replay import Replayer, full_feed_peers
+from lightsout.sources.mrt.snapshot import CountryCache, snapshot
+from lightsout.sources.mrt.tables import RouteTables
+
+REPO = Path(__file__).resolve().parents[1]
+JINX_RIB = (
+    REPO.parent
+    / "shared"
+    / "data"
+    / "mrt"
+    / "collectors"
+    / "route-views.jinx"
+    / "routeviews.route-views.jinx.ribs.1401487200.bz2"
+)
+
+
+def read_tables(path: Path) -> RouteTables:
+    """The tables after ``path`` (its bins closed as the reader closes them)."""
+    state = RouteTables()
+    with path.open("rb") as handle:
+        framing = Framing()
+        frames = iter_frames(iter_decompressed(handle.read, str(path), [], 1 << 32), str(path), framing)
+        first = next(frames)
+        rib = first.mrt_type in (T_TABLE_DUMP, T_TABLE_DUMP_V2)
+        replayer = Replayer(state, default_locator(), rib=rib)
+        decoder = Decoder(str(path), state, replayer.at, rib)
+        decoder.record(first)
+        framing.fast = decoder.fast_path()
+        for rec in frames:
+            decoder.record(rec)
+    replayer.finish()
+    return state
+
+
+def change(state: RouteTables, peer: str, fraction: float, rng: np.random.Generator) -> int:
+    """Withdraw or re-originate ``fraction`` of the peer's routes; the prefixes are marked written."""
+    table = np.frombuffer(state.tables[peer], dtype=np.uint32)
+    dirty = np.frombuffer(state.dirty, dtype=np.uint8)
+    held = np.flatnonzero(table[: len(state.keys)])
+    chosen = rng.choice(held, size=max(1, int(fraction * len(held))), replace=False)
+    in_use = np.unique(table[held])
+    withdrawn = chosen[: len(chosen) // 2]
+    moved = chosen[len(chosen) // 2 :]
+    table[withdrawn] = 0
+    table[moved] = rng.choice(in_use, size=len(moved))
+    dirty[chosen] = 1
+    state.sizes[peer] = int(np.count_nonzero(table[: len(state.keys)]))
+    del table, dirty
+    return len(chosen)
+
+
+def cpu() -> float:
+    return time.process_time()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--file", type=Path, default=JINX_RIB)
+    parser.add_argument("--fractions", default="0.0001,0.001,0.01,0.03,0.1,0.2,0.3,0.5")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    rng = np.random.default_rng(args.seed)
+    state = read_tables(args.file)
+    full = full_feed_peers(state)
+    countries = CountryCache(default_locator(), state)
+    take_snapshot(state, full, countries)  # the memo of the whole table (the file's own bin did it)
+    print(f"{args.file.name}: {len(state.keys)} prefixes, full-feed peers {full}; load {os.getloadavg()}")
+    print(f"{'fraction':>9} {'changed':>8} {'incremental s':>14} {'recount s':>10} {'ratio':>7}")
+    for fraction in [float(f) for f in args.fractions.split(",")]:
+        changed = change(state, full[0], fraction, rng)
+        before = cpu()
+        got = take_snapshot(state, full, countries, max_fraction=1.0)
+        middle = cpu()
+        want = snapshot(state, full, countries)
+        after = cpu()
+        assert list(got[0].items()) == list(want[0].items()) and list(got[1].items()) == list(want[1].items())
+        inc, whole = middle - before, after - middle
+        print(f"{fraction:9.4f} {changed:8d} {inc:14.4f} {whole:10.4f} {whole / max(inc, 1e-9):6.1f}x")
+
+
+if __name__ == "__main__":
+    main()
