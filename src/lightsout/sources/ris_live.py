@@ -466,7 +466,8 @@ class RisLiveConnector:
         replayer.at(batch.first_bin + (batch.bins - 1) * BIN_S)
         replay = replayer.finish()
         parsed = Parsed(format=FORMAT, records_read=applied)
-        parsed.points = replay.points(self.collector)
+        # points as columns, written as every MRT ingest writes them (lightsout.ingest.make_batch)
+        parsed.point_columns = replay.point_columns(self.collector)
         parsed.entities = replay.entities()
         parsed.skipped = batch.skipped
         parsed.notes = (
@@ -488,7 +489,7 @@ class RisLiveConnector:
                 raise BadPayload(f"{fetched.item.key}: no tables to continue (the RIB dump was not read)")
             carried = CarryState(f"mrt/{self.collector}", utc(batch.rib_time), self.tables.dump())
         try:
-            parsed = read_mrt(batch.rib, load_carry=lambda key: carried)
+            parsed = read_mrt(batch.rib, load_carry=lambda key: carried, columns=True)
         except Exception:  # unreadable (e.g. the archive would not serve it): nothing continues it
             self.tables = self.sink = None
             self.cursor.synced = False
@@ -515,9 +516,9 @@ class RisLiveConnector:
             replayer = Replayer(tables, self._locator(), rib=False)
             replayer.at(start)  # (an update file's bins: one, at its start, of the state at its end)
             replay = replayer.finish()
-            parsed.points, parsed.entities = replay.points(self.collector), replay.entities()
-        else:
-            parsed.points = [replace(p, source=self.collector) for p in parsed.points]
+            parsed.point_columns, parsed.entities = replay.point_columns(self.collector), replay.entities()
+        elif parsed.point_columns is not None:
+            parsed.point_columns = replace(parsed.point_columns, source=self.collector)
         parsed.carry = CarryState(self.carry_key, utc(self.cursor.next_bin), tables.dump())
         self.open_bin = self.cursor.next_bin
         self.buffer = []
