@@ -1,6 +1,7 @@
 """A bin's snapshot recounted from the changed prefixes only, against the whole recount, on a full table.
 
     python bench/bench_snapshot.py [--file PATH] [--fractions 0.001,0.01,...] [--seed 1]
+    python bench/bench_snapshot.py --continuation [--repeat 3]
 
 Reads a full table (default: the 2014 route-views.jinx RIB, one full IPv4 feed of 497k prefixes),
 then, for each fraction f, changes the routes of f of its prefixes in the full-feed peer's table
@@ -11,6 +12,15 @@ seconds of ``incremental.take_snapshot`` (only the changed prefixes) against
 that they give the same values. Each fraction continues from the tables the previous one left.
 The crossover sets ``incremental.INCREMENTAL_MAX_FRACTION``; the real bins of update files are
 measured by tests/test_mrt_snapshot.py's chains (and bench_mrt.py).
+
+``--continuation``: a RouteViews update file read as the next file of a full table, the way a worker
+of the parallel ingest reads it (``read_mrt(hand_over=True, columns=True)`` after the RIB): the
+jinx RIB, then each of the two jinx update files as if it continued it (SYNTHETIC sequence: the
+files between them are missing from the repository, so the stored sequence position is moved to
+the update file's start; the tables are the RIB's). CPU seconds of the update file's whole read,
+``incremental=True`` against ``incremental=False`` (every bin recounted whole) in turns, best of
+``--repeat``; and the same after the tables were loaded from the stored bytes (sequential ingest,
+a fresh process: the first bin is a whole recount, the memo is not stored).
 
 Figures: see docs/mrt.md ("Snapshots") and the end of this docstring.
 """
@@ -85,6 +95,46 @@ def change(state: RouteTables, peer: str, fraction: float, rng: np.random.Genera
     return len(chosen)
 
 
+def continuation(repeat: int) -> None:
+    from lightsout.sources import CarryState
+    from lightsout.sources.mrt import _HANDED, file_time, read_mrt
+
+    folder = JINX_RIB.parent
+    updates = sorted(folder.glob("*.updates.*"))
+    print(f"continuation of {JINX_RIB.name}; load {os.getloadavg()}")
+    for update in updates:
+        start = file_time(update)
+        best: dict[tuple[str, bool], float] = {}
+        for _ in range(repeat):
+            for handed in (True, False):
+                for incremental in (True, False):
+                    rib = read_mrt(JINX_RIB, hand_over=True, columns=True)
+                    assert rib.carry is not None and _HANDED._held is not None
+                    state = _HANDED._held[1]
+                    state.next_file_s = start  # SYNTHETIC: the files between are missing
+                    carry = rib.carry
+                    if not handed:
+                        carry = CarryState(carry.key, carry.as_of, state.dump())
+
+                    def load(_key: str, carried: CarryState = carry) -> CarryState:
+                        return carried
+
+                    before = cpu()
+                    parsed = read_mrt(
+                        update, load_carry=load, hand_over=True, columns=True, incremental=incremental
+                    )
+                    took = cpu() - before
+                    assert any("continues" in note for note in parsed.notes), parsed.notes
+                    key = ("handed over" if handed else "loaded", incremental)
+                    best[key] = min(best.get(key, took), took)
+        for how in ("handed over", "loaded"):
+            inc, whole = best[(how, True)], best[(how, False)]
+            print(
+                f"{update.name} ({how}): incremental {inc:.3f} s, whole recount {whole:.3f} s "
+                f"CPU ({whole / inc:.2f}x)"
+            )
+
+
 def cpu() -> float:
     return time.process_time()
 
@@ -94,7 +144,12 @@ def main() -> None:
     parser.add_argument("--file", type=Path, default=JINX_RIB)
     parser.add_argument("--fractions", default="0.0001,0.001,0.01,0.03,0.1,0.2,0.3,0.5")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--continuation", action="store_true")
+    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
+    if args.continuation:
+        continuation(args.repeat)
+        return
     rng = np.random.default_rng(args.seed)
     state = read_tables(args.file)
     full = full_feed_peers(state)
@@ -105,7 +160,7 @@ def main() -> None:
     for fraction in [float(f) for f in args.fractions.split(",")]:
         changed = change(state, full[0], fraction, rng)
         before = cpu()
-        got = take_snapshot(state, full, countries, max_fraction=1.0)
+        got = take_snapshot(state, full, countries, max_fraction=1.0).values()
         middle = cpu()
         want = snapshot(state, full, countries)
         after = cpu()

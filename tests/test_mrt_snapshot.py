@@ -63,7 +63,7 @@ class Compared(Replay):
         incremental: bool = True,
     ) -> None:
         before = state.snapshot_memo
-        got = take_snapshot(state, full, countries)
+        got = take_snapshot(state, full, countries).values()
         got_located = (countries.located, countries.unlocated)
         want = snapshot(state, full, countries)
         assert list(got[0].items()) == list(want[0].items()), f"ASes differ at {start_s}"

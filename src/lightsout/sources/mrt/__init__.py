@@ -105,6 +105,7 @@ def read_mrt(
     fast: bool = True,
     hand_over: bool = False,
     columns: bool = False,
+    incremental: bool = True,
 ) -> Parsed:
     """Read one MRT file (gzip, bzip2 or plain) into routing-visibility points, streaming.
 
@@ -128,11 +129,15 @@ def read_mrt(
 
     Python's cyclic garbage collector is paused meanwhile: the read makes hundreds of thousands of
     objects without cycles (keys, tuples, points), and each collection walked all of them, ~13 %
-    of the read's CPU time on the 2015 et-header file (perf)."""
+    of the read's CPU time on the 2015 et-header file (perf).
+
+    ``incremental=False`` recounts every bin from the whole tables instead of only the prefixes
+    whose routes changed since the previous bin (:mod:`~lightsout.sources.mrt.incremental`; the
+    same values: tests compare them, bench/bench_snapshot.py times both)."""
     paused = gc.isenabled()
     gc.disable()
     try:
-        return _read(path, progress, locator, load_carry, fast, hand_over, columns)
+        return _read(path, progress, locator, load_carry, fast, hand_over, columns, incremental)
     finally:
         if paused:
             gc.enable()
@@ -146,6 +151,7 @@ def _read(
     fast: bool,
     hand_over: bool,
     columns: bool = False,
+    incremental: bool = True,
 ) -> Parsed:
     name = str(path)
     _check(path)
@@ -168,7 +174,7 @@ def _read(
         first = next(frames)
         rib = first.mrt_type in (T_TABLE_DUMP, T_TABLE_DUMP_V2)
         state, emit, notes, save = _plan(path, source, rib, first.timestamp, load_carry(f"mrt/{source}"))
-        replayer = Replayer(state, locator, rib=rib, emit=emit)
+        replayer = Replayer(state, locator, rib=rib, emit=emit, incremental=incremental)
         decoder = Decoder(name, state, replayer.at, rib)
         decoder.record(first)
         if fast:

@@ -36,8 +36,8 @@ from typing import TYPE_CHECKING
 from lightsout.sources.mrt.snapshot import (
     MULTI,
     CountryCache,
+    Counts,
     SnapshotMemo,
-    Values,
     _log2,
     _unique,
     grouped_union,
@@ -62,7 +62,7 @@ def take_snapshot(
     *,
     incremental: bool = True,
     max_fraction: float = INCREMENTAL_MAX_FRACTION,
-) -> Values:
+) -> Counts:
     """The values at a bin's close: recounted only where routes changed since the last bin when
     possible (``incremental``; see the module docstring), else from the whole tables."""
     memo = state.snapshot_memo
@@ -76,9 +76,11 @@ def take_snapshot(
     dirty = np.frombuffer(state.dirty, dtype=np.uint8)
     dirty[:] = 0  # every change is counted by the whole recount
     del dirty
-    by_asn, by_country, memo = recount(state, full, countries)
+    memo = recount(state, full, countries)
+    if memo is None:
+        return Counts.empty()
     state.snapshot_memo = memo if incremental else None
-    return by_asn, by_country
+    return memo.counts(countries)
 
 
 def _ranges(
@@ -155,7 +157,7 @@ def _blocks(
 
 def _incremental(
     state: RouteTables, memo: SnapshotMemo, countries: CountryCache, max_fraction: float
-) -> Values | None:
+) -> Counts | None:
     """The values recounted from the prefixes written since the last bin, or None when the whole
     recount is cheaper (more than ``INCREMENTAL_MAX_FRACTION`` of the prefixes written)."""
     import numpy as np
@@ -170,7 +172,7 @@ def _incremental(
     del dirty
     memo.grow(n)
     if not len(written):
-        return memo.values(countries)
+        return memo.counts(countries)
     _, _, counted, _ = state.prefix_info()
     # the origin sets the full-feed peers give the written prefixes now
     columns = [np.frombuffer(state.tables[p], dtype=np.uint32)[written] for p in memo.full]
@@ -196,7 +198,7 @@ def _incremental(
         differ[j] = now_multi[pid] != memo.multi_oids[pid]
     changed = written[differ]
     if not len(changed):
-        return memo.values(countries)
+        return memo.counts(countries)
     now, before = now[differ], before[differ]
 
     old_pid, old_asn = memo.pairs(changed, state)
@@ -248,7 +250,7 @@ def _incremental(
     visible_was[changed_row] = _visible_before(changed, before, rows_pid[changed_row])
     memo.cc_union += _country_union(country_of, rows_pid, rows_start, rows_size, visible_now, groups)
     memo.cc_union -= _country_union(country_of, rows_pid, rows_start, rows_size, visible_was, groups)
-    return memo.values(countries)
+    return memo.counts(countries)
 
 
 def _visible_before(

@@ -33,16 +33,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from itertools import chain
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from lightsout.attribution.entities import make_asn_networks, make_country
 from lightsout.attribution.geo import GeoLocator
 from lightsout.model import Entity, SignalKind, SignalPoint
 from lightsout.sources.columns import PointColumns
 from lightsout.sources.mrt.incremental import take_snapshot
-from lightsout.sources.mrt.snapshot import CountryCache, grouped_union, snapshot
+from lightsout.sources.mrt.snapshot import CountryCache, _unique, grouped_union, snapshot
 from lightsout.sources.mrt.tables import AFI_V4, RouteTables, key_text
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 BIN_S = 300
 FULL_FEED_FRACTION = 0.5  # of the largest peer table; see the module docstring
@@ -58,12 +61,23 @@ class Value(NamedTuple):
 
 @dataclass(slots=True)
 class Bin:
-    """The values of every entity at the end of one bin, and the full-feed peers behind them."""
+    """The values of every entity at the end of one bin, and the full-feed peers behind them, as
+    columns (a full table names ~50k ASes in every bin)."""
 
     start_s: int
-    by_asn: dict[int, tuple[int, int]]  # (prefixes, /24s): plain tuples, one per entity and bin
-    by_country: dict[str, tuple[int, int]]
+    asns: Any  # int64: the ASes with a visible prefix (ascending), then those at 0 (ascending)
+    asn_values: Any  # int64, one row per AS: (prefixes, /24s)
+    countries: list[str]  # likewise
+    country_values: Any
     full_feed: int
+
+    @property
+    def by_asn(self) -> dict[int, tuple[int, int]]:
+        return dict(zip(self.asns.tolist(), map(tuple, self.asn_values.tolist()), strict=True))
+
+    @property
+    def by_country(self) -> dict[str, tuple[int, int]]:
+        return dict(zip(self.countries, map(tuple, self.country_values.tolist()), strict=True))
 
 
 def full_feed_peers(state: RouteTables) -> list[str]:
@@ -108,6 +122,7 @@ class Replay:
     peer_peaks: dict[str, int] = field(default_factory=dict)
     located: int = 0
     unlocated: int = 0
+    known: Any = None  # the collector's known ASes (RouteTables.known_asns) as a sorted array
 
     def add(
         self,
@@ -120,17 +135,32 @@ class Replay:
     ) -> None:
         """Close a bin: every entity the collector has shown gets its value (0 when gone), recounted
         only where routes changed since the last bin when it can (:func:`take_snapshot`)."""
-        by_asn, by_country = take_snapshot(state, full, countries, incremental=incremental)
-        state.known_asns.update(by_asn)  # every entity in a snapshot has a prefix
-        state.known_countries.update(by_country)
-        zero = (0, 0)
-        for asn in state.known_asns.difference(by_asn):
-            by_asn[asn] = zero
-        for cc in state.known_countries.difference(by_country):
-            by_country[cc] = zero
-        self.bins.append(Bin(start_s, by_asn, by_country, len(full)))
-        self.asns.update(by_asn)
-        self.countries.update(by_country)
+        import numpy as np
+
+        counts = take_snapshot(state, full, countries, incremental=incremental)
+        known = self.known
+        if known is None:  # the first bin: every AS known before it gets a point in every bin
+            known = np.array(sorted(state.known_asns), dtype=np.int64)
+            self.asns.update(state.known_asns)
+        fresh = counts.asn[~_member(counts.asn, known)]  # every entity in a snapshot has a prefix
+        if len(fresh):
+            known = np.insert(known, np.searchsorted(known, fresh), fresh)
+            state.known_asns.update(fresh.tolist())
+            self.asns.update(fresh.tolist())
+        self.known = known
+        held = len(counts.asn)
+        asns = np.concatenate([counts.asn, known[~_member(known, counts.asn)]])
+        asn_values = np.zeros((len(asns), 2), dtype=np.int64)
+        asn_values[:held, 0] = counts.asn_count
+        asn_values[:held, 1] = counts.asn_union
+        state.known_countries.update(counts.codes)
+        shown = set(counts.codes)
+        codes = counts.codes + sorted(cc for cc in state.known_countries if cc not in shown)
+        country_values = np.zeros((len(codes), 2), dtype=np.int64)
+        country_values[: len(counts.codes), 0] = counts.cc_count
+        country_values[: len(counts.codes), 1] = counts.cc_union
+        self.bins.append(Bin(start_s, asns, asn_values, codes, country_values, len(full)))
+        self.countries.update(codes)
         self.full_feed = full
         self.peer_peaks = dict(sorted(state.peaks.items(), key=lambda kv: -kv[1]))
         self.located, self.unlocated = countries.located, countries.unlocated
@@ -141,20 +171,22 @@ class Replay:
         object per point (a full table is ~200k of them): the parallel ingest sends these columns."""
         import numpy as np
 
-        asns = sorted(set().union(*(b.by_asn for b in self.bins)))
-        codes = sorted(set().union(*(b.by_country for b in self.bins)))
+        asn_index = (
+            _unique(np.concatenate([b.asns for b in self.bins])) if self.bins else np.zeros(0, dtype=np.int64)
+        )
+        codes = sorted(set().union(*(b.countries for b in self.bins)))
+        asns = asn_index.tolist()
         words = [f"network/AS{asn}" for asn in asns] + [f"country/{cc}" for cc in codes]
-        asn_index = np.array(asns, dtype=np.int64)
         cc_index = {cc: i for i, cc in enumerate(codes, start=len(asns))}
         entity, value, start, samples = [], [], [], []
         for b in self.bins:
-            n_asn, n_cc = len(b.by_asn), len(b.by_country)
+            n_asn, n_cc = len(b.asns), len(b.countries)
             ids = np.empty(n_asn + n_cc, dtype=np.int64)
-            ids[:n_asn] = np.searchsorted(asn_index, np.fromiter(b.by_asn, dtype=np.int64, count=n_asn))
-            ids[n_asn:] = np.fromiter(map(cc_index.__getitem__, b.by_country), dtype=np.int64, count=n_cc)
+            ids[:n_asn] = np.searchsorted(asn_index, b.asns)
+            ids[n_asn:] = [cc_index[cc] for cc in b.countries]
             entity.append(np.repeat(ids, 2))
-            pairs = chain(chain.from_iterable(b.by_asn.values()), chain.from_iterable(b.by_country.values()))
-            value.append(np.fromiter(pairs, dtype=np.float64, count=2 * len(ids)))  # (prefixes, /24s)
+            pairs = np.concatenate([b.asn_values.ravel(), b.country_values.ravel()])
+            value.append(pairs.astype(np.float64))  # (prefixes, /24s) per entity
             start.append(np.full(2 * len(ids), b.start_s, dtype=np.int64))
             samples.append(np.full(2 * len(ids), b.full_feed, dtype=np.int64))
         rows = sum(map(len, value))
@@ -196,6 +228,17 @@ def _entity_values(b: Bin) -> Iterator[tuple[str, tuple[int, int]]]:
         yield f"network/AS{asn}", value
     for cc, value in b.by_country.items():
         yield f"country/{cc}", value
+
+
+def _member(values: npt.NDArray[np.int64], ordered: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+    """Whether each of ``values`` is in the sorted array ``ordered``."""
+    import numpy as np
+
+    if not len(ordered):
+        return np.zeros(len(values), dtype=bool)
+    at = np.minimum(np.searchsorted(ordered, values), len(ordered) - 1)
+    result: npt.NDArray[np.bool_] = ordered[at] == values
+    return result
 
 
 class Replayer:

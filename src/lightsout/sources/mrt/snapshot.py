@@ -117,6 +117,39 @@ class CountryCache:
 
 
 @dataclass(slots=True)
+class Counts:
+    """The values of a bin: the ASes and the countries with a visible prefix, as columns."""
+
+    asn: Any  # ascending AS numbers (int64)
+    asn_count: Any  # their prefixes (int64)
+    asn_union: Any  # their /24s (int64)
+    codes: list[str]  # the countries, in CountryCache's order
+    cc_count: Any
+    cc_union: Any
+
+    @classmethod
+    def empty(cls) -> Counts:
+        import numpy as np
+
+        none = np.zeros(0, dtype=np.int64)
+        return cls(none, none, none, [], none, none)
+
+    def values(self) -> Values:
+        """As dicts: ``{asn: (prefixes, /24s)}``, ``{country: (prefixes, /24s)}``."""
+        by_asn = dict(
+            zip(
+                self.asn.tolist(),
+                zip(self.asn_count.tolist(), self.asn_union.tolist(), strict=True),
+                strict=True,
+            )
+        )
+        by_country = dict(
+            zip(self.codes, zip(self.cc_count.tolist(), self.cc_union.tolist(), strict=True), strict=True)
+        )
+        return by_asn, by_country
+
+
+@dataclass(slots=True)
 class SnapshotMemo:
     """What the last snapshot counted, for the next one to recount only the changed prefixes (kept on
     ``RouteTables.snapshot_memo`` in memory only; ``clear_routes`` drops it)."""
@@ -152,24 +185,21 @@ class SnapshotMemo:
             self.cc_count = np.zeros(0, dtype=np.int64)
             self.cc_union = np.zeros(0, dtype=np.int64)
 
-    def values(self, countries: CountryCache) -> Values:
-        """The values as :func:`snapshot` gives them (same order)."""
+    def counts(self, countries: CountryCache) -> Counts:
+        """The values counted (copies: the memo changes at the next bin)."""
         import numpy as np
 
-        by_asn = dict(
-            zip(
-                self.asn.tolist(),
-                zip(self.asn_count.tolist(), self.asn_union.tolist(), strict=True),
-                strict=True,
-            )
-        )
-        codes = countries.codes
-        by_country = {
-            codes[i]: (int(self.cc_count[i]), int(self.cc_union[i]))
-            for i in np.flatnonzero(self.cc_count).tolist()
-        }
         countries.located, countries.unlocated = self.located, self.unlocated
-        return by_asn, by_country
+        held = np.flatnonzero(self.cc_count)
+        codes = countries.codes
+        return Counts(
+            self.asn.copy(),
+            self.asn_count.copy(),
+            self.asn_union.copy(),
+            [codes[i] for i in held.tolist()],
+            self.cc_count[held],
+            self.cc_union[held],
+        )
 
     def pairs(
         self, pids: npt.NDArray[np.int64], state: RouteTables
@@ -254,19 +284,18 @@ def _vis_of_pairs(
 def snapshot(state: RouteTables, full: list[str], countries: CountryCache) -> Values:
     """Visible prefixes and /24s of every origin AS and country, from the full-feed peers' tables,
     recounted from the whole tables."""
-    by_asn, by_country, _ = recount(state, full, countries)
-    return by_asn, by_country
+    memo = recount(state, full, countries)
+    return (memo.counts(countries) if memo is not None else Counts.empty()).values()
 
 
-def recount(
-    state: RouteTables, full: list[str], countries: CountryCache
-) -> tuple[dict[int, tuple[int, int]], dict[str, tuple[int, int]], SnapshotMemo | None]:
-    """:func:`snapshot`, and what a later bin needs to recount only the prefixes that changed."""
+def recount(state: RouteTables, full: list[str], countries: CountryCache) -> SnapshotMemo | None:
+    """:func:`snapshot`'s values (:meth:`SnapshotMemo.counts`), with what a later bin needs to
+    recount only the prefixes that changed; None when nothing is counted (no full-feed peer)."""
     import numpy as np
 
     n = len(state.keys)
     if not full or not n:
-        return {}, {}, None
+        return None
     start_all, size_all, counted, _ = state.prefix_info()
     columns = [np.frombuffer(state.tables[p], dtype=np.uint32)[:n] for p in full]
     multi_oids: dict[int, tuple[int, ...]] = {}
@@ -326,7 +355,6 @@ def recount(
         asn_values = np.concatenate(members_all)
     asn_values = _unique(asn_values)
 
-    by_asn: dict[int, tuple[int, int]] = {}
     memo = SnapshotMemo(list(full), vis_oid, multi_oids)
     if len(pair_pid):
         # a plain pair's AS through its origin set's (a gather, not a search per pair); pairs from
@@ -342,12 +370,8 @@ def recount(
         unions = grouped_union(
             group[sized], start_all[pair_pid[sized]], size_all[pair_pid[sized]], len(asn_values)
         )
-        by_asn = dict(
-            zip(asn_values.tolist(), zip(counts.tolist(), unions.tolist(), strict=True), strict=True)
-        )
         memo.asn, memo.asn_count, memo.asn_union = asn_values, counts.astype(np.int64), unions
 
-    by_country: dict[str, tuple[int, int]] = {}
     visible = visible.astype(np.int64)
     found = countries.countries(visible)
     located = found >= 0
@@ -357,12 +381,10 @@ def recount(
         counts = np.bincount(cc, minlength=groups)
         sized = size_all[vis] > 0
         unions = grouped_union(cc[sized], start_all[vis[sized]], size_all[vis[sized]], groups)
-        by_country = {
-            countries.codes[i]: (int(counts[i]), int(unions[i])) for i in np.flatnonzero(counts).tolist()
-        }
         memo.cc_count, memo.cc_union = counts.astype(np.int64), unions
     memo.located, memo.unlocated = countries.located, countries.unlocated
-    return by_asn, by_country, memo
+    memo.grow(n)
+    return memo
 
 
 def _unique(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
@@ -382,6 +404,7 @@ def _unique(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
 
 __all__ = [
     "CountryCache",
+    "Counts",
     "SnapshotMemo",
     "Values",
     "grouped_union",
