@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lightsout.attribution.geo import GeoLocator
+from lightsout.attribution.geo import RANGES_FILE, GeoLocator, read_ranges
 from lightsout.sources import CarryState, Parsed, mrt
 from lightsout.sources.mrt import read_mrt
 from lightsout.sources.mrt.tables import RouteTables, key_of_text
@@ -110,7 +110,8 @@ def test_c_geolocation_walk_equals_numpy_walk() -> None:
         np.uint32
     )
     addresses = np.concatenate([anywhere, network_addresses, anywhere[:100]])  # repeats, unsorted
-    fast, slow = GeoLocator(), GeoLocator()
+    fast, slow, ranges = GeoLocator(), GeoLocator(), GeoLocator()
+    fast.use_ranges = False
     slow.use_fast = False
     codes_fast: list[str] = []
     codes_slow: list[str] = []
@@ -120,6 +121,25 @@ def test_c_geolocation_walk_equals_numpy_walk() -> None:
     as_codes = [codes_fast[i] if i >= 0 else None for i in got_fast.tolist()]
     assert as_codes == [codes_slow[i] if i >= 0 else None for i in got_slow.tolist()]
     assert sum(c is not None for c in as_codes) > 20_000
+    assert ranges.countries_v4(addresses) == as_codes and ranges._ranges() is not None
+
+
+@pytest.mark.skipif(not GEO_BUILT, reason="the C geolocation extension is not built")
+def test_country_ranges_are_the_databases() -> None:
+    """The packaged country ranges (scripts/build-geo-ranges.py) answer as the tree walk does on
+    both sides of every range boundary, and are used only for the database they were derived
+    from: another database's metadata, or a damaged file, and the tree is walked."""
+    ranges, walk = GeoLocator(), GeoLocator()
+    walk.use_ranges = False
+    table = ranges._ranges()
+    assert table is not None, "the country ranges do not fit the installed GeoLite2 database"
+    starts = table[0]
+    probe = np.concatenate([starts, starts[1:] - 1, np.array([0xFFFFFFFF], dtype=np.uint32)])
+    assert ranges.countries_v4(probe) == walk.countries_v4(probe)
+    packed, meta = RANGES_FILE.read_bytes(), ranges.metadata()
+    assert read_ranges(packed, meta._replace(build_epoch=meta.build_epoch + 1)) is None
+    with pytest.raises(ValueError, match="damaged"):
+        read_ranges(packed[:-100], meta)
 
 
 def test_without_the_extensions(shared_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -149,7 +169,8 @@ def test_stored_tables_of_format_1_still_load(shared_data: Path) -> None:
     parsed = read_mrt(shared_data / COLLECTORS / "bgpdump-test_data" / "updates.20100722.2015.gz")
     assert parsed.carry is not None and parsed.carry.payload[:6] == b"LOTAB2"
     assert _contents(old) == _contents(parsed.carry.payload)
-    assert RouteTables.load(old).dump() == parsed.carry.payload
+    again = RouteTables.load(old).dump()  # saved again in format 2, the same tables
+    assert again[:6] == b"LOTAB2" and _contents(again) == _contents(old)
     for bad in (b"", old[:20], parsed.carry.payload[:-9], b"LOTAB3" + parsed.carry.payload[6:]):
         with pytest.raises(ValueError):
             RouteTables.load(bad)
