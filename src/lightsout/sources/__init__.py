@@ -57,5 +57,5 @@ class Parsed:
     carry: CarryState | None = None  # state to hand to the next file of the same stream
     external_events: list[ExternalEvent] = field(default_factory=list)  # other observatories' outages
     skipped_unlisted: int = 0  # skips counted but not listed in ``skipped`` (a reader's bound on memory)
-    # the points as columns instead of ``points`` (read_mrt(columns=True): the parallel MRT ingest)
+    # the points as columns instead of ``points`` (read_mrt(columns=True): every MRT ingest)
     point_columns: PointColumns | None = None

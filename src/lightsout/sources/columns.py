@@ -3,10 +3,11 @@ hands over instead of one :class:`~lightsout.model.SignalPoint` object per point
 
 One row per point, in the order the objects would have: entity ids and signals are given once each
 (``words``, ``signals``) and indexed per row, numbers are numpy arrays, the source and bin length
-are one for the whole set (one reader's file). :meth:`PointColumns.points` gives the objects (the
-sequential ingest, tests, tools); the parallel MRT ingest sends the columns as they are
-(:func:`lightsout.ingest_parallel.columns_table`), and the bounds are checked on them
-(:func:`lightsout.sources.bounds.drop_bad_columns`) with the same result as on the objects.
+are one for the whole set (one reader's file). Every MRT ingest (``lightsout ingest``, its parallel
+workers, the archive follower, RIS Live) writes them as Arrow columns
+(:func:`lightsout.ingest.make_batch`, :func:`lightsout.store.schema.columns_table`), the bounds
+checked on them (:func:`lightsout.sources.bounds.drop_bad_columns`) with the same result as on the
+objects; :meth:`PointColumns.points` gives the objects (tests, tools, ``read_mrt(columns=False)``).
 """
 
 from __future__ import annotations

@@ -125,7 +125,7 @@ def read_mrt(
 
     ``columns=True`` gives the points as columns (``Parsed.point_columns``,
     :meth:`Replay.point_columns`) and leaves ``Parsed.points`` empty: the same values, without an
-    object per point (the parallel ingest's workers send the columns as they are).
+    object per point (every ingest asks for them: :func:`lightsout.ingest.make_batch`).
 
     Python's cyclic garbage collector is paused meanwhile: the read makes hundreds of thousands of
     objects without cycles (keys, tuples, points), and each collection walked all of them, ~13 %
