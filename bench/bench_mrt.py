@@ -9,8 +9,12 @@ RouteViews RIB of 39 peers) every contender runs in its own process, ``--repeat`
 the run with the least CPU time counts, and its peak resident memory (ru_maxrss) is reported:
 
 * ``bgpdump -m FILE > /dev/null`` (Debian's bgpdump 1.6.2): the field's C reader, printing text;
-* ``read_mrt``: this package with its C extensions (``_fastmrt``, ``_fastgeo``), one process;
-* ``python``: the same reader with the extensions switched off (the pure-Python path);
+* ``read_mrt``: this package with its C extensions (``_fastmrt``, ``_fastgeo``), one process,
+  reading as every ingest does (``lightsout ingest``, its ``--jobs`` workers, the archive follower,
+  RIS Live): ``read_mrt(path, columns=True)``, the points as columns (``PointColumns``), no
+  ``SignalPoint`` per point;
+* ``python``: the same reader, also ``columns=True``, with the extensions switched off (the
+  pure-Python path);
 * ``previous``: with ``--previous REV``, the MRT package of that commit exported from git.
 
 "Per core" is per CPU second: the machine is shared (load average printed), so wall time says
@@ -69,6 +73,24 @@ per CPU second, whole process / first read / next file, before -> after, round 1
   below bgpdump** in a fresh process (docs/mrt.md, "Update files": what its time goes to);
 * rrc23 2022 update file: 0.49 / 0.98 / 7.94x -> 0.91 / 1.86 / 8.78x; 0.49 / 0.95 / 6.27x -> 0.66 /
   1.49 / 6.68x (a fresh process is ~0.15-0.2 s of interpreter, imports and numpy before any read).
+
+The per-file child asks for columns since 2026-12-03 20:00 (before: ``read_mrt(path)``, the points
+as objects, which only the tests still ask for). Same tree (main at 347457a), the child before and
+after in turns (ABBA), ``nice -n 10 python bench/bench_mrt.py --repeat 3 --no-parallel --no-python
+JINX_RIB ET RRC23``, 20:01-20:05 UTC, load average 2.9-3.7 (another developer's bench ran too).
+Whole process / first read / next file vs bgpdump -m per CPU second, objects -> columns:
+
+* jinx RIB 2014: 2.65 / 2.91 / 3.65x -> 2.72 / 2.99 / 3.24x; 2.51 / 2.81 / 2.83x -> 3.30 / 3.65 / 4.91x;
+* et-header 2015: 0.90 / 1.03 / 1.11x -> 1.02 / 1.24 / 1.65x; 0.96 / 1.06 / 1.69x -> 0.85 / 0.99 /
+  1.54x (**about 1x bgpdump -m** in a fresh process now, read alone at or above 1x, with the other
+  developers' work of the evening: AS entities in C, incremental snapshots, LZ4 tables);
+* rrc23 2022: 0.88 / 1.48 / 6.41x -> 0.80 / 1.25 / 4.96x; 0.90 / 1.45 / 7.49x -> 0.97 / 1.60 / 8.81x.
+
+bgpdump's own best of 3 moved 0.88-1.23 s on et-header between these runs, so the objects' cost is
+below this bench's resolution: timed in one process (5 repeats, garbage collector paused as in
+``read_mrt``), ``PointColumns.points()`` is 0.112-0.120 CPU s for et-header's 103,956 points,
+0.094-0.104 s for the jinx RIB's 94,336, 0.002 s for rrc23's 2,250: that much less per full-table
+read. Where it counts more is ``lightsout ingest`` (docs/mrt.md, "One way in").
 """
 
 from __future__ import annotations
