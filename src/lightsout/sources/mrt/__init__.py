@@ -247,7 +247,8 @@ def file_time(path: Path) -> int | None:
     """The time in a RIS/RouteViews file name (``updates.20100227.1600``, ``...updates.1401493500``)."""
     match = NAME_DATE.search(path.name)
     if match:
-        when = datetime.strptime(match.group(1) + match.group(2), "%Y%m%d%H%M").replace(tzinfo=UTC)
+        day, hm = match.group(1), match.group(2)  # not strptime: its first call imports _strptime (~2 ms)
+        when = datetime(int(day[:4]), int(day[4:6]), int(day[6:]), int(hm[:2]), int(hm[2:]), tzinfo=UTC)
         return int(when.timestamp())
     match = NAME_EPOCH.search(path.name)
     return int(match.group(1)) if match else None
