@@ -71,6 +71,23 @@ def test_bulk_network_entities_equal_one_by_one() -> None:
     if asnames.columns().network_table is not None:  # the C extension is built
         assert make_asn_networks(asns) == one_by_one
         assert make_asn_networks([]) == [] and make_asn_networks([12880]) == [make_asn_network(12880)]
+    # make_asn_network reads the columns too (network_row): against the TSV's records, independently
+    def from_tsv(asn: int) -> Entity:
+        record = lookup_as(asn)
+        country = record.country_code if record else None
+        label = as_label(asn, record.name if record else None)
+        return Entity(f"network/AS{asn}", EntityKind.NETWORK, f"AS{asn}", label, country,
+                      f"country/{country}" if country else None, asn)  # fmt: skip
+
+    assert one_by_one == [from_tsv(asn) for asn in asns]
+    found = [asnames.network_row(asn) for asn in asns]
+    assert found == [asnames.network_row(asn, fast=False) for asn in asns] and None in found
+    assert [asnames.network_row(a) for a in (-1, 2**32, 2**40)] == [None] * 3
+    # a source's own (empty) name and country; an AS the table lacks keeps what it is given
+    itc = make_asn_network(12880, "", "", place=False)
+    assert (itc.name, itc.country_code, itc.parent_id) == (make_asn_network(12880).name, None, None)
+    assert make_asn_network(64500, "", "x").country_code == ""
+    assert make_asn_network(64500, "DE", "x").name == "AS64500 (x)"
 
 
 def test_columns_file_is_the_table_as_columns() -> None:

@@ -110,13 +110,35 @@ cdef class NetworkTable:
     def __dealloc__(self):
         free(self.starts)
 
+    cdef Py_ssize_t find(self, unsigned long long asn):
+        """The row of AS ``asn`` (binary search of the ascending AS numbers), -1 if it has none."""
+        cdef Py_ssize_t lo = 0, hi = self.rows, mid
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if self.asns[mid] < asn:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo if lo < self.rows and self.asns[lo] == asn else -1
+
+    cdef object label(self, Py_ssize_t row):
+        return PyUnicode_DecodeUTF8(<const char *>self.body + self.starts[row],
+                                    self.starts[row + 1] - 1 - self.starts[row], NULL)
+
+    def row(self, unsigned long long asn):
+        """(label, country or None) of AS ``asn``'s row, None when the table has no row for it."""
+        cdef Py_ssize_t row = self.find(asn)
+        if row < 0:
+            return None
+        return self.label(row), self.countries[self.country_index[row]]
+
     def entities(self, type cls, object kind, list asns):
         """``cls(f"network/AS{n}", kind, f"AS{n}", label, country, parent, n)`` for each AS number
         ``n`` (label ``AS{n}`` and no country when the table lacks it), made as a frozen
         dataclass's ``__init__`` makes them (a new instance, then ``object.__setattr__`` of each
         field, i.e. a store into its slot), for a ``cls`` whose only fields are these seven slots and
         that has no ``__new__``, ``__init__`` logic or ``__post_init__`` of its own to run."""
-        cdef Py_ssize_t i, n = len(asns), lo, hi, mid, row, width
+        cdef Py_ssize_t i, n = len(asns), row, width
         cdef unsigned long long asn
         cdef list out = [None] * n
         cdef list parents = [None] + ["country/" + cc for cc in self.countries[1:]]
@@ -136,19 +158,11 @@ cdef class NetworkTable:
         for i in range(n):
             number = asns[i]
             asn = number  # OverflowError for a negative number or one beyond 64 bits
-            lo, hi = 0, self.rows
-            while lo < hi:
-                mid = (lo + hi) >> 1
-                if self.asns[mid] < asn:
-                    lo = mid + 1
-                else:
-                    hi = mid
+            row = self.find(asn)
             width = 10 + ascii_number(text + 10, asn)
             code = PyUnicode_FromStringAndSize(text + 8, width - 8)
-            if lo < self.rows and self.asns[lo] == asn:
-                row = lo
-                label = PyUnicode_DecodeUTF8(<const char *>self.body + self.starts[row],
-                                             self.starts[row + 1] - 1 - self.starts[row], NULL)
+            if row >= 0:
+                label = self.label(row)
                 country = self.countries[self.country_index[row]]
                 parent = parents[self.country_index[row]]
             else:

@@ -85,6 +85,7 @@ def as_label(asn: int, name: str | None) -> str:
 COLUMNS_FILE = "as-table.columns.gz"
 MAGIC = b"LSASCOL1"
 _HEADER = struct.Struct("<8sIII32s")
+_U32 = struct.Struct("<I")
 
 
 def write_columns(table: dict[int, tuple[str, str]], source_digest: bytes) -> bytes:
@@ -181,6 +182,30 @@ class Columns:
 def columns() -> Columns:
     """The packaged columns file, read once."""
     return Columns((_DATA / COLUMNS_FILE).read_bytes())
+
+
+def network_row(asn: int, *, fast: bool = True) -> tuple[str, str | None] | None:
+    """The label (:func:`as_label` of the table's name) and the country (None when unknown) of the
+    table's row for ``asn``, None when it has none: one binary search of the columns, for a source
+    that names a few ASes (``make_asn_network``) without parsing the 91k-row TSV (~0.1 s). In C
+    where the extension is built (``fast``), else in Python."""
+    if not 0 <= asn < 1 << 32:
+        return None
+    cols = columns()
+    table = cols.network_table if fast else None
+    if table is not None:
+        found: tuple[str, str | None] | None = table.row(asn)
+        return found
+    lo, hi = 0, cols.rows  # the same search in Python, numpy left out (a source naming a few ASes)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if _U32.unpack_from(cols.body, cols.asns_at + 4 * mid)[0] < asn:
+            lo = mid + 1
+        else:
+            hi = mid
+    if lo == cols.rows or _U32.unpack_from(cols.body, cols.asns_at + 4 * lo)[0] != asn:
+        return None
+    return cols.labels[lo], cols.countries[cols.body[cols.country_at + lo]]
 
 
 def network_rows(asns: list[int]) -> tuple[list[str], list[str | None]]:

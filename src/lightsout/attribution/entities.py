@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import fields
 from itertools import repeat
 
-from lightsout.attribution.asnames import as_label, columns, lookup_as, network_rows
+from lightsout.attribution.asnames import as_label, columns, network_row, network_rows
 from lightsout.attribution.places import country_name, fold, region_code
 from lightsout.model import Entity, EntityKind
 
@@ -37,12 +37,11 @@ def make_asn_network(
     :mod:`lightsout.attribution.asnames`), unless ``place`` is False (the observations saw it in
     several countries: it belongs to none). ``name`` is the source's name for it, else the table's.
     """
-    record = lookup_as(asn)
-    if record is not None:
-        country = country or (record.country_code if place else None)
-        name = name or record.name
+    found = network_row(asn)  # the table's label and country, from its columns (the TSV not parsed)
+    if found is not None:
+        country = country or (found[1] if place else None)
+    label = as_label(asn, name) if name or found is None else found[0]
     parent = f"country/{country}" if country else None
-    label = as_label(asn, name)
     return Entity(f"network/AS{asn}", EntityKind.NETWORK, f"AS{asn}", label, country, parent, asn)
 
 
