@@ -7,9 +7,11 @@ the country the one whose registry delegations hold most of its IPv4 space. It i
 first use; nothing is fetched.
 
 Beside it, the same script writes the table's columns (``as-table.columns.gz``: AS numbers, country
-codes and every AS's label, :func:`as_label` of its row, see :func:`write_columns`), which an MRT
-file naming a full table's ~50,000 ASes reads in a few C calls (:func:`network_rows`) instead of
-parsing the text: a fresh process names et-header's 51,736 ASes in 0.01-0.02 s instead of ~0.1 s.
+codes and every AS's label, :func:`as_label` of its row, see :func:`write_columns`), which entities
+are made from (:func:`network_row` for one AS, :func:`network_rows` / the C extension
+``_fastnames`` for many) without parsing the TSV: in a fresh process, et-header's 51,736 AS entities
+take ~0.03 s instead of ~0.2 s, a single AS ~0.01 s instead of ~0.1 s (docs/mrt.md, "AS entities").
+The TSV itself is parsed only by :func:`lookup_as` / :func:`as_table`.
 """
 
 from __future__ import annotations
