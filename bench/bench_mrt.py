@@ -91,6 +91,17 @@ below this bench's resolution: timed in one process (5 repeats, garbage collecto
 ``read_mrt``), ``PointColumns.points()`` is 0.112-0.120 CPU s for et-header's 103,956 points,
 0.094-0.104 s for the jinx RIB's 94,336, 0.002 s for rrc23's 2,250: that much less per full-table
 read. Where it counts more is ``lightsout ingest`` (docs/mrt.md, "One way in").
+
+Snapshots recounting only changed prefixes, bins as columns (docs/mrt.md, "Snapshots: only what
+changed"), 2026-12-03 20:03-20:10 UTC, load average 2.6-5.7, ``nice -n 10``, baseline = main at
+c782eec with that work reverted (``--baseline-src``, in turns), ``--repeat 3 --no-parallel
+--no-python`` (the child still asking for objects, both trees), process / read / next file vs
+bgpdump -m: et-header **0.98 / 1.19 / 1.64x** (baseline 0.83 / 0.99 / 1.19x), rrc23 1.02 / 1.79 /
+8.16x (1.01 / 1.62 / 6.10x), 39-peer RIB 1.74 / 2.12 / 2.72x (1.64 / 1.95 / 2.15x), jinx RIB 2.59 /
+2.86 / 3.83x (2.80 / 3.14 / 4.33x: bzip2's spread, in-process 1.11 vs 1.18 s); ``--parallel-only
+--repeat 3``: ingest 10.31 CPU s = 1.36x bgpdump -m (baseline 10.39 s = 1.35x; no file of the set
+continues a full table). A full table's next update
+file in a worker: bench/bench_snapshot.py --continuation (0.110 vs 0.416 CPU s).
 """
 
 from __future__ import annotations

@@ -49,9 +49,10 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-# Above this share of the prefixes written since the last bin, the whole recount is done instead
-# (bench/bench_snapshot.py measures the crossover).
-INCREMENTAL_MAX_FRACTION = 0.25
+# Above this share of the prefixes written since the last bin, the whole recount is done instead:
+# bench/bench_snapshot.py on the jinx RIB's 497k prefixes, changes at random, incremental vs whole
+# CPU s: 1 % 0.035 vs 0.103, 5 % 0.081 vs 0.097, 7 % 0.120 vs 0.089 (crossover ~6 %; docs/mrt.md).
+INCREMENTAL_MAX_FRACTION = 0.05
 INCREMENTAL_ALWAYS = 1000  # written prefixes up to which the incremental recount is always taken
 
 
