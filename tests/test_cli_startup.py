@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -66,3 +67,13 @@ def test_mrt_reader_imports_nothing_it_does_not_use() -> None:
 
 
 UNNEEDED_BY_MRT = ("pycountry", "importlib.metadata", "email", "difflib", "yaml", "numpy", "maxminddb")
+
+
+def test_numpy_blas_single_threaded_unless_the_user_says_otherwise() -> None:
+    # OpenBLAS threads started at numpy's import cost ~45 ms CPU per fresh process; Lightsout does no BLAS
+    code = "import lightsout, os; print(os.environ['OPENBLAS_NUM_THREADS'])"
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    argv = [sys.executable, "-c", code]
+    out = [subprocess.run(argv, capture_output=True, text=True, env=e, check=True).stdout
+           for e in (env, {**env, "OPENBLAS_NUM_THREADS": "4"})]  # fmt: skip
+    assert out == ["1\n", "4\n"]
