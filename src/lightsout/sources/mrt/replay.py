@@ -204,7 +204,7 @@ class Replay:
         )
 
     def points(self, source: str) -> list[SignalPoint]:
-        """:meth:`point_columns` as objects (sequential ingest, RIS Live, tests)."""
+        """:meth:`point_columns` as objects (tests, tools: every ingest takes the columns)."""
         return self.point_columns(source).points()
 
     def entities(self) -> list[Entity]:
