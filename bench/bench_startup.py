@@ -17,7 +17,9 @@ Figures, 2026-12-03 20:11 UTC, ``nice -n 10 python bench/bench_startup.py --repe
 c782eec with ``attribution/{asnames,entities,places}.py`` as before the AS table's columns and
 the country names read without pycountry: floor 0.012 s, ``--version`` 0.047 s, ``--help``
 0.061 s; MRT reader start-up 0.127 -> **0.108 s** (1.17x); one AS entity 0.273 -> **0.082 s**
-(3.3x: pycountry's import and the TSV's parse gone). docs/mrt.md, "AS entities".
+(3.3x: pycountry's import and the TSV's parse gone). Again at 20:14 (load 4.3-4.4, the same DIR):
+0.180 -> 0.124 s (1.45x), 0.327 -> 0.092 s (3.6x); ``import numpy`` 0.133 CPU s with OpenBLAS's
+default threads, 0.103 s with one (what ``lightsout/__init__`` sets). docs/mrt.md, "AS entities".
 """
 
 from __future__ import annotations
@@ -54,6 +56,16 @@ def in_turns(repeat: int, argv: list[str], trees: dict[str, Path]) -> dict[str, 
             start = time.perf_counter()
             subprocess.run(argv, check=True, capture_output=True, env=env)
             best[name] = min(best[name], time.perf_counter() - start)
+    return best
+
+
+def cpu_of(repeat: int, argv: list[str], env: dict[str, str]) -> float:
+    """Least CPU time (user + sys, threads included, from wait4) of ``argv`` over ``repeat`` runs."""
+    best = float("inf")
+    for _ in range(repeat):
+        proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _, _, usage = os.wait4(proc.pid, 0)
+        best = min(best, usage.ru_utime + usage.ru_stime)
     return best
 
 
@@ -94,6 +106,13 @@ def main() -> int:
         if "baseline" in best:
             line += f"; baseline {best['baseline']:.3f} s: {best['baseline'] / best['now']:.2f}x"
         print(line)
+    # numpy's OpenBLAS starts a thread per core at import unless told otherwise (lightsout/__init__
+    # sets OPENBLAS_NUM_THREADS=1 unless the environment has it); CPU time, threads included
+    bare = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    default = cpu_of(args.repeat, [py, "-c", "import numpy"], bare)
+    single = cpu_of(args.repeat, [py, "-c", "import numpy"], {**bare, "OPENBLAS_NUM_THREADS": "1"})
+    print(f"import numpy, CPU s: {default:.3f} with OpenBLAS's default threads, {single:.3f} with one "
+          f"({default / single:.2f}x)")  # fmt: skip
     return 0
 
 
