@@ -141,3 +141,25 @@ def test_text_routes_and_a_session_going_down_are_recounted() -> None:
     assert bins == [(0, False), (300, True), (600, True), (900, True), (1200, True)]
     by_asn, _ = snapshot(state, full_feed_peers(state), CountryCache(default_locator(), state))
     assert by_asn == {3333: (2, 256), 15169: (1, 1)}  # b's routes are gone, a's /16 is back
+
+
+def test_many_changes_fall_back_to_the_whole_recount() -> None:
+    """Past INCREMENTAL_MAX_FRACTION of the prefixes changed, the bin is recounted whole (a new
+    memo); the next bin is incremental again."""
+    state = RouteTables()
+    bins: list[tuple[int, bool]] = []
+    replayer = Replayer(state, default_locator(), rib=False)
+    replayer.replay = Compared(bins)
+    prefixes = [f"10.{i // 256}.{i % 256}.0/24" for i in range(3000)] + ["10.0.0.0/8"]
+    changes: list[tuple[int, range, int | None]] = [
+        (0, range(3001), 64500),
+        (300, range(0, 3000, 30), 64501),  # 100 changed: incremental
+        (600, range(1000, 3000), None),  # 2,000 withdrawn (67 %): the whole recount
+        (900, range(5), 64502),  # incremental again, on the recount's memo
+    ]
+    for time_s, which, asn in changes:
+        replayer.at(time_s)
+        for i in which:
+            text_origins(state, "a", prefixes[i], None if asn is None else (asn + i % 7,))
+    replayer.finish()
+    assert bins == [(0, False), (300, True), (600, False), (900, True)]

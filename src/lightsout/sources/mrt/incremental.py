@@ -25,7 +25,7 @@ it (:class:`SnapshotMemo`) and every entity's (prefixes, /24s). At a bin's close
 
 It falls back to the whole recount when the full-feed peers changed, after a RIB dump (which clears
 the tables), when the tables were loaded from the store (the memo is not stored), and when more than
-``INCREMENTAL_MAX_FRACTION`` of the prefixes were written since the last bin (measured crossover:
+``INCREMENTAL_MAX_FRACTION`` of the prefixes changed since the last bin (measured crossover:
 bench/bench_snapshot.py). tests/test_mrt_snapshot.py compares the two on every bin of real files.
 """
 
@@ -49,11 +49,13 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-# Above this share of the prefixes written since the last bin, the whole recount is done instead:
+# Above this share of the prefixes changed since the last bin, the whole recount is done instead:
 # bench/bench_snapshot.py on the jinx RIB's 497k prefixes, changes at random, incremental vs whole
 # CPU s: 1 % 0.035 vs 0.103, 5 % 0.081 vs 0.097, 7 % 0.120 vs 0.089 (crossover ~6 %; docs/mrt.md).
 INCREMENTAL_MAX_FRACTION = 0.05
-INCREMENTAL_ALWAYS = 1000  # written prefixes up to which the incremental recount is always taken
+INCREMENTAL_ALWAYS = 1000  # changed prefixes up to which the incremental recount is always taken
+# Above this share written (by any peer, full-feed or not), not even the changed ones are looked for.
+WRITTEN_MAX_FRACTION = 0.5
 
 
 def take_snapshot(
@@ -159,14 +161,15 @@ def _blocks(
 def _incremental(
     state: RouteTables, memo: SnapshotMemo, countries: CountryCache, max_fraction: float
 ) -> Counts | None:
-    """The values recounted from the prefixes written since the last bin, or None when the whole
-    recount is cheaper (more than ``INCREMENTAL_MAX_FRACTION`` of the prefixes written)."""
+    """The values recounted from the prefixes changed since the last bin, or None when the whole
+    recount is cheaper (more than ``max_fraction`` of the prefixes changed: the prefixes written
+    by peers that are not full-feed, and routes rewritten with the same origin, do not count)."""
     import numpy as np
 
     n = len(state.keys)
     dirty = np.frombuffer(state.dirty, dtype=np.uint8)
     written = np.flatnonzero(dirty[:n])
-    if len(written) > max(max_fraction * n, INCREMENTAL_ALWAYS):
+    if len(written) > max(WRITTEN_MAX_FRACTION * n, INCREMENTAL_ALWAYS):
         del dirty
         return None
     dirty[written] = 0
@@ -198,6 +201,8 @@ def _incremental(
         pid = int(written[j])
         differ[j] = now_multi[pid] != memo.multi_oids[pid]
     changed = written[differ]
+    if len(changed) > max(max_fraction * n, INCREMENTAL_ALWAYS):
+        return None  # the memo is as it was: the whole recount replaces it
     if not len(changed):
         return memo.counts(countries)
     now, before = now[differ], before[differ]
