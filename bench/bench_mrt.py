@@ -126,6 +126,9 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
+# The environment every child starts with: the bench's own, before it imports lightsout (whose
+# __init__ sets OPENBLAS_NUM_THREADS for its process), so a baseline tree runs as it would alone.
+LAUNCH_ENV = dict(os.environ)
 DATA = REPO.parent / "shared" / "data" / "mrt"
 COLLECTORS = DATA / "collectors"
 JINX_RIB = COLLECTORS / "route-views.jinx" / "routeviews.route-views.jinx.ribs.1401487200.bz2"
@@ -214,6 +217,7 @@ def run_measured(
     argv: list[str], stdout: int | None = subprocess.PIPE, env: dict[str, str] | None = None
 ) -> Run:
     start = time.perf_counter()
+    env = LAUNCH_ENV if env is None else env
     proc = subprocess.Popen(argv, stdout=stdout, stderr=subprocess.DEVNULL, env=env)
     out = proc.stdout.read() if proc.stdout else b""
     _, status, usage = os.wait4(proc.pid, 0)
@@ -325,7 +329,7 @@ def measure_turns(
             if kind == "bgpdump":
                 run, row = bgpdump(path), {}
             else:
-                env = None if src is None else {**os.environ, "PYTHONPATH": str(src)}
+                env = None if src is None else {**LAUNCH_ENV, "PYTHONPATH": str(src)}
                 child = CHILD.format(kind=kind, path=str(path), prev=prev)
                 run = run_measured([sys.executable, "-c", child], env=env)
                 row = json.loads(run.out)
@@ -371,7 +375,7 @@ def parallel(files: list[Path], jobs: int, tmp: Path, repeat: int, baseline: Pat
         for name, env in contenders.items():
             db = tmp / f"parallel-{name}-{turn}.duckdb"
             argv = [sys.executable, "-c", PARALLEL_CHILD, str(db), str(jobs), *map(str, files)]
-            run = run_measured(argv, env={**os.environ, **env})
+            run = run_measured(argv, env={**LAUNCH_ENV, **env})
             db.unlink()
             if name not in best or run.cpu < best[name][0].cpu:
                 best[name] = (run, json.loads(run.out.splitlines()[-1]))
