@@ -177,3 +177,29 @@ def test_a_worker_that_dies_is_an_error_not_a_hang() -> None:
     worker.join()
     with pytest.raises(RuntimeError, match=r"died \(exit codes \[3\]\)"):
         _next(results, [worker])
+
+
+def test_one_process_continues_the_tables_it_holds(
+    shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`lightsout ingest` of a collector's next file in the same process continues the tables it
+    holds (read_mrt(hand_over=True): the store gives back the same bytes), not rebuilt from the
+    stored bytes; a carry that is not the held one is rebuilt; both store the same."""
+    from lightsout.sources.mrt import RouteTables
+
+    loads: list[int] = []
+    load = RouteTables.load.__func__  # type: ignore[attr-defined]
+    monkeypatch.setattr(RouteTables, "load", classmethod(lambda cls, p: loads.append(len(p)) or load(cls, p)))
+    first, second = shared_data / FILES[3], shared_data / FILES[2]  # rrc06 2014, then 2015
+    held, rebuilt = open_store(tmp_path / "held.duckdb"), open_store(tmp_path / "rebuilt.duckdb")
+    try:
+        ingest_file(held, first)
+        ingest_file(held, second)
+        assert loads == []
+        _ingest_as_objects(rebuilt, first)  # (no hand-over: the tables of `second` stay held)
+        _ingest_as_objects(rebuilt, second)
+        assert len(loads) == 1
+    finally:
+        held.close()
+        rebuilt.close()
+    assert _stored(tmp_path / "held.duckdb") == _stored(tmp_path / "rebuilt.duckdb")

@@ -132,8 +132,9 @@ def ingest_file(
     if fmt == InputFormat.MRT:
         from lightsout.sources.mrt import read_mrt
 
-        # BGP update files continue the routing tables of the collector's previous file.
-        parsed = read_mrt(path, progress, load_carry=store.load_carry, columns=True)
+        # BGP update files continue the routing tables of the collector's previous file (kept in
+        # memory for the next file of the collector ingested in this process: hand_over).
+        parsed = read_mrt(path, progress, load_carry=store.load_carry, columns=True, hand_over=True)
     elif fmt == InputFormat.IODA:
         from lightsout.sources.ioda import read_ioda
 

@@ -445,7 +445,8 @@ class MrtArchiveConnector:
             if path is None:
                 raise BadPayload("the downloaded file is gone")
             # points as columns, written as `lightsout ingest` writes them (lightsout.ingest.make_batch)
-            parsed = read_mrt(path, load_carry=self.load_carry, columns=True)
+            # (the tables stay in memory for the collector's next file: hand_over)
+            parsed = read_mrt(path, load_carry=self.load_carry, columns=True, hand_over=True)
             parsed.format = FORMAT
             return parsed
         finally:
