@@ -175,6 +175,7 @@ def _incremental(
     dirty[written] = 0
     del dirty
     memo.grow(n)
+    countries.reserve()  # as the whole recount grows it (the stored tables hold it)
     if not len(written):
         return memo.counts(countries)
     _, _, counted, _ = state.prefix_info()

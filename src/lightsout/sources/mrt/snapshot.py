@@ -87,17 +87,26 @@ class CountryCache:
     def codes(self) -> list[str]:
         return self.state.country_codes
 
-    def countries(self, pids: npt.NDArray[np.int64]) -> npt.NDArray[np.int32]:
+    def reserve(self) -> npt.NDArray[np.int32]:
+        """``state.country_of`` grown to every prefix id (-2: not looked up yet); the stored tables
+        hold it, so every bin grows it alike, whether recounted whole or not."""
         import numpy as np
 
         state = self.state
         n = len(state.keys)
-        known = state.country_of
+        known: npt.NDArray[np.int32] = state.country_of
         if known is None or len(known) < n:
             grown = np.full(max(n, 1024), -2, dtype=np.int32)
             if known is not None:
                 grown[: len(known)] = known
             state.country_of = known = grown
+        return known
+
+    def countries(self, pids: npt.NDArray[np.int64]) -> npt.NDArray[np.int32]:
+        import numpy as np
+
+        state = self.state
+        known = self.reserve()
         todo = pids[known[pids] == -2]
         if len(todo):
             address = state.prefix_info()[3][todo]
