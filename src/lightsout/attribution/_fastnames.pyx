@@ -31,6 +31,9 @@ cdef extern from "Python.h":
     ctypedef struct PyMemberDescrObject:
         PyMemberDef *d_member
     PyTypeObject PyMemberDescr_Type
+
+
+cdef extern from "structmember.h":  # the member types and flags (Python.h has them from 3.12 only)
     int T_OBJECT_EX
     int READONLY
 
