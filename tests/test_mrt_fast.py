@@ -162,22 +162,22 @@ V1_TABLES = Path(__file__).parent / "fixtures" / "tables-v1.updates.20100722.201
 
 
 def test_stored_tables_of_format_1_still_load(shared_data: Path) -> None:
-    """Tables a store saved before format 2 (zlib) load as the same tables the reader makes now,
-    and are saved again in format 2; a damaged or unknown payload is a ValueError."""
+    """Tables a store saved in format 1 (zlib) load as the same tables the reader makes now,
+    and are saved again in format 3; a damaged or unknown payload is a ValueError."""
     old = V1_TABLES.read_bytes()
     assert old[:6] == b"LOTAB1"
     parsed = read_mrt(shared_data / COLLECTORS / "bgpdump-test_data" / "updates.20100722.2015.gz")
-    assert parsed.carry is not None and parsed.carry.payload[:6] == b"LOTAB2"
+    assert parsed.carry is not None and parsed.carry.payload[:6] == b"LOTAB3"
     assert _contents(old) == _contents(parsed.carry.payload)
-    again = RouteTables.load(old).dump()  # saved again in format 2, the same tables
-    assert again[:6] == b"LOTAB2" and _contents(again) == _contents(old)
-    for bad in (b"", old[:20], parsed.carry.payload[:-9], b"LOTAB3" + parsed.carry.payload[6:]):
+    again = RouteTables.load(old).dump()  # saved again in format 3, the same tables
+    assert again[:6] == b"LOTAB3" and _contents(again) == _contents(old)
+    for bad in (b"", old[:20], parsed.carry.payload[:-9], b"LOTAB2" + parsed.carry.payload[6:]):
         with pytest.raises(ValueError):
             RouteTables.load(bad)
 
 
 def test_stored_tables_round_trip() -> None:
-    """Format 2 keeps AS_SETs, dense and sparse peer tables, IPv6 keys and no-country prefixes."""
+    """Format 3 keeps AS_SETs, dense and sparse peer tables, IPv6 keys and no-country prefixes."""
     state = RouteTables()
     keys = [key_of_text(f"10.{i >> 8}.{i & 255}.0/24") for i in range(3000)] + [key_of_text("2001:db8::/32")]
     for key in keys:

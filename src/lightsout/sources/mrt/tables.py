@@ -35,9 +35,9 @@ V6_TAG = 0x80  # first byte of an IPv6 key; an IPv4 key starts with its length (
 # RIRs are /23../12); a shorter prefix is a default route (0.0.0.0/0, ::/0) or an aggregate leak,
 # which RFC 7454 (BGP operations and security, 6.1.3) tells operators to filter. docs/mrt.md.
 MIN_COUNTED_LEN = {AFI_V4: 8, AFI_V6: 12}
-FORMAT_TAG = b"LOTAB2"  # format 2: LZ4 (RouteTables.dump)
+FORMAT_TAG = b"LOTAB3"  # format 3: binary parts deflated by ISA-L (RouteTables.dump)
 FORMAT_TAG_V1 = b"LOTAB1"  # format 1: zlib, as earlier stores hold it
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 _HEAD = struct.Struct(">6sI")
 
 
@@ -278,18 +278,20 @@ class RouteTables:
     # -- the store's copy --------------------------------------------------------------------------
 
     def dump(self) -> bytes:
-        """Compact binary (format 2): a small JSON head, then binary parts, LZ4-compressed.
+        """Compact binary (format 3): a small JSON head, then binary parts, deflated by ISA-L.
 
         The parts: the prefix keys (each after its length byte), the origin sets (their lengths and
         their ASes laid end to end, uint32), the known ASes (uint32), each peer's table (its
         (prefix id, origin id) pairs, or its whole table of origin ids when it routes at least half
         the prefixes: 4 bytes a prefix instead of 8 a route, and no scatter to load it) and each
-        prefix's country index (int16). LZ4 (``lz4.frame``, level 0) rather than zlib level 1: on
-        the 577k-prefix table of the 2015 et-header file it compresses ~10x faster and decompresses
-        ~10x faster for a payload ~1.5x larger (figures: docs/mrt.md, "Saving the tables").
-        Format 1 (zlib, a JSON head holding origin sets and known ASes) still loads."""
-        import lz4.frame
+        prefix's country index (int16). Deflated by ISA-L (``isal_zlib``, level 1): on the
+        577k-prefix table of the 2015 et-header file 0.014 s for 1.94 MB, where zlib level 1 took
+        0.084 s for the same size and LZ4 0.005 s for 3.3 MB (it cannot shrink the prefix keys);
+        the store pays for every byte too (DuckDB ~35 ms per MB of BLOB written, in the one
+        writer), so the smaller payload wins (docs/mrt.md, "Saving the tables, inflating,
+        geolocating"). Format 1 (zlib; origin sets and known ASes in the JSON head) still loads."""
         import numpy as np
+        from isal import isal_zlib
 
         n = len(self.keys)
         peers = sorted(self.tables)
@@ -326,31 +328,36 @@ class RouteTables:
         if self.country_of is not None:
             if len(self.country_codes) > 32_000:
                 raise ValueError(f"{len(self.country_codes)} country codes do not fit the stored int16")
-            parts.append(np.asarray(self.country_of[:n], dtype=np.int16).tobytes())
+            # every prefix has an entry: -2 (not looked up yet) past the end of the array, which
+            # grows only when a snapshot asks for the countries of new prefixes
+            country = np.full(n, -2, dtype=np.int16)
+            known = np.asarray(self.country_of[:n])
+            country[: len(known)] = known
+            parts.append(country.tobytes())
         body = b"".join(struct.pack(">Q", len(p)) + p for p in parts)
-        packed: bytes = lz4.frame.compress(body, compression_level=0)
-        return _HEAD.pack(FORMAT_TAG, FORMAT_VERSION) + packed
+        return _HEAD.pack(FORMAT_TAG, FORMAT_VERSION) + isal_zlib.compress(body, 1)
 
     @classmethod
     def load(cls, payload: bytes) -> RouteTables:
-        """The tables :meth:`dump` wrote (format 2, or format 1 of earlier stores); ``ValueError``
-        for anything else."""
+        """The tables :meth:`dump` wrote (format 3, or format 1 of earlier stores); ``ValueError``
+        for anything else (format 2, LZ4, lived on main for an afternoon: such tables are
+        unreadable, and the collector is replayed on its own until its next RIB dump)."""
         if len(payload) >= _HEAD.size:
             tag, version = _HEAD.unpack_from(payload)
             if tag == FORMAT_TAG and version == FORMAT_VERSION:
-                return cls._load_lz4(payload[_HEAD.size :])
+                return cls._load_v3(payload[_HEAD.size :])
             if tag == FORMAT_TAG_V1 and version == 1:
                 return cls._load_v1(payload[_HEAD.size :])
         raise ValueError("not a routing-table state of a known format")
 
     @classmethod
-    def _load_lz4(cls, packed: bytes) -> RouteTables:
-        import lz4.frame
+    def _load_v3(cls, packed: bytes) -> RouteTables:
         import numpy as np
+        from isal import isal_zlib
 
         try:
-            body = memoryview(lz4.frame.decompress(packed))
-        except RuntimeError as exc:  # what lz4 raises for damaged frames
+            body = memoryview(isal_zlib.decompress(packed))
+        except Exception as exc:  # isal's error (its stub declares the class as an instance)
             raise ValueError(f"routing-table state damaged: {exc}") from None
         parts = _split_parts(body)
         head = json.loads(bytes(parts[0]))
@@ -399,7 +406,7 @@ class RouteTables:
     @classmethod
     def _load_v1(cls, packed: bytes) -> RouteTables:
         """Format 1 (zlib level 1, origin sets and known ASes in the JSON head), as stores written
-        before format 2 hold it."""
+        before format 3 hold it."""
         import numpy as np
 
         try:
