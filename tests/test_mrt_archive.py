@@ -210,6 +210,21 @@ def test_file_over_the_size_cap_is_not_ingested(store: Store, server: ReplayServ
     assert "larger than max_file_mb" in result.notes[0]
 
 
+def test_archive_files_pass_the_ingest_bounds(
+    store: Store, server: ReplayServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file from the archive is checked as `lightsout ingest` checks a file (ingest.check_parsed):
+    more points than LIGHTSOUT_MAX_POINTS and it is unreadable, nothing of it stored."""
+    monkeypatch.setenv("LIGHTSOUT_MAX_POINTS", "10")
+    window = Window(
+        "backfill/rrc15", datetime(2010, 2, 27, 16, tzinfo=UTC), datetime(2010, 2, 27, 16, 5, tzinfo=UTC)
+    )
+    result = _round(store, _connector(server, "rrc15", wait_for_rib=False), window)
+    assert result.items_stored == 1 and result.unreadable == 1 and result.points == 0
+    assert "exceed the limit of 10 per file (LIGHTSOUT_MAX_POINTS)" in result.notes[0]
+    assert store.series() == []
+
+
 def test_config_builds_the_connector_and_refuses_unknown_collectors(tmp_path: Path) -> None:
     from lightsout.service.config import ConfigError, load_config
     from lightsout.service.run import build_connector

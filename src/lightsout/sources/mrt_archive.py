@@ -27,7 +27,8 @@ fetch
 parse
     :func:`lightsout.sources.mrt.read_mrt`, continuing the collector's stored tables (the carry the
     runner hands over with ``use_carry``); its new tables are stored with the file's points (given
-    as columns, ``columns=True``, and written as Arrow columns like every MRT ingest).
+    as columns, ``columns=True``, and written as Arrow columns like every MRT ingest), after the
+    bounds every ingested file passes (:func:`lightsout.ingest.check_parsed`).
 checkpoint
     ``{"collectors": {name: {"file", "time", "kind", "synced"}}, "gaps": [...]}``: the last file
     stored per collector; gaps found and collectors waiting for a RIB dump are kept even when a
@@ -445,8 +446,12 @@ class MrtArchiveConnector:
             if path is None:
                 raise BadPayload("the downloaded file is gone")
             # points as columns, written as `lightsout ingest` writes them (lightsout.ingest.make_batch)
-            # (the tables stay in memory for the collector's next file: hand_over)
+            from lightsout.ingest import check_parsed
+
+            # (the tables stay in memory for the collector's next file: hand_over); the bounds of
+            # every file ingest (a file over LIGHTSOUT_MAX_POINTS is an InputError: unreadable)
             parsed = read_mrt(path, load_carry=self.load_carry, columns=True, hand_over=True)
+            parsed = check_parsed(parsed, path)
             parsed.format = FORMAT
             return parsed
         finally:
