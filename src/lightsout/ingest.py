@@ -5,10 +5,11 @@ in one transaction, so an ingest killed half-way leaves no trace and simply runs
 re-ingesting a file that is already stored (under any name) adds nothing.
 
 What a reader gave is checked (:func:`check_parsed`) and made into the store's batch by
-:func:`make_batch`, the one way every file goes in. MRT files (here, in the parallel ingest's
-workers, :mod:`lightsout.ingest_parallel`, and from the live archives,
-:mod:`lightsout.sources.mrt_archive`) are read with their points as columns
-(``read_mrt(columns=True)``) and written as Arrow columns, never as one object per point.
+:func:`make_batch`, the one way every file goes in (the live sources' runner,
+:mod:`lightsout.sources.pump`, makes its batches with it too). MRT files (here, in the parallel
+ingest's workers, :mod:`lightsout.ingest_parallel`, from the archive follower,
+:mod:`lightsout.sources.mrt_archive`, and RIS Live's RIB sync) are read with their points as
+columns (``read_mrt(columns=True)``) and written as Arrow columns, never as one object per point.
 """
 
 from __future__ import annotations
