@@ -108,6 +108,15 @@ bgpdump -m: et-header **0.98 / 1.19 / 1.64x** (baseline 0.83 / 0.99 / 1.19x), rr
 --repeat 3``: ingest 10.31 CPU s = 1.36x bgpdump -m (baseline 10.39 s = 1.35x; no file of the set
 continues a full table). A full table's next update
 file in a worker: bench/bench_snapshot.py --continuation (0.110 vs 0.416 CPU s).
+
+Saving the tables (ISA-L deflate of binary parts), gzip by ISA-L, geolocation by the packaged
+country ranges, no maxminddb import (2026-12-03 20:21-20:25 UTC, load average 2.6-3.7, ``nice -n
+10 python bench/bench_mrt.py --repeat 3 --no-parallel --no-python --baseline-src DIR JINX_RIB ET
+RRC23``, DIR = main at 20:19 with those changes reversed), whole process / read / next file vs
+bgpdump -m: jinx RIB 2.47 / 2.80 / 3.67x -> 2.63 / 2.88 / 3.77x; et-header 0.83 / 0.99 / 1.38x ->
+**1.04 / 1.27 / 1.65x** (1.25 -> 1.00 CPU s; bgpdump 1.04 s); rrc23 1.09 -> 1.13x (no full table).
+``--parallel-only --repeat 3`` the same minutes: 11.47 -> **10.27 CPU s = 1.24x** bgpdump -m's 12.73 s
+(baseline 1.11x). The stages alone: bench/bench_tables.py, docs/mrt.md.
 """
 
 from __future__ import annotations
