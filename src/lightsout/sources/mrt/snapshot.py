@@ -10,7 +10,7 @@ needs to recount only the prefixes that changed (:class:`SnapshotMemo`;
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from lightsout.attribution.geo import GeoLocator
@@ -177,7 +177,6 @@ class SnapshotMemo:
     index_key: Any = None
     index_pid: Any = None
     indexed: int = 0  # prefix ids below this are in the index
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def grow(self, n: int) -> None:
         import numpy as np
