@@ -28,6 +28,9 @@ Figures, 2026-12-03 20:02-20:03 UTC, ``nice -n 10``, load average 2.6-3.2 on 2 s
 * crossover (jinx RIB, 497,407 prefixes), incremental / whole recount CPU s: 49 prefixes changed
   0.029 / 0.105 (3.7x); 497: 0.017 / 0.112 (6.7x); 1 %: 0.035 / 0.103 (3.0x); 3 %: 0.059 / 0.105
   (1.8x); 5 %: 0.081 / 0.097 (1.2x); 7 %: 0.120 / 0.089 (0.7x); 10 %: 0.149 / 0.091 (0.6x);
+* ``--file`` the January 2000 rrc00 bview (six full-feed peers, 82,377 prefixes; 20:28, load 1.2):
+  0.1 % 0.006 / 0.025 s; 1 % 0.008 / 0.022; 5 % 0.022 / 0.026; 7 % 0.030 / 0.030; 10 % 0.041 /
+  0.032;
 * ``--continuation --repeat 3``, the update file's whole read, CPU s: updates.1401493500 handed over
   0.110 vs 0.416 (3.79x), loaded 0.335 vs 0.492 (1.47x); updates.1427846400 handed over 0.116 vs
   0.376 (3.24x), loaded 0.385 vs 0.472 (1.23x).
