@@ -26,6 +26,7 @@ import sys
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pybgpkit_parser
 import pytest
@@ -277,6 +278,19 @@ def test_bview_early_table_dump(shared_data: Path, bview: Parsed) -> None:
 class _FixedLocator(GeoLocator):
     def country(self, address: str | ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
         return {"193.0.0.0": "NL", "193.0.8.0": "NL", "8.8.8.0": "US"}.get(str(address))
+
+    def country_indexes_v6(self, addresses: Any, codes: list[str], index: dict[str, int]) -> Any:
+        """The fixed answers for IPv6 too (the bulk walk would read the real database)."""
+        import numpy as np
+
+        found = []
+        for row in addresses:
+            cc = self.country(ipaddress.IPv6Address(bytes(row)))
+            if cc is not None and cc not in index:
+                index[cc] = len(codes)
+                codes.append(cc)
+            found.append(-1 if cc is None else index[cc])
+        return np.array(found, dtype=np.int32)
 
 
 def test_replay_counts_full_feed_union_withdrawal_and_session_down() -> None:

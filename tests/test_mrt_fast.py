@@ -12,6 +12,7 @@ whichever path is built.
 from __future__ import annotations
 
 import importlib.util
+import ipaddress
 import shutil
 import sys
 from pathlib import Path
@@ -122,6 +123,30 @@ def test_c_geolocation_walk_equals_numpy_walk() -> None:
     assert as_codes == [codes_slow[i] if i >= 0 else None for i in got_slow.tolist()]
     assert sum(c is not None for c in as_codes) > 20_000
     assert ranges.countries_v4(addresses) == as_codes and ranges._ranges() is not None
+
+
+@pytest.mark.skipif(not GEO_BUILT, reason="the C geolocation extension is not built")
+def test_ipv6_walk_equals_the_readers_lookups(shared_data: Path) -> None:
+    """IPv6 prefixes are placed in bulk (C walk, numpy walk) as the maxminddb reader places each:
+    the network addresses of a 2015 route-views6 RIB's prefixes, IPv4-mapped and 6to4 space."""
+    rib6 = shared_data / COLLECTORS / "pyasn-truncated" / "rib6.20151101.0600_firstMB.bz2"
+    carried = read_mrt(rib6).carry
+    assert carried is not None
+    state = RouteTables.load(carried.payload)
+    rows = [key[2:].ljust(16, b"\0") for key in state.keys if key[0] == 0x80]
+    rows += [bytes(10) + b"\xff\xff" + bytes((193, 0, 0, i)) for i in range(4)]  # ::ffff:193.0.0.i
+    rows.append(b"\x20\x02\x08\x08\x08\x08" + bytes(10))  # 6to4 of 8.8.8.8
+    addresses = np.frombuffer(b"".join(rows), dtype=np.uint8).reshape(-1, 16)
+    reader = GeoLocator()
+    want = [reader.country(str(ipaddress.IPv6Address(row))) for row in rows]
+    for fast in (True, False):
+        locator = GeoLocator()
+        locator.use_fast = fast
+        codes: list[str] = []
+        got = locator.country_indexes_v6(addresses, codes, {})
+        assert [codes[i] if i >= 0 else None for i in got.tolist()] == want
+    assert len(rows) > 6000 and sum(c is not None for c in want) > 6000
+    assert want[-5:] == ["NL", "NL", "NL", "NL", "US"]
 
 
 @pytest.mark.skipif(not GEO_BUILT, reason="the C geolocation extension is not built")

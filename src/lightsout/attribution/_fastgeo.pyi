@@ -18,3 +18,14 @@ class CountryWalker:
         index: dict[str, int],
         out: npt.NDArray[np.int32],
     ) -> None: ...
+
+def country_indexes_v6(
+    walker: CountryWalker,
+    nodes: npt.NDArray[np.uint8],
+    record_size: int,
+    node_count: int,
+    addresses: npt.NDArray[np.uint8],
+    codes: list[str],
+    index: dict[str, int],
+    out: npt.NDArray[np.int32],
+) -> None: ...

@@ -242,3 +242,60 @@ cdef inline int _shared(unsigned int a, unsigned int b) noexcept:
         x <<= 1
         n += 1
     return n
+
+
+cdef inline long long _child(const unsigned char *r, int record_size, bint right) noexcept:
+    """The left or right record of a search-tree node (24, 28 or 32 bits)."""
+    if right:
+        if record_size == 24:
+            return (r[3] << 16) | (r[4] << 8) | r[5]
+        if record_size == 28:
+            return (<long long>(r[3] & 0x0F) << 24) | (r[4] << 16) | (r[5] << 8) | r[6]
+        return (<long long>r[4] << 24) | (r[5] << 16) | (r[6] << 8) | r[7]
+    if record_size == 24:
+        return (r[0] << 16) | (r[1] << 8) | r[2]
+    if record_size == 28:
+        return (<long long>(r[3] >> 4) << 24) | (r[0] << 16) | (r[1] << 8) | r[2]
+    return (<long long>r[0] << 24) | (r[1] << 16) | (r[2] << 8) | r[3]
+
+
+def country_indexes_v6(
+    CountryWalker walker, const unsigned char[:, ::1] nodes, int record_size, long long node_count,
+    const unsigned char[:, ::1] addresses, list codes, dict index, int[::1] out,
+):
+    """``out[i]``: index into ``codes`` of the country of the IPv6 address ``addresses[i]`` (16
+    bytes, network order), walked from the root of an IPv6 database's tree (IPv4-mapped and 6to4
+    space lead where the database points them); new codes appended, -1 where it has none. A
+    table's IPv6 prefixes are ~10-25 % of its IPv4 ones, so no resuming between walks."""
+    cdef Py_ssize_t i, k = addresses.shape[0]
+    cdef long long node, rows = nodes.shape[0]
+    cdef int depth
+    cdef const unsigned char *a
+    cdef dict records = walker.records
+    if record_size not in (24, 28, 32) or nodes.shape[1] != record_size // 4:
+        raise ValueError(f"MaxMind DB record size {record_size}")
+    if k and addresses.shape[1] != 16:
+        raise ValueError("IPv6 addresses must be rows of 16 bytes")
+    for i in range(k):
+        a = &addresses[i, 0]
+        node = 0
+        depth = 0
+        while depth < 128 and node < node_count:
+            if node >= rows:
+                raise ValueError("MaxMind DB search tree node out of range")
+            node = _child(&nodes[node, 0], record_size, (a[depth >> 3] >> (7 - (depth & 7))) & 1)
+            depth += 1
+        if node <= node_count:  # == node_count: no data; < node_count: ran out of bits
+            out[i] = -1
+            continue
+        cc = records.get(node, records)
+        if cc is records:
+            cc = records[node] = walker.country(node - node_count - 16)
+        if cc is None:
+            out[i] = -1
+            continue
+        got = index.get(cc)
+        if got is None:
+            got = index[cc] = len(codes)
+            codes.append(cc)
+        out[i] = got

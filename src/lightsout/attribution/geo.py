@@ -181,6 +181,50 @@ class GeoLocator:
                 break
             go_right = ((values[inside] >> bit) & 1).astype(bool)
             node[inside] = _children(nodes[node[inside]], size, go_right)
+        return self._leaf_indexes(node, node_count, codes, index)
+
+    def country_indexes_v6(
+        self, addresses: npt.NDArray[np.uint8], codes: list[str], index: dict[str, int]
+    ) -> npt.NDArray[np.int32]:
+        """Countries of many IPv6 addresses (rows of 16 bytes) at once, as indexes into ``codes``
+        (as :meth:`country_indexes_v4`): the tree walked from its root in C (``_fastgeo``) or with
+        numpy (128 steps), the country of each distinct record read once. One reader lookup per
+        address took ~15 us and imported maxminddb (~35 ms): ~0.1 s for the 6,865 prefixes of
+        the first MB of a 2015 route-views6 RIB."""
+        import numpy as np
+
+        if not len(addresses):
+            return np.zeros(0, dtype=np.int32)
+        rows = np.ascontiguousarray(addresses, dtype=np.uint8).reshape(-1, 16)
+        tree = self._tree()
+        if tree is None or self.metadata().ip_version != 6:
+            if tree is not None:  # an IPv4 database: no IPv6 address is in it
+                return np.full(len(rows), -1, dtype=np.int32)
+            looked = [self.country(str(ipaddress.IPv6Address(bytes(row)))) for row in rows]
+            return np.array([_code_index(cc, codes, index) for cc in looked], dtype=np.int32)
+        nodes, size, node_count, _ = tree
+        walker = self._walker()
+        if walker is not None:
+            from lightsout.attribution._fastgeo import country_indexes_v6
+
+            found = np.empty(len(rows), dtype=np.int32)
+            country_indexes_v6(walker, nodes, size, node_count, rows, codes, index, found)
+            return found
+        bits = np.unpackbits(rows, axis=1).astype(bool)
+        node = np.zeros(len(rows), dtype=np.int64)
+        for bit in range(128):
+            inside = np.flatnonzero(node < node_count)
+            if not len(inside):
+                break
+            node[inside] = _children(nodes[node[inside]], size, bits[inside, bit])
+        return self._leaf_indexes(node, node_count, codes, index)
+
+    def _leaf_indexes(
+        self, node: npt.NDArray[np.int64], node_count: int, codes: list[str], index: dict[str, int]
+    ) -> npt.NDArray[np.int32]:
+        """The country index of each walk's end (its node), each distinct record read once."""
+        import numpy as np
+
         pointers, back = np.unique(node, return_inverse=True)
         data = self._data()
         per_pointer = np.array(

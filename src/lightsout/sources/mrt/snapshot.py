@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from lightsout.attribution.geo import GeoLocator
-from lightsout.sources.mrt.tables import RouteTables, key_text
+from lightsout.sources.mrt.tables import RouteTables
 
 if TYPE_CHECKING:
     import numpy as np
@@ -113,12 +113,11 @@ class CountryCache:
             v4, v6 = todo[address >= 0], todo[address < 0]
             codes, index = state.country_codes, self.index
             known[v4] = self.locator.country_indexes_v4(address[address >= 0].astype(np.uint32), codes, index)
-            for pid in v6.tolist():
-                cc = self.locator.country(key_text(state.keys[pid]).partition("/")[0])
-                if cc is not None and cc not in index:
-                    index[cc] = len(codes)
-                    codes.append(cc)
-                known[pid] = -1 if cc is None else index[cc]
+            if len(v6):  # network addresses: a key's bytes after its tag and length, zero-padded
+                keys = state.keys
+                rows = b"".join(keys[pid][2:].ljust(16, b"\0") for pid in v6.tolist())
+                addresses = np.frombuffer(rows, dtype=np.uint8).reshape(-1, 16)
+                known[v6] = self.locator.country_indexes_v6(addresses, codes, index)
         result: npt.NDArray[np.int32] = known[pids]
         self.unlocated = int((result == -1).sum())
         self.located = len(result) - self.unlocated
