@@ -269,9 +269,12 @@ class DuckDBStore:
             con.execute("INSERT INTO ooni_measurements SELECT * FROM ooni_arrow ON CONFLICT DO NOTHING")
             con.unregister("ooni_arrow")
         if batch.carry is not None:
+            # Deleted and inserted, in this transaction, rather than upserted: DuckDB's ON CONFLICT
+            # DO UPDATE of a BLOB of megabytes (a collector's routing tables) cost ~8x the CPU
+            # (20 writes of 2.2 MB with the closing checkpoint: 1.44-1.60 s against 0.18-0.19 s).
+            con.execute("DELETE FROM reader_state WHERE key = ?", [batch.carry.key])
             con.execute(
-                "INSERT INTO reader_state VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
-                "as_of = excluded.as_of, payload = excluded.payload",
+                "INSERT INTO reader_state VALUES (?, ?, ?)",
                 [batch.carry.key, batch.carry.as_of, batch.carry.payload],
             )
         if batch.checkpoint is not None:
