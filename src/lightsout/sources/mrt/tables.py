@@ -341,7 +341,7 @@ class RouteTables:
     @classmethod
     def load(cls, payload: bytes) -> RouteTables:
         """The tables :meth:`dump` wrote (format 3, or format 1 of earlier stores); ``ValueError``
-        for anything else (format 2, LZ4, lived on main for an afternoon: such tables are
+        for anything else (format 2, LZ4, lived on main for half an hour: such tables are
         unreadable, and the collector is replayed on its own until its next RIB dump)."""
         if len(payload) >= _HEAD.size:
             tag, version = _HEAD.unpack_from(payload)
