@@ -124,6 +124,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -212,6 +213,10 @@ if times is not None:
                parent_total=usage.ru_utime + usage.ru_stime, workers=times.workers)
 print(json.dumps(row))
 """
+
+
+# ``lightsout ingest FILE`` as its console script runs it (pyproject's ``lightsout = "lightsout.cli:main"``).
+INGEST_CHILD = "import sys; from lightsout.cli import main; sys.argv[0] = 'lightsout'; main()"
 
 
 class Run:
@@ -335,8 +340,13 @@ def measure_turns(
     best: dict[str, dict[str, float]] = {}
     for _ in range(repeat):
         for name, (kind, src) in contenders.items():
+            row: dict[str, float]
             if kind == "bgpdump":
                 run, row = bgpdump(path), {}
+            elif kind == "cli":
+                run = cli_ingest(path, src)
+                said = re.search(rb"([0-9,]+) records read", run.out)  # its report's line
+                row = {"records": float(said.group(1).replace(b",", b"")) if said else 0.0}
             else:
                 env = None if src is None else {**LAUNCH_ENV, "PYTHONPATH": str(src)}
                 child = CHILD.format(kind=kind, path=str(path), prev=prev)
@@ -349,6 +359,16 @@ def measure_turns(
             if name not in best or row["cpu"] < best[name]["cpu"]:
                 best[name] = row
     return best
+
+
+def cli_ingest(path: Path, src: Path | None) -> Run:
+    """``lightsout ingest FILE --db STORE`` into a fresh DuckDB store (a new temporary directory each
+    run): the whole process as a user runs it, start-up, imports, the store's creation, the read,
+    the write and the closing checkpoint, from wait4 (``src``: the lightsout under that directory)."""
+    env = LAUNCH_ENV if src is None else {**LAUNCH_ENV, "PYTHONPATH": str(src)}
+    with tempfile.TemporaryDirectory(prefix="bench-mrt-ingest-") as tmp:
+        argv = [sys.executable, "-c", INGEST_CHILD, "ingest", str(path), "--db", str(Path(tmp) / "s.duckdb")]
+        return run_measured(argv, env=env)
 
 
 def compile_bytecode(*trees: Path) -> None:
@@ -410,6 +430,24 @@ def parallel(files: list[Path], jobs: int, tmp: Path, repeat: int, baseline: Pat
     _print_stages(ours, got)
 
 
+def _print_ingest(path: Path, dump: float, routes: int, rows: dict[str, dict[str, float]]) -> None:
+    """The ``lightsout ingest`` rows of a file (records: as its report says) and their ratio to
+    bgpdump -m's CPU in the same turns."""
+    records = int(rows["ingest"]["records"])
+    for name, row in rows.items():
+        cpu = row["cpu"]
+        rates = f"{records / cpu:10,.0f} {routes / cpu:10,.0f}"
+        print(f"{path.name[:34]:34} {name:10} {cpu:8.2f} {'':17} {rates} {row['maxrss_kb'] / 1024:8.0f}")
+    ours = rows["ingest"]
+    line = (f"  -> lightsout ingest (fresh DuckDB store, whole process): {dump / ours['cpu']:.2f}x "
+            f"bgpdump -m's records/s per CPU second ({ours['cpu']:.2f} vs {dump:.2f} CPU s), "
+            f"wall {ours['wall']:.2f} s")  # fmt: skip
+    if "ingest base" in rows:
+        base = rows["ingest base"]
+        line += f"; baseline {dump / base['cpu']:.2f}x ({base['cpu']:.2f} CPU s, wall {base['wall']:.2f} s)"
+    print(line)
+
+
 def _print_stages(run: Run, got: dict[str, Any]) -> None:
     """Where the CPU seconds of the parallel ingest went (lightsout.ingest_parallel.StageTimes)."""
     if "worker" not in got:
@@ -453,6 +491,11 @@ def main() -> int:
         "in the same run",
     )
     parser.add_argument("--no-python", action="store_true", help="skip the pure-Python path")
+    parser.add_argument(
+        "--ingest-only",
+        action="store_true",
+        help="per file only bgpdump -m and `lightsout ingest` (and its --baseline-src), no read_mrt rows",
+    )
     parser.add_argument("--full-scale", action="store_true")
     parser.add_argument("--peers", type=int, default=40)
     parser.add_argument("--previous", default=None, help="also time the MRT package of this commit")
@@ -479,10 +522,25 @@ def main() -> int:
         for path in [] if args.parallel_only else files:
             _, routes = bgpdump_counts(path)
             turns: dict[str, tuple[str, Path | None]] = {"bgpdump -m": ("bgpdump", None)}
-            turns["read_mrt"] = ("ours", None)
+            if not args.ingest_only:
+                turns["read_mrt"] = ("ours", None)
+                if args.baseline_src is not None:
+                    turns["baseline"] = ("ours", args.baseline_src / "src")
+            turns["ingest"] = ("cli", None)  # lightsout ingest FILE: the whole CLI process
             if args.baseline_src is not None:
-                turns["baseline"] = ("ours", args.baseline_src / "src")
+                turns["ingest base"] = ("cli", args.baseline_src / "src")
             rows = measure_turns(turns, path, args.repeat, "")
+            ingest_rows: dict[str, dict[str, float]] = {
+                name: rows.pop(name) for name in ("ingest", "ingest base") if name in rows
+            }
+            if args.ingest_only:
+                dump_row = rows["bgpdump -m"]
+                records = int(ingest_rows["ingest"]["records"])
+                rates = f"{records / dump_row['cpu']:10,.0f} {routes / dump_row['cpu']:10,.0f}"
+                print(f"{path.name[:34]:34} {'bgpdump -m':10} {dump_row['cpu']:8.2f} {'':17} {rates} "
+                      f"{dump_row['maxrss_kb'] / 1024:8.0f}")  # fmt: skip
+                _print_ingest(path, rows["bgpdump -m"]["cpu"], routes, ingest_rows)
+                continue
             if not args.no_python:
                 rows["python"] = measure("python", path, max(1, args.repeat // 3), "")
             if prev is not None:
@@ -509,6 +567,7 @@ def main() -> int:
                 line += (f"; baseline {dump / base['cpu']:.2f}x / {dump / base['read_cpu']:.2f}x / "
                          f"{dump / base['steady_cpu']:.2f}x")  # fmt: skip
             print(line + f"  ({ours['note']})")
+            _print_ingest(path, dump, routes, ingest_rows)
         if not args.no_parallel:
             every = sorted(p for p in COLLECTORS.glob("*/*") if p.is_file() and p.suffix in (".gz", ".bz2"))
             parallel(every, args.jobs, Path(tmp), args.repeat, args.baseline_src)
