@@ -151,6 +151,31 @@ def test_bounds_on_columns_as_on_points() -> None:
     assert len(skips) == 5 and drop_bad_columns(kept, "f.mrt")[0] is kept
 
 
+def test_clean_records_screen_as_record_by_record(monkeypatch: pytest.MonkeyPatch) -> None:
+    """clean_records' screen of whole columns (bounds._all_clean) keeps, cleans and drops exactly
+    what the record-by-record path does: for names and ids with a tab, a zero-width space (not
+    printable, allowed), a control character, a lone surrogate, too many characters, non-ASCII."""
+    from lightsout.model import EntityKind
+    from lightsout.sources import bounds
+
+    def network(asn: int, name: str, entity_id: str | None = None) -> Entity:
+        ident = entity_id or f"network/AS{asn}"
+        return Entity(ident, EntityKind.NETWORK, f"AS{asn}", name, None, None, asn)
+
+    good = [network(1, "Telefônica Brasil"), network(2, "ACME\tNet"), network(3, "Zero\u200bWidth")]
+    odd = [network(4, "Bad\x07Bell"), network(5, "Lone \ud800"), network(6, "n" * 201),
+           network(7, "ok", "network/AS7\x00"), network(8, "ok", "network/" + "8" * 300)]  # fmt: skip
+    for records in [good, *([*good[:1], o] for o in odd), good[:2] + odd]:
+        screened = bounds.clean_records(records, "f.mrt")
+        with monkeypatch.context() as patched:
+            patched.setattr(bounds, "_all_clean", lambda records: False)
+            exact = bounds.clean_records(records, "f.mrt")
+        assert screened == exact
+    printable = good[:1] * 3  # non-ASCII but printable: the screen passes them as they are
+    assert bounds.clean_records(printable, "f.mrt")[0] is printable
+    assert bounds.clean_records(odd, "f.mrt")[2] == 3 and len(bounds.clean_records(odd, "f.mrt")[1]) == 2
+
+
 def test_cli_ingest_with_jobs(shared_data: Path, tmp_path: Path) -> None:
     """`lightsout ingest --jobs 2`: a report line per file written, one error line for the broken
     one (exit status 1), and a second run adds nothing."""
