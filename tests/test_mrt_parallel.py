@@ -152,7 +152,7 @@ def test_bounds_on_columns_as_on_points() -> None:
 
 
 def test_clean_records_screen_as_record_by_record(monkeypatch: pytest.MonkeyPatch) -> None:
-    """clean_records' screen of whole columns (bounds._all_clean) keeps, cleans and drops exactly
+    """clean_records' screen of whole columns (bounds._suspects) keeps, cleans and drops exactly
     what the record-by-record path does: for names and ids with a tab, a zero-width space (not
     printable, allowed), a control character, a lone surrogate, too many characters, non-ASCII."""
     from lightsout.model import EntityKind
@@ -168,7 +168,7 @@ def test_clean_records_screen_as_record_by_record(monkeypatch: pytest.MonkeyPatc
     for records in [good, *([*good[:1], o] for o in odd), good[:2] + odd]:
         screened = bounds.clean_records(records, "f.mrt")
         with monkeypatch.context() as patched:
-            patched.setattr(bounds, "_all_clean", lambda records: False)
+            patched.setattr(bounds, "_suspects", lambda records: None)  # every record looked at
             exact = bounds.clean_records(records, "f.mrt")
         assert screened == exact
     printable = good[:1] * 3  # non-ASCII but printable: the screen passes them as they are

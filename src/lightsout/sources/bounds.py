@@ -270,40 +270,60 @@ def texts_clean(texts: list[str], limit: int) -> bool:
     return not texts or (max(map(len, texts)) <= limit and "".join(texts).isprintable())
 
 
-def _all_clean(records: Sequence[object]) -> bool:
-    """Whether :func:`clean_records` would keep ``records`` (all of one dataclass) as they are: a
-    screen of each text field's column at once (52k AS entities of a full table: ~0.1 s of
-    Python per record -> a few ms); False sends them through the record-by-record path."""
+def _suspects(records: Sequence[object]) -> list[int] | None:
+    """Which of ``records`` (all of one dataclass) :func:`clean_records` must look at one by one:
+    each text field's column screened at once (:func:`texts_clean`), and only a column that fails
+    it looked through value by value, in C calls (52k AS entities of a full table: ~0.1 s of
+    Python per record -> a few ms). None: records of several types (all are looked at)."""
     kinds = set(map(type, records))
     if len(kinds) != 1:
-        return not records
+        return None if records else []
     kind = kinds.pop()
     ident = "entity_id" if kind is Entity else "event_id"
+    suspects: set[int] = set()
     for f in dataclasses.fields(kind):
-        texts = [v for v in map(operator.attrgetter(f.name), records) if isinstance(v, str)]
-        if f.name == ident and not texts_clean(texts, MAX_ENTITY_ID_CHARS):
-            return False
+        values = list(map(operator.attrgetter(f.name), records))
+        types = set(map(type, values))
+        has_none = type(None) in types
+        types.discard(type(None))
+        if not any(issubclass(t, str) for t in types):
+            continue  # no text in this field
         limit = MAX_NAME_CHARS if f.name in ("name", "entity_name") else MAX_TEXT_CHARS
-        if not texts_clean(texts, limit):
-            return False
-    return True
+        if f.name == ident:
+            limit = min(limit, MAX_ENTITY_ID_CHARS)
+        if not all(issubclass(t, str) for t in types):  # text mixed with other values: one by one
+            suspects.update(i for i, v in enumerate(values) if isinstance(v, str))
+            continue
+        texts = [v or "" for v in values] if has_none else values
+        if texts_clean(texts, limit):
+            continue
+        suspects.update(i for i, printable in enumerate(map(str.isprintable, texts)) if not printable)
+        if max(map(len, texts)) > limit:
+            suspects.update(i for i, size in enumerate(map(len, texts)) if size > limit)
+    return sorted(suspects)
 
 
 def clean_records(records: list[R], path: str) -> tuple[list[R], list[Skip], int]:
     """Entities or external events as they may be stored: a record whose id breaks the bounds is
     dropped (a skip); display text (names, descriptions) is cleaned (:func:`clean_text`).
-    Returns the records, the skips and how many were cleaned."""
-    if _all_clean(records):
+    Returns the records, the skips and how many were cleaned. Only the records a screen of whole
+    columns flags (:func:`_suspects`) are checked one by one; the others are kept as they are."""
+    suspects = _suspects(records)
+    if suspects is None:
+        suspects = list(range(len(records)))
+    if not suspects:
         return records, [], 0
-    kept: list[R] = []
+    kept: list[R | None] = list(records)
     skips: list[Skip] = []
     cleaned = 0
     field_names: dict[type, tuple[str, ...]] = {}  # dataclasses.fields() per record costs ~10 us
-    for record in records:
+    for at in suspects:
+        record = records[at]
         ident = record.entity_id if isinstance(record, Entity) else record.event_id
         problem = text_problem(ident or "", MAX_ENTITY_ID_CHARS)
         if problem is not None:
             skips.append(Skip(path, f"{type(record).__name__.lower()} {ident[:40]!r}", f"id has {problem}"))
+            kept[at] = None
             continue
         changes: dict[str, str] = {}
         names = field_names.get(type(record))
@@ -318,6 +338,5 @@ def clean_records(records: list[R], path: str) -> tuple[list[R], list[Skip], int
                     changes[name] = clean
         if changes:
             cleaned += 1
-            record = dataclasses.replace(record, **changes)  # type: ignore[arg-type]
-        kept.append(record)
-    return kept, skips, cleaned
+            kept[at] = dataclasses.replace(record, **changes)  # type: ignore[arg-type]
+    return [r for r in kept if r is not None], skips, cleaned
