@@ -169,7 +169,7 @@ def main() -> None:
     print(f"{args.file.name}: {len(state.keys)} prefixes, full-feed peers {full}; load {os.getloadavg()}")
     print(f"{'fraction':>9} {'changed':>8} {'incremental s':>14} {'recount s':>10} {'ratio':>7}")
     for fraction in [float(f) for f in args.fractions.split(",")]:
-        changed = change(state, full[0], fraction, rng)
+        changed = change(state, full.peers[0], fraction, rng)
         before = cpu()
         got = take_snapshot(state, full, countries, max_fraction=1.0).values()
         middle = cpu()

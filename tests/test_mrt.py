@@ -36,6 +36,7 @@ from lightsout.errors import InputError
 from lightsout.model import EntityKind, SignalKind, SignalPoint
 from lightsout.sources import Parsed, mrt
 from lightsout.sources.mrt import collector_name, read_mrt, replay_routes, slash24_union
+from lightsout.sources.mrt.replay import FullFeed
 
 RIS = Path("mrt") / "ripe-ris"
 RRC15_1600 = RIS / "rrc15" / "2010.02" / "updates.20100227.1600.gz"
@@ -118,29 +119,45 @@ def test_rrc15_recount_with_bare_parser(shared_data: Path, rrc15: Parsed) -> Non
     """A straightforward recount from pybgpkit-parser alone, with its own element times and
     ipaddress.collapse_addresses for the /24 union, must give the same first bin."""
     tables: dict[str, dict[str, tuple[int, ...]]] = {}
-    peaks: Counter[str] = Counter()
+    peaks: Counter[tuple[str, int]] = Counter()  # per (peer, address family), at each bin's close
     elems = []
     for e in pybgpkit_parser.Parser(url=str(shared_data / RRC15_1600)):
         elems.append((int(e.timestamp), e.elem_type, e.peer_ip, e.prefix, tuple(e.origin_asns or ())))
-    for _, kind, peer, prefix, origins in elems:
+
+    def note_peaks() -> None:
+        for peer, table in tables.items():
+            for version in (4, 6):
+                held = sum(1 for p in table if ipaddress.ip_network(p).version == version)
+                peaks[peer, version] = max(peaks[peer, version], held)
+
+    bin_end = None
+    for ts, kind, peer, prefix, origins in elems:
+        if bin_end is not None and ts >= bin_end:
+            note_peaks()
+        bin_end = ts - ts % 300 + 300
         table = tables.setdefault(peer, {})
         if kind == "A":
             table[prefix] = origins
-            peaks[peer] = max(peaks[peer], len(table))
         else:
             table.pop(prefix, None)
-    full = {peer for peer, n in peaks.items() if n >= 0.5 * max(peaks.values())}
+    note_peaks()
+    full = set()
+    for version in (4, 6):
+        largest = max(n for (_, v), n in peaks.items() if v == version)
+        full |= {(peer, v) for (peer, v), n in peaks.items() if v == version and n and n >= 0.5 * largest}
     tables = {}
     for ts, kind, peer, prefix, origins in elems:
-        if ts >= T_1605.timestamp() or peer not in full:
+        if ts >= T_1605.timestamp():
             continue
         if kind == "A":
             tables.setdefault(peer, {})[prefix] = origins
         else:
             tables.setdefault(peer, {}).pop(prefix, None)
     by_asn: dict[int, set[str]] = {}
-    for table in tables.values():
+    for peer, table in tables.items():
         for prefix, origins in table.items():
+            if (peer, ipaddress.ip_network(prefix).version) not in full:
+                continue
             for asn in origins:
                 by_asn.setdefault(asn, set()).add(prefix)
     ours = {
@@ -295,7 +312,7 @@ class _FixedLocator(GeoLocator):
 
 def test_replay_counts_full_feed_union_withdrawal_and_session_down() -> None:
     t0, t1, t2 = 1_000_000_200, 1_000_000_400, 1_000_000_700  # bins 1_000_000_200, _500 (t1 in first)
-    a, b, c = "192.0.2.1", "192.0.2.2", "192.0.2.3"
+    a, b, c, d = "192.0.2.1", "192.0.2.2", "192.0.2.3", "2001:db8::4"
     routes: list[tuple[int, str, str, tuple[int, ...] | None] | tuple[int, str]] = [
         (t0, a, "193.0.0.0/21", (3333,)),
         (t0, a, "193.0.0.0/22", (3333,)),  # nested: no extra /24s
@@ -307,14 +324,20 @@ def test_replay_counts_full_feed_union_withdrawal_and_session_down() -> None:
         (t0, b, "2001:67c::/32", (3333,)),
         (t0, b, "8.8.8.0/24", (64500,)),  # another origin for the same prefix
         (t0, c, "1.1.1.0/24", (13335,)),  # peer c: 1 of 5 prefixes, not full-feed
+        # peer d: an IPv6 session of 2 prefixes (40 % of a's whole table, full-feed among IPv6 tables)
+        (t0, d, "2001:db8:1::/48", (64501,)),
+        (t0, d, "2001:67c::/32", (3333,)),
         (t1, a, "193.0.0.0/22", None),  # withdrawn by a, still held by b
         (t2, b, "193.0.0.0/22", None),
         (t2, b),  # b's session goes down
         (t2 + 300, c, "1.1.1.0/24", None),  # only a partial peer speaks: the bin still gets values
     ]
     replay = replay_routes(routes, _FixedLocator())
-    assert replay.full_feed == [a, b]
-    assert replay.peer_peaks == {a: 5, b: 4, c: 1}
+    # per address family: IPv4 tables a 3 (after t1), b 3, c 1; IPv6 tables a, b 1, d 2
+    assert replay.full_feed == FullFeed(v4=(a, b), v6=(a, b, d))
+    assert replay.peer_peaks == {a: 5, b: 4, d: 2, c: 1}
+    assert replay.family_peaks == ({a: 3, b: 3, c: 1}, {d: 2, a: 1, b: 1})
+    assert {b.full_feed for b in replay.bins} == {3}  # samples: the peers full-feed in either family
     first, second, third = 1_000_000_200, 1_000_000_500, 1_000_000_800
     assert [b.start_s for b in replay.bins] == [first, second, third]
     v = replay.value
@@ -323,15 +346,17 @@ def test_replay_counts_full_feed_union_withdrawal_and_session_down() -> None:
     assert (v(first, "country/NL").prefixes, v(first, "country/NL").slash24s) == (3, 8)  # type: ignore[union-attr]
     assert v(first, "country/US").prefixes == 1  # type: ignore[union-attr]
     assert v(first, "network/AS13335") is None
+    assert v(first, "network/AS64501") == (1, 0)  # only d routes it: an IPv6 full feed
     # second bin: /22 gone everywhere; b's session is down, so AS64500 drops to 0 but stays listed
     assert (v(second, "network/AS3333").prefixes, v(second, "network/AS3333").slash24s) == (3, 8)  # type: ignore[union-attr]
     assert v(second, "network/AS64500").prefixes == 0  # type: ignore[union-attr]
     assert v(second, "country/US").prefixes == 1  # type: ignore[union-attr]
     assert v(third, "network/AS3333") == v(second, "network/AS3333")
     points = replay.points("rrc99")
-    assert all(isinstance(p, SignalPoint) and p.samples == 2 for p in points)
+    assert all(isinstance(p, SignalPoint) and p.samples == 3 for p in points)
     assert {e.entity_id for e in replay.entities()} == {
-        "network/AS3333", "network/AS15169", "network/AS64500", "country/NL", "country/US",
+        "network/AS3333", "network/AS15169", "network/AS64500", "network/AS64501", "country/NL",
+        "country/US",
     }  # fmt: skip
 
 

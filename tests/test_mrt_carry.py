@@ -20,6 +20,7 @@ import shutil
 import socket
 import struct
 import subprocess
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -160,7 +161,7 @@ def test_a_rib_dump_replaces_the_tables(jinx: Jinx) -> None:
     assert any("RIB dump: replaces every peer's table; the gap is over" in n for n in jinx.reports[2].notes)
     # an AS that the copy keeps is unchanged
     kept = _series(jinx.store, "network/AS30844", SignalKind.BGP_PREFIXES, "route-views.jinx")
-    assert kept[:2] == [("22:00", 378.0), ("00:00", 378.0)]
+    assert kept[:2] == [("22:00", 381.0), ("00:00", 381.0)]  # 378 IPv4 + 3 IPv6 (recounted below)
 
 
 def test_an_update_file_after_a_gap_gives_no_values(jinx: Jinx) -> None:
@@ -192,26 +193,40 @@ def test_zero_is_a_value_in_later_files(jinx: Jinx) -> None:
 
 def test_default_route_counts_toward_nothing(jinx: Jinx, shared_data: Path) -> None:
     """Defect 2: AS30844 announces 0.0.0.0/0 in the jinx RIB; it must not count 16,777,216 /24s.
-    Checked against bgpdump's own reading of the file: the full-feed peer's routes from AS30844,
-    prefixes shorter than /8 left out, /24 union with ipaddress."""
+    Checked against bgpdump's own reading of the file: the routes from AS30844 of the full feeds
+    of each address family (the one IPv4 full feed, and the IPv6 sessions whose table holds >= 50 %
+    of the largest IPv6 table: 70 and 61 of 70 prefixes), prefixes shorter than /8 (IPv4) or /12
+    (IPv6) left out, /24 union with ipaddress."""
     bgpdump = shutil.which("bgpdump")
     if bgpdump is None:
         pytest.skip("bgpdump is not installed (scripts/ci-system-deps.sh installs it)")
     lines = subprocess.run(
         [bgpdump, "-m", str(shared_data / RIB)], capture_output=True, text=True, check=True
     )
-    nets = set()
+    sizes: Counter[tuple[str, int]] = Counter()
+    routes = []
     for line in lines.stdout.splitlines():
         f = line.split("|")
-        if f[3] == FULL_PEER and f[6].split()[-1] == "30844":
-            nets.add(ipaddress.ip_network(f[5]))
+        sizes[f[3], 6 if ":" in f[5] else 4] += 1
+        if f[6].split()[-1] == "30844":
+            routes.append((f[3], ipaddress.ip_network(f[5])))
+    full = {
+        (peer, version)
+        for (peer, version), n in sizes.items()
+        if n >= 0.5 * max(m for (_, v), m in sizes.items() if v == version)
+    }
+    assert {peer for peer, version in full if version == 4} == {FULL_PEER}
+    assert len({peer for peer, version in full if version == 6}) == 2
+    nets = {net for peer, net in routes if (peer, net.version) in full}
     assert ipaddress.ip_network("0.0.0.0/0") in nets
-    counted = [n for n in nets if n.prefixlen >= 8]
+    counted = [n for n in nets if n.prefixlen >= (8 if n.version == 4 else 12)]
     v4 = [n for n in counted if n.version == 4 and n.prefixlen <= 24]
     union = sum(n.num_addresses for n in ipaddress.collapse_addresses(v4)) // 256  # type: ignore[misc]
-    assert (len(counted), union) == (378, 167)
+    assert (len(counted), sum(n.version == 4 for n in counted), union) == (381, 378, 167)
     slash24s = _series(jinx.store, "network/AS30844", SignalKind.BGP_SLASH24S, "route-views.jinx")
     assert slash24s[0] == ("22:00", 167.0)
+    prefixes = _series(jinx.store, "network/AS30844", SignalKind.BGP_PREFIXES, "route-views.jinx")
+    assert prefixes[0] == ("22:00", float(len(counted)))
     assert any("2 prefixes shorter than /8, /12" in n for n in jinx.reports[0].notes)
 
 

@@ -285,16 +285,25 @@ def expected_counts(
     routes: dict[str, dict[str, tuple[int, ...]]], messages: list[dict[str, Any]]
 ) -> dict[int, int]:
     """Visible prefixes per origin AS after ``messages`` (RIS Live ``data`` objects, in order, each
-    once) on ``routes``, counted independently of Lightsout's tables: a peer is full-feed when its
-    largest table holds >= 50 % of the largest one; a prefix counts for every AS some full-feed
-    peer's route names as origin; prefixes shorter than /8 (IPv4) or /12 (IPv6) count for none."""
+    once) on ``routes``, counted independently of Lightsout's tables: per address family, a peer is
+    full-feed when its largest table of that family holds >= 50 % of the largest one of that
+    family; a prefix counts for every AS that a full feed of its family names as origin; prefixes
+    shorter than /8 (IPv4) or /12 (IPv6) count for none."""
     import ipaddress
 
     def norm(text: str) -> Any:
         return ipaddress.ip_network(text, strict=False)
 
     tables = {peer: {norm(p): o for p, o in t.items()} for peer, t in routes.items()}
-    peaks = {peer: len(t) for peer, t in tables.items()}
+    peaks: dict[tuple[str, int], int] = {}
+
+    def note(peer: str) -> None:
+        for version in (4, 6):
+            held = sum(1 for net in tables[peer] if net.version == version)
+            peaks[peer, version] = max(peaks.get((peer, version), 0), held)
+
+    for peer in tables:
+        note(peer)
     for data in messages:
         if data.get("type") == "RIS_PEER_STATE" and data.get("state") == "down":
             tables[data["peer"]] = {}
@@ -305,14 +314,14 @@ def expected_counts(
         for group in data.get("announcements") or ():
             for text in group["prefixes"]:
                 table[norm(text)] = _origins(data["path"])
-        peaks[data["peer"]] = max(peaks.get(data["peer"], 0), len(table))
-    largest = max(peaks.values())
-    full = [p for p, n in peaks.items() if n >= 0.5 * largest]
+        note(data["peer"])
+    largest = {v: max(n for (_, w), n in peaks.items() if w == v) for v in (4, 6)}
+    full = {(p, v) for (p, v), n in peaks.items() if n and n >= 0.5 * largest[v]}
     pairs = {
         (net, asn)
-        for peer in full
-        for net, origins in tables[peer].items()
-        if net.prefixlen >= (8 if net.version == 4 else 12)
+        for peer, table in tables.items()
+        for net, origins in table.items()
+        if (peer, net.version) in full and net.prefixlen >= (8 if net.version == 4 else 12)
         for asn in origins
     }
     counts: dict[int, int] = {}

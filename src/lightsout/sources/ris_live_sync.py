@@ -72,6 +72,7 @@ def restrict(tables: RouteTables, prefixes: tuple[str, ...]) -> None:
         column[~keep[: len(column)]] = 0
         tables.sizes[peer] = int(np.count_nonzero(column[:n]))
     tables.peaks = dict(tables.sizes)
+    tables.peaks_v4, tables.peaks_v6 = tables.family_sizes()
     tables.known_asns.clear()
     tables.known_countries.clear()
 

@@ -438,21 +438,39 @@ def _notes(
         )
     if counts.split_table_dumps:
         notes.append(f"{counts.split_table_dumps} TABLE_DUMP records held several entries and were split")
-    largest = max(replay.peer_peaks.values(), default=0)
-    full = set(replay.full_feed)
-    shown = ", ".join(f"{peer} {n}" for peer, n in replay.peer_peaks.items() if peer in full)
-    others = [(peer, n) for peer, n in replay.peer_peaks.items() if peer not in full]
-    other = ""
-    if others and largest:
-        other = f"; largest other peer: {others[0][0]} {others[0][1]} ({others[0][1] / largest:.0%})"
-    notes.append(
-        f"full-feed peers: {len(replay.full_feed)} of {len(replay.peer_peaks)}, those whose table at its "
-        f"largest held >= {FULL_FEED_FRACTION:.0%} of the largest one ({largest} prefixes): {shown}{other}; "
-        f"a prefix counts when >= {MIN_FULL_FEED_PEERS} full-feed peer has a route to it"
-    )
+    notes.append(_full_feed_note(replay))
     notes.append(
         f"countries from {locator.database_type()} built {locator.database_date():%Y-%m-%d} (address space "
         f"placed as it was then): {replay.unlocated} of {replay.located + replay.unlocated} visible prefixes "
         "have no country"
     )
     return notes
+
+
+def _full_feed_note(replay: Replay) -> str:
+    """Which peers were full-feed in each address family, and why (their peaks)."""
+    parts = []
+    for name, peaks, full in zip(
+        ("IPv4", "IPv6"), replay.family_peaks, (replay.full_feed.v4, replay.full_feed.v6), strict=True
+    ):
+        sessions = {p: n for p, n in peaks.items() if n}
+        if not sessions:
+            continue
+        largest = max(sessions.values())
+        shown = ", ".join(f"{peer} {n}" for peer, n in sessions.items() if peer in full)
+        others = [(peer, n) for peer, n in sessions.items() if peer not in full]
+        other = (
+            f"; largest other peer: {others[0][0]} {others[0][1]} ({others[0][1] / largest:.0%})"
+            if others
+            else ""
+        )
+        parts.append(
+            f"{name} {len(full)} of {len(sessions)} (largest table {largest} prefixes): {shown}{other}"
+        )
+    return (
+        f"full-feed peers: {len(replay.full_feed.peers)} of {len(replay.peer_peaks)}, per address family "
+        f"those whose table of that family at its largest held >= {FULL_FEED_FRACTION:.0%} of the largest "
+        "one: "
+        + ("; ".join(parts) or "no routes")
+        + f"; a prefix counts when >= {MIN_FULL_FEED_PEERS} full-feed peer of its family has a route to it"
+    )

@@ -23,7 +23,9 @@ it (:class:`SnapshotMemo`) and every entity's (prefixes, /24s). At a bin's close
 3. the entities' counts are updated by these differences (integers: exact), and the values handed
    out are built as the whole recount builds them, in the same order.
 
-It falls back to the whole recount when the full-feed peers changed, after a RIB dump (which clears
+It falls back to the whole recount when the full-feed peers of either address family changed
+(:class:`~lightsout.sources.mrt.snapshot.FullFeed`: a peer that becomes an IPv6 full feed changes
+the visibility of every IPv6 prefix it routes, which no mark says), after a RIB dump (which clears
 the tables), when the tables were loaded from the store (the memo is not stored), and when more than
 ``INCREMENTAL_MAX_FRACTION`` of the prefixes changed since the last bin (measured crossover:
 bench/bench_snapshot.py). tests/test_mrt_snapshot.py compares the two on every bin of real files.
@@ -37,9 +39,11 @@ from lightsout.sources.mrt.snapshot import (
     MULTI,
     CountryCache,
     Counts,
+    FullFeed,
     SnapshotMemo,
     _log2,
     _unique,
+    feed_columns,
     grouped_union,
     recount,
 )
@@ -60,7 +64,7 @@ WRITTEN_MAX_FRACTION = 0.5
 
 def take_snapshot(
     state: RouteTables,
-    full: list[str],
+    full: FullFeed,
     countries: CountryCache,
     *,
     incremental: bool = True,
@@ -180,7 +184,7 @@ def _incremental(
         return memo.counts(countries)
     _, _, counted, _ = state.prefix_info()
     # the origin sets the full-feed peers give the written prefixes now
-    columns = [np.frombuffer(state.tables[p], dtype=np.uint32)[written] for p in memo.full]
+    columns = feed_columns(state, memo.full, written)
     now_multi: dict[int, tuple[int, ...]] = {}
     if len(columns) == 1:
         now = np.where(counted[written], columns[0], 0).astype(np.uint32)

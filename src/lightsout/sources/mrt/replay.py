@@ -13,16 +13,24 @@ announcement replaces a peer's route for a prefix, a withdrawal removes it, and 
 session leaves the Established state loses its whole table. The value of a bin is the state of the
 tables at its end, computed at once for every entity with numpy (:func:`snapshot`).
 
-Full-feed peers. A peer is full-feed when its table, at its largest since the last RIB dump (the
-carried peaks plus this file so far), holds at least ``FULL_FEED_FRACTION`` (50 %) of the prefixes
-of the largest peer table. Absolute thresholds such as IODA's 400k prefixes only fit today's table
-size (the whole table was ~75k prefixes in 2000 and ~320k in 2010); a threshold relative to the
-largest peer works in every era. 50 % separates the two kinds of peer that collectors have: on the
-January 2000 RIS bview in the test data the six full-feed peers hold 91-100 % of the largest table
-and the only other peer (a customer feed) holds 20 %. A prefix is visible when at least one
-full-feed peer has a route to it: a shutdown withdraws the prefix at its origin, so it leaves every
-peer's table. Routes from peers that are not full-feed are left out. A route whose AS path ends in
-an AS_SET counts for every AS of the set.
+Full-feed peers, per address family. A peer is an IPv4 full feed when its IPv4 table, at its
+largest since the last RIB dump (the carried peaks plus this file's bins so far), holds at least
+``FULL_FEED_FRACTION`` (50 %) of the IPv4 prefixes of the largest peer's IPv4 table; an IPv6 full
+feed likewise, on IPv6 tables alone. Absolute thresholds such as IODA's 400k prefixes only fit
+today's table size (the whole table was ~75k prefixes in 2000 and ~320k in 2010); a threshold
+relative to the largest peer works in every era. 50 % separates the two kinds of peer that
+collectors have: on the January 2000 RIS bview in the test data the six full-feed peers hold
+91-100 % of the largest table and the only other peer (a customer feed) holds 20 %. The test is made
+per family because collectors mix the families: every RIS collector has IPv6 sessions, whose whole
+table (~200k prefixes in 2024) is a fifth of an IPv4 one (~1M), so one rule over both tables made
+no IPv6 session full-feed and no IPv6 prefix counted at all (an IPv6-only network's shutdown was
+invisible, and ``bgp_prefixes`` meant "IPv4 prefixes" on RIS but counted IPv6 on route-views6).
+A prefix is visible when at least one full feed *of its family* has a route to it: a shutdown
+withdraws the prefix at its origin, so it leaves every peer's table. Routes from peers that are not
+full-feed in the prefix's family are left out. A route whose AS path ends in an AS_SET counts for
+every AS of the set. A point's ``samples`` is the number of peers that are full-feed in at least
+one family (the union): an entity's value mixes both families' prefixes. Per-family peaks are
+noted at each bin's close (the whole-table peak that the notes show is kept per record).
 
 Zero is a value. Every entity the collector has shown since its first file gets a point in every bin
 that data covers, 0 once all its prefixes are gone (the signal of a shutdown); a bin that no file
@@ -40,7 +48,14 @@ from lightsout.attribution.geo import GeoLocator
 from lightsout.model import Entity, SignalKind, SignalPoint
 from lightsout.sources.columns import PointColumns
 from lightsout.sources.mrt.incremental import take_snapshot
-from lightsout.sources.mrt.snapshot import CountryCache, _unique, grouped_union, snapshot
+from lightsout.sources.mrt.snapshot import (
+    CountryCache,
+    FullFeed,
+    _unique,
+    feed_columns,
+    grouped_union,
+    snapshot,
+)
 from lightsout.sources.mrt.tables import AFI_V4, RouteTables, key_text
 
 if TYPE_CHECKING:
@@ -80,24 +95,29 @@ class Bin:
         return dict(zip(self.countries, map(tuple, self.country_values.tolist()), strict=True))
 
 
-def full_feed_peers(state: RouteTables) -> list[str]:
-    """Peers whose largest table holds >= FULL_FEED_FRACTION of the largest one."""
-    largest = max(state.peaks.values(), default=0)
+def full_feed_peers(state: RouteTables) -> FullFeed:
+    """Per address family, the peers whose largest table of that family holds >= FULL_FEED_FRACTION
+    of the largest peer's table of that family (``RouteTables.peaks_v4`` / ``peaks_v6``)."""
+    return FullFeed(_full_of(state.peaks_v4, state), _full_of(state.peaks_v6, state))
+
+
+def _full_of(peaks: dict[str, int], state: RouteTables) -> tuple[str, ...]:
+    largest = max(peaks.values(), default=0)
     if not largest:
-        return []
-    return sorted(
-        p for p, n in state.peaks.items() if n >= FULL_FEED_FRACTION * largest and p in state.tables
+        return ()
+    return tuple(
+        sorted(p for p, n in peaks.items() if n >= FULL_FEED_FRACTION * largest and p in state.tables)
     )
 
 
 def full_feed_routes(state: RouteTables) -> Iterator[tuple[str, tuple[int, ...]]]:
-    """Every prefix a full-feed peer routes, once, with its origin set (the first such peer's)."""
+    """Every prefix a full feed of its family routes, once, with its origin set (the first such
+    peer's)."""
     import numpy as np
 
     n = len(state.keys)
     seen = np.zeros(n, dtype=bool)
-    for peer in full_feed_peers(state):
-        table = np.frombuffer(state.tables[peer], dtype=np.uint32)[:n]
+    for table in feed_columns(state, full_feed_peers(state), slice(0, n)):
         fresh = np.flatnonzero((table != 0) & ~seen)
         seen[fresh] = True
         origins = table[fresh].tolist()
@@ -118,8 +138,9 @@ class Replay:
     bins: list[Bin] = field(default_factory=list)
     asns: set[int] = field(default_factory=set)  # every AS with a point
     countries: set[str] = field(default_factory=set)
-    full_feed: list[str] = field(default_factory=list)  # at the last bin
-    peer_peaks: dict[str, int] = field(default_factory=dict)
+    full_feed: FullFeed = field(default_factory=FullFeed)  # at the last bin
+    peer_peaks: dict[str, int] = field(default_factory=dict)  # whole tables, largest first
+    family_peaks: tuple[dict[str, int], dict[str, int]] = field(default_factory=lambda: ({}, {}))
     located: int = 0
     unlocated: int = 0
     known: Any = None  # the collector's known ASes (RouteTables.known_asns) as a sorted array
@@ -128,7 +149,7 @@ class Replay:
         self,
         start_s: int,
         state: RouteTables,
-        full: list[str],
+        full: FullFeed,
         countries: CountryCache,
         *,
         incremental: bool = True,
@@ -159,15 +180,21 @@ class Replay:
         country_values = np.zeros((len(codes), 2), dtype=np.int64)
         country_values[: len(counts.codes), 0] = counts.cc_count
         country_values[: len(counts.codes), 1] = counts.cc_union
-        self.bins.append(Bin(start_s, asns, asn_values, codes, country_values, len(full)))
+        self.bins.append(Bin(start_s, asns, asn_values, codes, country_values, len(full.peers)))
         self.countries.update(codes)
         self.full_feed = full
-        self.peer_peaks = dict(sorted(state.peaks.items(), key=lambda kv: -kv[1]))
+        self.note_peaks(state)
         self.located, self.unlocated = countries.located, countries.unlocated
+
+    def note_peaks(self, state: RouteTables) -> None:
+        """The peers' peaks, whole and per family, largest first (for the notes)."""
+        self.peer_peaks = _largest_first(state.peaks)
+        self.family_peaks = (_largest_first(state.peaks_v4), _largest_first(state.peaks_v6))
 
     def point_columns(self, source: str) -> PointColumns:
         """Every bin's values as columns: per bin, per entity (its ASes, then its countries), a
-        ``bgp_prefixes`` row and a ``bgp_slash24s`` row, ``samples`` the bin's full-feed peers. No
+        ``bgp_prefixes`` row and a ``bgp_slash24s`` row, ``samples`` the bin's full-feed peers (of
+        either family). No
         object per point (a full table is ~200k of them): the parallel ingest sends these columns."""
         import numpy as np
 
@@ -221,6 +248,10 @@ class Replay:
                     if eid == entity_id:
                         return Value(*value)
         return None
+
+
+def _largest_first(peaks: dict[str, int]) -> dict[str, int]:
+    return dict(sorted(peaks.items(), key=lambda kv: -kv[1]))
 
 
 def _entity_values(b: Bin) -> Iterator[tuple[str, tuple[int, int]]]:
@@ -297,7 +328,7 @@ class Replayer:
             self._close(self.current_bin)
         self.state.note_peaks()
         if not self.replay.peer_peaks:
-            self.replay.peer_peaks = dict(sorted(self.state.peaks.items(), key=lambda kv: -kv[1]))
+            self.replay.note_peaks(self.state)
             self.replay.full_feed = full_feed_peers(self.state)
         return self.replay
 
@@ -330,6 +361,7 @@ __all__ = [
     "MIN_FULL_FEED_PEERS",
     "Bin",
     "CountryCache",
+    "FullFeed",
     "Replay",
     "Replayer",
     "Value",

@@ -1,6 +1,7 @@
 """The value of every origin AS and country at a bin's close, recounted from the whole tables.
 
-:func:`snapshot` recounts from the whole tables of the full-feed peers (the method is in
+:func:`snapshot` recounts from the whole tables of the full-feed peers, each peer's routes of the
+address families it is full-feed in (:class:`FullFeed`; the method is in
 :mod:`~lightsout.sources.mrt.replay`'s docstring): each visible prefix's origin ASes and country,
 the prefixes per entity and the union of their IPv4 space in /24s (:func:`grouped_union`). On a
 full table (~500-580k prefixes) that is ~0.1-0.4 s of CPU per bin. It also gives what the next bin
@@ -11,7 +12,7 @@ needs to recount only the prefixes that changed (:class:`SnapshotMemo`;
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from lightsout.attribution.geo import GeoLocator
 from lightsout.sources.mrt.tables import RouteTables
@@ -24,6 +25,36 @@ _GROUP_SPAN = 1 << 26  # > 2**24 /24s of IPv4: groups laid end to end for one cu
 MULTI = 0xFFFFFFFF  # SnapshotMemo.vis_oid of a prefix the full-feed peers route with several origin sets
 
 Values = tuple[dict[int, tuple[int, int]], dict[str, tuple[int, int]]]  # (by AS, by country)
+
+
+class FullFeed(NamedTuple):
+    """The full-feed peers of each address family (the test is in
+    :func:`~lightsout.sources.mrt.replay.full_feed_peers`): a peer's routes to IPv4 prefixes count
+    when it is in ``v4``, to IPv6 prefixes when it is in ``v6``."""
+
+    v4: tuple[str, ...] = ()
+    v6: tuple[str, ...] = ()
+
+    @property
+    def peers(self) -> list[str]:
+        """Every peer that is full-feed in at least one family, sorted."""
+        return sorted(set(self.v4) | set(self.v6))
+
+
+def feed_columns(state: RouteTables, full: FullFeed, pids: Any) -> list[npt.NDArray[np.uint32]]:
+    """The origin-set ids of the prefixes ``pids`` (an index: a slice or an array of prefix ids) in
+    each full-feed peer's table, a route of a family the peer is not full-feed in read as none."""
+    import numpy as np
+
+    v4, v6 = set(full.v4), set(full.v6)
+    is_v6 = state.v6_mask()[pids] if v4 != v6 else None
+    columns = []
+    for peer in full.peers:
+        column = np.frombuffer(state.tables[peer], dtype=np.uint32)[pids]
+        if is_v6 is not None and not (peer in v4 and peer in v6):
+            column = np.where(is_v6 if peer in v4 else ~is_v6, np.uint32(0), column)
+        columns.append(column)
+    return columns
 
 
 def grouped_union(
@@ -162,7 +193,7 @@ class SnapshotMemo:
     """What the last snapshot counted, for the next one to recount only the changed prefixes (kept on
     ``RouteTables.snapshot_memo`` in memory only; ``clear_routes`` drops it)."""
 
-    full: list[str]  # the full-feed peers it counted
+    full: FullFeed  # the full-feed peers it counted
     vis_oid: Any  # per prefix id (uint32): the origin-set id the full-feed peers give it, 0 none, MULTI
     multi_oids: dict[int, tuple[int, ...]]  # the origin-set ids of a MULTI prefix, ascending
     asn: Any = None  # the ASes with a visible prefix, ascending (int64), and their values
@@ -288,23 +319,23 @@ def _vis_of_pairs(
     return vis_oid
 
 
-def snapshot(state: RouteTables, full: list[str], countries: CountryCache) -> Values:
+def snapshot(state: RouteTables, full: FullFeed, countries: CountryCache) -> Values:
     """Visible prefixes and /24s of every origin AS and country, from the full-feed peers' tables,
     recounted from the whole tables."""
     memo = recount(state, full, countries)
     return (memo.counts(countries) if memo is not None else Counts.empty()).values()
 
 
-def recount(state: RouteTables, full: list[str], countries: CountryCache) -> SnapshotMemo | None:
+def recount(state: RouteTables, full: FullFeed, countries: CountryCache) -> SnapshotMemo | None:
     """:func:`snapshot`'s values (:meth:`SnapshotMemo.counts`), with what a later bin needs to
     recount only the prefixes that changed; None when nothing is counted (no full-feed peer)."""
     import numpy as np
 
     n = len(state.keys)
-    if not full or not n:
+    if not full.peers or not n:
         return None
     start_all, size_all, counted, _ = state.prefix_info()
-    columns = [np.frombuffer(state.tables[p], dtype=np.uint32)[:n] for p in full]
+    columns = feed_columns(state, full, slice(0, n))
     multi_oids: dict[int, tuple[int, ...]] = {}
     if len(columns) == 1:
         held = columns[0]
@@ -362,7 +393,7 @@ def recount(state: RouteTables, full: list[str], countries: CountryCache) -> Sna
         asn_values = np.concatenate(members_all)
     asn_values = _unique(asn_values)
 
-    memo = SnapshotMemo(list(full), vis_oid, multi_oids)
+    memo = SnapshotMemo(full, vis_oid, multi_oids)
     if len(pair_pid):
         # a plain pair's AS through its origin set's (a gather, not a search per pair); pairs from
         # AS_SETs searched
@@ -412,8 +443,10 @@ def _unique(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
 __all__ = [
     "CountryCache",
     "Counts",
+    "FullFeed",
     "SnapshotMemo",
     "Values",
+    "feed_columns",
     "grouped_union",
     "snapshot",
 ]

@@ -122,7 +122,9 @@ class RouteTables:
     """Interned prefixes and origin sets, and every peer's table.
 
     ``tables[peer][prefix id]`` is the origin-set id of the peer's route to the prefix (0: none).
-    ``peaks`` is each peer's largest table since the last RIB dump (for the full-feed test);
+    ``peaks`` is each peer's largest table since the last RIB dump (shown in the notes);
+    ``peaks_v4`` / ``peaks_v6`` the same per address family, as noted at each bin's close (the
+    full-feed test is made per family: :func:`~lightsout.sources.mrt.replay.full_feed_peers`);
     ``known_asns`` / ``known_countries`` every entity the collector has shown since its first
     file, which keep getting points (0 when all their prefixes are gone) while data comes in.
     """
@@ -140,6 +142,8 @@ class RouteTables:
     tables: dict[str, array[int]] = field(default_factory=dict)
     sizes: dict[str, int] = field(default_factory=dict)
     peaks: dict[str, int] = field(default_factory=dict)
+    peaks_v4: dict[str, int] = field(default_factory=dict)
+    peaks_v6: dict[str, int] = field(default_factory=dict)
     capacity: int = 1024
     known_asns: set[int] = field(default_factory=set)
     known_countries: set[str] = field(default_factory=set)
@@ -264,13 +268,41 @@ class RouteTables:
         self.tables.clear()
         self.sizes.clear()
         self.peaks.clear()
+        self.peaks_v4.clear()
+        self.peaks_v6.clear()
         self.snapshot_memo = None
 
     def note_peaks(self) -> None:
+        """Each peer's tables now, whole and per address family, raise its peaks."""
         peaks = self.peaks
         for peer, size in self.sizes.items():
             if size > peaks.get(peer, 0):
                 peaks[peer] = size
+        for peaks, family in zip((self.peaks_v4, self.peaks_v6), self.family_sizes(), strict=True):
+            for peer, size in family.items():
+                if size > peaks.get(peer, 0):
+                    peaks[peer] = size
+
+    def v6_mask(self) -> npt.NDArray[np.bool_]:
+        """Per prefix id, whether it is an IPv6 prefix."""
+        result: npt.NDArray[np.bool_] = self.prefix_info()[3] < 0
+        return result
+
+    def family_sizes(self) -> tuple[dict[str, int], dict[str, int]]:
+        """Each peer's routes to IPv4 prefixes and to IPv6 prefixes: its IPv6 routes counted over
+        the IPv6 prefix ids alone (none on most RouteViews collectors), the rest IPv4 (``sizes``,
+        which every writer keeps, holds both)."""
+        import numpy as np
+
+        n = len(self.keys)
+        v6_ids = np.flatnonzero(self.v6_mask()[:n]) if n else np.zeros(0, dtype=np.int64)
+        v4: dict[str, int] = {}
+        v6: dict[str, int] = {}
+        for peer, table in self.tables.items():
+            held = int(np.count_nonzero(np.frombuffer(table, dtype=np.uint32)[v6_ids])) if len(v6_ids) else 0
+            v6[peer] = held
+            v4[peer] = self.sizes.get(peer, 0) - held
+        return v4, v6
 
     def routes(self) -> int:
         return sum(self.sizes.values())
@@ -311,6 +343,8 @@ class RouteTables:
             "peers": peers,
             "dense": dense,
             "peaks": self.peaks,
+            "peaks_v4": self.peaks_v4,
+            "peaks_v6": self.peaks_v6,
             "known_countries": sorted(self.known_countries),
             "next_file_s": self.next_file_s,
             "file_interval_s": self.file_interval_s,
@@ -398,6 +432,7 @@ class RouteTables:
             state.country_of = np.frombuffer(parts[-1], dtype=np.int16).astype(np.int32)
             state.country_codes = list(head["country_codes"])
         state.peaks = {p: int(c) for p, c in head["peaks"].items()}
+        state._load_family_peaks(head)
         state.known_countries = set(head["known_countries"])
         state.next_file_s = head["next_file_s"]
         state.file_interval_s = head["file_interval_s"]
@@ -437,12 +472,22 @@ class RouteTables:
             state.tables[peer] = array("I", table.tobytes())
             state.sizes[peer] = len(pids)
         state.peaks = {p: int(n) for p, n in head["peaks"].items()}
+        state._load_family_peaks(head)
         state.known_asns = set(head["known_asns"])
         state.known_countries = set(head["known_countries"])
         state.next_file_s = head["next_file_s"]
         state.file_interval_s = head["file_interval_s"]
         state.synced = head["synced"]
         return state
+
+    def _load_family_peaks(self, head: dict[str, Any]) -> None:
+        """The per-family peaks of the head; tables stored before they were kept (before the
+        full-feed test was made per address family) start from their per-family sizes as loaded."""
+        if "peaks_v4" in head:
+            self.peaks_v4 = {p: int(c) for p, c in head["peaks_v4"].items()}
+            self.peaks_v6 = {p: int(c) for p, c in head["peaks_v6"].items()}
+        else:
+            self.peaks_v4, self.peaks_v6 = self.family_sizes()
 
 
 def _split_parts(body: memoryview) -> list[memoryview]:
