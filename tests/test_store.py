@@ -219,6 +219,23 @@ def test_an_entity_and_a_measurement_keep_their_first_version(store: Store) -> N
     assert store.entities(entity_ids=[]) == []
 
 
+def test_duckdb_entities_given_twice_in_a_batch_keep_the_first(tmp_path: Path) -> None:
+    """DuckDB writes a batch of distinct new entities by an anti-join, else ON CONFLICT DO NOTHING:
+    either way a stored entity is kept and an id given twice in one batch keeps its first row."""
+    from lightsout.store.duckdb_store import DuckDBStore
+    from lightsout.store.schema import arrow_table
+
+    store = DuckDBStore(tmp_path / "s.duckdb")
+    try:
+        store.write_batch(IngestBatch(source("a"), [IR]))
+        twice = [replace(AS12880, name="first"), replace(IR, name="Persia"), replace(AS12880, name="second")]
+        store.write_batch(IngestBatch(source("b"), entity_columns=arrow_table(Entity, twice)))
+        store.write_batch(IngestBatch(source("c"), [replace(AS12880, name="later"), TEHRAN]))
+        assert store.entities() == [IR, replace(AS12880, name="first"), TEHRAN]
+    finally:
+        store.close()
+
+
 def test_a_write_that_fails_at_its_last_step_leaves_nothing(store: Store) -> None:
     store.write_batch(IngestBatch(source("a"), [IR], points([50.0, 60.0])))
     broken = IngestBatch(
@@ -251,8 +268,19 @@ def test_a_write_that_fails_at_its_last_step_leaves_nothing(store: Store) -> Non
 def verdict(m: OoniMeasurement, analysis: str = "v1", status: str = "blocked") -> OoniVerdict:
     method = "dns" if status == "blocked" else None
     return OoniVerdict(
-        m.measurement_id, analysis, m.test_name, m.input or "", status, method, "why \'é", m.probe_cc,
-        m.probe_asn, m.measurement_start, None, "r1", None,
+        m.measurement_id,
+        analysis,
+        m.test_name,
+        m.input or "",
+        status,
+        method,
+        "why 'é",
+        m.probe_cc,
+        m.probe_asn,
+        m.measurement_start,
+        None,
+        "r1",
+        None,
     )
 
 
@@ -337,7 +365,8 @@ def test_verdicts_are_stored_with_new_measurements_only(store: Store) -> None:
     # Judged again by another analysis: that analysis's verdicts replace the stored ones.
     store.save_verdicts([verdict(m1, "v2", "accessible"), verdict(m3, "v2", "inconclusive")])
     assert store.verdicts(MeasurementFilter(), "v2") == [
-        verdict(m1, "v2", "accessible"), verdict(m3, "v2", "inconclusive")
+        verdict(m1, "v2", "accessible"),
+        verdict(m3, "v2", "inconclusive"),
     ]
     assert [m.measurement_id for m in store.unjudged(MeasurementFilter(), "v2")] == ["m2", "m4"]
 
@@ -443,8 +472,8 @@ def test_a_judgement_is_stored_whole_or_not_at_all(store: Store, monkeypatch: py
     def killed(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    states_writer = "_insert_detector_states" if hasattr(store, "_insert_detector_states") else (
-        "_upsert_detector_state"
+    states_writer = (
+        "_insert_detector_states" if hasattr(store, "_insert_detector_states") else ("_upsert_detector_state")
     )
     monkeypatch.setattr(type(store), states_writer, killed)
     with pytest.raises(KeyboardInterrupt):
