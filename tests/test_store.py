@@ -268,19 +268,8 @@ def test_a_write_that_fails_at_its_last_step_leaves_nothing(store: Store) -> Non
 def verdict(m: OoniMeasurement, analysis: str = "v1", status: str = "blocked") -> OoniVerdict:
     method = "dns" if status == "blocked" else None
     return OoniVerdict(
-        m.measurement_id,
-        analysis,
-        m.test_name,
-        m.input or "",
-        status,
-        method,
-        "why 'é",
-        m.probe_cc,
-        m.probe_asn,
-        m.measurement_start,
-        None,
-        "r1",
-        None,
+        m.measurement_id, analysis, m.test_name, m.input or "", status, method, "why \'é", m.probe_cc,
+        m.probe_asn, m.measurement_start, None, "r1", None,
     )
 
 
@@ -365,8 +354,7 @@ def test_verdicts_are_stored_with_new_measurements_only(store: Store) -> None:
     # Judged again by another analysis: that analysis's verdicts replace the stored ones.
     store.save_verdicts([verdict(m1, "v2", "accessible"), verdict(m3, "v2", "inconclusive")])
     assert store.verdicts(MeasurementFilter(), "v2") == [
-        verdict(m1, "v2", "accessible"),
-        verdict(m3, "v2", "inconclusive"),
+        verdict(m1, "v2", "accessible"), verdict(m3, "v2", "inconclusive")
     ]
     assert [m.measurement_id for m in store.unjudged(MeasurementFilter(), "v2")] == ["m2", "m4"]
 
@@ -472,8 +460,8 @@ def test_a_judgement_is_stored_whole_or_not_at_all(store: Store, monkeypatch: py
     def killed(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    states_writer = (
-        "_insert_detector_states" if hasattr(store, "_insert_detector_states") else ("_upsert_detector_state")
+    states_writer = "_insert_detector_states" if hasattr(store, "_insert_detector_states") else (
+        "_upsert_detector_state"
     )
     monkeypatch.setattr(type(store), states_writer, killed)
     with pytest.raises(KeyboardInterrupt):
