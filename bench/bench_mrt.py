@@ -117,6 +117,20 @@ bgpdump -m: jinx RIB 2.47 / 2.80 / 3.67x -> 2.63 / 2.88 / 3.77x; et-header 0.83 
 **1.04 / 1.27 / 1.65x** (1.25 -> 1.00 CPU s; bgpdump 1.04 s); rrc23 1.09 -> 1.13x (no full table).
 ``--parallel-only --repeat 3`` the same minutes: 11.47 -> **10.27 CPU s = 1.24x** bgpdump -m's 12.73 s
 (baseline 1.11x). The stages alone: bench/bench_tables.py, docs/mrt.md.
+
+Full-feed peers per address family (a truth fix: IPv6 prefixes of mixed collectors now count;
+docs/mrt.md, "Per address family"), 2026-12-03 21:03-21:06 UTC, load average 1.7, ``nice -n 10
+python bench/bench_mrt.py --repeat 3 --no-parallel --no-python --baseline-src DIR``, DIR = main at
+849e37a (just before it), whole process / read / next file vs bgpdump -m: jinx RIB 2.68 / 3.06 /
+3.46x (baseline 3.16 / 3.49 / 4.23x), et-header 1.05 / 1.25 / 1.61x (1.19 / 1.40 / 1.70x), rrc23
+1.13 / 2.25 / 6.85x (1.28 / 2.57 / 9.49x; peak RSS 82 vs 56 MB: its 1,610 IPv6 prefixes are now
+counted and geolocated), 39-peer RIB 1.89 / 2.33 / 2.08x (1.87 / 2.40 / 2.70x). The same files'
+read_mrt alone, 4 fresh processes per tree in turns right after (load 0.7-1.2), min CPU s whole /
+read: et-header 0.757 / 0.631 vs 0.728 / 0.582, jinx 1.202 / 1.061 vs 1.158 / 1.035, rrc23 0.167 /
+0.083 vs 0.159 / 0.079: 3-8 % slower, within this machine's spread on the best run but on every
+file; cProfile of et-header (no IPv6 prefix) puts 1 ms on the per-family peaks beyond the prefix
+table the snapshot builds anyway, and a repeated read in one process (cProfile, best of 3) took
+0.559 s vs the baseline's 0.574 s, so the rest is not located (first-read effects or noise).
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ class SignalKind(enum.StrEnum):
     LATENCY_INDEX = "latency_index"  # 100 = long-run average latency, Monash IP Observatory
     RESPONSIVE_ADDRESSES = "responsive_addresses"  # distinct addresses answering in the bin
     MEDIAN_RTT_MS = "median_rtt_ms"  # median round-trip time of answering addresses
-    BGP_PREFIXES = "bgp_prefixes"  # prefixes visible from full-feed peers
+    BGP_PREFIXES = "bgp_prefixes"  # IPv4 and IPv6 prefixes visible from full-feed peers of their family
     BGP_SLASH24S = "bgp_slash24s"  # routed IPv4 space, in /24 units, from full-feed peers
     PROBING_UP_SLASH24S = "probing_up_slash24s"  # /24s answering active probes (IODA ping-slash24, ours)
     TELESCOPE_UNIQUE_SOURCES = "telescope_unique_sources"  # source IPs seen by a darknet (IODA merit-nt)
