@@ -230,6 +230,9 @@ def test_stored_tables_round_trip() -> None:
     sparse[5] = sparse[3000] = single
     state.sizes.update({"192.0.2.1": len(keys), "2001:db8::1": 2})
     state.peaks.update(state.sizes)
+    # per-family peaks above the tables now (since the last RIB dump): kept as they are
+    state.peaks_v4.update({"192.0.2.1": 3500, "2001:db8::1": 1})
+    state.peaks_v6.update({"192.0.2.1": 1, "2001:db8::1": 40})
     state.known_asns = {64500, 65001, 65002, 65003, 4_200_000_000}
     state.country_codes = ["US", "NL"]
     state.country_of = np.array([i % 3 - 1 for i in range(len(keys))], dtype=np.int32)
@@ -242,4 +245,36 @@ def test_stored_tables_round_trip() -> None:
     }
     assert again.sizes == state.sizes and again.known_asns == state.known_asns
     assert again.country_of.tolist() == state.country_of.tolist()
+    assert (again.peaks_v4, again.peaks_v6) == (state.peaks_v4, state.peaks_v6)
+    # 192.0.2.1 routes the 3,000 IPv4 keys and the IPv6 one; 2001:db8::1 one of each
+    assert again.family_sizes() == ({"192.0.2.1": 3000, "2001:db8::1": 1}, {"192.0.2.1": 1, "2001:db8::1": 1})
     assert again.dump() == state.dump()
+
+
+def test_stored_tables_of_format_3_without_family_peaks_still_load() -> None:
+    """Format 3 tables saved before the full-feed test was made per address family have no
+    ``peaks_v4`` / ``peaks_v6`` in their head: they load with the per-family sizes as peaks."""
+    import json
+    import struct
+
+    from isal import isal_zlib
+
+    state = RouteTables()
+    table = state.table("2001:db8::1")
+    for pid, text in enumerate(["10.0.0.0/24", "10.0.1.0/24", "2001:db8::/32"]):
+        table[state.prefix_id(key_of_text(text))] = state.origin_id((64500 + pid,))
+    state.sizes["2001:db8::1"] = 3
+    state.peaks_v4["2001:db8::1"], state.peaks_v6["2001:db8::1"] = 9, 4
+    payload = state.dump()
+    body = isal_zlib.decompress(payload[10:])
+    (size,) = struct.unpack_from(">Q", body)
+    head = json.loads(body[8 : 8 + size])
+    del head["peaks_v4"], head["peaks_v6"]
+    old_head = json.dumps(head).encode()
+    old = payload[:10] + isal_zlib.compress(struct.pack(">Q", len(old_head)) + old_head + body[8 + size :], 1)
+    loaded = RouteTables.load(old)
+    assert (loaded.peaks_v4, loaded.peaks_v6) == ({"2001:db8::1": 2}, {"2001:db8::1": 1})
+    assert (RouteTables.load(payload).peaks_v4, RouteTables.load(payload).peaks_v6) == (
+        {"2001:db8::1": 9},
+        {"2001:db8::1": 4},
+    )
