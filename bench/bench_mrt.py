@@ -131,6 +131,24 @@ read: et-header 0.757 / 0.631 vs 0.728 / 0.582, jinx 1.202 / 1.061 vs 1.158 / 1.
 file; cProfile of et-header (no IPv6 prefix) puts 1 ms on the per-family peaks beyond the prefix
 table the snapshot builds anyway, and a repeated read in one process (cProfile, best of 3) took
 0.559 s vs the baseline's 0.574 s, so the rest is not located (first-read effects or noise).
+
+``lightsout ingest FILE`` (every per-file run, or alone with ``--ingest-only``): the CLI as a user
+runs it (``lightsout.cli:main``, the console script's entry), into a fresh DuckDB store in a new
+temporary directory each run: start-up, imports, the store's creation, the read, the bounds, the
+write and its closing checkpoint, the whole process's CPU from wait4 (an "ingest base" row with
+``--baseline-src``, in the same turns). Figures (2026-12-03 21:06-21:08 UTC, load average
+0.7-0.9 on the 2 cores shared with another developer, ``nice -n 10 python bench/bench_mrt.py
+--repeat 7 --no-parallel --ingest-only --baseline-src DIR ET``, DIR = main at 38f1500 with
+``ingest.py``, ``sources/bounds.py``, ``store/duckdb_store.py`` and ``store/duckdb_points.py`` as
+they were at 313fae6, i.e. only this change reverted): et-header **1.81 -> 1.55 CPU s** (bgpdump
+-m 0.88 s: 0.49x -> **0.57x** per CPU second), wall 1.79 -> 1.56 s, peak 484 -> 406 MB. What went
+(docs/mrt.md, "lightsout ingest of one file"): the bounds' record-by-record check of 52k AS
+entities (a column screen in C now), the cyclic GC's walks of the read's objects after it
+(paused through the write too), the series table's unused UNIQUE index on four VARCHARs (new
+stores), two threads on a write too small to share (one thread below two row groups), the
+entities' per-row conflict check (an anti-join when the ids are distinct). Still about half
+bgpdump's rate: what is left is the read itself (~0.6-0.7 s), imports (~0.2 s: numpy, pyarrow,
+DuckDB, rich, click) and the store's write (~0.4 s, of which the commit's checkpoint ~0.15 s).
 """
 
 from __future__ import annotations
