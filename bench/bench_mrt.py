@@ -131,6 +131,9 @@ read: et-header 0.757 / 0.631 vs 0.728 / 0.582, jinx 1.202 / 1.061 vs 1.158 / 1.
 file; cProfile of et-header (no IPv6 prefix) puts 1 ms on the per-family peaks beyond the prefix
 table the snapshot builds anyway, and a repeated read in one process (cProfile, best of 3) took
 0.559 s vs the baseline's 0.574 s, so the rest is not located (first-read effects or noise).
+``--parallel-only --repeat 3 --baseline-src DIR`` right after (21:09-21:11, load 1.2-2.9): all 23
+files, ingest 9.24 CPU s = **1.20x** bgpdump -m's 11.06 s per CPU second, baseline 9.25 s = 1.20x
+(257,668 points written, IPv6 prefixes' entities included).
 
 ``lightsout ingest FILE`` (every per-file run, or alone with ``--ingest-only``): the CLI as a user
 runs it (``lightsout.cli:main``, the console script's entry), into a fresh DuckDB store in a new
