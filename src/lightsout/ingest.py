@@ -15,7 +15,6 @@ columns (``read_mrt(columns=True)``) and written as Arrow columns, never as one 
 from __future__ import annotations
 
 import enum
-import gc
 import hashlib
 import importlib
 import re
@@ -24,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from lightsout.errors import InputError
+from lightsout.gcpause import gc_paused
 from lightsout.model import Checkpoint, IngestReport, OoniVerdict, SourceFile
 from lightsout.sources import Parsed, Progress, no_progress
 from lightsout.sources.bounds import clean_records, drop_bad_columns, drop_bad_points, max_points
@@ -157,16 +157,11 @@ def _ingest_mrt(
     collections after it (~0.06-0.13 CPU s of a full table's ingest; nothing they hold is cyclic)."""
     from lightsout.sources.mrt import read_mrt
 
-    paused = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         # BGP update files continue the routing tables of the collector's previous file (kept in
         # memory for the next file of the collector ingested in this process: hand_over).
         parsed = read_mrt(path, progress, load_carry=store.load_carry, columns=True, hand_over=True)
         return _write(store, path, digest, parsed, report)
-    finally:
-        if paused:
-            gc.enable()
 
 
 def _ingest_ooni(

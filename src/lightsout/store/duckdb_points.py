@@ -23,7 +23,6 @@ when a writer opens the store (:func:`migrate_points`); a reader of such a store
 from __future__ import annotations
 
 import enum
-import gc
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -34,6 +33,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from lightsout.gcpause import gc_paused
 from lightsout.model import FileSeries, SeriesKey, SignalKind, SignalPoint
 
 POINTS_LAYOUT = 2
@@ -156,9 +156,7 @@ def coded_points(points: Sequence[SignalPoint]) -> tuple[pa.Table, pa.Table, boo
     :func:`lightsout.store.schema.arrow_table`. Python's cyclic garbage collector is paused
     meanwhile (its collections walk every point object)."""
     n = len(points)
-    paused = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         # Interned: each key's value is the position of its first point (increasing in the
         # dict's order), made dense by a binary search below.
         series: dict[tuple[str, object, str, int], int] = {}
@@ -167,9 +165,6 @@ def coded_points(points: Sequence[SignalPoint]) -> tuple[pa.Table, pa.Table, boo
         time_first = np.fromiter(map(times.setdefault, map(_BIN_START, points), count()), np.int64, n)
         values = np.fromiter(map(_VALUE, points), np.float64, n)
         samples = np.fromiter(map(_SAMPLES, points), np.int64, n)
-    finally:
-        if paused:
-            gc.enable()
     key_codes = np.searchsorted(np.fromiter(series.values(), np.int64, len(series)), key_first)
     key_codes = key_codes.astype(np.int32)
     time_codes = np.searchsorted(np.fromiter(times.values(), np.int64, len(times)), time_first)

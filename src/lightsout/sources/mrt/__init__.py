@@ -9,7 +9,6 @@ full-feed peers). This module reads a file through them: :func:`read_mrt`.
 
 from __future__ import annotations
 
-import gc
 import re
 import threading
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from pathlib import Path
 
 from lightsout.attribution.geo import GeoLocator, default_locator
 from lightsout.errors import InputError
+from lightsout.gcpause import gc_paused
 from lightsout.model import Skip
 from lightsout.sources import CarryState, LoadCarry, Parsed, Progress, no_carry, no_progress
 from lightsout.sources.bounds import decompressed_limit
@@ -136,13 +136,8 @@ def read_mrt(
     ``incremental=False`` recounts every bin from the whole tables instead of only the prefixes
     whose routes changed since the previous bin (:mod:`~lightsout.sources.mrt.incremental`; the
     same values: tests compare them, bench/bench_snapshot.py times both)."""
-    paused = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         return _read(path, progress, locator, load_carry, fast, hand_over, columns, incremental)
-    finally:
-        if paused:
-            gc.enable()
 
 
 def _read(
